@@ -1,0 +1,103 @@
+//! Building and serving the ledger: database set-up, genesis, background tasks, HTTP.
+
+use std::time::Duration;
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{router, AppState};
+use crate::ledger::genesis::{self, GenesisError, GenesisParams, NetworkInfo};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Creates the database if it does not exist yet.
+pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
+    if !Postgres::database_exists(database_url).await? {
+        Postgres::create_database(database_url).await?;
+        tracing::info!("created database");
+    }
+    Ok(())
+}
+
+/// A pool with limits: bounded connections, acquire timeout, statement timeout.
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = config.database_url.parse()?;
+    let statement_timeout_ms = config.request_timeout_secs * 1000;
+    let options = options.options([("statement_timeout", statement_timeout_ms.to_string())]);
+    Ok(PgPoolOptions::new()
+        .max_connections(config.database_connections_max)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?)
+}
+
+pub fn genesis_params(config: &Config) -> anyhow::Result<GenesisParams> {
+    let treasury = config.treasury_address.ok_or_else(|| {
+        anyhow::anyhow!("the database has no genesis yet: set WAL_TREASURY_ADDRESS to the address that receives the supply")
+    })?;
+    Ok(GenesisParams {
+        network_id: config.network_id.clone(),
+        treasury,
+        total_supply: config.genesis_supply,
+        n_shards: config.n_shards,
+        genesis_wal_usd: config.genesis_wal_usd,
+        epoch_duration_secs: config.epoch_duration_secs,
+    })
+}
+
+/// Migrates, runs genesis if the database has none, and checks the database belongs
+/// to the configured network.
+pub async fn prepare(pool: &PgPool, config: &Config) -> anyhow::Result<NetworkInfo> {
+    MIGRATOR.run(pool).await?;
+    let existing = genesis::load(&mut *pool.acquire().await?).await?;
+    let network = match existing {
+        Some(network) => network,
+        None => match genesis::run(pool, &genesis_params(config)?).await {
+            Ok(network) => {
+                tracing::info!(network = %network.network_id, supply = %network.total_supply, "genesis done");
+                network
+            }
+            // Another ledger process won the race: use what it wrote.
+            Err(GenesisError::AlreadyDone(_)) => genesis::load(&mut *pool.acquire().await?)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("genesis vanished"))?,
+            Err(GenesisError::Ledger(e)) => return Err(e.into()),
+        },
+    };
+    if network.network_id != config.network_id {
+        anyhow::bail!(
+            "the database belongs to network {:?} but WAL_NETWORK_ID is {:?}",
+            network.network_id,
+            config.network_id
+        );
+    }
+    Ok(network)
+}
+
+/// Periodic clean-up of expired nonces and idempotency keys.
+pub fn spawn_maintenance(pool: PgPool, idempotency_retention_secs: u64) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = crate::auth::purge_expired(&pool, idempotency_retention_secs).await {
+                tracing::warn!(error = %e, "purging expired nonces failed");
+            }
+        }
+    });
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! `wal-ledger`: serve the ledger API, migrate, or run genesis.
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+use wal::app;
+use wal::config::Config;
+use wal::http::AppState;
+use wal::ledger::genesis::{self, GenesisError};
+
+#[derive(Parser)]
+#[command(version, about = "The WAL ledger (configuration: environment variables, see README)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if needed, migrate, run genesis if there is none, and serve.
+    Serve,
+    /// Create the database if needed and apply migrations.
+    Migrate,
+    /// Mint the supply to WAL_TREASURY_ADDRESS; refused if genesis already ran.
+    Genesis,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    app::create_database_if_missing(&config.database_url).await?;
+    let pool = app::connect(&config).await?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            app::MIGRATOR.run(&pool).await?;
+            println!("migrations applied");
+        }
+        Command::Genesis => {
+            app::MIGRATOR.run(&pool).await?;
+            match genesis::run(&pool, &app::genesis_params(&config)?).await {
+                Ok(network) => println!(
+                    "genesis: minted {} WAL to {} on network {}",
+                    network.total_supply, network.treasury_address, network.network_id
+                ),
+                Err(GenesisError::AlreadyDone(network)) => {
+                    anyhow::bail!("genesis already ran on this database (network {network:?}); refusing to mint again")
+                }
+                Err(GenesisError::Ledger(e)) => return Err(e.into()),
+            }
+        }
+        Command::Serve => {
+            let network = app::prepare(&pool, &config).await?;
+            let listener = TcpListener::bind(config.listen_addr).await?;
+            tracing::info!(addr = %listener.local_addr()?, network = %network.network_id, "serving");
+            app::spawn_maintenance(pool.clone(), config.idempotency_retention_secs);
+            let state = AppState::new(pool, config, network);
+            app::serve(listener, state, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            sig.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}

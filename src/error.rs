@@ -1,0 +1,151 @@
+//! The one error type of the API, rendered as RFC 9457 problem details with a `code`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Every way a request can fail. The variant is the API's `code`; the text is the
+/// `detail` a person can act on. Internal errors keep their cause for the log only.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MissingSignature(String),
+    #[error("{0}")]
+    InvalidSignature(String),
+    #[error("{0}")]
+    StaleSignature(String),
+    #[error("{0}")]
+    ReplayedNonce(String),
+    #[error("{0}")]
+    WrongNetwork(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    InsufficientFunds(String),
+    #[error("{0}")]
+    PriceAboveLimit(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The RFC 9457 body.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// One of the API's UPPER_SNAKE error codes.
+    pub code: String,
+}
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::MissingSignature(_) => "MISSING_SIGNATURE",
+            Error::InvalidSignature(_) => "INVALID_SIGNATURE",
+            Error::StaleSignature(_) => "STALE_SIGNATURE",
+            Error::ReplayedNonce(_) => "REPLAYED_NONCE",
+            Error::WrongNetwork(_) => "WRONG_NETWORK",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::InsufficientFunds(_) => "INSUFFICIENT_FUNDS",
+            Error::PriceAboveLimit(_) => "PRICE_ABOVE_LIMIT",
+            Error::Conflict(_) => "CONFLICT",
+            Error::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
+            Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Error::Unavailable(_) => "UNAVAILABLE",
+            Error::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MissingSignature(_)
+            | Error::InvalidSignature(_)
+            | Error::StaleSignature(_)
+            | Error::ReplayedNonce(_)
+            | Error::WrongNetwork(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::InsufficientFunds(_) | Error::PriceAboveLimit(_) | Error::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
+            Error::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Error {
+        Error::Internal(cause.to_string())
+    }
+
+    /// The problem document; a 5xx never shows its cause (SQL, paths) to the client.
+    pub fn to_problem(&self) -> Problem {
+        let status = self.status();
+        let detail = match self {
+            Error::Internal(_) => {
+                "the ledger hit an internal error; the request was not applied, retry later"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        Problem {
+            type_uri: format!(
+                "https://docs.wal.invalid/errors/{}",
+                self.code().to_lowercase()
+            ),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: self.code().to_owned(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Error::Unavailable("the database is busy or unreachable; retry shortly".into())
+            }
+            other => Error::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        let problem = self.to_problem();
+        let status = self.status();
+        let body = serde_json::to_vec(&problem).expect("problem serialises");
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}

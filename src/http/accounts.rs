@@ -1,0 +1,70 @@
+//! `GET /v1/accounts/{address}` and its journal lines.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Serialize;
+
+use super::{AppState, PageQuery};
+use crate::error::Error;
+use crate::ledger::account::Address;
+use crate::ledger::entries::{self, EntriesPage};
+use crate::money::Wal;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccountView {
+    pub address: String,
+    /// "user" for an address, "system" for a `sys:` account.
+    pub kind: &'static str,
+    pub balance: Wal,
+}
+
+/// A user address (normalised to lowercase) or a system account's `sys:` name.
+fn account_key(text: &str) -> Result<(String, &'static str), Error> {
+    if let Some(name) = text.strip_prefix("sys:") {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'_');
+        if valid {
+            return Ok((text.to_owned(), "system"));
+        }
+    }
+    let address: Address = text
+        .parse()
+        .map_err(|e| Error::InvalidArgument(format!("{e}")))?;
+    Ok((address.to_string(), "user"))
+}
+
+/// An account's balance; an address never seen has balance "0".
+#[utoipa::path(get, path = "/v1/accounts/{address}",
+    params(("address" = String, Path, description = "0x + 64 hex digits, or a sys: account")),
+    responses((status = 200, body = AccountView), (status = 400, body = crate::error::Problem)))]
+pub async fn account(
+    State(state): State<AppState>,
+    Path(address): Path<String>,
+) -> Result<Json<AccountView>, Error> {
+    let (key, kind) = account_key(&address)?;
+    let mut conn = state.pool.acquire().await?;
+    let balance = entries::balance(&mut conn, &key).await?;
+    Ok(Json(AccountView {
+        address: key,
+        kind,
+        balance,
+    }))
+}
+
+/// The account's journal lines, newest first, in cursor pages.
+#[utoipa::path(get, path = "/v1/accounts/{address}/entries",
+    params(("address" = String, Path, description = "0x + 64 hex digits, or a sys: account"), PageQuery),
+    responses((status = 200, body = EntriesPage), (status = 400, body = crate::error::Problem)))]
+pub async fn entries(
+    State(state): State<AppState>,
+    Path(address): Path<String>,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EntriesPage>, Error> {
+    let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
+    let (key, _) = account_key(&address)?;
+    let limit = entries::page_limit(query.limit)?;
+    let before = entries::parse_cursor(query.cursor.as_deref())?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(entries::page(&mut conn, &key, before, limit).await?))
+}

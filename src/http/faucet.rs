@@ -1,0 +1,45 @@
+//! `POST /v1/faucet` (devnet): a fixed drip from the configured faucet account.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::auth::{Begun, Signed, SignedTx};
+use crate::error::Error;
+use crate::ledger::account::Address;
+use crate::ledger::faucet::{self, FaucetSettings};
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaucetRequest {
+    /// Who receives the drip; defaults to the signer.
+    pub to: Option<String>,
+}
+
+/// Sends the devnet drip (off unless the ledger names a faucet account).
+#[utoipa::path(post, path = "/v1/faucet", request_body = FaucetRequest,
+    responses((status = 201, body = crate::ledger::transfer::Transfer), (status = 403, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem)))]
+pub async fn faucet(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    let Some(faucet_address) = state.config.faucet_address else {
+        return Err(Error::Forbidden("the faucet is off on this network".into()));
+    };
+    let request: FaucetRequest = signed.json()?;
+    let to = match &request.to {
+        Some(text) => Address::parse_spendable(text).map_err(|e| Error::InvalidArgument(format!("to: {e}")))?,
+        None => signed.signer(),
+    };
+    let settings = FaucetSettings {
+        faucet: faucet_address,
+        drip: state.config.faucet_drip,
+        interval_secs: state.config.faucet_interval_secs,
+    };
+    let mut stx = match SignedTx::begin(&state.pool, &signed).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(stx) => stx,
+    };
+    let done = faucet::drip(stx.conn(), &settings, signed.signer(), to).await?;
+    stx.commit(StatusCode::CREATED, &done).await
+}

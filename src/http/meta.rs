@@ -1,0 +1,89 @@
+//! Health, readiness, metrics and the network description.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::AppState;
+use crate::error::Error;
+use crate::ledger::genesis;
+use crate::money::Wal;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// The database is reachable.
+#[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), (status = 503, body = crate::error::Problem)))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Error> {
+    sqlx::query!("SELECT 1 AS one")
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|_| Error::Unavailable("the database is not reachable".into()))?;
+    Ok(Json(Health { status: "ready" }))
+}
+
+/// Prometheus text: requests by route and status, latencies, journal entries, DB pool.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    metrics::gauge!("db_pool_connections").set(state.pool.size() as f64);
+    metrics::gauge!("db_pool_idle_connections").set(state.pool.num_idle() as f64);
+    if let Ok(Some(last)) = sqlx::query_scalar!("SELECT max(id) FROM journal_entries")
+        .fetch_one(&state.pool)
+        .await
+    {
+        metrics::gauge!("wal_journal_last_entry_id").set(last as f64);
+    }
+    state.metrics.run_upkeep();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Network {
+    /// The `tag` every signature must carry.
+    pub network_id: String,
+    pub epoch: i64,
+    pub epoch_started_at: DateTime<Utc>,
+    pub epoch_ends_at: DateTime<Utc>,
+    pub n_shards: u32,
+    pub total_supply: Wal,
+    pub treasury_address: String,
+    pub genesis_at: DateTime<Utc>,
+    #[schema(value_type = String)]
+    pub genesis_wal_usd: rust_decimal::Decimal,
+    pub signature_window_secs: u64,
+    pub faucet_enabled: bool,
+}
+
+/// The network's identity and current epoch.
+#[utoipa::path(get, path = "/v1/network", responses((status = 200, body = Network)))]
+pub async fn network(State(state): State<AppState>) -> Result<Json<Network>, Error> {
+    let mut conn = state.pool.acquire().await?;
+    let epoch = genesis::current_epoch(&mut conn).await?;
+    let network = &state.network;
+    Ok(Json(Network {
+        network_id: network.network_id.clone(),
+        epoch: epoch.epoch,
+        epoch_started_at: epoch.started_at,
+        epoch_ends_at: epoch.ends_at,
+        n_shards: network.n_shards,
+        total_supply: network.total_supply,
+        treasury_address: network.treasury_address.clone(),
+        genesis_at: network.genesis_at,
+        genesis_wal_usd: network.genesis_wal_usd,
+        signature_window_secs: state.config.signature_window_secs,
+        faucet_enabled: state.config.faucet_address.is_some(),
+    }))
+}

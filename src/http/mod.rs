@@ -1,0 +1,173 @@
+//! The HTTP API: axum routers, one file per resource, kept thin. `router(state)` is
+//! apart from serving so tests can mount it on port 0.
+
+pub mod accounts;
+pub mod audit;
+pub mod faucet;
+pub mod meta;
+pub mod transfers;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::extract::{FromRef, MatchedPath, Request};
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::extract::AuthSettings;
+use crate::config::Config;
+use crate::error::Error;
+use crate::ledger::genesis::NetworkInfo;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub network: Arc<NetworkInfo>,
+    pub auth: AuthSettings,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Config, network: NetworkInfo) -> AppState {
+        let auth = AuthSettings {
+            network_id: network.network_id.as_str().into(),
+            signature_window_secs: config.signature_window_secs,
+            body_limit_bytes: config.body_limit_bytes,
+        };
+        AppState {
+            pool,
+            config: Arc::new(config),
+            network: Arc::new(network),
+            auth,
+            metrics: prometheus(),
+        }
+    }
+}
+
+impl FromRef<AppState> for AuthSettings {
+    fn from_ref(state: &AppState) -> AuthSettings {
+        state.auth.clone()
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once; tests build many apps).
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &buckets,
+                )
+                .expect("non-empty buckets")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed by an embedding program.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "WAL ledger",
+        description = "The WAL token ledger: signed transfers (RFC 9421, ed25519), a double-entry journal and its audit."
+    ),
+    components(schemas(crate::error::Problem))
+)]
+struct ApiDoc;
+
+/// The application's router, with `/openapi.json` generated from the handlers.
+pub fn router(state: AppState) -> Router {
+    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(meta::health))
+        .routes(routes!(meta::ready))
+        .routes(routes!(meta::network))
+        .routes(routes!(accounts::account))
+        .routes(routes!(accounts::entries))
+        .routes(routes!(transfers::create_transfer))
+        .routes(routes!(transfers::transfer))
+        .routes(routes!(audit::audit))
+        .routes(routes!(faucet::faucet))
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    api_router
+        .route("/metrics", axum::routing::get(meta::metrics))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .route_layer(middleware::from_fn(track_metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(|_| {
+            Error::internal("handler panicked").into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Request counts and latencies by route template, method and status.
+async fn track_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn not_found(method: Method, uri: Uri) -> Error {
+    Error::NotFound(format!("no endpoint {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let mut response = Error::InvalidArgument(format!(
+        "{} does not accept {method}; see /openapi.json",
+        uri.path()
+    ))
+    .into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// Query parameters of paged lists.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Page size, 1..=500, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}

@@ -1,0 +1,40 @@
+//! `POST /v1/transfers` (signed) and `GET /v1/transfers/{id}`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+
+use super::AppState;
+use crate::auth::{Begun, Signed, SignedTx};
+use crate::error::Error;
+use crate::ledger::transfer::{self, Transfer, TransferRequest};
+
+/// Sends WAL from the signer to `to`.
+#[utoipa::path(post, path = "/v1/transfers", request_body = TransferRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    responses((status = 201, body = Transfer), (status = 400, body = crate::error::Problem),
+              (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn create_transfer(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    let request: TransferRequest = signed.json()?;
+    let from = signed.signer();
+    let (to, amount) = transfer::validate(from, &request, state.network.total_supply)?;
+    let mut stx = match SignedTx::begin(&state.pool, &signed).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(stx) => stx,
+    };
+    let done = transfer::execute(stx.conn(), from, to, amount, request.memo.as_deref(), transfer::KIND).await?;
+    stx.commit(StatusCode::CREATED, &done).await
+}
+
+/// A transfer by id.
+#[utoipa::path(get, path = "/v1/transfers/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = Transfer), (status = 404, body = crate::error::Problem)))]
+pub async fn transfer(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Transfer>, Error> {
+    let mut conn = state.pool.acquire().await?;
+    transfer::find(&mut conn, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Error::NotFound(format!("no transfer with id {id:?}")))
+}

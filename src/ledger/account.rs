@@ -1,0 +1,184 @@
+//! Account identities: user addresses (ed25519 public keys) and system accounts.
+//!
+//! In the database an account is a text key: a user's `0x…` address, or `sys:…` for a
+//! system account. A system account that many unrelated requests credit (burn, escrow
+//! slots, pools) is *striped*: its balance is the sum of several rows, and each credit
+//! lands on a random stripe, so concurrent requests never queue on one row
+//! (ARCHITECTURE rule 3). Debits of striped accounts happen in epoch changes, which lock
+//! every stripe in order.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A user's address: `0x` + 64 lowercase hex digits of its ed25519 public key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Address([u8; 32]);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AddressError {
+    #[error("address {0:?} is not 0x followed by 64 hex digits")]
+    Malformed(String),
+    #[error("address {0} is not a valid ed25519 public key; WAL sent there could never be spent")]
+    NotAKey(String),
+}
+
+impl Address {
+    pub fn from_bytes(bytes: [u8; 32]) -> Address {
+        Address(bytes)
+    }
+
+    pub fn from_key(key: &VerifyingKey) -> Address {
+        Address(key.to_bytes())
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The public key this address names, if its bytes are a valid curve point.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, AddressError> {
+        VerifyingKey::from_bytes(&self.0).map_err(|_| AddressError::NotAKey(self.to_string()))
+    }
+
+    /// Parses and also requires a valid public key: used where WAL is sent to an
+    /// address, so that no one can send to an address nobody can ever sign for.
+    pub fn parse_spendable(text: &str) -> Result<Address, AddressError> {
+        let address: Address = text.parse()?;
+        address.verifying_key()?;
+        Ok(address)
+    }
+}
+
+impl FromStr for Address {
+    type Err = AddressError;
+    /// `0x` + 64 hex digits; uppercase hex is accepted and normalised.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let malformed = || AddressError::Malformed(text.chars().take(80).collect());
+        let hex_part = text.strip_prefix("0x").ok_or_else(malformed)?;
+        if hex_part.len() != 64 {
+            return Err(malformed());
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex_part, &mut bytes).map_err(|_| malformed())?;
+        Ok(Address(bytes))
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for Address {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^0x[0-9a-fA-F]{64}$"))
+            .description(Some("0x + 64 hex digits of the account's ed25519 public key"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Address {}
+
+/// Accounts the ledger itself owns. Later features add escrow slots, pools, etc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SystemAccount {
+    /// The counter-account of the genesis mint: the only account whose balance is
+    /// negative, always exactly `-total_supply`, so that every entry balances.
+    Issuance,
+    /// Burned WAL stays visible here; it is never debited.
+    Burn,
+}
+
+/// Any account that can hold WAL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Account {
+    User(Address),
+    System(SystemAccount),
+}
+
+/// Stripes of a striped system account; a power of two is not required.
+pub const HOT_ACCOUNT_STRIPES: i16 = 16;
+
+pub const ISSUANCE_KEY: &str = "sys:issuance";
+
+impl Account {
+    /// The account's key in the `balances` and `journal_lines` tables.
+    pub fn key(&self) -> String {
+        match self {
+            Account::User(address) => address.to_string(),
+            Account::System(SystemAccount::Issuance) => ISSUANCE_KEY.to_owned(),
+            Account::System(SystemAccount::Burn) => "sys:burn".to_owned(),
+        }
+    }
+
+    /// How many rows hold this account's balance (see the module docs).
+    pub fn stripes(&self) -> i16 {
+        match self {
+            Account::User(_) | Account::System(SystemAccount::Issuance) => 1,
+            Account::System(SystemAccount::Burn) => HOT_ACCOUNT_STRIPES,
+        }
+    }
+
+    /// Only the issuance account may go below zero.
+    pub fn may_go_negative(&self) -> bool {
+        matches!(self, Account::System(SystemAccount::Issuance))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_normalise_and_validate() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key();
+        let address = Address::from_key(&key);
+        let upper = format!("0x{}", hex::encode_upper(key.to_bytes()));
+        assert_eq!(upper.parse::<Address>().unwrap(), address);
+        assert_eq!(Address::parse_spendable(&address.to_string()).unwrap(), address);
+        for bad in ["", "0x", "abcd", &address.to_string()[2..], &format!("{address}00")] {
+            assert!(bad.parse::<Address>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn system_accounts_have_distinct_keys() {
+        let user = Account::User(Address::from_bytes([1; 32]));
+        let keys = [
+            user.key(),
+            Account::System(SystemAccount::Issuance).key(),
+            Account::System(SystemAccount::Burn).key(),
+        ];
+        assert_eq!(
+            keys.iter().collect::<std::collections::HashSet<_>>().len(),
+            3
+        );
+        assert!(!user.may_go_negative());
+        assert_eq!(user.stripes(), 1);
+    }
+}

@@ -1,0 +1,90 @@
+//! The audit: the ledger's invariants, checked on one consistent snapshot.
+//!
+//! 1. The sum of all balances except the issuance account equals the total supply,
+//!    and the issuance account holds exactly minus the supply.
+//! 2. Every journal entry balances (its lines sum to zero) and has lines.
+//! 3. No account except issuance is negative.
+//! 4. Every balance row equals the sum of the journal lines written to it: nothing
+//!    but the journal changed a balance.
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use super::account::ISSUANCE_KEY;
+use crate::error::Error;
+use crate::money::Wal;
+
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditReport {
+    pub ok: bool,
+    pub total_supply: Wal,
+    pub sum_of_balances: Wal,
+    /// Balance of the genesis issuance account; always minus the supply.
+    #[schema(value_type = String)]
+    pub issuance_balance: String,
+    pub unbalanced_entries: i64,
+    pub entries_without_lines: i64,
+    pub negative_balances: i64,
+    /// Balance rows that differ from the sum of their journal lines.
+    pub balance_mismatches: i64,
+    pub journal_entries: i64,
+    pub accounts: i64,
+    pub burned: Wal,
+}
+
+pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
+    let mut tx = pool.begin().await?;
+    // One snapshot for every query, and read-only: the audit never blocks writers.
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query!(
+        r#"SELECT
+             (SELECT total_supply FROM network) AS total_supply,
+             (SELECT coalesce(sum(balance), 0) FROM balances WHERE account <> $1) AS "sum_of_balances!",
+             (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = $1) AS "issuance!",
+             (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'sys:burn') AS "burned!",
+             (SELECT count(*) FROM (SELECT entry_id FROM journal_lines GROUP BY entry_id
+                                    HAVING sum(amount) <> 0) u) AS "unbalanced!",
+             (SELECT count(*) FROM journal_entries e
+                WHERE NOT EXISTS (SELECT 1 FROM journal_lines l WHERE l.entry_id = e.id)) AS "without_lines!",
+             (SELECT count(*) FROM balances WHERE balance < 0 AND account <> $1) AS "negative!",
+             (SELECT count(*) FROM balances b
+                FULL JOIN (SELECT account, stripe, sum(amount) AS total FROM journal_lines
+                           GROUP BY account, stripe) j USING (account, stripe)
+                WHERE coalesce(b.balance, 0) <> coalesce(j.total, 0)) AS "mismatches!",
+             (SELECT count(*) FROM journal_entries) AS "entries!",
+             (SELECT count(DISTINCT account) FROM balances) AS "accounts!""#,
+        ISSUANCE_KEY
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let total_supply = row
+        .total_supply
+        .ok_or_else(|| Error::Unavailable("the ledger has no genesis yet".into()))?;
+    let ok = row.sum_of_balances == total_supply
+        && row.issuance == -total_supply
+        && row.unbalanced == 0
+        && row.without_lines == 0
+        && row.negative == 0
+        && row.mismatches == 0;
+    if !ok {
+        tracing::error!(?row.sum_of_balances, ?total_supply, row.unbalanced, row.negative,
+            row.mismatches, "AUDIT FAILED");
+    }
+    Ok(AuditReport {
+        ok,
+        total_supply: Wal::from_decimal_unchecked(total_supply),
+        sum_of_balances: Wal::from_decimal_unchecked(row.sum_of_balances),
+        issuance_balance: Wal::from_decimal_unchecked(row.issuance).to_string(),
+        unbalanced_entries: row.unbalanced,
+        entries_without_lines: row.without_lines,
+        negative_balances: row.negative,
+        balance_mismatches: row.mismatches,
+        journal_entries: row.entries,
+        accounts: row.accounts,
+        burned: Wal::from_decimal_unchecked(row.burned),
+    })
+}
+

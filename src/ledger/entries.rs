@@ -1,0 +1,113 @@
+//! Reading accounts: balances and journal lines, newest first, in cursor pages.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::journal;
+use crate::error::Error;
+use crate::money::Wal;
+
+pub const PAGE_LIMIT_DEFAULT: i64 = 50;
+pub const PAGE_LIMIT_MAX: i64 = 500;
+
+/// One journal entry as seen from one account.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountEntry {
+    pub entry_id: String,
+    pub kind: String,
+    pub epoch: i64,
+    /// The account's net change: positive received, negative sent.
+    #[schema(value_type = String)]
+    pub amount: String,
+    /// The other account, when the entry moved WAL between exactly two accounts.
+    pub counterparty: Option<String>,
+    pub actor: Option<String>,
+    pub memo: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EntriesPage {
+    pub address: String,
+    pub entries: Vec<AccountEntry>,
+    /// Pass as `?cursor=` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub async fn balance(conn: &mut PgConnection, account_key: &str) -> Result<Wal, Error> {
+    journal::balance_of_key(conn, account_key).await
+}
+
+/// Parses `?limit=`, default 50, 1..=500.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, Error> {
+    let limit = limit.unwrap_or(PAGE_LIMIT_DEFAULT);
+    if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
+        return Err(Error::InvalidArgument(format!(
+            "limit must be 1..={PAGE_LIMIT_MAX}, got {limit}"
+        )));
+    }
+    Ok(limit)
+}
+
+/// Cursors are the entry id to continue below; opaque to clients.
+pub fn parse_cursor(cursor: Option<&str>) -> Result<i64, Error> {
+    match cursor {
+        None | Some("") => Ok(i64::MAX),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| Error::InvalidArgument(format!("cursor {text:?} is not a cursor this ledger gave out"))),
+    }
+}
+
+/// A page of the account's entries, newest first. Entry ids only grow, so a page that
+/// continues below a cursor is stable under concurrent inserts.
+pub async fn page(
+    conn: &mut PgConnection,
+    account_key: &str,
+    before_entry_id: i64,
+    limit: i64,
+) -> Result<EntriesPage, Error> {
+    let rows = sqlx::query!(
+        r#"SELECT l.entry_id, e.kind, e.epoch, e.actor, e.memo, e.created_at,
+                  sum(l.amount) AS "amount!",
+                  (SELECT min(o.account) FROM journal_lines o
+                   WHERE o.entry_id = l.entry_id AND o.account <> l.account
+                   HAVING count(DISTINCT o.account) = 1) AS counterparty
+           FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+           WHERE l.account = $1 AND l.entry_id < $2
+           GROUP BY l.entry_id, l.account, e.id
+           ORDER BY l.entry_id DESC
+           LIMIT $3"#,
+        account_key,
+        before_entry_id,
+        limit + 1
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let has_more = rows.len() as i64 > limit;
+    let entries: Vec<AccountEntry> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| AccountEntry {
+            entry_id: r.entry_id.to_string(),
+            kind: r.kind,
+            epoch: r.epoch,
+            amount: Wal::from_decimal_unchecked(r.amount).to_string(),
+            counterparty: r.counterparty,
+            actor: r.actor,
+            memo: r.memo,
+            created_at: r.created_at,
+        })
+        .collect();
+    let next_cursor = has_more
+        .then(|| entries.last().map(|e| e.entry_id.clone()))
+        .flatten();
+    Ok(EntriesPage {
+        address: account_key.to_owned(),
+        entries,
+        next_cursor,
+    })
+}

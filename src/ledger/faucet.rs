@@ -1,0 +1,61 @@
+//! The devnet faucet: pays a fixed drip from a configured account, at most once per
+//! interval per recipient and per requester. Off unless `WAL_FAUCET_ADDRESS` is set.
+
+use sqlx::PgConnection;
+
+use super::account::Address;
+use super::transfer::{self, Transfer};
+use crate::error::Error;
+use crate::money::Wal;
+
+pub const KIND: &str = "faucet";
+
+pub struct FaucetSettings {
+    pub faucet: Address,
+    pub drip: Wal,
+    pub interval_secs: u64,
+}
+
+/// Claims the rate-limit slot of `who`, or says when it frees up.
+async fn claim_slot(conn: &mut PgConnection, who: &Address, interval_secs: u64) -> Result<(), Error> {
+    let claimed = sqlx::query!(
+        r#"INSERT INTO faucet_drips (who, last_drip_at) VALUES ($1, now())
+           ON CONFLICT (who) DO UPDATE SET last_drip_at = now()
+           WHERE faucet_drips.last_drip_at <= now() - make_interval(secs => $2)"#,
+        who.to_string(),
+        interval_secs as f64
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        return Err(Error::Conflict(format!(
+            "the faucet served {who} less than {interval_secs}s ago; try again later"
+        )));
+    }
+    Ok(())
+}
+
+/// Sends the drip to `to`, requested by `requester`.
+pub async fn drip(
+    conn: &mut PgConnection,
+    settings: &FaucetSettings,
+    requester: Address,
+    to: Address,
+) -> Result<Transfer, Error> {
+    if to == settings.faucet {
+        return Err(Error::InvalidArgument("to: the faucet cannot pay itself".into()));
+    }
+    claim_slot(conn, &to, settings.interval_secs).await?;
+    if requester != to {
+        claim_slot(conn, &requester, settings.interval_secs).await?;
+    }
+    transfer::execute(conn, settings.faucet, to, settings.drip, Some("faucet"), KIND)
+        .await
+        .map_err(|e| match e {
+            Error::InsufficientFunds(_) => {
+                Error::Unavailable("the faucet is empty; ask the network's operators to refill it".into())
+            }
+            other => other,
+        })
+}

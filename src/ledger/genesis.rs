@@ -1,0 +1,125 @@
+//! Genesis: the network row, epoch 0 and the one mint of the total supply to the
+//! treasury. Runs once per database; a second genesis is refused.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+
+use super::account::{Account, Address, SystemAccount};
+use super::journal::{self, Leg, NewEntry};
+use crate::error::Error;
+use crate::money::Wal;
+
+#[derive(Clone, Debug)]
+pub struct GenesisParams {
+    pub network_id: String,
+    pub treasury: Address,
+    pub total_supply: Wal,
+    pub n_shards: u32,
+    pub genesis_wal_usd: Decimal,
+    pub epoch_duration_secs: u64,
+}
+
+/// What genesis fixed: read once at start-up, never changes afterwards.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkInfo {
+    pub network_id: String,
+    pub treasury_address: String,
+    pub total_supply: Wal,
+    pub n_shards: u32,
+    pub genesis_wal_usd: Decimal,
+    pub genesis_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    #[error("genesis already ran on this database (network {0:?}); refusing to mint again")]
+    AlreadyDone(String),
+    #[error(transparent)]
+    Ledger(#[from] Error),
+}
+
+impl From<sqlx::Error> for GenesisError {
+    fn from(err: sqlx::Error) -> Self {
+        GenesisError::Ledger(err.into())
+    }
+}
+
+/// Runs genesis in one transaction. Two processes racing here: the second waits on
+/// the network row's primary key and then gets `AlreadyDone`.
+pub async fn run(pool: &PgPool, params: &GenesisParams) -> Result<NetworkInfo, GenesisError> {
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query!(
+        r#"INSERT INTO network (network_id, treasury_address, total_supply, n_shards, genesis_wal_usd)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"#,
+        params.network_id,
+        params.treasury.to_string(),
+        params.total_supply.as_decimal(),
+        params.n_shards as i32,
+        params.genesis_wal_usd
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        let existing = load(&mut tx).await?.map(|n| n.network_id).unwrap_or_default();
+        return Err(GenesisError::AlreadyDone(existing));
+    }
+    sqlx::query!(
+        r#"INSERT INTO epochs (epoch, started_at, ends_at)
+           VALUES (0, now(), now() + make_interval(secs => $1))"#,
+        params.epoch_duration_secs as f64
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mint = NewEntry {
+        kind: "genesis_mint",
+        actor: None,
+        memo: Some("genesis mint of the total supply"),
+        legs: vec![
+            Leg::debit(Account::System(SystemAccount::Issuance), params.total_supply),
+            Leg::credit(Account::User(params.treasury), params.total_supply),
+        ],
+    };
+    journal::post(&mut tx, &mint).await?;
+    let info = load(&mut tx).await?.ok_or_else(|| Error::internal("network row vanished"))?;
+    tx.commit().await?;
+    Ok(info)
+}
+
+/// The network fixed at genesis, or `None` before genesis.
+pub async fn load(conn: &mut PgConnection) -> Result<Option<NetworkInfo>, Error> {
+    let row = sqlx::query!(
+        r#"SELECT network_id, treasury_address, total_supply, n_shards, genesis_wal_usd, created_at
+           FROM network"#
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| NetworkInfo {
+        network_id: r.network_id,
+        treasury_address: r.treasury_address,
+        total_supply: Wal::from_decimal_unchecked(r.total_supply),
+        n_shards: r.n_shards as u32,
+        genesis_wal_usd: r.genesis_wal_usd,
+        genesis_at: r.created_at,
+    }))
+}
+
+/// The current epoch and its bounds.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EpochInfo {
+    pub epoch: i64,
+    pub started_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+pub async fn current_epoch(conn: &mut PgConnection) -> Result<EpochInfo, Error> {
+    let row = sqlx::query_as!(
+        EpochInfo,
+        "SELECT epoch, started_at, ends_at FROM epochs ORDER BY epoch DESC LIMIT 1"
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.ok_or_else(|| Error::Unavailable("the ledger has no genesis yet".into()))
+}

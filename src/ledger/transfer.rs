@@ -1,0 +1,128 @@
+//! Transfers between user accounts: one journal entry of kind "transfer".
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use super::account::{Account, Address};
+use super::journal::{self, Leg, NewEntry};
+use crate::error::Error;
+use crate::money::Wal;
+
+pub const MEMO_LEN_MAX: usize = 256;
+pub const KIND: &str = "transfer";
+
+/// The body of `POST /v1/transfers`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The recipient's address.
+    pub to: String,
+    /// WAL to send, a decimal string with at most 9 fractional digits.
+    pub amount: Wal,
+    /// Free text kept with the entry, at most 256 characters.
+    pub memo: Option<String>,
+}
+
+/// A transfer as the API returns it. Its `id` is the journal entry's id.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Transfer {
+    pub id: String,
+    pub from: Address,
+    pub to: Address,
+    pub amount: Wal,
+    pub memo: Option<String>,
+    pub epoch: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Checks a transfer request against the rules that need no database.
+pub fn validate(
+    from: Address,
+    request: &TransferRequest,
+    total_supply: Wal,
+) -> Result<(Address, Wal), Error> {
+    let to = Address::parse_spendable(&request.to)
+        .map_err(|e| Error::InvalidArgument(format!("to: {e}")))?;
+    if to == from {
+        return Err(Error::InvalidArgument(
+            "to: a transfer to the sending account itself moves nothing".into(),
+        ));
+    }
+    if !request.amount.is_positive() {
+        return Err(Error::InvalidArgument("amount must be positive".into()));
+    }
+    if request.amount > total_supply {
+        return Err(Error::InvalidArgument(format!(
+            "amount {} exceeds the total supply of {total_supply} WAL",
+            request.amount
+        )));
+    }
+    if request.memo.as_ref().is_some_and(|m| m.chars().count() > MEMO_LEN_MAX) {
+        return Err(Error::InvalidArgument(format!(
+            "memo is longer than {MEMO_LEN_MAX} characters"
+        )));
+    }
+    Ok((to, request.amount))
+}
+
+/// Moves `amount` from `from` to `to` in the caller's transaction.
+pub async fn execute(
+    conn: &mut PgConnection,
+    from: Address,
+    to: Address,
+    amount: Wal,
+    memo: Option<&str>,
+    kind: &'static str,
+) -> Result<Transfer, Error> {
+    let entry = NewEntry {
+        kind,
+        actor: Some(from),
+        memo,
+        legs: vec![
+            Leg::debit(Account::User(from), amount),
+            Leg::credit(Account::User(to), amount),
+        ],
+    };
+    let posted = journal::post(conn, &entry).await?;
+    Ok(Transfer {
+        id: posted.id.to_string(),
+        from,
+        to,
+        amount,
+        memo: memo.map(str::to_owned),
+        epoch: posted.epoch,
+        created_at: posted.created_at,
+    })
+}
+
+/// A transfer by id, read back from its journal entry.
+pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Transfer>, Error> {
+    let Ok(entry_id) = id.parse::<i64>() else {
+        return Ok(None);
+    };
+    let row = sqlx::query!(
+        r#"SELECT e.epoch, e.memo, e.created_at,
+                  (SELECT account FROM journal_lines WHERE entry_id = e.id AND amount < 0) AS "from!",
+                  (SELECT account FROM journal_lines WHERE entry_id = e.id AND amount > 0) AS "to!",
+                  (SELECT amount FROM journal_lines WHERE entry_id = e.id AND amount > 0) AS "amount!"
+           FROM journal_entries e WHERE e.id = $1 AND e.kind = $2"#,
+        entry_id,
+        KIND
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let parse = |text: &str| -> Result<Address, Error> { text.parse().map_err(Error::internal) };
+    Ok(Some(Transfer {
+        id: entry_id.to_string(),
+        from: parse(&row.from)?,
+        to: parse(&row.to)?,
+        amount: Wal::from_decimal_unchecked(row.amount),
+        memo: row.memo,
+        epoch: row.epoch,
+        created_at: row.created_at,
+    }))
+}
