@@ -1,5 +1,7 @@
 //! `wal-ledger`: serve the ledger API, migrate, or run genesis.
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -29,6 +31,8 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let config = Config::from_env()?;
@@ -55,7 +59,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let network = app::prepare(&pool, &config).await?;
             let listener = TcpListener::bind(config.listen_addr).await?;
-            tracing::info!(addr = %listener.local_addr()?, network = %network.network_id, "serving");
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, network = %network.network_id, "serving");
+            // One plain line on stdout, so scripts and tests that bind port 0 learn the port.
+            println!("listening on http://{addr}");
             app::spawn_maintenance(pool.clone(), config.idempotency_retention_secs);
             let state = AppState::new(pool, config, network);
             app::serve(listener, state, shutdown_signal()).await?;

@@ -101,7 +101,7 @@ pub async fn load(conn: &mut PgConnection) -> Result<Option<NetworkInfo>, Error>
         treasury_address: r.treasury_address,
         total_supply: Wal::from_decimal_unchecked(r.total_supply),
         n_shards: r.n_shards as u32,
-        genesis_wal_usd: r.genesis_wal_usd,
+        genesis_wal_usd: r.genesis_wal_usd.normalize(),
         genesis_at: r.created_at,
     }))
 }
