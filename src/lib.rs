@@ -8,6 +8,8 @@ pub mod auth;
 pub mod config;
 /// The one error type, rendered as RFC 9457 problem details.
 pub mod error;
+/// A client of the API: reads, signed writes, idempotent retries, key files.
+pub mod client;
 /// HTTP routers and handlers (thin).
 pub mod http;
 /// Accounts, the journal, genesis, transfers, faucet and audit.

@@ -1,1 +1,330 @@
-fn main(){}
+//! `walctl`: the command-line client of the WAL ledger.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use ed25519_dalek::SigningKey;
+use rand::rngs::OsRng;
+use rand::Rng;
+use serde_json::{json, Value};
+use wal::client::{keyfile, ClientError, LedgerClient};
+use wal::ledger::account::Address;
+use wal::money::Wal;
+
+#[derive(Parser)]
+#[command(version, about = "Command-line client of the WAL ledger")]
+struct Cli {
+    /// The ledger's base URL.
+    #[arg(long, global = true, env = "WAL_LEDGER_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The key file (64 hex digits of the ed25519 seed); `keygen` writes it.
+    #[arg(long, global = true, env = "WAL_KEY_FILE", default_value_os_t = default_key_path())]
+    key: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Seconds to wait for each answer before retrying (signed writes retry with the same
+    /// Idempotency-Key, so they never execute twice).
+    #[arg(long, global = true, default_value_t = 30)]
+    timeout_secs: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new key file (mode 0600; never overwrites) and print its address.
+    Keygen,
+    /// Print the address of the key file.
+    Address,
+    /// Show an account's balance (default: yours).
+    Balance { address: Option<String> },
+    /// Send WAL: `walctl send 0x… 12.5`.
+    Send {
+        to: String,
+        /// WAL, a decimal with at most 9 fractional digits.
+        amount: String,
+        #[arg(long)]
+        memo: Option<String>,
+        /// Reuse a key to make a retried command safe (default: a fresh random key).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// List an account's journal lines, newest first (default: yours).
+    History {
+        address: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// `next_cursor` of a previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Ask the devnet faucet for WAL (default: to yourself).
+    Faucet {
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Check the ledger's invariants now; exits 2 if they do not hold.
+    Audit,
+    /// Show the network: id, epoch, supply, shards.
+    Network,
+    /// Load test: concurrent signed transfers among fresh accounts funded from your key.
+    Bench {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Accounts the transfers move between.
+        #[arg(long, default_value_t = 64)]
+        accounts: usize,
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 20)]
+        duration_secs: u64,
+    },
+}
+
+fn default_key_path() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| ".".into());
+    home.join(".wal").join("key")
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            if cli.json {
+                let problem = match &error {
+                    CliError::Client(ClientError::Problem(p)) => json!(p),
+                    other => json!({"detail": other.to_string()}),
+                };
+                println!("{}", json!({ "error": problem }));
+            }
+            eprintln!("walctl: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    KeyFile(#[from] keyfile::KeyFileError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn client(cli: &Cli, key: Option<SigningKey>) -> LedgerClient {
+    LedgerClient::new(&cli.url, key, Duration::from_secs(cli.timeout_secs))
+}
+
+fn signing_client(cli: &Cli) -> Result<LedgerClient, CliError> {
+    let key = keyfile::read(&cli.key)?;
+    Ok(client(cli, Some(key)))
+}
+
+/// The address given, or the key file's.
+fn address_or_own(cli: &Cli, given: &Option<String>) -> Result<String, CliError> {
+    match given {
+        Some(text) if text.starts_with("sys:") => Ok(text.clone()),
+        Some(text) => Ok(text
+            .parse::<Address>()
+            .map_err(|e| CliError::Usage(e.to_string()))?
+            .to_string()),
+        None => Ok(Address::from_key(&keyfile::read(&cli.key)?.verifying_key()).to_string()),
+    }
+}
+
+fn print(cli: &Cli, value: &Value, text: impl FnOnce(&Value) -> String) {
+    if cli.json {
+        println!("{value}");
+    } else {
+        println!("{}", text(value));
+    }
+}
+
+fn s(value: &Value, field: &str) -> String {
+    match &value[field] {
+        Value::String(text) => text.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
+    match &cli.command {
+        Command::Keygen => {
+            let key = SigningKey::generate(&mut OsRng);
+            keyfile::write_new(&cli.key, &key)?;
+            let address = Address::from_key(&key.verifying_key());
+            let out = json!({"address": address, "key_file": cli.key.display().to_string()});
+            print(cli, &out, |v| format!("address  {}\nkey file {}", s(v, "address"), s(v, "key_file")));
+        }
+        Command::Address => {
+            let key = keyfile::read(&cli.key)?;
+            let out = json!({"address": Address::from_key(&key.verifying_key())});
+            print(cli, &out, |v| s(v, "address"));
+        }
+        Command::Balance { address } => {
+            let address = address_or_own(cli, address)?;
+            let out: Value = client(cli, None).get(&format!("/v1/accounts/{address}")).await?;
+            print(cli, &out, |v| format!("{} WAL", s(v, "balance")));
+        }
+        Command::Send { to, amount, memo, idempotency_key } => {
+            let amount = Wal::parse(amount).map_err(|e| CliError::Usage(format!("amount: {e}")))?;
+            let to: Address = to.parse().map_err(|e| CliError::Usage(format!("to: {e}")))?;
+            let key = idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let body = json!({"to": to, "amount": amount, "memo": memo});
+            let out: Value = signing_client(cli)?.post("/v1/transfers", &body, &key).await?;
+            print(cli, &out, |v| {
+                format!("sent {} WAL to {} (transfer {}, epoch {})", s(v, "amount"), s(v, "to"), s(v, "id"), s(v, "epoch"))
+            });
+        }
+        Command::History { address, limit, cursor } => {
+            let address = address_or_own(cli, address)?;
+            let mut path = format!("/v1/accounts/{address}/entries?limit={limit}");
+            if let Some(cursor) = cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let out: Value = client(cli, None).get(&path).await?;
+            print(cli, &out, history_text);
+        }
+        Command::Faucet { to } => {
+            let client = signing_client(cli)?;
+            let body = match to {
+                Some(to) => json!({"to": to.parse::<Address>().map_err(|e| CliError::Usage(format!("to: {e}")))?}),
+                None => json!({}),
+            };
+            let key = uuid::Uuid::new_v4().to_string();
+            let out: Value = client.post("/v1/faucet", &body, &key).await?;
+            print(cli, &out, |v| format!("received {} WAL at {} (transfer {})", s(v, "amount"), s(v, "to"), s(v, "id")));
+        }
+        Command::Audit => {
+            let out: Value = client(cli, None).get("/v1/audit").await?;
+            print(cli, &out, |v| {
+                let fields = v.as_object().map(|o| o.iter().map(|(k, x)| format!("{k:<22} {}", s(&json!({k: x}), k))).collect::<Vec<_>>().join("\n"));
+                fields.unwrap_or_default()
+            });
+            if out["ok"] != Value::Bool(true) {
+                eprintln!("walctl: the audit FAILED");
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Network => {
+            let out: Value = client(cli, None).get("/v1/network").await?;
+            print(cli, &out, |v| {
+                format!(
+                    "network {} epoch {} supply {} WAL shards {} faucet {}",
+                    s(v, "network_id"), s(v, "epoch"), s(v, "total_supply"), s(v, "n_shards"), s(v, "faucet_enabled")
+                )
+            });
+        }
+        Command::Bench { clients, accounts, duration_secs } => {
+            let report = bench(cli, *clients, *accounts, Duration::from_secs(*duration_secs)).await?;
+            print(cli, &report, |v| {
+                format!(
+                    "{} clients, {} accounts, {} s: {} transfers ok, {} failed\n{} transfers/s  latency p50 {} ms  p95 {} ms  p99 {} ms",
+                    s(v, "clients"), s(v, "accounts"), s(v, "seconds"), s(v, "ok"), s(v, "failed"),
+                    s(v, "transfers_per_sec"), s(v, "p50_ms"), s(v, "p95_ms"), s(v, "p99_ms")
+                )
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn history_text(page: &Value) -> String {
+    let mut lines = vec![format!("{:>10}  {:<14} {:>5}  {:>22}  counterparty", "entry", "kind", "epoch", "amount")];
+    for e in page["entries"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "{:>10}  {:<14} {:>5}  {:>22}  {}{}",
+            s(e, "entry_id"), s(e, "kind"), s(e, "epoch"), s(e, "amount"), s(e, "counterparty"),
+            e["memo"].as_str().map(|m| format!("  \"{m}\"")).unwrap_or_default()
+        ));
+    }
+    if let Some(cursor) = page["next_cursor"].as_str() {
+        lines.push(format!("more: --cursor {cursor}"));
+    }
+    lines.join("\n")
+}
+
+/// Funds `accounts` fresh keys from the caller's key, then runs `clients` concurrent
+/// loops of signed transfers between random pairs for `duration`.
+async fn bench(cli: &Cli, clients: usize, accounts: usize, duration: Duration) -> Result<Value, CliError> {
+    if clients == 0 || accounts < 2 {
+        return Err(CliError::Usage("bench needs at least 1 client and 2 accounts".into()));
+    }
+    let funder = signing_client(cli)?;
+    let keys: Vec<SigningKey> = (0..accounts).map(|_| SigningKey::generate(&mut OsRng)).collect();
+    let stake = Wal::from_wal(1_000);
+    for key in &keys {
+        let to = Address::from_key(&key.verifying_key());
+        let body = json!({"to": to, "amount": stake, "memo": "bench funding"});
+        let _: Value = funder.post("/v1/transfers", &body, &uuid::Uuid::new_v4().to_string()).await?;
+    }
+    let senders: std::sync::Arc<Vec<LedgerClient>> =
+        std::sync::Arc::new(keys.iter().map(|k| client(cli, Some(k.clone()))).collect());
+    for sender in senders.iter() {
+        sender.network_id().await?;
+    }
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let senders = senders.clone();
+        tasks.spawn(async move {
+            let mut latencies_us = Vec::new();
+            let mut failed = 0u64;
+            while Instant::now() < deadline {
+                let (from, to) = {
+                    let mut rng = rand::thread_rng();
+                    let from = rng.gen_range(0..senders.len());
+                    let to = (from + rng.gen_range(1..senders.len())) % senders.len();
+                    (from, to)
+                };
+                let to = senders[to].address().expect("bench clients have keys");
+                let body = serde_json::to_vec(&json!({"to": to, "amount": Wal::from_frost(1_000)})).expect("serialises");
+                let sent = Instant::now();
+                let key = uuid::Uuid::new_v4().to_string();
+                let result: Result<Value, _> =
+                    senders[from].send_signed(reqwest::Method::POST, "/v1/transfers", &body, Some(&key)).await;
+                match result {
+                    Ok(_) => latencies_us.push(sent.elapsed().as_micros() as u64),
+                    Err(_) => failed += 1,
+                }
+            }
+            (latencies_us, failed)
+        });
+    }
+    let mut latencies_us = Vec::new();
+    let mut failed = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (mut l, f) = joined.map_err(|e| CliError::Usage(format!("a bench client crashed: {e}")))?;
+        latencies_us.append(&mut l);
+        failed += f;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
+    let percentile_ms = |p: f64| -> f64 {
+        if latencies_us.is_empty() {
+            return 0.0;
+        }
+        let index = ((latencies_us.len() as f64 * p).ceil() as usize).clamp(1, latencies_us.len()) - 1;
+        (latencies_us[index] as f64 / 1000.0 * 100.0).round() / 100.0
+    };
+    Ok(json!({
+        "clients": clients,
+        "accounts": accounts,
+        "seconds": (seconds * 10.0).round() / 10.0,
+        "ok": latencies_us.len(),
+        "failed": failed,
+        "transfers_per_sec": (latencies_us.len() as f64 / seconds).round(),
+        "p50_ms": percentile_ms(0.50),
+        "p95_ms": percentile_ms(0.95),
+        "p99_ms": percentile_ms(0.99),
+    }))
+}

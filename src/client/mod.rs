@@ -1,0 +1,196 @@
+//! A client of the ledger API: public reads and RFC 9421-signed writes with
+//! idempotent retries. Used by `walctl`, the services and the tests.
+
+pub mod keyfile;
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use crate::auth::signature::sign_request;
+use crate::error::Problem;
+use crate::ledger::account::Address;
+
+/// Attempts of a signed POST when the ledger times out, is unreachable or answers 503.
+pub const SEND_ATTEMPTS: u32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The ledger answered with a problem document.
+    #[error("{} ({}, HTTP {})", .0.detail, .0.code, .0.status)]
+    Problem(Problem),
+    #[error("cannot reach the ledger at {url}: {cause}")]
+    Transport { url: String, cause: String },
+    #[error("unexpected answer from the ledger (HTTP {status}): {cause}")]
+    Decode { status: u16, cause: String },
+    #[error("this command needs a key: pass --key or set WAL_KEY_FILE")]
+    NoKey,
+}
+
+impl ClientError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Problem(p) => Some(&p.code),
+            _ => None,
+        }
+    }
+}
+
+pub struct LedgerClient {
+    http: reqwest::Client,
+    base_url: String,
+    key: Option<SigningKey>,
+    network_id: OnceCell<String>,
+}
+
+impl LedgerClient {
+    pub fn new(base_url: &str, key: Option<SigningKey>, timeout: Duration) -> LedgerClient {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("the TLS backend initialises");
+        LedgerClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            key,
+            network_id: OnceCell::new(),
+        }
+    }
+
+    pub fn address(&self) -> Option<Address> {
+        self.key.as_ref().map(|k| Address::from_key(&k.verifying_key()))
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// GETs `path_and_query` and decodes the JSON answer.
+    pub async fn get<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path_and_query}", self.base_url);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| transport(&url, e))?;
+        decode(response).await
+    }
+
+    /// The network id (signature `tag`), fetched once from `/v1/network`.
+    pub async fn network_id(&self) -> Result<&str, ClientError> {
+        self.network_id
+            .get_or_try_init(|| async {
+                let network: serde_json::Value = self.get("/v1/network").await?;
+                network["network_id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ClientError::Decode {
+                        status: 200,
+                        cause: "/v1/network has no network_id".into(),
+                    })
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// A signed POST with an `Idempotency-Key`. After a timeout, a lost connection or a
+    /// 503 it signs again (fresh nonce and `created`) and resends with the same key, so
+    /// the request executes at most once.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        idempotency_key: &str,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_vec(body).expect("request bodies serialise");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.send_signed(Method::POST, path, &body, Some(idempotency_key)).await;
+            let retryable = match &result {
+                Err(ClientError::Transport { .. }) => true,
+                Err(ClientError::Problem(p)) => p.status == StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+                _ => false,
+            };
+            if !retryable || attempt >= SEND_ATTEMPTS {
+                return result;
+            }
+            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+        }
+    }
+
+    /// Signs and sends once: the raw building block (tests use it to craft requests).
+    pub async fn send_signed<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> Result<T, ClientError> {
+        let key = self.key.as_ref().ok_or(ClientError::NoKey)?;
+        let network_id = self.network_id().await?;
+        let (path_only, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let created = chrono::Utc::now().timestamp();
+        let headers = sign_request(key, method.as_str(), path_only, query, body, network_id, created, &nonce);
+        let url = format!("{}{path}", self.base_url);
+        let mut request = self
+            .http
+            .request(method, &url)
+            .header("content-type", "application/json")
+            .header("content-digest", headers.content_digest)
+            .header("signature-input", headers.signature_input)
+            .header("signature", headers.signature)
+            .body(body.to_vec());
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().await.map_err(|e| transport(&url, e))?;
+        decode(response).await
+    }
+}
+
+fn transport(url: &str, error: reqwest::Error) -> ClientError {
+    let cause = if error.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        // The innermost cause says what actually went wrong (refused, reset, DNS...).
+        let mut cause: &dyn std::error::Error = &error;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        cause.to_string()
+    };
+    ClientError::Transport {
+        url: url.to_owned(),
+        cause,
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    let status = response.status();
+    let url = response.url().to_string();
+    let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
+    if !status.is_success() {
+        return Err(match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) => ClientError::Problem(problem),
+            Err(_) => ClientError::Decode {
+                status: status.as_u16(),
+                cause: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            },
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+        status: status.as_u16(),
+        cause: e.to_string(),
+    })
+}
