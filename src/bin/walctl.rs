@@ -322,7 +322,7 @@ async fn bench(cli: &Cli, clients: usize, accounts: usize, duration: Duration) -
         "seconds": (seconds * 10.0).round() / 10.0,
         "ok": latencies_us.len(),
         "failed": failed,
-        "transfers_per_sec": (latencies_us.len() as f64 / seconds).round(),
+        "transfers_per_sec": (latencies_us.len() as f64 / seconds).round() as u64,
         "p50_ms": percentile_ms(0.50),
         "p95_ms": percentile_ms(0.95),
         "p99_ms": percentile_ms(0.99),

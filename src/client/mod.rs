@@ -125,7 +125,7 @@ impl LedgerClient {
         }
     }
 
-    /// Signs and sends once: the raw building block (tests use it to craft requests).
+    /// Signs and sends once, decoding the answer.
     pub async fn send_signed<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -133,6 +133,17 @@ impl LedgerClient {
         body: &[u8],
         idempotency_key: Option<&str>,
     ) -> Result<T, ClientError> {
+        decode(self.send_signed_raw(method, path, body, idempotency_key).await?).await
+    }
+
+    /// Signs and sends once, returning the raw response (tests read its headers).
+    pub async fn send_signed_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> Result<reqwest::Response, ClientError> {
         let key = self.key.as_ref().ok_or(ClientError::NoKey)?;
         let network_id = self.network_id().await?;
         let (path_only, query) = match path.split_once('?') {
@@ -154,8 +165,7 @@ impl LedgerClient {
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
-        let response = request.send().await.map_err(|e| transport(&url, e))?;
-        decode(response).await
+        request.send().await.map_err(|e| transport(&url, e))
     }
 }
 
@@ -176,7 +186,7 @@ fn transport(url: &str, error: reqwest::Error) -> ClientError {
     }
 }
 
-async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+pub async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
     let status = response.status();
     let url = response.url().to_string();
     let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;

@@ -1,0 +1,178 @@
+//! Shared test harness: a real ledger (the production router and database code) served
+//! on a loopback port 0 from its own multi-threaded runtime, against the fresh database
+//! that `#[sqlx::test]` made for the test.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use rand::rngs::OsRng;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+use wal::app;
+use wal::client::{ClientError, LedgerClient};
+use wal::config::Config;
+use wal::http::AppState;
+use wal::ledger::account::Address;
+use wal::money::Wal;
+
+pub struct TestLedger {
+    pub url: String,
+    pub network_id: String,
+    pub treasury: SigningKey,
+    /// The test's own pool on the same database, for checks behind the API.
+    pub db: PgPool,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A `postgres://` URL for the database behind `pool` (for child processes).
+pub fn database_url_of(pool: &PgPool) -> String {
+    let options = pool.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().expect("sqlx::test pools name their database")
+    )
+}
+
+pub fn address(key: &SigningKey) -> Address {
+    Address::from_key(&key.verifying_key())
+}
+
+pub fn new_key() -> SigningKey {
+    SigningKey::generate(&mut OsRng)
+}
+
+impl TestLedger {
+    pub async fn start(db: PgPool) -> TestLedger {
+        TestLedger::start_with(db, |_| {}).await
+    }
+
+    /// Starts a ledger whose config `tweak` may change (faucet, limits, ...).
+    pub async fn start_with(db: PgPool, tweak: impl FnOnce(&mut Config)) -> TestLedger {
+        let treasury = new_key();
+        let mut config = Config::for_database(&database_url_of(&db));
+        config.treasury_address = Some(address(&treasury));
+        tweak(&mut config);
+        let options = (*db.connect_options()).clone();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        // The server gets its own runtime so that it runs on every core, as in
+        // production, whatever runtime the test itself uses.
+        let server = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.database_connections_max)
+                    .connect_with(options)
+                    .await
+                    .expect("the server connects to the test database");
+                let network = app::prepare(&pool, &config).await.expect("migrations and genesis");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+                let addr = listener.local_addr().expect("bound");
+                let network_id = network.network_id.clone();
+                let state = AppState::new(pool.clone(), config, network);
+                let _ = ready_tx.send((addr, network_id));
+                let shutdown = async {
+                    let _ = shutdown_rx.await;
+                };
+                app::serve(listener, state, shutdown).await.expect("serves");
+                pool.close().await;
+            });
+        });
+        let (addr, network_id) = tokio::time::timeout(Duration::from_secs(60), ready_rx)
+            .await
+            .expect("the ledger starts within 60 s")
+            .expect("the ledger thread reports its address");
+        TestLedger {
+            url: format!("http://{addr}"),
+            network_id,
+            treasury,
+            db,
+            shutdown: Some(shutdown_tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn client(&self, key: &SigningKey) -> LedgerClient {
+        LedgerClient::new(&self.url, Some(key.clone()), Duration::from_secs(30))
+    }
+
+    pub fn public(&self) -> LedgerClient {
+        LedgerClient::new(&self.url, None, Duration::from_secs(30))
+    }
+
+    /// Sends `amount` WAL from the treasury.
+    pub async fn fund(&self, to: &SigningKey, amount: &str) -> Value {
+        let body = json!({"to": address(to), "amount": amount});
+        self.client(&self.treasury)
+            .post("/v1/transfers", &body, &uuid::Uuid::new_v4().to_string())
+            .await
+            .expect("the treasury pays")
+    }
+
+    pub async fn balance(&self, of: &Address) -> Wal {
+        let account: Value = self.public().get(&format!("/v1/accounts/{of}")).await.expect("account");
+        Wal::parse(account["balance"].as_str().expect("balance is a string")).expect("an amount")
+    }
+
+    pub async fn audit(&self) -> Value {
+        self.public().get("/v1/audit").await.expect("audit answers")
+    }
+
+    pub async fn assert_audit_ok(&self) {
+        let audit = self.audit().await;
+        assert_eq!(audit["ok"], json!(true), "audit failed: {audit}");
+    }
+
+    /// Journal entries and nonces: what a rejected request must not change.
+    pub async fn state_fingerprint(&self) -> (i64, i64, i64) {
+        let row: (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM journal_entries), (SELECT count(*) FROM signature_nonces),
+                    (SELECT count(*) FROM idempotency_keys)",
+        )
+        .fetch_one(&self.db)
+        .await
+        .expect("counts");
+        row
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown_now();
+        if let Some(server) = self.server.take() {
+            tokio::task::spawn_blocking(move || server.join())
+                .await
+                .expect("join")
+                .expect("the server thread did not panic");
+        }
+    }
+
+    fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for TestLedger {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+/// The error code of a failed call, or a panic naming what came back instead.
+pub fn code_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
+    match result {
+        Err(ClientError::Problem(problem)) => problem.code,
+        other => panic!("expected a problem document, got {other:?}"),
+    }
+}
