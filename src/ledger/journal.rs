@@ -314,4 +314,41 @@ mod tests {
         ];
         assert!(prepare_legs(&legs).is_err());
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any balanced set of legs: merging keeps each account's net change, leaves
+        /// each account once, in lock order, and the result still sums to zero.
+        #[test]
+        fn merging_conserves_each_accounts_net(
+            moves in proptest::collection::vec((0u8..6, 0u8..6, 1i64..1_000_000_000_000), 1..12)
+        ) {
+            let legs: Vec<Leg> = moves
+                .iter()
+                .flat_map(|&(from, to, frost)| {
+                    [Leg::debit(user(from), Wal::from_frost(frost)), Leg::credit(user(to), Wal::from_frost(frost))]
+                })
+                .collect();
+            let mut net = std::collections::BTreeMap::<String, Wal>::new();
+            for leg in &legs {
+                let entry = net.entry(leg.account.key()).or_insert(Wal::ZERO);
+                *entry = entry.checked_add(leg.amount).unwrap();
+            }
+            net.retain(|_, amount| !amount.is_zero());
+            match prepare_legs(&legs) {
+                Ok(prepared) => {
+                    let merged: std::collections::BTreeMap<String, Wal> =
+                        prepared.iter().map(|(k, leg)| (k.clone(), leg.amount)).collect();
+                    prop_assert_eq!(merged.len(), prepared.len());
+                    prop_assert_eq!(&merged, &net);
+                    let keys: Vec<&String> = prepared.iter().map(|(k, _)| k).collect();
+                    prop_assert!(keys.windows(2).all(|w| w[0] < w[1]));
+                    prop_assert!(Wal::checked_sum(merged.values().copied()).unwrap().is_zero());
+                }
+                // Only an entry whose moves all cancel out is refused.
+                Err(_) => prop_assert!(net.is_empty()),
+            }
+        }
+    }
 }
