@@ -34,23 +34,17 @@ impl SignedTx {
     pub async fn begin(pool: &PgPool, signed: &Signed) -> Result<Begun, Error> {
         let mut tx = pool.begin().await?;
         let signer = signed.signer().to_string();
-        consume_nonce(&mut tx, &signer, signed).await?;
-        if let Some(key) = &signed.idempotency_key {
-            let claimed = sqlx::query!(
-                r#"INSERT INTO idempotency_keys (address, key, fingerprint) VALUES ($1, $2, $3)
-                   ON CONFLICT (address, key) DO NOTHING"#,
-                signer,
-                key,
-                &signed.fingerprint[..]
-            )
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if claimed == 0 {
-                let replay = stored_response(&mut tx, &signer, key, &signed.fingerprint).await?;
-                tx.commit().await?;
-                return Ok(Begun::Replay(replay));
-            }
+        let claim = claim(&mut tx, &signer, signed).await?;
+        if !claim.nonce_fresh {
+            return Err(Error::ReplayedNonce(format!(
+                "nonce {:?} was already used by {signer}; sign the request again with a fresh nonce",
+                signed.verified.nonce
+            )));
+        }
+        if let (Some(key), false) = (&signed.idempotency_key, claim.key_claimed) {
+            let replay = stored_response(&mut tx, &signer, key, &signed.fingerprint).await?;
+            tx.commit().await?;
+            return Ok(Begun::Replay(replay));
         }
         Ok(Begun::Fresh(SignedTx {
             tx,
@@ -83,27 +77,42 @@ impl SignedTx {
     }
 }
 
-/// Inserts the nonce; a nonce whose signature window is over may be reused.
-async fn consume_nonce(tx: &mut PgConnection, signer: &str, signed: &Signed) -> Result<(), Error> {
-    let nonce = &signed.verified.nonce;
-    let inserted = sqlx::query!(
-        r#"INSERT INTO signature_nonces (address, nonce, expires_at)
-           VALUES ($1, $2, to_timestamp($3))
-           ON CONFLICT (address, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
-           WHERE signature_nonces.expires_at < now()"#,
+struct Claim {
+    nonce_fresh: bool,
+    /// True when the request has no key, or its key was free and is now ours.
+    key_claimed: bool,
+}
+
+/// One round trip: inserts the nonce (one whose signature window is over may be
+/// reused) and claims the idempotency key, if any. A claim that meets another
+/// request's uncommitted claim of the same key waits for it to commit or roll back.
+async fn claim(tx: &mut PgConnection, signer: &str, signed: &Signed) -> Result<Claim, Error> {
+    let row = sqlx::query!(
+        r#"WITH nonce AS (
+               INSERT INTO signature_nonces (address, nonce, expires_at)
+               VALUES ($1, $2, to_timestamp($3))
+               ON CONFLICT (address, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
+               WHERE signature_nonces.expires_at < now()
+               RETURNING 1),
+           claim AS (
+               INSERT INTO idempotency_keys (address, key, fingerprint)
+               SELECT $1, $4, $5 WHERE $4::text IS NOT NULL
+               ON CONFLICT (address, key) DO NOTHING
+               RETURNING 1)
+           SELECT EXISTS (SELECT 1 FROM nonce) AS "nonce_fresh!",
+                  ($4::text IS NULL OR EXISTS (SELECT 1 FROM claim)) AS "key_claimed!""#,
         signer,
-        nonce,
-        signed.nonce_expires_unix_secs as f64
+        signed.verified.nonce,
+        signed.nonce_expires_unix_secs as f64,
+        signed.idempotency_key.as_deref(),
+        &signed.fingerprint[..]
     )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Err(Error::ReplayedNonce(format!(
-            "nonce {nonce:?} was already used by {signer}; sign the request again with a fresh nonce"
-        )));
-    }
-    Ok(())
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Claim {
+        nonce_fresh: row.nonce_fresh,
+        key_claimed: row.key_claimed,
+    })
 }
 
 async fn stored_response(

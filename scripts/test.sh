@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine with Rust: PostgreSQL (installed and
+# started if none answers), the Python venv of the independent RFC 9421 client, then
+# every test of the workspace against real PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# #[sqlx::test] creates one fresh database per test through this server.
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+scripts/ensure-postgres.sh
+
+if ! .venv-test/bin/python -c 'import http_message_signatures, requests' 2>/dev/null; then
+    rm -rf .venv-test
+    if ! python3 -m venv .venv-test 2>/dev/null; then
+        echo "installing python3-venv..." >&2
+        if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo=sudo; fi
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv .venv-test
+    fi
+    .venv-test/bin/pip install -q -r tests/py/requirements.txt
+fi
+
+cargo test --workspace --locked "$@"
