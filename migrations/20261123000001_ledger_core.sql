@@ -75,6 +75,87 @@ END $$;
 CREATE CONSTRAINT TRIGGER journal_lines_balanced AFTER INSERT ON journal_lines
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION journal_entry_is_balanced();
 
+-- Posting one journal entry in one round trip (called only by ledger::journal::post,
+-- which has already checked that the legs balance, merged them per account and sorted
+-- them by account key: the global lock order that keeps concurrent entries from
+-- deadlocking). Leg i moves p_amounts[i] on account p_accounts[i]:
+--   * a credit goes to stripe p_stripes[i] (chosen at random for striped accounts);
+--   * a debit of an account that may go negative (issuance) is applied as is;
+--   * a debit with p_stripes[i] >= 0 is refused if it would take that row below zero;
+--   * a debit with p_stripes[i] = -1 drains the account's stripes in stripe order.
+-- A refused debit raises SQLSTATE WL001 (insufficient funds); the caller's
+-- transaction then rolls back whole.
+CREATE FUNCTION journal_insufficient_funds(p_account text, p_needed numeric) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    available numeric;
+BEGIN
+    SELECT coalesce(sum(balance), 0) INTO available FROM balances WHERE account = p_account;
+    RAISE EXCEPTION USING ERRCODE = 'WL001', MESSAGE = format(
+        'account %s holds %s WAL but %s WAL are needed',
+        p_account, trim_scale(available), trim_scale(p_needed));
+END $$;
+
+CREATE FUNCTION journal_post(
+    p_kind text, p_actor text, p_memo text,
+    p_accounts text[], p_stripes smallint[], p_amounts numeric[], p_may_go_negative boolean[],
+    OUT new_id bigint, OUT new_epoch bigint, OUT new_created_at timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+    line_accounts text[] := '{}';
+    line_stripes smallint[] := '{}';
+    line_amounts numeric[] := '{}';
+    remaining numeric;
+    take numeric;
+    stripe_row record;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_accounts, 1), 0) LOOP
+        IF p_amounts[i] > 0 OR p_may_go_negative[i] THEN
+            INSERT INTO balances (account, stripe, balance)
+            VALUES (p_accounts[i], greatest(p_stripes[i], 0), p_amounts[i])
+            ON CONFLICT (account, stripe) DO UPDATE SET balance = balances.balance + EXCLUDED.balance;
+            line_accounts := line_accounts || p_accounts[i];
+            line_stripes := line_stripes || greatest(p_stripes[i], 0)::smallint;
+            line_amounts := line_amounts || p_amounts[i];
+        ELSIF p_stripes[i] >= 0 THEN
+            UPDATE balances SET balance = balance + p_amounts[i]
+            WHERE account = p_accounts[i] AND stripe = p_stripes[i] AND balance + p_amounts[i] >= 0;
+            IF NOT FOUND THEN
+                PERFORM journal_insufficient_funds(p_accounts[i], -p_amounts[i]);
+            END IF;
+            line_accounts := line_accounts || p_accounts[i];
+            line_stripes := line_stripes || p_stripes[i];
+            line_amounts := line_amounts || p_amounts[i];
+        ELSE
+            remaining := -p_amounts[i];
+            FOR stripe_row IN
+                SELECT b.stripe, b.balance FROM balances b
+                WHERE b.account = p_accounts[i] ORDER BY b.stripe FOR UPDATE
+            LOOP
+                EXIT WHEN remaining = 0;
+                take := least(remaining, stripe_row.balance);
+                CONTINUE WHEN take <= 0;
+                UPDATE balances SET balance = balance - take
+                WHERE account = p_accounts[i] AND stripe = stripe_row.stripe;
+                remaining := remaining - take;
+                line_accounts := line_accounts || p_accounts[i];
+                line_stripes := line_stripes || stripe_row.stripe;
+                line_amounts := line_amounts || -take;
+            END LOOP;
+            IF remaining > 0 THEN
+                PERFORM journal_insufficient_funds(p_accounts[i], -p_amounts[i]);
+            END IF;
+        END IF;
+    END LOOP;
+
+    INSERT INTO journal_entries (kind, epoch, actor, memo)
+    VALUES (p_kind, (SELECT coalesce(max(e.epoch), 0) FROM epochs e), p_actor, p_memo)
+    RETURNING id, epoch, created_at INTO new_id, new_epoch, new_created_at;
+    INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount)
+    SELECT new_id, l.ord::smallint, l.account, l.stripe, l.amount
+    FROM unnest(line_accounts, line_stripes, line_amounts) WITH ORDINALITY AS l(account, stripe, amount, ord);
+END $$;
+
 -- RFC 9421 nonces: unique per signer while their signature could still be accepted.
 CREATE TABLE signature_nonces (
     address    text NOT NULL,

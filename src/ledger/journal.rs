@@ -9,7 +9,6 @@
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::account::{Account, Address};
@@ -53,13 +52,6 @@ pub struct PostedEntry {
     pub created_at: DateTime<Utc>,
 }
 
-/// One row written to `journal_lines`.
-struct Line {
-    account: String,
-    stripe: i16,
-    amount: Decimal,
-}
-
 /// Checks the legs balance, merges legs of the same account and orders them by
 /// account key: the global lock order.
 fn prepare_legs(legs: &[Leg]) -> Result<Vec<(String, Leg)>, Error> {
@@ -94,130 +86,61 @@ fn prepare_legs(legs: &[Leg]) -> Result<Vec<(String, Leg)>, Error> {
     Ok(merged)
 }
 
-/// Posts a balanced entry inside the caller's transaction.
+/// Posts a balanced entry inside the caller's transaction, in one round trip: the
+/// database function `journal_post` (see the migration) applies the legs in the
+/// order given here and appends the entry and its lines.
 pub async fn post(conn: &mut PgConnection, entry: &NewEntry<'_>) -> Result<PostedEntry, Error> {
     let legs = prepare_legs(&entry.legs)?;
-    let mut lines = Vec::with_capacity(legs.len());
-    for (key, leg) in &legs {
-        if leg.amount.is_positive() {
-            lines.push(credit(conn, key, leg).await?);
-        } else if leg.account.stripes() == 1 {
-            lines.push(debit_single(conn, key, leg).await?);
-        } else {
-            lines.extend(debit_striped(conn, key, leg).await?);
-        }
+    let mut accounts = Vec::with_capacity(legs.len());
+    let mut stripes = Vec::with_capacity(legs.len());
+    let mut amounts = Vec::with_capacity(legs.len());
+    let mut may_go_negative = Vec::with_capacity(legs.len());
+    for (key, leg) in legs {
+        stripes.push(stripe_for(&leg));
+        amounts.push(leg.amount.as_decimal());
+        may_go_negative.push(leg.account.may_go_negative());
+        accounts.push(key);
     }
-    let posted = insert_entry(conn, entry, &lines).await?;
+    let actor = entry.actor.map(|a| a.to_string());
+    let row = sqlx::query!(
+        r#"SELECT new_id AS "id!", new_epoch AS "epoch!", new_created_at AS "created_at!"
+           FROM journal_post($1, $2, $3, $4, $5, $6, $7)"#,
+        entry.kind,
+        actor,
+        entry.memo,
+        &accounts,
+        &stripes,
+        &amounts,
+        &may_go_negative
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(INSUFFICIENT_FUNDS_SQLSTATE) => {
+            Error::InsufficientFunds(db.message().to_owned())
+        }
+        other => other.into(),
+    })?;
     metrics::counter!("wal_journal_entries_posted_total", "kind" => entry.kind).increment(1);
-    Ok(posted)
+    Ok(PostedEntry {
+        id: row.id,
+        epoch: row.epoch,
+        created_at: row.created_at,
+    })
 }
 
-/// Credits one stripe: a random one for striped accounts, so that concurrent credits
-/// to a hot system account land on different rows.
-async fn credit(conn: &mut PgConnection, key: &str, leg: &Leg) -> Result<Line, Error> {
-    let stripe: i16 = match leg.account.stripes() {
+/// Raised by `journal_post` when a debit would take an account below zero.
+const INSUFFICIENT_FUNDS_SQLSTATE: &str = "WL001";
+
+/// Which balance row a leg touches: credits land on a random stripe of a striped
+/// account, so concurrent credits to a hot system account never queue on one row;
+/// -1 asks `journal_post` to drain a striped account's stripes in order.
+fn stripe_for(leg: &Leg) -> i16 {
+    match leg.account.stripes() {
         1 => 0,
+        _ if leg.amount.is_negative() => -1,
         n => rand::thread_rng().gen_range(0..n),
-    };
-    let amount = leg.amount.as_decimal();
-    sqlx::query!(
-        r#"INSERT INTO balances (account, stripe, balance) VALUES ($1, $2, $3)
-           ON CONFLICT (account, stripe) DO UPDATE SET balance = balances.balance + EXCLUDED.balance"#,
-        key,
-        stripe,
-        amount
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(Line {
-        account: key.to_owned(),
-        stripe,
-        amount,
-    })
-}
-
-/// Debits a single-row account, refusing to take it below zero (unless it is the
-/// issuance account, whose balance is minus the supply by design).
-async fn debit_single(conn: &mut PgConnection, key: &str, leg: &Leg) -> Result<Line, Error> {
-    let amount = leg.amount.as_decimal();
-    let updated = if leg.account.may_go_negative() {
-        sqlx::query_scalar!(
-            r#"INSERT INTO balances (account, stripe, balance) VALUES ($1, 0, $2)
-               ON CONFLICT (account, stripe) DO UPDATE SET balance = balances.balance + EXCLUDED.balance
-               RETURNING balance"#,
-            key,
-            amount
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-    } else {
-        sqlx::query_scalar!(
-            r#"UPDATE balances SET balance = balance + $2
-               WHERE account = $1 AND stripe = 0 AND balance + $2 >= 0
-               RETURNING balance"#,
-            key,
-            amount
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-    };
-    if updated.is_none() {
-        return Err(insufficient_funds(conn, key, leg.amount.abs()).await);
     }
-    Ok(Line {
-        account: key.to_owned(),
-        stripe: 0,
-        amount,
-    })
-}
-
-/// Debits a striped account: locks all its stripes in order and drains them in order.
-async fn debit_striped(conn: &mut PgConnection, key: &str, leg: &Leg) -> Result<Vec<Line>, Error> {
-    let stripes = sqlx::query!(
-        "SELECT stripe, balance FROM balances WHERE account = $1 ORDER BY stripe FOR UPDATE",
-        key
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut remaining = leg.amount.abs().as_decimal();
-    let mut lines = Vec::new();
-    for row in stripes {
-        if remaining.is_zero() {
-            break;
-        }
-        let take = remaining.min(row.balance);
-        if take.is_zero() {
-            continue;
-        }
-        sqlx::query!(
-            "UPDATE balances SET balance = balance - $3 WHERE account = $1 AND stripe = $2",
-            key,
-            row.stripe,
-            take
-        )
-        .execute(&mut *conn)
-        .await?;
-        remaining -= take;
-        lines.push(Line {
-            account: key.to_owned(),
-            stripe: row.stripe,
-            amount: -take,
-        });
-    }
-    if !remaining.is_zero() {
-        return Err(insufficient_funds(conn, key, leg.amount.abs()).await);
-    }
-    Ok(lines)
-}
-
-async fn insufficient_funds(conn: &mut PgConnection, key: &str, needed: Wal) -> Error {
-    let available = match balance_of_key(conn, key).await {
-        Ok(balance) => balance,
-        Err(err) => return err,
-    };
-    Error::InsufficientFunds(format!(
-        "account {key} holds {available} WAL but {needed} WAL are needed"
-    ))
 }
 
 /// An account's balance: the sum of its stripes; "0" for an account never seen.
@@ -229,43 +152,6 @@ pub async fn balance_of_key(conn: &mut PgConnection, key: &str) -> Result<Wal, E
     .fetch_one(&mut *conn)
     .await?;
     Ok(Wal::from_decimal_unchecked(balance))
-}
-
-async fn insert_entry(
-    conn: &mut PgConnection,
-    entry: &NewEntry<'_>,
-    lines: &[Line],
-) -> Result<PostedEntry, Error> {
-    let accounts: Vec<String> = lines.iter().map(|l| l.account.clone()).collect();
-    let stripes: Vec<i16> = lines.iter().map(|l| l.stripe).collect();
-    let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
-    let actor = entry.actor.map(|a| a.to_string());
-    let row = sqlx::query!(
-        r#"WITH entry AS (
-               INSERT INTO journal_entries (kind, epoch, actor, memo)
-               VALUES ($1, (SELECT coalesce(max(epoch), 0) FROM epochs), $2, $3)
-               RETURNING id, epoch, created_at
-           ), lines AS (
-               INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount)
-               SELECT entry.id, l.ord::smallint, l.account, l.stripe, l.amount
-               FROM entry, unnest($4::text[], $5::smallint[], $6::numeric[])
-                    WITH ORDINALITY AS l(account, stripe, amount, ord)
-           )
-           SELECT id AS "id!", epoch AS "epoch!", created_at AS "created_at!" FROM entry"#,
-        entry.kind,
-        actor,
-        entry.memo,
-        &accounts,
-        &stripes,
-        &amounts
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(PostedEntry {
-        id: row.id,
-        epoch: row.epoch,
-        created_at: row.created_at,
-    })
 }
 
 #[cfg(test)]
