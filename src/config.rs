@@ -62,11 +62,15 @@ where
 {
     match std::env::var(var) {
         Ok(value) if !value.trim().is_empty() => {
-            value.trim().parse().map(Some).map_err(|e: T::Err| ConfigError {
-                var,
-                reason: e.to_string(),
-                value,
-            })
+            value
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|e: T::Err| ConfigError {
+                    var,
+                    reason: e.to_string(),
+                    value,
+                })
         }
         _ => Ok(None),
     }
@@ -78,7 +82,7 @@ impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let config = Config {
             database_url: var("DATABASE_URL", DEFAULT_DATABASE_URL)?,
-            database_connections_max: var("WAL_DATABASE_CONNECTIONS_MAX", "32")?,
+            database_connections_max: var("WAL_DATABASE_CONNECTIONS_MAX", "16")?,
             listen_addr: var("WAL_LISTEN_ADDR", "127.0.0.1:8080")?,
             network_id: var("WAL_NETWORK_ID", "wal-devnet")?,
             treasury_address: optional("WAL_TREASURY_ADDRESS")?,
@@ -105,7 +109,7 @@ impl Config {
     pub fn for_database(database_url: &str) -> Config {
         Config {
             database_url: database_url.to_owned(),
-            database_connections_max: 32,
+            database_connections_max: 16,
             listen_addr: "127.0.0.1:0".parse().expect("literal address"),
             network_id: "wal-devnet".into(),
             treasury_address: None,
@@ -161,7 +165,18 @@ impl Config {
             ));
         }
         if self.epoch_duration_secs == 0 {
-            return Err(fail("WAL_EPOCH_DURATION_SECS", "0".into(), "must be positive"));
+            return Err(fail(
+                "WAL_EPOCH_DURATION_SECS",
+                "0".into(),
+                "must be positive",
+            ));
+        }
+        if self.idempotency_retention_secs < 86_400 {
+            return Err(fail(
+                "WAL_IDEMPOTENCY_RETENTION_SECS",
+                self.idempotency_retention_secs.to_string(),
+                "idempotency keys are kept at least 24 h (86400 s)",
+            ));
         }
         if self.database_connections_max == 0 {
             return Err(fail(

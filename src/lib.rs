@@ -4,12 +4,12 @@
 pub mod app;
 /// RFC 9421 request signatures, nonces and idempotency keys.
 pub mod auth;
+/// A client of the API: reads, signed writes, idempotent retries, key files.
+pub mod client;
 /// Typed configuration from environment variables.
 pub mod config;
 /// The one error type, rendered as RFC 9457 problem details.
 pub mod error;
-/// A client of the API: reads, signed writes, idempotent retries, key files.
-pub mod client;
 /// HTTP routers and handlers (thin).
 pub mod http;
 /// Accounts, the journal, genesis, transfers, faucet and audit.

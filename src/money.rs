@@ -71,8 +71,7 @@ impl Wal {
         if integer.trim_start_matches('0').len() > INTEGER_DIGITS_MAX {
             return Err(AmountError::TooLarge(text.to_owned()));
         }
-        let value =
-            Decimal::from_str(text).map_err(|_| AmountError::Malformed(text.to_owned()))?;
+        let value = Decimal::from_str(text).map_err(|_| AmountError::Malformed(text.to_owned()))?;
         Ok(Wal::from_decimal_unchecked(value))
     }
 
@@ -114,10 +113,6 @@ impl Wal {
 
     pub fn checked_sub(self, other: Wal) -> Option<Wal> {
         self.0.checked_sub(other.0).map(Wal)
-    }
-
-    pub fn neg(self) -> Wal {
-        Wal(-self.0)
     }
 
     pub fn abs(self) -> Wal {
@@ -172,13 +167,22 @@ impl utoipa::PartialSchema for Wal {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .pattern(Some(r"^[0-9]+(\.[0-9]{1,9})?$"))
-            .description(Some("An amount of WAL as a decimal string with at most 9 fractional digits"))
+            .description(Some(
+                "An amount of WAL as a decimal string with at most 9 fractional digits",
+            ))
             .examples([serde_json::json!("12.5")])
             .into()
     }
 }
 
 impl utoipa::ToSchema for Wal {}
+
+impl std::ops::Neg for Wal {
+    type Output = Wal;
+    fn neg(self) -> Wal {
+        Wal(-self.0)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -190,7 +194,10 @@ mod tests {
         assert_eq!(Wal::parse("12.5").unwrap().to_string(), "12.5");
         assert_eq!(Wal::parse("0.000000001").unwrap(), Wal::frost());
         assert_eq!(Wal::parse("0").unwrap(), Wal::ZERO);
-        assert_eq!(Wal::parse("5000000000").unwrap(), Wal::from_wal(5_000_000_000));
+        assert_eq!(
+            Wal::parse("5000000000").unwrap(),
+            Wal::from_wal(5_000_000_000)
+        );
         assert_eq!(Wal::parse("1.000000000").unwrap().to_string(), "1");
     }
 
@@ -215,7 +222,10 @@ mod tests {
     #[test]
     fn json_numbers_are_not_amounts() {
         assert!(serde_json::from_str::<Wal>("12").is_err());
-        assert_eq!(serde_json::from_str::<Wal>("\"12\"").unwrap(), Wal::from_wal(12));
+        assert_eq!(
+            serde_json::from_str::<Wal>("\"12\"").unwrap(),
+            Wal::from_wal(12)
+        );
     }
 
     proptest! {

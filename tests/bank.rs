@@ -55,8 +55,10 @@ async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
                 let amount = Wal::from_frost(frost);
                 let body = json!({"to": address(&keys[to]), "amount": amount});
                 let key = uuid::Uuid::new_v4().to_string();
-                let result: Result<Value, _> =
-                    ledger.client(&keys[from]).post("/v1/transfers", &body, &key).await;
+                let result: Result<Value, _> = ledger
+                    .client(&keys[from])
+                    .post("/v1/transfers", &body, &key)
+                    .await;
                 match result {
                     Ok(transfer) => accepted.push(Accepted {
                         id: transfer["id"].as_str().unwrap().to_owned(),
@@ -64,7 +66,9 @@ async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
                         to: address(&keys[to]),
                         amount,
                     }),
-                    Err(ClientError::Problem(p)) if p.code == "INSUFFICIENT_FUNDS" => overdrawn += 1,
+                    Err(ClientError::Problem(p)) if p.code == "INSUFFICIENT_FUNDS" => {
+                        overdrawn += 1
+                    }
                     Err(other) => panic!("unexpected failure: {other}"),
                 }
             }
@@ -80,7 +84,10 @@ async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
     }
     assert_eq!(accepted.len() + overdrawn, CLIENTS * TRANSFERS_PER_CLIENT);
     assert!(overdrawn > 0, "the workload must include overdrafts");
-    assert!(accepted.len() > CLIENTS * TRANSFERS_PER_CLIENT / 4, "most transfers succeed");
+    assert!(
+        accepted.len() > CLIENTS * TRANSFERS_PER_CLIENT / 4,
+        "most transfers succeed"
+    );
 
     // Every accepted transfer is in the journal exactly once, and nothing else is.
     let ids: Vec<i64> = sqlx::query_scalar(
@@ -94,11 +101,16 @@ async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
     let accepted_ids: HashSet<String> = accepted.iter().map(|t| t.id.clone()).collect();
     assert_eq!(ids.len(), journal_ids.len());
     assert_eq!(accepted_ids.len(), accepted.len(), "ids are unique");
-    assert_eq!(journal_ids, accepted_ids, "the journal holds exactly the accepted transfers");
+    assert_eq!(
+        journal_ids, accepted_ids,
+        "the journal holds exactly the accepted transfers"
+    );
 
     // Final balances are exactly funding + received - sent.
-    let mut expected: HashMap<Address, Wal> =
-        keys.iter().map(|k| (address(k), Wal::from_wal(FUNDING_WAL))).collect();
+    let mut expected: HashMap<Address, Wal> = keys
+        .iter()
+        .map(|k| (address(k), Wal::from_wal(FUNDING_WAL)))
+        .collect();
     for t in &accepted {
         let from = expected.get_mut(&t.from).unwrap();
         *from = from.checked_sub(t.amount).unwrap();
@@ -116,8 +128,14 @@ async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
     assert_eq!(audit["ok"], json!(true), "{audit}");
     assert_eq!(audit["negative_balances"], json!(0));
     assert_eq!(audit["unbalanced_entries"], json!(0));
-    assert_eq!(Wal::parse(audit["sum_of_balances"].as_str().unwrap()).unwrap(), sum);
+    assert_eq!(
+        Wal::parse(audit["sum_of_balances"].as_str().unwrap()).unwrap(),
+        sum
+    );
     assert_eq!(audit["total_supply"], audit["sum_of_balances"]);
 
-    Arc::into_inner(ledger).expect("clients are done").stop().await;
+    Arc::into_inner(ledger)
+        .expect("clients are done")
+        .stop()
+        .await;
 }

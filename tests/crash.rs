@@ -61,7 +61,10 @@ fn start(database_url: &str, treasury: &SigningKey) -> LedgerProcess {
             }
         }
     });
-    let mut process = LedgerProcess { child, url: String::new() };
+    let mut process = LedgerProcess {
+        child,
+        url: String::new(),
+    };
     process.url = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("wal-ledger prints its address within 60 s");
@@ -90,7 +93,11 @@ async fn sigkill_mid_burst_loses_no_acknowledged_transfer(db: PgPool) {
     let funder = client(&ledger.url, &treasury);
     for key in &senders {
         let _: Value = funder
-            .post("/v1/transfers", &json!({"to": address(key), "amount": "1000"}), &uuid::Uuid::new_v4().to_string())
+            .post(
+                "/v1/transfers",
+                &json!({"to": address(key), "amount": "1000"}),
+                &uuid::Uuid::new_v4().to_string(),
+            )
             .await
             .unwrap();
     }
@@ -105,15 +112,20 @@ async fn sigkill_mid_burst_loses_no_acknowledged_transfer(db: PgPool) {
             let mut acknowledged = Vec::new();
             loop {
                 let idempotency_key = uuid::Uuid::new_v4().to_string();
-                let result: Result<Value, _> =
-                    client.send_signed(Method::POST, "/v1/transfers", &body, Some(&idempotency_key)).await;
+                let result: Result<Value, _> = client
+                    .send_signed(Method::POST, "/v1/transfers", &body, Some(&idempotency_key))
+                    .await;
                 match result {
                     Ok(transfer) => {
                         acknowledged.push(transfer["id"].as_str().unwrap().to_owned());
                         acks.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(ClientError::Transport { .. }) => {
-                        return SenderOutcome { key, acknowledged, in_flight: Some((idempotency_key, body)) }
+                        return SenderOutcome {
+                            key,
+                            acknowledged,
+                            in_flight: Some((idempotency_key, body)),
+                        }
                     }
                     Err(other) => panic!("unexpected answer during the burst: {other}"),
                 }
@@ -122,7 +134,10 @@ async fn sigkill_mid_burst_loses_no_acknowledged_transfer(db: PgPool) {
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while acks.load(Ordering::Relaxed) < ACKS_BEFORE_KILL {
-        assert!(Instant::now() < deadline, "the burst did not reach {ACKS_BEFORE_KILL} transfers");
+        assert!(
+            Instant::now() < deadline,
+            "the burst did not reach {ACKS_BEFORE_KILL} transfers"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     ledger.child.kill().expect("SIGKILL");
@@ -137,7 +152,10 @@ async fn sigkill_mid_burst_loses_no_acknowledged_transfer(db: PgPool) {
     let mut acknowledged_total = 0;
     for outcome in &outcomes {
         for id in &outcome.acknowledged {
-            let transfer: Value = public.get(&format!("/v1/transfers/{id}")).await.expect("acknowledged transfer survives");
+            let transfer: Value = public
+                .get(&format!("/v1/transfers/{id}"))
+                .await
+                .expect("acknowledged transfer survives");
             assert_eq!(transfer["from"], address(&outcome.key).to_string());
             assert_eq!(transfer["to"], sink.to_string());
             assert_eq!(transfer["amount"], "1");
@@ -145,24 +163,41 @@ async fn sigkill_mid_burst_loses_no_acknowledged_transfer(db: PgPool) {
         acknowledged_total += outcome.acknowledged.len();
         // Retrying the interrupted request with its key executes it exactly once:
         // replayed if it committed before the kill, executed now if it did not.
-        let (idempotency_key, body) = outcome.in_flight.as_ref().expect("each sender was interrupted");
+        let (idempotency_key, body) = outcome
+            .in_flight
+            .as_ref()
+            .expect("each sender was interrupted");
         let retried: Value = client(&ledger.url, &outcome.key)
             .send_signed(Method::POST, "/v1/transfers", body, Some(idempotency_key))
             .await
             .expect("the retry succeeds");
         assert_eq!(retried["amount"], "1");
         let expected = Wal::from_wal(1000 - outcome.acknowledged.len() as i64 - 1);
-        let account: Value = public.get(&format!("/v1/accounts/{}", address(&outcome.key))).await.unwrap();
-        assert_eq!(account["balance"], expected.to_string(), "exactly-once for {}", address(&outcome.key));
+        let account: Value = public
+            .get(&format!("/v1/accounts/{}", address(&outcome.key)))
+            .await
+            .unwrap();
+        assert_eq!(
+            account["balance"],
+            expected.to_string(),
+            "exactly-once for {}",
+            address(&outcome.key)
+        );
     }
     assert!(acknowledged_total >= ACKS_BEFORE_KILL);
     let sink_account: Value = public.get(&format!("/v1/accounts/{sink}")).await.unwrap();
-    assert_eq!(sink_account["balance"], (acknowledged_total + SENDERS).to_string());
+    assert_eq!(
+        sink_account["balance"],
+        (acknowledged_total + SENDERS).to_string()
+    );
     let audit: Value = public.get("/v1/audit").await.unwrap();
     assert_eq!(audit["ok"], true, "{audit}");
 
     // The restarted ledger refuses a second genesis on the same database.
-    let genesis = ledger_command(&database_url, &new_key()).arg("genesis").output().unwrap();
+    let genesis = ledger_command(&database_url, &new_key())
+        .arg("genesis")
+        .output()
+        .unwrap();
     assert!(!genesis.status.success());
     let stderr = String::from_utf8_lossy(&genesis.stderr);
     assert!(stderr.contains("genesis already ran"), "{stderr}");

@@ -12,7 +12,12 @@ use wal::money::Wal;
 
 async fn post(db: &PgPool, legs: Vec<Leg>) -> Result<i64, Error> {
     let mut tx = db.begin().await.unwrap();
-    let entry = NewEntry { kind: "test", actor: None, memo: None, legs };
+    let entry = NewEntry {
+        kind: "test",
+        actor: None,
+        memo: None,
+        legs,
+    };
     let posted = journal::post(&mut tx, &entry).await?;
     tx.commit().await.unwrap();
     Ok(posted.id)
@@ -23,11 +28,19 @@ async fn a_hot_system_account_spreads_over_stripes(db: PgPool) {
     let ledger = TestLedger::start(db).await;
     let treasury = Account::User(address(&ledger.treasury));
     let burn = Account::System(SystemAccount::Burn);
-    let users: Vec<Account> = (0..16).map(|_| Account::User(address(&new_key()))).collect();
+    let users: Vec<Account> = (0..16)
+        .map(|_| Account::User(address(&new_key())))
+        .collect();
     for user in &users {
-        post(&ledger.db, vec![Leg::debit(treasury, Wal::from_wal(10)), Leg::credit(*user, Wal::from_wal(10))])
-            .await
-            .unwrap();
+        post(
+            &ledger.db,
+            vec![
+                Leg::debit(treasury, Wal::from_wal(10)),
+                Leg::credit(*user, Wal::from_wal(10)),
+            ],
+        )
+        .await
+        .unwrap();
     }
     // 16 writers credit the burn account at once; none waits on another's row.
     let mut writers = tokio::task::JoinSet::new();
@@ -35,9 +48,15 @@ async fn a_hot_system_account_spreads_over_stripes(db: PgPool) {
         let db = ledger.db.clone();
         writers.spawn(async move {
             for _ in 0..10 {
-                post(&db, vec![Leg::debit(user, Wal::from_wal(1)), Leg::credit(burn, Wal::from_wal(1))])
-                    .await
-                    .unwrap();
+                post(
+                    &db,
+                    vec![
+                        Leg::debit(user, Wal::from_wal(1)),
+                        Leg::credit(burn, Wal::from_wal(1)),
+                    ],
+                )
+                .await
+                .unwrap();
             }
         });
     }
@@ -50,24 +69,50 @@ async fn a_hot_system_account_spreads_over_stripes(db: PgPool) {
             .await
             .unwrap();
     assert_eq!(total, rust_decimal::Decimal::from(160));
-    assert!(rows > 1 && rows <= HOT_ACCOUNT_STRIPES as i64, "credits landed on {rows} stripes");
+    assert!(
+        rows > 1 && rows <= HOT_ACCOUNT_STRIPES as i64,
+        "credits landed on {rows} stripes"
+    );
     let audit = ledger.audit().await;
     assert_eq!(audit["ok"], true, "{audit}");
     assert_eq!(audit["burned"], "160");
 
     // A debit of a striped account takes from several stripes, never below zero.
     let collector = Account::User(address(&new_key()));
-    post(&ledger.db, vec![Leg::debit(burn, Wal::from_wal(150)), Leg::credit(collector, Wal::from_wal(150))])
-        .await
-        .unwrap();
-    let too_much = post(&ledger.db, vec![Leg::debit(burn, Wal::from_wal(11)), Leg::credit(collector, Wal::from_wal(11))]).await;
-    assert!(matches!(too_much, Err(Error::InsufficientFunds(_))), "{too_much:?}");
+    post(
+        &ledger.db,
+        vec![
+            Leg::debit(burn, Wal::from_wal(150)),
+            Leg::credit(collector, Wal::from_wal(150)),
+        ],
+    )
+    .await
+    .unwrap();
+    let too_much = post(
+        &ledger.db,
+        vec![
+            Leg::debit(burn, Wal::from_wal(11)),
+            Leg::credit(collector, Wal::from_wal(11)),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(too_much, Err(Error::InsufficientFunds(_))),
+        "{too_much:?}"
+    );
     let mut conn = ledger.db.acquire().await.unwrap();
-    assert_eq!(journal::balance_of_key(&mut conn, "sys:burn").await.unwrap(), Wal::from_wal(10));
-    let negative: i64 = sqlx::query_scalar("SELECT count(*) FROM balances WHERE balance < 0 AND account <> 'sys:issuance'")
-        .fetch_one(&ledger.db)
-        .await
-        .unwrap();
+    assert_eq!(
+        journal::balance_of_key(&mut conn, "sys:burn")
+            .await
+            .unwrap(),
+        Wal::from_wal(10)
+    );
+    let negative: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM balances WHERE balance < 0 AND account <> 'sys:issuance'",
+    )
+    .fetch_one(&ledger.db)
+    .await
+    .unwrap();
     assert_eq!(negative, 0);
     ledger.assert_audit_ok().await;
 }
@@ -88,10 +133,12 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
     }
     // An entry whose lines do not sum to zero cannot commit, even written by hand.
     let mut tx = ledger.db.begin().await.unwrap();
-    let id: i64 = sqlx::query_scalar("INSERT INTO journal_entries (kind, epoch) VALUES ('forged', 0) RETURNING id")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO journal_entries (kind, epoch) VALUES ('forged', 0) RETURNING id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
     sqlx::query("INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount) VALUES ($1, 0, $2, 0, 5)")
         .bind(id)
         .bind(address(&new_key()).to_string())
@@ -99,7 +146,10 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
         .await
         .unwrap();
     let commit = tx.commit().await;
-    assert!(commit.expect_err("unbalanced").to_string().contains("does not balance"));
+    assert!(commit
+        .expect_err("unbalanced")
+        .to_string()
+        .contains("does not balance"));
     ledger.assert_audit_ok().await;
     let audit = ledger.audit().await;
     assert_eq!(audit["journal_entries"], 1);

@@ -13,18 +13,29 @@ use wal::client::ClientError;
 use wal::ledger::genesis::{self, GenesisError, GenesisParams};
 use wal::money::Wal;
 
-async fn post_raw(ledger: &TestLedger, key: &ed25519_dalek::SigningKey, path: &str, body: &[u8]) -> (u16, Value) {
+async fn post_raw(
+    ledger: &TestLedger,
+    key: &ed25519_dalek::SigningKey,
+    path: &str,
+    body: &[u8],
+) -> (u16, Value) {
     let response = ledger
         .client(key)
         .send_signed_raw(Method::POST, path, body, None)
         .await
         .expect("the ledger answers");
     let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body: Value = response.json().await.expect("a JSON body");
     if status >= 400 {
         assert_eq!(content_type, "application/problem+json", "{body}");
-        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
     }
     (status, body)
 }
@@ -73,7 +84,11 @@ async fn malformed_amounts_are_400_and_change_nothing(db: PgPool) {
         assert_eq!(status, 400, "amount {amount}: {problem}");
         assert_eq!(problem["code"], "INVALID_ARGUMENT", "amount {amount}");
     }
-    assert_eq!(ledger.state_fingerprint().await, before, "rejections changed state");
+    assert_eq!(
+        ledger.state_fingerprint().await,
+        before,
+        "rejections changed state"
+    );
     assert_eq!(ledger.balance(&address(&sender)).await, Wal::from_wal(10));
 
     // The smallest and an exact amount are accepted and moved to the FROST.
@@ -101,30 +116,72 @@ async fn bad_bodies_and_addresses_are_rejected_cleanly(db: PgPool) {
         .map(|bytes| format!("0x{}", hex::encode(bytes)))
         .expect("some byte pattern is off the curve");
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("unknown field", serde_json::to_vec(&json!({"to": to, "amount": "1", "fee": "1"})).unwrap()),
+        (
+            "unknown field",
+            serde_json::to_vec(&json!({"to": to, "amount": "1", "fee": "1"})).unwrap(),
+        ),
         ("not JSON", b"to=me&amount=1".to_vec()),
         ("empty body", Vec::new()),
-        ("missing amount", serde_json::to_vec(&json!({"to": to})).unwrap()),
-        ("short address", serde_json::to_vec(&json!({"to": "0x1234", "amount": "1"})).unwrap()),
-        ("no 0x", serde_json::to_vec(&json!({"to": to[2..], "amount": "1"})).unwrap()),
-        ("not hex", serde_json::to_vec(&json!({"to": format!("0x{}", "zz".repeat(32)), "amount": "1"})).unwrap()),
-        ("not a key", serde_json::to_vec(&json!({"to": not_a_curve_point, "amount": "1"})).unwrap()),
-        ("to self", serde_json::to_vec(&json!({"to": address(&sender), "amount": "1"})).unwrap()),
-        ("long memo", serde_json::to_vec(&json!({"to": to, "amount": "1", "memo": "x".repeat(257)})).unwrap()),
+        (
+            "missing amount",
+            serde_json::to_vec(&json!({"to": to})).unwrap(),
+        ),
+        (
+            "short address",
+            serde_json::to_vec(&json!({"to": "0x1234", "amount": "1"})).unwrap(),
+        ),
+        (
+            "no 0x",
+            serde_json::to_vec(&json!({"to": to[2..], "amount": "1"})).unwrap(),
+        ),
+        (
+            "not hex",
+            serde_json::to_vec(&json!({"to": format!("0x{}", "zz".repeat(32)), "amount": "1"}))
+                .unwrap(),
+        ),
+        (
+            "not a key",
+            serde_json::to_vec(&json!({"to": not_a_curve_point, "amount": "1"})).unwrap(),
+        ),
+        (
+            "to self",
+            serde_json::to_vec(&json!({"to": address(&sender), "amount": "1"})).unwrap(),
+        ),
+        (
+            "long memo",
+            serde_json::to_vec(&json!({"to": to, "amount": "1", "memo": "x".repeat(257)})).unwrap(),
+        ),
     ];
     for (case, body) in cases {
         let (status, problem) = post_raw(&ledger, &sender, "/v1/transfers", &body).await;
-        assert_eq!((status, problem["code"].as_str()), (400, Some("INVALID_ARGUMENT")), "{case}: {problem}");
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (400, Some("INVALID_ARGUMENT")),
+            "{case}: {problem}"
+        );
     }
     // Over the body limit: 413 before anything else happens.
-    let huge = serde_json::to_vec(&json!({"to": to, "amount": "1", "memo": "x".repeat(300_000)})).unwrap();
+    let huge =
+        serde_json::to_vec(&json!({"to": to, "amount": "1", "memo": "x".repeat(300_000)})).unwrap();
     let (status, problem) = post_raw(&ledger, &sender, "/v1/transfers", &huge).await;
-    assert_eq!((status, problem["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")), "{problem}");
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE")),
+        "{problem}"
+    );
     // More than the balance: 409 and nothing moves.
     let body = serde_json::to_vec(&json!({"to": to, "amount": "10.000000001"})).unwrap();
     let (status, problem) = post_raw(&ledger, &sender, "/v1/transfers", &body).await;
-    assert_eq!((status, problem["code"].as_str()), (409, Some("INSUFFICIENT_FUNDS")), "{problem}");
-    assert_eq!(ledger.state_fingerprint().await, before, "rejections changed state");
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("INSUFFICIENT_FUNDS")),
+        "{problem}"
+    );
+    assert_eq!(
+        ledger.state_fingerprint().await,
+        before,
+        "rejections changed state"
+    );
 
     // Uppercase hex is accepted and normalised.
     let upper = format!("0x{}", to[2..].to_uppercase());
@@ -135,12 +192,18 @@ async fn bad_bodies_and_addresses_are_rejected_cleanly(db: PgPool) {
     assert_eq!(transfer["memo"], "héllo");
     let fetched: Value = ledger
         .public()
-        .get(&format!("/v1/transfers/{}", transfer["id"].as_str().unwrap()))
+        .get(&format!(
+            "/v1/transfers/{}",
+            transfer["id"].as_str().unwrap()
+        ))
         .await
         .unwrap();
     assert_eq!(fetched, transfer, "GET returns the transfer as created");
     for missing in ["/v1/transfers/999999", "/v1/transfers/abc"] {
-        assert_eq!(code_of(ledger.public().get::<Value>(missing).await), "NOT_FOUND");
+        assert_eq!(
+            code_of(ledger.public().get::<Value>(missing).await),
+            "NOT_FOUND"
+        );
     }
 }
 
@@ -150,7 +213,8 @@ async fn concurrent_duplicates_execute_once_and_key_reuse_is_refused(db: PgPool)
     let sender = new_key();
     let recipient = new_key();
     ledger.fund(&sender, "100").await;
-    let body = Arc::new(serde_json::to_vec(&json!({"to": address(&recipient), "amount": "7"})).unwrap());
+    let body =
+        Arc::new(serde_json::to_vec(&json!({"to": address(&recipient), "amount": "7"})).unwrap());
 
     let mut racers = tokio::task::JoinSet::new();
     for _ in 0..16 {
@@ -161,18 +225,34 @@ async fn concurrent_duplicates_execute_once_and_key_reuse_is_refused(db: PgPool)
                 .send_signed_raw(Method::POST, "/v1/transfers", &body, Some("order-42"))
                 .await
                 .unwrap();
-            let replayed = response.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap().to_owned());
-            (response.status().as_u16(), replayed, response.json::<Value>().await.unwrap())
+            let replayed = response
+                .headers()
+                .get("idempotent-replayed")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (
+                response.status().as_u16(),
+                replayed,
+                response.json::<Value>().await.unwrap(),
+            )
         });
     }
     let mut answers = Vec::new();
     while let Some(joined) = racers.join_next().await {
         answers.push(joined.unwrap());
     }
-    assert!(answers.iter().all(|(status, _, _)| *status == 201), "{answers:?}");
-    let first = answers.iter().filter(|(_, replayed, _)| replayed.is_none()).count();
+    assert!(
+        answers.iter().all(|(status, _, _)| *status == 201),
+        "{answers:?}"
+    );
+    let first = answers
+        .iter()
+        .filter(|(_, replayed, _)| replayed.is_none())
+        .count();
     assert_eq!(first, 1, "exactly one request executed: {answers:?}");
-    assert!(answers.iter().all(|(_, _, body)| *body == answers[0].2), "all got the same stored body");
+    assert!(
+        answers.iter().all(|(_, _, body)| *body == answers[0].2),
+        "all got the same stored body"
+    );
     assert_eq!(ledger.balance(&address(&recipient)).await, Wal::from_wal(7));
 
     // Same key, different body: refused, nothing moves.
@@ -184,7 +264,10 @@ async fn concurrent_duplicates_execute_once_and_key_reuse_is_refused(db: PgPool)
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 422);
-    assert_eq!(response.json::<Value>().await.unwrap()["code"], "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "IDEMPOTENCY_KEY_REUSED"
+    );
     assert_eq!(ledger.state_fingerprint().await, before);
     assert_eq!(ledger.balance(&address(&recipient)).await, Wal::from_wal(7));
 
@@ -198,20 +281,36 @@ async fn concurrent_duplicates_execute_once_and_key_reuse_is_refused(db: PgPool)
         .unwrap();
     assert_eq!(response.status().as_u16(), 201);
     assert!(response.headers().get("idempotent-replayed").is_none());
-    assert_eq!(ledger.balance(&address(&recipient)).await, Wal::from_wal(14));
+    assert_eq!(
+        ledger.balance(&address(&recipient)).await,
+        Wal::from_wal(14)
+    );
 
     // A rejected request is not stored: after funding, the same key executes.
     let poor = new_key();
     let client = ledger.client(&poor);
-    let result: Result<Value, _> = client.post("/v1/transfers", &json!({"to": address(&recipient), "amount": "1"}), "k2").await;
+    let result: Result<Value, _> = client
+        .post(
+            "/v1/transfers",
+            &json!({"to": address(&recipient), "amount": "1"}),
+            "k2",
+        )
+        .await;
     assert_eq!(code_of(result), "INSUFFICIENT_FUNDS");
     ledger.fund(&poor, "1").await;
     let done: Value = client
-        .post("/v1/transfers", &json!({"to": address(&recipient), "amount": "1"}), "k2")
+        .post(
+            "/v1/transfers",
+            &json!({"to": address(&recipient), "amount": "1"}),
+            "k2",
+        )
         .await
         .unwrap();
     assert_eq!(done["amount"], "1");
-    assert_eq!(ledger.balance(&address(&recipient)).await, Wal::from_wal(15));
+    assert_eq!(
+        ledger.balance(&address(&recipient)).await,
+        Wal::from_wal(15)
+    );
 
     // Bad keys are 400.
     for bad in ["", &"k".repeat(256), "has space"] {
@@ -233,7 +332,10 @@ async fn concurrent_duplicates_execute_once_and_key_reuse_is_refused(db: PgPool)
 async fn faucet_is_off_by_default(db: PgPool) {
     let ledger = TestLedger::start(db).await;
     let user = new_key();
-    let result: Result<Value, _> = ledger.client(&user).post("/v1/faucet", &json!({}), "f1").await;
+    let result: Result<Value, _> = ledger
+        .client(&user)
+        .post("/v1/faucet", &json!({}), "f1")
+        .await;
     assert_eq!(code_of(result), "FORBIDDEN");
     let network: Value = ledger.public().get("/v1/network").await.unwrap();
     assert_eq!(network["faucet_enabled"], false);
@@ -252,23 +354,40 @@ async fn faucet_drips_and_is_rate_limited(db: PgPool) {
     ledger.fund(&faucet, "60").await;
     let alice = new_key();
     let bob = new_key();
-    let drip: Value = ledger.client(&alice).post("/v1/faucet", &json!({}), "a1").await.unwrap();
+    let drip: Value = ledger
+        .client(&alice)
+        .post("/v1/faucet", &json!({}), "a1")
+        .await
+        .unwrap();
     assert_eq!(drip["amount"], "25");
     assert_eq!(drip["from"], faucet_address.to_string());
     assert_eq!(ledger.balance(&address(&alice)).await, Wal::from_wal(25));
 
     let before = ledger.state_fingerprint().await;
-    let again: Result<Value, _> = ledger.client(&alice).post("/v1/faucet", &json!({}), "a2").await;
+    let again: Result<Value, _> = ledger
+        .client(&alice)
+        .post("/v1/faucet", &json!({}), "a2")
+        .await;
     assert_eq!(code_of(again), "CONFLICT");
     // Asking on behalf of the same recipient from another key is limited too.
-    let proxy: Result<Value, _> = ledger.client(&bob).post("/v1/faucet", &json!({"to": address(&alice)}), "b0").await;
+    let proxy: Result<Value, _> = ledger
+        .client(&bob)
+        .post("/v1/faucet", &json!({"to": address(&alice)}), "b0")
+        .await;
     assert_eq!(code_of(proxy), "CONFLICT");
     assert_eq!(ledger.state_fingerprint().await, before);
 
-    let _: Value = ledger.client(&bob).post("/v1/faucet", &json!({}), "b1").await.unwrap();
+    let _: Value = ledger
+        .client(&bob)
+        .post("/v1/faucet", &json!({}), "b1")
+        .await
+        .unwrap();
     // 60 - 25 - 25 = 10 left: a third user finds the faucet dry.
     let carol = new_key();
-    let dry: Result<Value, _> = ledger.client(&carol).post("/v1/faucet", &json!({}), "c1").await;
+    let dry: Result<Value, _> = ledger
+        .client(&carol)
+        .post("/v1/faucet", &json!({}), "c1")
+        .await;
     assert_eq!(code_of(dry), "UNAVAILABLE");
     assert_eq!(ledger.balance(&faucet_address).await, Wal::from_wal(10));
     ledger.assert_audit_ok().await;
@@ -288,43 +407,80 @@ async fn entries_come_in_stable_newest_first_pages(db: PgPool) {
         .await
         .unwrap();
     let amounts = |page: &Value| -> Vec<String> {
-        page["entries"].as_array().unwrap().iter().map(|e| e["amount"].as_str().unwrap().to_owned()).collect()
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["amount"].as_str().unwrap().to_owned())
+            .collect()
     };
     assert_eq!(amounts(&page1), ["7", "6", "5"]);
     assert_eq!(page1["entries"][0]["kind"], "transfer");
-    assert_eq!(page1["entries"][0]["counterparty"], address(&ledger.treasury).to_string());
+    assert_eq!(
+        page1["entries"][0]["counterparty"],
+        address(&ledger.treasury).to_string()
+    );
     // New entries arriving between pages neither shift nor repeat the older ones.
     ledger.fund(&holder, "100").await;
     let cursor = page1["next_cursor"].as_str().unwrap();
     let page2: Value = ledger
         .public()
-        .get(&format!("/v1/accounts/{holder_address}/entries?limit=3&cursor={cursor}"))
+        .get(&format!(
+            "/v1/accounts/{holder_address}/entries?limit=3&cursor={cursor}"
+        ))
         .await
         .unwrap();
     assert_eq!(amounts(&page2), ["4", "3", "2"]);
     let cursor = page2["next_cursor"].as_str().unwrap();
     let page3: Value = ledger
         .public()
-        .get(&format!("/v1/accounts/{holder_address}/entries?limit=3&cursor={cursor}"))
+        .get(&format!(
+            "/v1/accounts/{holder_address}/entries?limit=3&cursor={cursor}"
+        ))
         .await
         .unwrap();
     assert_eq!(amounts(&page3), ["1"]);
     assert_eq!(page3["next_cursor"], Value::Null);
 
-    let default: Value = ledger.public().get(&format!("/v1/accounts/{holder_address}/entries")).await.unwrap();
+    let default: Value = ledger
+        .public()
+        .get(&format!("/v1/accounts/{holder_address}/entries"))
+        .await
+        .unwrap();
     assert_eq!(default["entries"].as_array().unwrap().len(), 8);
 
-    for bad in ["?limit=0", "?limit=501", "?limit=x", "?cursor=abc", "?cursor=-1", "?colour=red"] {
-        let result = ledger.public().get::<Value>(&format!("/v1/accounts/{holder_address}/entries{bad}")).await;
+    for bad in [
+        "?limit=0",
+        "?limit=501",
+        "?limit=x",
+        "?cursor=abc",
+        "?cursor=-1",
+        "?colour=red",
+    ] {
+        let result = ledger
+            .public()
+            .get::<Value>(&format!("/v1/accounts/{holder_address}/entries{bad}"))
+            .await;
         assert_eq!(code_of(result), "INVALID_ARGUMENT", "{bad}");
     }
     let unknown = address(&new_key());
-    let account: Value = ledger.public().get(&format!("/v1/accounts/{unknown}")).await.unwrap();
+    let account: Value = ledger
+        .public()
+        .get(&format!("/v1/accounts/{unknown}"))
+        .await
+        .unwrap();
     assert_eq!(account["balance"], "0");
-    let empty: Value = ledger.public().get(&format!("/v1/accounts/{unknown}/entries")).await.unwrap();
+    let empty: Value = ledger
+        .public()
+        .get(&format!("/v1/accounts/{unknown}/entries"))
+        .await
+        .unwrap();
     assert_eq!(empty["entries"], json!([]));
     assert_eq!(empty["next_cursor"], Value::Null);
-    assert_eq!(code_of(ledger.public().get::<Value>("/v1/accounts/0xnothex").await), "INVALID_ARGUMENT");
+    assert_eq!(
+        code_of(ledger.public().get::<Value>("/v1/accounts/0xnothex").await),
+        "INVALID_ARGUMENT"
+    );
 }
 
 #[sqlx::test]
@@ -335,7 +491,10 @@ async fn genesis_mints_once(db: PgPool) {
     assert_eq!(network["epoch"], 0);
     assert_eq!(network["total_supply"], "5000000000");
     assert_eq!(network["n_shards"], 100);
-    assert_eq!(ledger.balance(&address(&ledger.treasury)).await, Wal::from_wal(5_000_000_000));
+    assert_eq!(
+        ledger.balance(&address(&ledger.treasury)).await,
+        Wal::from_wal(5_000_000_000)
+    );
 
     let params = GenesisParams {
         network_id: "wal-devnet".into(),
@@ -346,7 +505,10 @@ async fn genesis_mints_once(db: PgPool) {
         epoch_duration_secs: 60,
     };
     let second = genesis::run(&ledger.db, &params).await;
-    assert!(matches!(second, Err(GenesisError::AlreadyDone(_))), "{second:?}");
+    assert!(
+        matches!(second, Err(GenesisError::AlreadyDone(_))),
+        "{second:?}"
+    );
     assert_eq!(ledger.balance(&params.treasury).await, Wal::from_wal(0));
     let audit = ledger.audit().await;
     assert_eq!(audit["ok"], true);
@@ -358,25 +520,53 @@ async fn genesis_mints_once(db: PgPool) {
 async fn operational_endpoints_answer(db: PgPool) {
     let ledger = TestLedger::start(db).await;
     let public = ledger.public();
-    assert_eq!(public.get::<Value>("/health").await.unwrap()["status"], "ok");
-    assert_eq!(public.get::<Value>("/ready").await.unwrap()["status"], "ready");
+    assert_eq!(
+        public.get::<Value>("/health").await.unwrap()["status"],
+        "ok"
+    );
+    assert_eq!(
+        public.get::<Value>("/ready").await.unwrap()["status"],
+        "ready"
+    );
     let openapi: Value = public.get("/openapi.json").await.unwrap();
-    for path in ["/v1/transfers", "/v1/accounts/{address}", "/v1/accounts/{address}/entries", "/v1/audit", "/v1/faucet", "/v1/network"] {
+    for path in [
+        "/v1/transfers",
+        "/v1/accounts/{address}",
+        "/v1/accounts/{address}/entries",
+        "/v1/audit",
+        "/v1/faucet",
+        "/v1/network",
+    ] {
         assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
     }
     ledger.fund(&new_key(), "1").await;
     let _ = public.get::<Value>("/v1/nope").await;
-    let metrics = reqwest::get(format!("{}/metrics", ledger.url)).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", ledger.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for needle in [
         "http_requests_total{method=\"POST\",route=\"/v1/transfers\",status=\"201\"}",
         "http_request_duration_seconds_bucket",
         "wal_journal_last_entry_id",
         "db_pool_connections",
     ] {
-        assert!(metrics.contains(needle), "metrics lack {needle}:\n{metrics}");
+        assert!(
+            metrics.contains(needle),
+            "metrics lack {needle}:\n{metrics}"
+        );
     }
     assert_eq!(code_of(public.get::<Value>("/v1/nope").await), "NOT_FOUND");
-    let wrong_method = reqwest::Client::new().delete(format!("{}/v1/audit", ledger.url)).send().await.unwrap();
+    let wrong_method = reqwest::Client::new()
+        .delete(format!("{}/v1/audit", ledger.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong_method.status().as_u16(), 405);
-    assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        wrong_method.headers()["content-type"],
+        "application/problem+json"
+    );
 }

@@ -47,10 +47,11 @@ async fn independent_rfc9421_client_is_accepted_and_tampering_is_rejected(db: Pg
         hex::encode(other.to_bytes()),
         address(&recipient).to_string(),
     ];
-    let output = tokio::task::spawn_blocking(move || Command::new(python()).arg(script).args(args).output())
-        .await
-        .unwrap()
-        .expect("python runs");
+    let output =
+        tokio::task::spawn_blocking(move || Command::new(python()).arg(script).args(args).output())
+            .await
+            .unwrap()
+            .expect("python runs");
     assert!(
         output.status.success(),
         "the Python client failed: {}",
@@ -90,11 +91,25 @@ async fn independent_rfc9421_client_is_accepted_and_tampering_is_rejected(db: Pg
     assert_eq!(outcomes.len(), expected.len() + 2, "every case ran once");
 
     // Only the two valid transfers moved WAL: 1.5 + 0.25.
-    assert_eq!(ledger.balance(&address(&recipient)).await, Wal::parse("1.75").unwrap());
-    assert_eq!(ledger.balance(&address(&sender)).await, Wal::parse("8.25").unwrap());
+    assert_eq!(
+        ledger.balance(&address(&recipient)).await,
+        Wal::parse("1.75").unwrap()
+    );
+    assert_eq!(
+        ledger.balance(&address(&sender)).await,
+        Wal::parse("8.25").unwrap()
+    );
     let after = ledger.state_fingerprint().await;
-    assert_eq!(after.0, before.0 + 2, "exactly two journal entries were written");
-    assert_eq!(after.1, before.1 + 2, "only the two accepted requests consumed nonces");
+    assert_eq!(
+        after.0,
+        before.0 + 2,
+        "exactly two journal entries were written"
+    );
+    assert_eq!(
+        after.1,
+        before.1 + 2,
+        "only the two accepted requests consumed nonces"
+    );
     ledger.assert_audit_ok().await;
     ledger.stop().await;
 }

@@ -42,7 +42,11 @@ impl Signed {
 
     /// Parses the JSON body; unknown fields and malformed values are 400s.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        let body: &[u8] = if self.body.is_empty() { b"{}" } else { &self.body };
+        let body: &[u8] = if self.body.is_empty() {
+            b"{}"
+        } else {
+            &self.body
+        };
         serde_json::from_slice(body)
             .map_err(|e| Error::InvalidArgument(format!("invalid JSON body: {e}")))
     }

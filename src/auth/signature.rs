@@ -86,8 +86,16 @@ pub fn verify(request: &RequestParts, body: &[u8], policy: &Policy) -> Result<Ve
             ))
         }
         (Some(i), Some(s)) => (i, s),
-        (None, Some(_)) => return Err(invalid("Signature is present but Signature-Input is missing")),
-        (Some(_), None) => return Err(invalid("Signature-Input is present but Signature is missing")),
+        (None, Some(_)) => {
+            return Err(invalid(
+                "Signature is present but Signature-Input is missing",
+            ))
+        }
+        (Some(_), None) => {
+            return Err(invalid(
+                "Signature-Input is present but Signature is missing",
+            ))
+        }
     };
     let (label, inner) = single_input(&input_field)?;
     let signature = single_signature(&signature_field, &label)?;
@@ -104,12 +112,13 @@ pub fn verify(request: &RequestParts, body: &[u8], policy: &Policy) -> Result<Ve
 
     let body_sha256 = verify_content_digest(request.headers, body)?;
     let base = signature_base(request, &component_ids, &serialize_inner_list(&inner)?)?;
-    key.verify_strict(base.as_bytes(), &signature).map_err(|_| {
-        invalid(format!(
-            "the signature does not verify with the key of {signer}: the request was changed \
+    key.verify_strict(base.as_bytes(), &signature)
+        .map_err(|_| {
+            invalid(format!(
+                "the signature does not verify with the key of {signer}: the request was changed \
              after signing or signed by another key"
-        ))
-    })?;
+            ))
+        })?;
 
     if params.tag != policy.network_id {
         return Err(Error::WrongNetwork(format!(
@@ -127,8 +136,11 @@ pub fn verify(request: &RequestParts, body: &[u8], policy: &Policy) -> Result<Ve
 }
 
 fn single_input(field: &str) -> Result<(String, InnerList), Error> {
-    let dictionary = Parser::parse_dictionary(field.as_bytes())
-        .map_err(|e| invalid(format!("Signature-Input is not a structured dictionary: {e}")))?;
+    let dictionary = Parser::parse_dictionary(field.as_bytes()).map_err(|e| {
+        invalid(format!(
+            "Signature-Input is not a structured dictionary: {e}"
+        ))
+    })?;
     if dictionary.len() != 1 {
         return Err(invalid(format!(
             "exactly one signature per request is accepted, Signature-Input has {}",
@@ -177,19 +189,25 @@ fn read_params(params: &Parameters) -> Result<Params, Error> {
         match params.get(name) {
             None => Ok(None),
             Some(BareItem::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(invalid(format!("signature parameter {name} must be a string"))),
+            Some(_) => Err(invalid(format!(
+                "signature parameter {name} must be a string"
+            ))),
         }
     };
     let integer = |name: &str| -> Result<Option<i64>, Error> {
         match params.get(name) {
             None => Ok(None),
             Some(BareItem::Integer(i)) => Ok(Some(*i)),
-            Some(_) => Err(invalid(format!("signature parameter {name} must be an integer"))),
+            Some(_) => Err(invalid(format!(
+                "signature parameter {name} must be an integer"
+            ))),
         }
     };
     if let Some(alg) = string("alg")? {
         if alg != "ed25519" {
-            return Err(invalid(format!("alg {alg:?} is not supported, use \"ed25519\"")));
+            return Err(invalid(format!(
+                "alg {alg:?} is not supported, use \"ed25519\""
+            )));
         }
     }
     let required = |value: Option<String>, name: &str| {
@@ -217,7 +235,11 @@ fn read_components(inner: &InnerList) -> Result<Vec<String>, Error> {
     for item in &inner.items {
         let id = match &item.bare_item {
             BareItem::String(s) => s.clone(),
-            _ => return Err(invalid("covered components must be strings like \"@method\"")),
+            _ => {
+                return Err(invalid(
+                    "covered components must be strings like \"@method\"",
+                ))
+            }
         };
         if !item.params.is_empty() {
             return Err(invalid(format!(
@@ -251,8 +273,11 @@ fn serialize_inner_list(inner: &InnerList) -> Result<String, Error> {
 fn verify_content_digest(headers: &HeaderMap, body: &[u8]) -> Result<[u8; 32], Error> {
     let field = combined_field(headers, "content-digest")?
         .ok_or_else(|| invalid("Content-Digest is required (sha-256 of the body, RFC 9530)"))?;
-    let dictionary = Parser::parse_dictionary(field.as_bytes())
-        .map_err(|e| invalid(format!("Content-Digest is not a structured dictionary: {e}")))?;
+    let dictionary = Parser::parse_dictionary(field.as_bytes()).map_err(|e| {
+        invalid(format!(
+            "Content-Digest is not a structured dictionary: {e}"
+        ))
+    })?;
     let sha256: [u8; 32] = Sha256::digest(body).into();
     let mut checked = 0;
     for (algorithm, entry) in &dictionary {
@@ -266,7 +291,11 @@ fn verify_content_digest(headers: &HeaderMap, body: &[u8]) -> Result<[u8; 32], E
                 bare_item: BareItem::ByteSeq(bytes),
                 ..
             }) => bytes,
-            _ => return Err(invalid(format!("Content-Digest {algorithm} must be :base64:"))),
+            _ => {
+                return Err(invalid(format!(
+                    "Content-Digest {algorithm} must be :base64:"
+                )))
+            }
         };
         if *given != expected {
             return Err(invalid(format!(
@@ -307,7 +336,11 @@ fn component_value(request: &RequestParts, id: &str) -> Result<String, Error> {
             .map(|h| h.to_ascii_lowercase())
             .ok_or_else(|| invalid("@authority is covered but the request has no Host"))
     };
-    let path = if request.path.is_empty() { "/" } else { request.path };
+    let path = if request.path.is_empty() {
+        "/"
+    } else {
+        request.path
+    };
     let query = format!("?{}", request.query.unwrap_or(""));
     let request_target = match request.query {
         Some(q) => format!("{path}?{q}"),
@@ -329,7 +362,9 @@ fn component_value(request: &RequestParts, id: &str) -> Result<String, Error> {
                 return Err(invalid(format!("field names must be lowercase: {field:?}")));
             }
             combined_field(request.headers, field)?.ok_or_else(|| {
-                invalid(format!("covered header {field:?} is missing from the request"))
+                invalid(format!(
+                    "covered header {field:?} is missing from the request"
+                ))
             })?
         }
     })
@@ -366,6 +401,14 @@ pub fn content_digest(body: &[u8]) -> String {
     format!("sha-256=:{}:", BASE64.encode(Sha256::digest(body)))
 }
 
+/// The signature parameters a client chooses: the network `tag`, `created`, `nonce`.
+#[derive(Clone, Copy, Debug)]
+pub struct SignatureParams<'a> {
+    pub network_id: &'a str,
+    pub created_unix_secs: i64,
+    pub nonce: &'a str,
+}
+
 /// Signs a request the way API.md prescribes (client side: walctl, services, tests).
 pub fn sign_request(
     key: &SigningKey,
@@ -373,10 +416,13 @@ pub fn sign_request(
     path: &str,
     query: Option<&str>,
     body: &[u8],
-    network_id: &str,
-    created_unix_secs: i64,
-    nonce: &str,
+    params: &SignatureParams,
 ) -> SignatureHeaders {
+    let SignatureParams {
+        network_id,
+        created_unix_secs,
+        nonce,
+    } = *params;
     let address = Address::from_key(&key.verifying_key());
     let components: Vec<Item> = REQUIRED_COMPONENTS
         .iter()
@@ -431,7 +477,12 @@ mod tests {
         headers
     }
 
-    fn check(headers: &HeaderMap, path: &str, query: Option<&str>, body: &[u8]) -> Result<Verified, Error> {
+    fn check(
+        headers: &HeaderMap,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Verified, Error> {
         let parts = RequestParts {
             method: "POST",
             path,
@@ -446,9 +497,23 @@ mod tests {
         verify(&parts, body, &policy)
     }
 
+    fn sign_transfer(
+        key: &SigningKey,
+        network_id: &str,
+        created_unix_secs: i64,
+        nonce: &str,
+    ) -> SignatureHeaders {
+        let params = SignatureParams {
+            network_id,
+            created_unix_secs,
+            nonce,
+        };
+        sign_request(key, "POST", "/v1/transfers", None, b"{}", &params)
+    }
+
     #[test]
     fn own_signatures_verify() {
-        let signed = sign_request(&key(1), "POST", "/v1/transfers", None, b"{}", "wal-devnet", NOW, "n1");
+        let signed = sign_transfer(&key(1), "wal-devnet", NOW, "n1");
         let verified = check(&headers_of(&signed), "/v1/transfers", None, b"{}").unwrap();
         assert_eq!(verified.signer, Address::from_key(&key(1).verifying_key()));
         assert_eq!(verified.nonce, "n1");
@@ -456,33 +521,61 @@ mod tests {
 
     #[test]
     fn tampering_is_detected_with_its_code() {
-        let signed = sign_request(&key(1), "POST", "/v1/transfers", None, b"{}", "wal-devnet", NOW, "n1");
+        let signed = sign_transfer(&key(1), "wal-devnet", NOW, "n1");
         let headers = headers_of(&signed);
         let code = |r: Result<Verified, Error>| r.unwrap_err().code();
-        assert_eq!(code(check(&headers, "/v1/transfers", None, b"{ }")), "INVALID_SIGNATURE");
-        assert_eq!(code(check(&headers, "/v1/transferz", None, b"{}")), "INVALID_SIGNATURE");
-        assert_eq!(code(check(&headers, "/v1/transfers", Some("a=1"), b"{}")), "INVALID_SIGNATURE");
-        assert_eq!(code(check(&HeaderMap::new(), "/v1/transfers", None, b"{}")), "MISSING_SIGNATURE");
+        assert_eq!(
+            code(check(&headers, "/v1/transfers", None, b"{ }")),
+            "INVALID_SIGNATURE"
+        );
+        assert_eq!(
+            code(check(&headers, "/v1/transferz", None, b"{}")),
+            "INVALID_SIGNATURE"
+        );
+        assert_eq!(
+            code(check(&headers, "/v1/transfers", Some("a=1"), b"{}")),
+            "INVALID_SIGNATURE"
+        );
+        assert_eq!(
+            code(check(&HeaderMap::new(), "/v1/transfers", None, b"{}")),
+            "MISSING_SIGNATURE"
+        );
 
-        let stale = sign_request(&key(1), "POST", "/v1/transfers", None, b"{}", "wal-devnet", NOW - 301, "n");
-        assert_eq!(code(check(&headers_of(&stale), "/v1/transfers", None, b"{}")), "STALE_SIGNATURE");
-        let other_net = sign_request(&key(1), "POST", "/v1/transfers", None, b"{}", "wal-mainnet", NOW, "n");
-        assert_eq!(code(check(&headers_of(&other_net), "/v1/transfers", None, b"{}")), "WRONG_NETWORK");
+        let stale = sign_transfer(&key(1), "wal-devnet", NOW - 301, "n");
+        assert_eq!(
+            code(check(&headers_of(&stale), "/v1/transfers", None, b"{}")),
+            "STALE_SIGNATURE"
+        );
+        let other_net = sign_transfer(&key(1), "wal-mainnet", NOW, "n");
+        assert_eq!(
+            code(check(&headers_of(&other_net), "/v1/transfers", None, b"{}")),
+            "WRONG_NETWORK"
+        );
     }
 
     #[test]
     fn a_signature_by_another_key_is_refused() {
-        let signed = sign_request(&key(1), "POST", "/v1/transfers", None, b"{}", "wal-devnet", NOW, "n1");
-        let by_other = sign_request(&key(2), "POST", "/v1/transfers", None, b"{}", "wal-devnet", NOW, "n1");
+        let signed = sign_transfer(&key(1), "wal-devnet", NOW, "n1");
+        let by_other = sign_transfer(&key(2), "wal-devnet", NOW, "n1");
         let mut headers = headers_of(&signed);
         headers.insert("signature", by_other.signature.parse().unwrap());
-        assert_eq!(check(&headers, "/v1/transfers", None, b"{}").unwrap_err().code(), "INVALID_SIGNATURE");
+        assert_eq!(
+            check(&headers, "/v1/transfers", None, b"{}")
+                .unwrap_err()
+                .code(),
+            "INVALID_SIGNATURE"
+        );
     }
 
     #[test]
     fn the_signature_base_follows_rfc_9421() {
         let mut headers = HeaderMap::new();
-        headers.insert("content-digest", "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:".parse().unwrap());
+        headers.insert(
+            "content-digest",
+            "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+                .parse()
+                .unwrap(),
+        );
         let parts = RequestParts {
             method: "POST",
             path: "/foo",

@@ -58,7 +58,11 @@ impl SignedTx {
     }
 
     /// Stores the response under the idempotency key (if any) and commits.
-    pub async fn commit<T: Serialize>(mut self, status: StatusCode, body: &T) -> Result<Response, Error> {
+    pub async fn commit<T: Serialize>(
+        mut self,
+        status: StatusCode,
+        body: &T,
+    ) -> Result<Response, Error> {
         let bytes = serde_json::to_vec(body).map_err(Error::internal)?;
         if let Some(key) = &self.idempotency_key {
             sqlx::query!(
@@ -149,7 +153,10 @@ async fn stored_response(
 fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if replayed {
         headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     }

@@ -11,7 +11,10 @@ use wal::http::AppState;
 use wal::ledger::genesis::{self, GenesisError};
 
 #[derive(Parser)]
-#[command(version, about = "The WAL ledger (configuration: environment variables, see README)")]
+#[command(
+    version,
+    about = "The WAL ledger (configuration: environment variables, see README)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -30,7 +33,9 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -76,7 +81,9 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     };
     let terminate = async {
-        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut sig) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             sig.recv().await;
         }
     };

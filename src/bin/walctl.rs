@@ -17,7 +17,12 @@ use wal::money::Wal;
 #[command(version, about = "Command-line client of the WAL ledger")]
 struct Cli {
     /// The ledger's base URL.
-    #[arg(long, global = true, env = "WAL_LEDGER_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "WAL_LEDGER_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     url: String,
     /// The key file (64 hex digits of the ed25519 seed); `keygen` writes it.
     #[arg(long, global = true, env = "WAL_KEY_FILE", default_value_os_t = default_key_path())]
@@ -85,7 +90,9 @@ enum Command {
 }
 
 fn default_key_path() -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| ".".into());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ".".into());
     home.join(".wal").join("key")
 }
 
@@ -162,7 +169,13 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             keyfile::write_new(&cli.key, &key)?;
             let address = Address::from_key(&key.verifying_key());
             let out = json!({"address": address, "key_file": cli.key.display().to_string()});
-            print(cli, &out, |v| format!("address  {}\nkey file {}", s(v, "address"), s(v, "key_file")));
+            print(cli, &out, |v| {
+                format!(
+                    "address  {}\nkey file {}",
+                    s(v, "address"),
+                    s(v, "key_file")
+                )
+            });
         }
         Command::Address => {
             let key = keyfile::read(&cli.key)?;
@@ -171,20 +184,43 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         }
         Command::Balance { address } => {
             let address = address_or_own(cli, address)?;
-            let out: Value = client(cli, None).get(&format!("/v1/accounts/{address}")).await?;
+            let out: Value = client(cli, None)
+                .get(&format!("/v1/accounts/{address}"))
+                .await?;
             print(cli, &out, |v| format!("{} WAL", s(v, "balance")));
         }
-        Command::Send { to, amount, memo, idempotency_key } => {
+        Command::Send {
+            to,
+            amount,
+            memo,
+            idempotency_key,
+        } => {
             let amount = Wal::parse(amount).map_err(|e| CliError::Usage(format!("amount: {e}")))?;
-            let to: Address = to.parse().map_err(|e| CliError::Usage(format!("to: {e}")))?;
-            let key = idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let to: Address = to
+                .parse()
+                .map_err(|e| CliError::Usage(format!("to: {e}")))?;
+            let key = idempotency_key
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let body = json!({"to": to, "amount": amount, "memo": memo});
-            let out: Value = signing_client(cli)?.post("/v1/transfers", &body, &key).await?;
+            let out: Value = signing_client(cli)?
+                .post("/v1/transfers", &body, &key)
+                .await?;
             print(cli, &out, |v| {
-                format!("sent {} WAL to {} (transfer {}, epoch {})", s(v, "amount"), s(v, "to"), s(v, "id"), s(v, "epoch"))
+                format!(
+                    "sent {} WAL to {} (transfer {}, epoch {})",
+                    s(v, "amount"),
+                    s(v, "to"),
+                    s(v, "id"),
+                    s(v, "epoch")
+                )
             });
         }
-        Command::History { address, limit, cursor } => {
+        Command::History {
+            address,
+            limit,
+            cursor,
+        } => {
             let address = address_or_own(cli, address)?;
             let mut path = format!("/v1/accounts/{address}/entries?limit={limit}");
             if let Some(cursor) = cursor {
@@ -196,17 +232,31 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Faucet { to } => {
             let client = signing_client(cli)?;
             let body = match to {
-                Some(to) => json!({"to": to.parse::<Address>().map_err(|e| CliError::Usage(format!("to: {e}")))?}),
+                Some(to) => {
+                    json!({"to": to.parse::<Address>().map_err(|e| CliError::Usage(format!("to: {e}")))?})
+                }
                 None => json!({}),
             };
             let key = uuid::Uuid::new_v4().to_string();
             let out: Value = client.post("/v1/faucet", &body, &key).await?;
-            print(cli, &out, |v| format!("received {} WAL at {} (transfer {})", s(v, "amount"), s(v, "to"), s(v, "id")));
+            print(cli, &out, |v| {
+                format!(
+                    "received {} WAL at {} (transfer {})",
+                    s(v, "amount"),
+                    s(v, "to"),
+                    s(v, "id")
+                )
+            });
         }
         Command::Audit => {
             let out: Value = client(cli, None).get("/v1/audit").await?;
             print(cli, &out, |v| {
-                let fields = v.as_object().map(|o| o.iter().map(|(k, x)| format!("{k:<22} {}", s(&json!({k: x}), k))).collect::<Vec<_>>().join("\n"));
+                let fields = v.as_object().map(|o| {
+                    o.iter()
+                        .map(|(k, x)| format!("{k:<22} {}", s(&json!({k: x}), k)))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
                 fields.unwrap_or_default()
             });
             if out["ok"] != Value::Bool(true) {
@@ -219,12 +269,26 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             print(cli, &out, |v| {
                 format!(
                     "network {} epoch {} supply {} WAL shards {} faucet {}",
-                    s(v, "network_id"), s(v, "epoch"), s(v, "total_supply"), s(v, "n_shards"), s(v, "faucet_enabled")
+                    s(v, "network_id"),
+                    s(v, "epoch"),
+                    s(v, "total_supply"),
+                    s(v, "n_shards"),
+                    s(v, "faucet_enabled")
                 )
             });
         }
-        Command::Bench { clients, accounts, duration_secs } => {
-            let report = bench(cli, *clients, *accounts, Duration::from_secs(*duration_secs)).await?;
+        Command::Bench {
+            clients,
+            accounts,
+            duration_secs,
+        } => {
+            let report = bench(
+                cli,
+                *clients,
+                *accounts,
+                Duration::from_secs(*duration_secs),
+            )
+            .await?;
             print(cli, &report, |v| {
                 format!(
                     "{} clients, {} accounts, {} s: {} transfers ok, {} failed\n{} transfers/s  latency p50 {} ms  p95 {} ms  p99 {} ms",
@@ -238,12 +302,22 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
 }
 
 fn history_text(page: &Value) -> String {
-    let mut lines = vec![format!("{:>10}  {:<14} {:>5}  {:>22}  counterparty", "entry", "kind", "epoch", "amount")];
+    let mut lines = vec![format!(
+        "{:>10}  {:<14} {:>5}  {:>22}  counterparty",
+        "entry", "kind", "epoch", "amount"
+    )];
     for e in page["entries"].as_array().into_iter().flatten() {
         lines.push(format!(
             "{:>10}  {:<14} {:>5}  {:>22}  {}{}",
-            s(e, "entry_id"), s(e, "kind"), s(e, "epoch"), s(e, "amount"), s(e, "counterparty"),
-            e["memo"].as_str().map(|m| format!("  \"{m}\"")).unwrap_or_default()
+            s(e, "entry_id"),
+            s(e, "kind"),
+            s(e, "epoch"),
+            s(e, "amount"),
+            s(e, "counterparty"),
+            e["memo"]
+                .as_str()
+                .map(|m| format!("  \"{m}\""))
+                .unwrap_or_default()
         ));
     }
     if let Some(cursor) = page["next_cursor"].as_str() {
@@ -254,17 +328,28 @@ fn history_text(page: &Value) -> String {
 
 /// Funds `accounts` fresh keys from the caller's key, then runs `clients` concurrent
 /// loops of signed transfers between random pairs for `duration`.
-async fn bench(cli: &Cli, clients: usize, accounts: usize, duration: Duration) -> Result<Value, CliError> {
+async fn bench(
+    cli: &Cli,
+    clients: usize,
+    accounts: usize,
+    duration: Duration,
+) -> Result<Value, CliError> {
     if clients == 0 || accounts < 2 {
-        return Err(CliError::Usage("bench needs at least 1 client and 2 accounts".into()));
+        return Err(CliError::Usage(
+            "bench needs at least 1 client and 2 accounts".into(),
+        ));
     }
     let funder = signing_client(cli)?;
-    let keys: Vec<SigningKey> = (0..accounts).map(|_| SigningKey::generate(&mut OsRng)).collect();
+    let keys: Vec<SigningKey> = (0..accounts)
+        .map(|_| SigningKey::generate(&mut OsRng))
+        .collect();
     let stake = Wal::from_wal(1_000);
     for key in &keys {
         let to = Address::from_key(&key.verifying_key());
         let body = json!({"to": to, "amount": stake, "memo": "bench funding"});
-        let _: Value = funder.post("/v1/transfers", &body, &uuid::Uuid::new_v4().to_string()).await?;
+        let _: Value = funder
+            .post("/v1/transfers", &body, &uuid::Uuid::new_v4().to_string())
+            .await?;
     }
     let senders: std::sync::Arc<Vec<LedgerClient>> =
         std::sync::Arc::new(keys.iter().map(|k| client(cli, Some(k.clone()))).collect());
@@ -287,11 +372,13 @@ async fn bench(cli: &Cli, clients: usize, accounts: usize, duration: Duration) -
                     (from, to)
                 };
                 let to = senders[to].address().expect("bench clients have keys");
-                let body = serde_json::to_vec(&json!({"to": to, "amount": Wal::from_frost(1_000)})).expect("serialises");
+                let body = serde_json::to_vec(&json!({"to": to, "amount": Wal::from_frost(1_000)}))
+                    .expect("serialises");
                 let sent = Instant::now();
                 let key = uuid::Uuid::new_v4().to_string();
-                let result: Result<Value, _> =
-                    senders[from].send_signed(reqwest::Method::POST, "/v1/transfers", &body, Some(&key)).await;
+                let result: Result<Value, _> = senders[from]
+                    .send_signed(reqwest::Method::POST, "/v1/transfers", &body, Some(&key))
+                    .await;
                 match result {
                     Ok(_) => latencies_us.push(sent.elapsed().as_micros() as u64),
                     Err(_) => failed += 1,
@@ -303,7 +390,8 @@ async fn bench(cli: &Cli, clients: usize, accounts: usize, duration: Duration) -
     let mut latencies_us = Vec::new();
     let mut failed = 0;
     while let Some(joined) = tasks.join_next().await {
-        let (mut l, f) = joined.map_err(|e| CliError::Usage(format!("a bench client crashed: {e}")))?;
+        let (mut l, f) =
+            joined.map_err(|e| CliError::Usage(format!("a bench client crashed: {e}")))?;
         latencies_us.append(&mut l);
         failed += f;
     }
@@ -313,7 +401,8 @@ async fn bench(cli: &Cli, clients: usize, accounts: usize, duration: Duration) -
         if latencies_us.is_empty() {
             return 0.0;
         }
-        let index = ((latencies_us.len() as f64 * p).ceil() as usize).clamp(1, latencies_us.len()) - 1;
+        let index =
+            ((latencies_us.len() as f64 * p).ceil() as usize).clamp(1, latencies_us.len()) - 1;
         (latencies_us[index] as f64 / 1000.0 * 100.0).round() / 100.0
     };
     Ok(json!({

@@ -45,7 +45,12 @@ pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
     // create_new + mode: the file is never readable by others, not even for a moment.
-    let mut file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    let mut file = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(KeyFileError::Exists(shown))
@@ -53,7 +58,8 @@ pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
         Err(e) => return Err(io(e)),
     };
     // The umask cannot widen 0600, but make the mode explicit anyway.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(io)?;
     writeln!(file, "{}", hex::encode(key.to_bytes())).map_err(io)?;
     file.sync_all().map_err(io)?;
     Ok(())
@@ -74,7 +80,10 @@ mod tests {
         assert_eq!(read(&path).unwrap().to_bytes(), key.to_bytes());
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, format!("{}\n", hex::encode([7u8; 32])));
-        assert!(matches!(write_new(&path, &key), Err(KeyFileError::Exists(_))));
+        assert!(matches!(
+            write_new(&path, &key),
+            Err(KeyFileError::Exists(_))
+        ));
         std::fs::write(&path, "not hex\n").unwrap();
         assert!(matches!(read(&path), Err(KeyFileError::Malformed(_))));
         std::fs::remove_dir_all(dir).unwrap();

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::auth::signature::sign_request;
+use crate::auth::signature::{sign_request, SignatureParams};
 use crate::error::Problem;
 use crate::ledger::account::Address;
 
@@ -63,7 +63,9 @@ impl LedgerClient {
     }
 
     pub fn address(&self) -> Option<Address> {
-        self.key.as_ref().map(|k| Address::from_key(&k.verifying_key()))
+        self.key
+            .as_ref()
+            .map(|k| Address::from_key(&k.verifying_key()))
     }
 
     pub fn base_url(&self) -> &str {
@@ -112,10 +114,14 @@ impl LedgerClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.send_signed(Method::POST, path, &body, Some(idempotency_key)).await;
+            let result = self
+                .send_signed(Method::POST, path, &body, Some(idempotency_key))
+                .await;
             let retryable = match &result {
                 Err(ClientError::Transport { .. }) => true,
-                Err(ClientError::Problem(p)) => p.status == StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+                Err(ClientError::Problem(p)) => {
+                    p.status == StatusCode::SERVICE_UNAVAILABLE.as_u16()
+                }
                 _ => false,
             };
             if !retryable || attempt >= SEND_ATTEMPTS {
@@ -133,7 +139,11 @@ impl LedgerClient {
         body: &[u8],
         idempotency_key: Option<&str>,
     ) -> Result<T, ClientError> {
-        decode(self.send_signed_raw(method, path, body, idempotency_key).await?).await
+        decode(
+            self.send_signed_raw(method, path, body, idempotency_key)
+                .await?,
+        )
+        .await
     }
 
     /// Signs and sends once, returning the raw response (tests read its headers).
@@ -151,8 +161,12 @@ impl LedgerClient {
             None => (path, None),
         };
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let created = chrono::Utc::now().timestamp();
-        let headers = sign_request(key, method.as_str(), path_only, query, body, network_id, created, &nonce);
+        let params = SignatureParams {
+            network_id,
+            created_unix_secs: chrono::Utc::now().timestamp(),
+            nonce: &nonce,
+        };
+        let headers = sign_request(key, method.as_str(), path_only, query, body, &params);
         let url = format!("{}{path}", self.base_url);
         let mut request = self
             .http

@@ -23,7 +23,9 @@ fn account_key(text: &str) -> Result<(String, &'static str), Error> {
     if let Some(name) = text.strip_prefix("sys:") {
         let valid = !name.is_empty()
             && name.len() <= 64
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'_');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'_');
         if valid {
             return Ok((text.to_owned(), "system"));
         }

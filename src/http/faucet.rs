@@ -28,7 +28,8 @@ pub async fn faucet(State(state): State<AppState>, signed: Signed) -> Result<Res
     };
     let request: FaucetRequest = signed.json()?;
     let to = match &request.to {
-        Some(text) => Address::parse_spendable(text).map_err(|e| Error::InvalidArgument(format!("to: {e}")))?,
+        Some(text) => Address::parse_spendable(text)
+            .map_err(|e| Error::InvalidArgument(format!("to: {e}")))?,
         None => signed.signer(),
     };
     let settings = FaucetSettings {

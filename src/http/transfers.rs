@@ -16,7 +16,10 @@ use crate::ledger::transfer::{self, Transfer, TransferRequest};
     responses((status = 201, body = Transfer), (status = 400, body = crate::error::Problem),
               (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
-pub async fn create_transfer(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+pub async fn create_transfer(
+    State(state): State<AppState>,
+    signed: Signed,
+) -> Result<Response, Error> {
     let request: TransferRequest = signed.json()?;
     let from = signed.signer();
     let (to, amount) = transfer::validate(from, &request, state.network.total_supply)?;
@@ -24,14 +27,25 @@ pub async fn create_transfer(State(state): State<AppState>, signed: Signed) -> R
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(stx) => stx,
     };
-    let done = transfer::execute(stx.conn(), from, to, amount, request.memo.as_deref(), transfer::KIND).await?;
+    let done = transfer::execute(
+        stx.conn(),
+        from,
+        to,
+        amount,
+        request.memo.as_deref(),
+        transfer::KIND,
+    )
+    .await?;
     stx.commit(StatusCode::CREATED, &done).await
 }
 
 /// A transfer by id.
 #[utoipa::path(get, path = "/v1/transfers/{id}", params(("id" = String, Path)),
     responses((status = 200, body = Transfer), (status = 404, body = crate::error::Problem)))]
-pub async fn transfer(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Transfer>, Error> {
+pub async fn transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Transfer>, Error> {
     let mut conn = state.pool.acquire().await?;
     transfer::find(&mut conn, &id)
         .await?

@@ -97,7 +97,9 @@ impl utoipa::PartialSchema for Address {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .pattern(Some("^0x[0-9a-fA-F]{64}$"))
-            .description(Some("0x + 64 hex digits of the account's ed25519 public key"))
+            .description(Some(
+                "0x + 64 hex digits of the account's ed25519 public key",
+            ))
             .into()
     }
 }
@@ -160,8 +162,17 @@ mod tests {
         let address = Address::from_key(&key);
         let upper = format!("0x{}", hex::encode_upper(key.to_bytes()));
         assert_eq!(upper.parse::<Address>().unwrap(), address);
-        assert_eq!(Address::parse_spendable(&address.to_string()).unwrap(), address);
-        for bad in ["", "0x", "abcd", &address.to_string()[2..], &format!("{address}00")] {
+        assert_eq!(
+            Address::parse_spendable(&address.to_string()).unwrap(),
+            address
+        );
+        for bad in [
+            "",
+            "0x",
+            "abcd",
+            &address.to_string()[2..],
+            &format!("{address}00"),
+        ] {
             assert!(bad.parse::<Address>().is_err(), "{bad:?}");
         }
     }

@@ -87,4 +87,3 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
         burned: Wal::from_decimal_unchecked(row.burned),
     })
 }
-

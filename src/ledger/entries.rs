@@ -58,7 +58,11 @@ pub fn parse_cursor(cursor: Option<&str>) -> Result<i64, Error> {
             .parse::<i64>()
             .ok()
             .filter(|id| *id > 0)
-            .ok_or_else(|| Error::InvalidArgument(format!("cursor {text:?} is not a cursor this ledger gave out"))),
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "cursor {text:?} is not a cursor this ledger gave out"
+                ))
+            }),
     }
 }
 

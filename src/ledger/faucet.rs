@@ -17,7 +17,11 @@ pub struct FaucetSettings {
 }
 
 /// Claims the rate-limit slot of `who`, or says when it frees up.
-async fn claim_slot(conn: &mut PgConnection, who: &Address, interval_secs: u64) -> Result<(), Error> {
+async fn claim_slot(
+    conn: &mut PgConnection,
+    who: &Address,
+    interval_secs: u64,
+) -> Result<(), Error> {
     let claimed = sqlx::query!(
         r#"INSERT INTO faucet_drips (who, last_drip_at) VALUES ($1, now())
            ON CONFLICT (who) DO UPDATE SET last_drip_at = now()
@@ -44,18 +48,27 @@ pub async fn drip(
     to: Address,
 ) -> Result<Transfer, Error> {
     if to == settings.faucet {
-        return Err(Error::InvalidArgument("to: the faucet cannot pay itself".into()));
+        return Err(Error::InvalidArgument(
+            "to: the faucet cannot pay itself".into(),
+        ));
     }
     claim_slot(conn, &to, settings.interval_secs).await?;
     if requester != to {
         claim_slot(conn, &requester, settings.interval_secs).await?;
     }
-    transfer::execute(conn, settings.faucet, to, settings.drip, Some("faucet"), KIND)
-        .await
-        .map_err(|e| match e {
-            Error::InsufficientFunds(_) => {
-                Error::Unavailable("the faucet is empty; ask the network's operators to refill it".into())
-            }
-            other => other,
-        })
+    transfer::execute(
+        conn,
+        settings.faucet,
+        to,
+        settings.drip,
+        Some("faucet"),
+        KIND,
+    )
+    .await
+    .map_err(|e| match e {
+        Error::InsufficientFunds(_) => Error::Unavailable(
+            "the faucet is empty; ask the network's operators to refill it".into(),
+        ),
+        other => other,
+    })
 }

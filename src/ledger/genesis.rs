@@ -63,7 +63,10 @@ pub async fn run(pool: &PgPool, params: &GenesisParams) -> Result<NetworkInfo, G
     .await?
     .rows_affected();
     if inserted == 0 {
-        let existing = load(&mut tx).await?.map(|n| n.network_id).unwrap_or_default();
+        let existing = load(&mut tx)
+            .await?
+            .map(|n| n.network_id)
+            .unwrap_or_default();
         return Err(GenesisError::AlreadyDone(existing));
     }
     sqlx::query!(
@@ -78,12 +81,17 @@ pub async fn run(pool: &PgPool, params: &GenesisParams) -> Result<NetworkInfo, G
         actor: None,
         memo: Some("genesis mint of the total supply"),
         legs: vec![
-            Leg::debit(Account::System(SystemAccount::Issuance), params.total_supply),
+            Leg::debit(
+                Account::System(SystemAccount::Issuance),
+                params.total_supply,
+            ),
             Leg::credit(Account::User(params.treasury), params.total_supply),
         ],
     };
     journal::post(&mut tx, &mint).await?;
-    let info = load(&mut tx).await?.ok_or_else(|| Error::internal("network row vanished"))?;
+    let info = load(&mut tx)
+        .await?
+        .ok_or_else(|| Error::internal("network row vanished"))?;
     tx.commit().await?;
     Ok(info)
 }

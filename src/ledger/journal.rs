@@ -30,7 +30,7 @@ impl Leg {
     pub fn debit(account: Account, amount: Wal) -> Leg {
         Leg {
             account,
-            amount: amount.neg(),
+            amount: -amount,
         }
     }
 }

@@ -58,7 +58,11 @@ pub fn validate(
             request.amount
         )));
     }
-    if request.memo.as_ref().is_some_and(|m| m.chars().count() > MEMO_LEN_MAX) {
+    if request
+        .memo
+        .as_ref()
+        .is_some_and(|m| m.chars().count() > MEMO_LEN_MAX)
+    {
         return Err(Error::InvalidArgument(format!(
             "memo is longer than {MEMO_LEN_MAX} characters"
         )));

@@ -36,7 +36,9 @@ pub fn database_url_of(pool: &PgPool) -> String {
         options.get_username(),
         options.get_host(),
         options.get_port(),
-        options.get_database().expect("sqlx::test pools name their database")
+        options
+            .get_database()
+            .expect("sqlx::test pools name their database")
     )
 }
 
@@ -76,8 +78,12 @@ impl TestLedger {
                     .connect_with(options)
                     .await
                     .expect("the server connects to the test database");
-                let network = app::prepare(&pool, &config).await.expect("migrations and genesis");
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+                let network = app::prepare(&pool, &config)
+                    .await
+                    .expect("migrations and genesis");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a free port");
                 let addr = listener.local_addr().expect("bound");
                 let network_id = network.network_id.clone();
                 let state = AppState::new(pool.clone(), config, network);
@@ -121,7 +127,11 @@ impl TestLedger {
     }
 
     pub async fn balance(&self, of: &Address) -> Wal {
-        let account: Value = self.public().get(&format!("/v1/accounts/{of}")).await.expect("account");
+        let account: Value = self
+            .public()
+            .get(&format!("/v1/accounts/{of}"))
+            .await
+            .expect("account");
         Wal::parse(account["balance"].as_str().expect("balance is a string")).expect("an amount")
     }
 
