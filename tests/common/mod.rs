@@ -60,6 +60,8 @@ impl TestLedger {
         let treasury = new_key();
         let mut config = Config::for_database(&database_url_of(&db));
         config.treasury_address = Some(address(&treasury));
+        // Tests run in parallel against one PostgreSQL: keep each ledger's pool small.
+        config.database_connections_max = 8;
         tweak(&mut config);
         let options = (*db.connect_options()).clone();
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -1,0 +1,207 @@
+//! `walctl` as a user runs it: the real binary against a real ledger.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{address, new_key, TestLedger};
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use wal::client::keyfile;
+use wal::money::Wal;
+
+async fn walctl(url: &str, key: &Path, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_walctl"));
+    command
+        .arg("--url")
+        .arg(url)
+        .arg("--key")
+        .arg(key)
+        .args(args)
+        .env_remove("WAL_LEDGER_URL")
+        .env_remove("WAL_KEY_FILE")
+        .kill_on_drop(true);
+    tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("walctl finishes within 60 s")
+        .expect("walctl runs")
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON object ({e}): {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("walctl-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[sqlx::test]
+async fn a_user_makes_a_key_receives_sends_and_audits(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let dir = temp_dir();
+    let alice_key = dir.join("alice.key");
+    let treasury_key = dir.join("treasury.key");
+    keyfile::write_new(&treasury_key, &ledger.treasury).unwrap();
+
+    let made = walctl(&ledger.url, &alice_key, &["keygen", "--json"]).await;
+    assert!(made.status.success());
+    let alice = json_of(&made)["address"].as_str().unwrap().to_owned();
+    let mode = std::fs::metadata(&alice_key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let secret = std::fs::read_to_string(&alice_key).unwrap();
+    let printed =
+        String::from_utf8_lossy(&made.stdout).to_string() + &String::from_utf8_lossy(&made.stderr);
+    assert!(
+        !printed.contains(secret.trim()),
+        "keygen printed the secret"
+    );
+    let again = walctl(&ledger.url, &alice_key, &["keygen"]).await;
+    assert!(!again.status.success(), "keygen overwrote a key");
+    assert_eq!(std::fs::read_to_string(&alice_key).unwrap(), secret);
+    let shown = walctl(&ledger.url, &alice_key, &["address"]).await;
+    assert_eq!(String::from_utf8_lossy(&shown.stdout).trim(), alice);
+
+    let sent = walctl(
+        &ledger.url,
+        &treasury_key,
+        &["send", &alice, "12.5", "--memo", "hi", "--json"],
+    )
+    .await;
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let transfer = json_of(&sent);
+    assert_eq!(transfer["amount"], "12.5");
+    assert_eq!(transfer["to"], alice);
+
+    let balance = walctl(&ledger.url, &alice_key, &["balance"]).await;
+    assert_eq!(String::from_utf8_lossy(&balance.stdout).trim(), "12.5 WAL");
+    let history = json_of(&walctl(&ledger.url, &alice_key, &["history", "--json"]).await);
+    assert_eq!(history["entries"][0]["entry_id"], transfer["id"]);
+    assert_eq!(history["entries"][0]["memo"], "hi");
+
+    // Errors: non-zero exit, the server's detail on stderr, the problem with --json.
+    let treasury = address(&ledger.treasury).to_string();
+    let overdraw = walctl(
+        &ledger.url,
+        &alice_key,
+        &["send", &treasury, "13", "--json"],
+    )
+    .await;
+    assert!(!overdraw.status.success());
+    assert_eq!(json_of(&overdraw)["error"]["code"], "INSUFFICIENT_FUNDS");
+    assert!(String::from_utf8_lossy(&overdraw.stderr).contains("holds 12.5 WAL"));
+    let precise = walctl(
+        &ledger.url,
+        &alice_key,
+        &["send", &treasury, "0.0000000001"],
+    )
+    .await;
+    assert!(!precise.status.success());
+    assert!(String::from_utf8_lossy(&precise.stderr).contains("9 fractional digits"));
+    let faucet = walctl(&ledger.url, &alice_key, &["faucet", "--json"]).await;
+    assert_eq!(json_of(&faucet)["error"]["code"], "FORBIDDEN");
+
+    let audit = walctl(&ledger.url, &alice_key, &["audit", "--json"]).await;
+    assert!(audit.status.success());
+    assert_eq!(json_of(&audit)["ok"], true);
+    assert_eq!(
+        ledger.balance(&alice.parse().unwrap()).await,
+        Wal::parse("12.5").unwrap()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A loopback HTTP proxy in front of the ledger that lets the first POST through to the
+/// ledger but never delivers its answer (the client times out after the ledger executed
+/// it); everything else it forwards as is. Returns its URL and the POSTs it saw.
+async fn first_answer_lost_proxy(ledger_url: String) -> (String, Arc<AtomicUsize>) {
+    let posts = Arc::new(AtomicUsize::new(0));
+    let seen = posts.clone();
+    let forward = move |request: axum::extract::Request| {
+        let (ledger_url, seen) = (ledger_url.clone(), seen.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let lose_answer = parts.method == "POST" && seen.fetch_add(1, Ordering::SeqCst) == 0;
+            let url = format!("{ledger_url}{}", parts.uri.path_and_query().unwrap());
+            let mut headers = parts.headers.clone();
+            headers.remove("host");
+            let answer = reqwest::Client::new()
+                .request(parts.method.clone(), url)
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let bytes = answer.bytes().await.unwrap();
+            if lose_answer {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            (status, headers, bytes)
+        }
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(forward);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, posts)
+}
+
+#[sqlx::test]
+async fn a_retry_after_a_timeout_reuses_the_idempotency_key(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let dir = temp_dir();
+    let treasury_key = dir.join("treasury.key");
+    keyfile::write_new(&treasury_key, &ledger.treasury).unwrap();
+    let recipient = address(&new_key()).to_string();
+    let (proxy_url, posts) = first_answer_lost_proxy(ledger.url.clone()).await;
+    let sent = walctl(
+        &proxy_url,
+        &treasury_key,
+        &["--timeout-secs", "2", "send", &recipient, "3", "--json"],
+    )
+    .await;
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let transfer = json_of(&sent);
+    assert_eq!(
+        posts.load(Ordering::SeqCst),
+        2,
+        "walctl sent the transfer twice"
+    );
+    // Executed exactly once, and the answer is that one execution's.
+    assert_eq!(
+        ledger.balance(&recipient.parse().unwrap()).await,
+        Wal::from_wal(3)
+    );
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM journal_entries WHERE kind = 'transfer'")
+            .fetch_all(&ledger.db)
+            .await
+            .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(transfer["id"], ids[0].to_string());
+    std::fs::remove_dir_all(dir).unwrap();
+}
