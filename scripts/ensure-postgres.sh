@@ -6,12 +6,20 @@ set -euo pipefail
 
 url=${DATABASE_URL:?DATABASE_URL must be set}
 
+# Connects and authenticates (pg_isready would not check the credentials).
 reachable() {
-    command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$url" -t 3
+    command -v psql >/dev/null 2>&1 && PGCONNECT_TIMEOUT=3 psql "$url" -Atqc 'SELECT 1' >/dev/null 2>&1
 }
 
 as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "need root to run: $* (run as root or install sudo)" >&2
+        exit 1
+    fi
 }
 
 if reachable; then
@@ -19,7 +27,7 @@ if reachable; then
 fi
 
 case "$url" in
-    *@127.0.0.1[:/]* | *@localhost[:/]* | *@[::1][:/]*) ;;
+    *@127.0.0.1[:/]* | *@localhost[:/]* | *@\[::1\][:/]*) ;;
     *) echo "PostgreSQL at DATABASE_URL is not reachable, and it is not on this machine: start it there." >&2
        exit 1 ;;
 esac
@@ -36,7 +44,11 @@ hba=/etc/postgresql/$version/main/pg_hba.conf
 if ! as_root grep -q '^# wal: trust loopback' "$hba"; then
     as_root sed -i '1i # wal: trust loopback\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
 fi
-as_root pg_ctlcluster "$version" main start 2>/dev/null || as_root pg_ctlcluster "$version" main reload
+if as_root pg_ctlcluster "$version" main status >/dev/null 2>&1; then
+    as_root pg_ctlcluster "$version" main reload
+else
+    as_root pg_ctlcluster "$version" main start
+fi
 
 for _ in $(seq 1 60); do
     if reachable; then

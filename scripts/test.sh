@@ -14,6 +14,7 @@ if ! .venv-test/bin/python -c 'import http_message_signatures, requests' 2>/dev/
     if ! python3 -m venv .venv-test 2>/dev/null; then
         echo "installing python3-venv..." >&2
         if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo=sudo; fi
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
         python3 -m venv .venv-test
     fi

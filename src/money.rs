@@ -13,9 +13,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Fractional digits of WAL: 1 FROST = 10^-9 WAL.
 pub const WAL_DECIMALS: u32 = 9;
 
-/// Integer digits an amount may have. 10^20 WAL is far above any supply and still fits
-/// NUMERIC(38,9) and Decimal's 96-bit mantissa with room for sums.
-const INTEGER_DIGITS_MAX: usize = 20;
+/// Integer digits an amount may have. With the 9 fractional digits that makes 28
+/// significant digits, which Decimal's 96-bit mantissa holds exactly (29 would not
+/// always: parsing would round). 10^19 WAL is far above any supply.
+const INTEGER_DIGITS_MAX: usize = 19;
 
 /// An exact, possibly negative (for journal legs) amount of WAL.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -123,8 +123,11 @@ where
         hasher.update(parts.uri.query().unwrap_or("").as_bytes());
         hasher.update(b"\n");
         hasher.update(verified.body_sha256);
+        // A nonce must outlive every moment its signature could still be accepted
+        // (created + window by this process's clock); the second window is margin for
+        // the database's clock, which judges expiry, and for rounding to seconds.
         let nonce_expires_unix_secs =
-            verified.created_unix_secs + settings.signature_window_secs as i64;
+            verified.created_unix_secs + 2 * settings.signature_window_secs as i64 + 1;
         Ok(Signed {
             verified,
             idempotency_key,

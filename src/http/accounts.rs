@@ -1,10 +1,11 @@
 //! `GET /v1/accounts/{address}` and its journal lines.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Serialize;
 
-use super::{AppState, PageQuery};
+use super::{path_param, AppState, PageQuery};
 use crate::error::Error;
 use crate::ledger::account::Address;
 use crate::ledger::entries::{self, EntriesPage};
@@ -42,8 +43,9 @@ fn account_key(text: &str) -> Result<(String, &'static str), Error> {
     responses((status = 200, body = AccountView), (status = 400, body = crate::error::Problem)))]
 pub async fn account(
     State(state): State<AppState>,
-    Path(address): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<AccountView>, Error> {
+    let address = path_param(path)?;
     let (key, kind) = account_key(&address)?;
     let mut conn = state.pool.acquire().await?;
     let balance = entries::balance(&mut conn, &key).await?;
@@ -60,9 +62,10 @@ pub async fn account(
     responses((status = 200, body = EntriesPage), (status = 400, body = crate::error::Problem)))]
 pub async fn entries(
     State(state): State<AppState>,
-    Path(address): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EntriesPage>, Error> {
+    let address = path_param(path)?;
     let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
     let (key, _) = account_key(&address)?;
     let limit = entries::page_limit(query.limit)?;

@@ -10,7 +10,8 @@ pub mod transfers;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::{FromRef, MatchedPath, Request};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRef, MatchedPath, Path, Request};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -160,6 +161,12 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     .into_response();
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response
+}
+
+/// A path parameter, or a problem+json 400 when it does not decode (bad UTF-8, ...).
+pub fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Error> {
+    path.map(|Path(value)| value)
+        .map_err(|e| Error::InvalidArgument(format!("invalid path: {}", e.body_text())))
 }
 
 /// Query parameters of paged lists.

@@ -1,11 +1,12 @@
 //! `POST /v1/transfers` (signed) and `GET /v1/transfers/{id}`.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 
-use super::AppState;
+use super::{path_param, AppState};
 use crate::auth::{Begun, Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::transfer::{self, Transfer, TransferRequest};
@@ -27,15 +28,15 @@ pub async fn create_transfer(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(stx) => stx,
     };
-    let done = transfer::execute(
-        stx.conn(),
+    let movement = transfer::Movement {
         from,
         to,
         amount,
-        request.memo.as_deref(),
-        transfer::KIND,
-    )
-    .await?;
+        memo: request.memo.as_deref(),
+        kind: transfer::KIND,
+        actor: from,
+    };
+    let done = transfer::execute(stx.conn(), &movement).await?;
     stx.commit(StatusCode::CREATED, &done).await
 }
 
@@ -44,8 +45,9 @@ pub async fn create_transfer(
     responses((status = 200, body = Transfer), (status = 404, body = crate::error::Problem)))]
 pub async fn transfer(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Transfer>, Error> {
+    let id = path_param(path)?;
     let mut conn = state.pool.acquire().await?;
     transfer::find(&mut conn, &id)
         .await?

@@ -1,10 +1,12 @@
 //! The devnet faucet: pays a fixed drip from a configured account, at most once per
-//! interval per recipient and per requester. Off unless `WAL_FAUCET_ADDRESS` is set.
+//! interval per recipient, whoever asks (any signer, or a faucet front end holding the
+//! faucet key). Off unless `WAL_FAUCET_ADDRESS` is set. The entry's actor is the
+//! requester, so the journal says who asked.
 
 use sqlx::PgConnection;
 
 use super::account::Address;
-use super::transfer::{self, Transfer};
+use super::transfer::{self, Movement, Transfer};
 use crate::error::Error;
 use crate::money::Wal;
 
@@ -52,23 +54,23 @@ pub async fn drip(
             "to: the faucet cannot pay itself".into(),
         ));
     }
+    // One rate-limit row per request: concurrent drips never wait on each other in
+    // opposite orders.
     claim_slot(conn, &to, settings.interval_secs).await?;
-    if requester != to {
-        claim_slot(conn, &requester, settings.interval_secs).await?;
-    }
-    transfer::execute(
-        conn,
-        settings.faucet,
+    let movement = Movement {
+        from: settings.faucet,
         to,
-        settings.drip,
-        Some("faucet"),
-        KIND,
-    )
-    .await
-    .map_err(|e| match e {
-        Error::InsufficientFunds(_) => Error::Unavailable(
-            "the faucet is empty; ask the network's operators to refill it".into(),
-        ),
-        other => other,
-    })
+        amount: settings.drip,
+        memo: Some("faucet"),
+        kind: KIND,
+        actor: requester,
+    };
+    transfer::execute(conn, &movement)
+        .await
+        .map_err(|e| match e {
+            Error::InsufficientFunds(_) => Error::Unavailable(
+                "the faucet is empty; ask the network's operators to refill it".into(),
+            ),
+            other => other,
+        })
 }

@@ -70,18 +70,31 @@ pub fn validate(
     Ok((to, request.amount))
 }
 
+/// A payment between two user accounts, as one journal entry.
+pub struct Movement<'a> {
+    pub from: Address,
+    pub to: Address,
+    pub amount: Wal,
+    pub memo: Option<&'a str>,
+    /// The entry's kind: "transfer", "faucet", ...
+    pub kind: &'static str,
+    /// Whose signed request caused it (the payer, or the faucet's requester).
+    pub actor: Address,
+}
+
 /// Moves `amount` from `from` to `to` in the caller's transaction.
-pub async fn execute(
-    conn: &mut PgConnection,
-    from: Address,
-    to: Address,
-    amount: Wal,
-    memo: Option<&str>,
-    kind: &'static str,
-) -> Result<Transfer, Error> {
+pub async fn execute(conn: &mut PgConnection, movement: &Movement<'_>) -> Result<Transfer, Error> {
+    let Movement {
+        from,
+        to,
+        amount,
+        memo,
+        kind,
+        actor,
+    } = *movement;
     let entry = NewEntry {
         kind,
-        actor: Some(from),
+        actor: Some(actor),
         memo,
         legs: vec![
             Leg::debit(Account::User(from), amount),
@@ -100,7 +113,10 @@ pub async fn execute(
     })
 }
 
-/// A transfer by id, read back from its journal entry.
+/// Entry kinds that `GET /v1/transfers/{id}` shows: payments between two users.
+const PAYMENT_KINDS: [&str; 2] = [KIND, super::faucet::KIND];
+
+/// A transfer (or faucet drip) by id, read back from its journal entry.
 pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Transfer>, Error> {
     let Ok(entry_id) = id.parse::<i64>() else {
         return Ok(None);
@@ -110,9 +126,9 @@ pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Transfer>,
                   (SELECT account FROM journal_lines WHERE entry_id = e.id AND amount < 0) AS "from!",
                   (SELECT account FROM journal_lines WHERE entry_id = e.id AND amount > 0) AS "to!",
                   (SELECT amount FROM journal_lines WHERE entry_id = e.id AND amount > 0) AS "amount!"
-           FROM journal_entries e WHERE e.id = $1 AND e.kind = $2"#,
+           FROM journal_entries e WHERE e.id = $1 AND e.kind = ANY($2)"#,
         entry_id,
-        KIND
+        &PAYMENT_KINDS.map(str::to_owned)[..]
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -25,7 +25,8 @@ pub struct TestLedger {
     /// The test's own pool on the same database, for checks behind the API.
     pub db: PgPool,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<std::thread::JoinHandle<()>>,
+    /// Closed when the server thread has stopped and closed its pool.
+    stopped: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
 }
 
 /// A `postgres://` URL for the database behind `pool` (for child processes).
@@ -68,7 +69,9 @@ impl TestLedger {
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         // The server gets its own runtime so that it runs on every core, as in
         // production, whatever runtime the test itself uses.
-        let server = std::thread::spawn(move || {
+        let (stopped_tx, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let _stopped_tx = stopped_tx;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -107,7 +110,7 @@ impl TestLedger {
             treasury,
             db,
             shutdown: Some(shutdown_tx),
-            server: Some(server),
+            stopped: std::sync::Mutex::new(stopped),
         }
     }
 
@@ -158,26 +161,23 @@ impl TestLedger {
         row
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown_now();
-        if let Some(server) = self.server.take() {
-            tokio::task::spawn_blocking(move || server.join())
-                .await
-                .expect("join")
-                .expect("the server thread did not panic");
-        }
-    }
-
-    fn shutdown_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    /// Stops the server and waits (at most 10 s) until its pool is closed, so that
+    /// `#[sqlx::test]` can drop the test database.
+    pub async fn stop(self) {
+        tokio::task::spawn_blocking(move || drop(self))
+            .await
+            .expect("stopped");
     }
 }
 
 impl Drop for TestLedger {
     fn drop(&mut self) {
-        self.shutdown_now();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Ok(stopped) = self.stopped.get_mut() {
+            let _ = stopped.recv_timeout(Duration::from_secs(10));
+        }
     }
 }
 
