@@ -36,11 +36,20 @@ ledger_tps=$(sed -n 's/^\([0-9]*\) transfers\/s.*/\1/p' "$work/bench.txt")
 target/release/walctl --url "$url" audit >/dev/null && echo "audit ok after the bench"
 kill "$ledger_pid"; wait "$ledger_pid" 2>/dev/null || true; ledger_pid=
 
-echo "== pgbench tpcb-like, scale 10: $clients clients, $duration s"
+# The ledger talks to a PostgreSQL on this machine without TLS (see src/app.rs), so
+# pgbench runs on the same transport; its figure with libpq's default TLS is printed too.
+pgbench_tps() { # $1: sslmode
+    pgbench -c "$clients" -j 2 -T "$duration" "$server/pgbench_wal?sslmode=$1" 2>/dev/null \
+        | tee "$work/pgbench-$1.txt" | grep -E '^(tps|latency)' >&2
+    sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench-$1.txt"
+}
 psql -q "$server/postgres" -c 'DROP DATABASE IF EXISTS pgbench_wal' -c 'CREATE DATABASE pgbench_wal'
 pgbench -q -i -s 10 "$server/pgbench_wal" >/dev/null 2>&1
-pgbench -c "$clients" -j 2 -T "$duration" "$server/pgbench_wal" 2>/dev/null | tee "$work/pgbench.txt" | grep -E '^(tps|latency)'
-pg_tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.txt")
+echo "== pgbench tpcb-like, scale 10: $clients clients, $duration s, sslmode=disable"
+pg_tps=$(pgbench_tps disable)
+echo "== pgbench tpcb-like, scale 10: $clients clients, $duration s, sslmode=prefer (TLS)"
+pg_tls_tps=$(pgbench_tps prefer)
 psql -q "$server/postgres" -c 'DROP DATABASE IF EXISTS pgbench_wal' -c 'DROP DATABASE IF EXISTS wal_bench'
 
-echo "== ledger $ledger_tps transfers/s, pgbench $pg_tps tps, ratio $(awk -v a="$ledger_tps" -v b="$pg_tps" 'BEGIN { printf "%.2f", a / b }')"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo "== ledger $ledger_tps transfers/s; pgbench $pg_tps tps (same transport): ratio $(ratio "$ledger_tps" "$pg_tps"); pgbench with TLS $pg_tls_tps tps"

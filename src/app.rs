@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres};
 use tokio::net::TcpListener;
 
@@ -24,7 +24,14 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()
 
 /// A pool with limits: bounded connections, acquire timeout, statement timeout.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = config.database_url.parse()?;
+    let mut options: PgConnectOptions = config.database_url.parse()?;
+    // TLS to a server on this machine protects nothing and costs CPU on both ends
+    // (about 20% of transfer throughput here); an explicit sslmode in the URL wins.
+    let loopback = ["127.0.0.1", "localhost", "::1"].contains(&options.get_host())
+        || options.get_host().starts_with('/');
+    if loopback && !config.database_url.contains("sslmode=") {
+        options = options.ssl_mode(PgSslMode::Disable);
+    }
     let statement_timeout_ms = config.request_timeout_secs * 1000;
     let options = options.options([("statement_timeout", statement_timeout_ms.to_string())]);
     Ok(PgPoolOptions::new()

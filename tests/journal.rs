@@ -42,7 +42,7 @@ async fn a_hot_system_account_spreads_over_stripes(db: PgPool) {
         .await
         .unwrap();
     }
-    // 16 writers credit the burn account at once; none waits on another's row.
+    // 16 writers credit the burn account at once; the credits spread over stripes.
     let mut writers = tokio::task::JoinSet::new();
     for user in users.clone() {
         let db = ledger.db.clone();
@@ -131,7 +131,8 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
         let message = result.expect_err(statement).to_string();
         assert!(message.contains("append-only"), "{statement}: {message}");
     }
-    // An entry whose lines do not sum to zero cannot commit, even written by hand.
+    // Lines that do not sum to zero are refused, even written by hand; a balanced
+    // pair in one statement is accepted.
     let mut tx = ledger.db.begin().await.unwrap();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO journal_entries (kind, epoch) VALUES ('forged', 0) RETURNING id",
@@ -139,17 +140,35 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
     .fetch_one(&mut *tx)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount) VALUES ($1, 0, $2, 0, 5)")
-        .bind(id)
-        .bind(address(&new_key()).to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let commit = tx.commit().await;
-    assert!(commit
+    let someone = address(&new_key()).to_string();
+    let forged = sqlx::query(
+        "INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount) VALUES ($1, 0, $2, 0, 5)",
+    )
+    .bind(id)
+    .bind(&someone)
+    .execute(&mut *tx)
+    .await;
+    assert!(forged
         .expect_err("unbalanced")
         .to_string()
         .contains("does not balance"));
+    drop(tx);
+    let mut tx = ledger.db.begin().await.unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO journal_entries (kind, epoch) VALUES ('hand-made', 0) RETURNING id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let split = sqlx::query(
+        "INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount) VALUES ($1, 0, $2, 0, 5), ($1, 1, $2, 0, -5)",
+    )
+    .bind(id)
+    .bind(&someone)
+    .execute(&mut *tx)
+    .await;
+    assert!(split.is_ok(), "{split:?}");
+    drop(tx);
     ledger.assert_audit_ok().await;
     let audit = ledger.audit().await;
     assert_eq!(audit["journal_entries"], 1);

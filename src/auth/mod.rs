@@ -6,7 +6,7 @@ pub mod signature;
 pub mod signed_tx;
 
 pub use extract::Signed;
-pub use signed_tx::{Begun, SignedTx};
+pub use signed_tx::SignedTx;
 
 use sqlx::PgPool;
 

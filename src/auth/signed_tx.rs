@@ -1,11 +1,16 @@
-//! The transaction of a signed request: it consumes the nonce, claims the idempotency
-//! key, runs the handler's work and stores the response, all or nothing.
+//! The transaction of a signed request: the handler's work, then, in one statement
+//! just before COMMIT, the nonce and the idempotency key with the stored response. All
+//! or nothing: a request that fails changes nothing, not even its nonce.
 //!
-//! Two identical requests racing with one `Idempotency-Key`: the first inserts the key
-//! row; the second's insert waits on that row until the first commits, then finds the
-//! stored response and replays it. If the first fails, its transaction (key row
-//! included) rolls back and the second executes. Only successful responses are stored:
-//! a rejected request changes nothing, so retrying it re-executes it.
+//! Claiming nonce and key *last* costs one round trip less than claiming them first,
+//! and stays exactly-once: two identical requests racing with one `Idempotency-Key`
+//! both do the work, but the second's key insert meets the first's committed key, so
+//! the second rolls back its work and replays the stored response. (The work of a
+//! request with a key always locks the signer's balance row or another row of its own,
+//! so the second waits for the first to commit; and nothing waits after the final
+//! statement, so the order cannot deadlock.) When the work itself fails (say, the
+//! first request already spent the funds), a stored response for the key is replayed
+//! instead of the error. Only successful responses are stored.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,80 +22,97 @@ use crate::error::Error;
 
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
-pub enum Begun {
-    /// Execute the request inside this transaction.
-    Fresh(SignedTx),
-    /// An earlier request with the same key already executed: its response.
-    Replay(Response),
-}
-
-pub struct SignedTx {
+pub struct SignedTx<'r> {
     tx: Transaction<'static, Postgres>,
+    pool: &'r PgPool,
+    signed: &'r Signed,
     signer: String,
-    idempotency_key: Option<String>,
 }
 
-impl SignedTx {
-    pub async fn begin(pool: &PgPool, signed: &Signed) -> Result<Begun, Error> {
-        let mut tx = pool.begin().await?;
-        let signer = signed.signer().to_string();
-        let claim = claim(&mut tx, &signer, signed).await?;
-        if !claim.nonce_fresh {
-            return Err(Error::ReplayedNonce(format!(
-                "nonce {:?} was already used by {signer}; sign the request again with a fresh nonce",
-                signed.verified.nonce
-            )));
-        }
-        if let (Some(key), false) = (&signed.idempotency_key, claim.key_claimed) {
-            let replay = stored_response(&mut tx, &signer, key, &signed.fingerprint).await?;
-            tx.commit().await?;
-            return Ok(Begun::Replay(replay));
-        }
-        Ok(Begun::Fresh(SignedTx {
-            tx,
-            signer,
-            idempotency_key: signed.idempotency_key.clone(),
-        }))
+impl<'r> SignedTx<'r> {
+    pub async fn begin(pool: &'r PgPool, signed: &'r Signed) -> Result<SignedTx<'r>, Error> {
+        Ok(SignedTx {
+            tx: pool.begin().await?,
+            pool,
+            signed,
+            signer: signed.signer().to_string(),
+        })
     }
 
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
 
-    /// Stores the response under the idempotency key (if any) and commits.
-    pub async fn commit<T: Serialize>(
-        mut self,
+    /// Ends the request: on success claims the nonce and key, stores the response and
+    /// commits; on failure rolls back, and replays the key's stored response if an
+    /// earlier identical request succeeded.
+    pub async fn finish<T: Serialize>(
+        self,
+        work: Result<T, Error>,
         status: StatusCode,
-        body: &T,
     ) -> Result<Response, Error> {
-        let bytes = serde_json::to_vec(body).map_err(Error::internal)?;
-        if let Some(key) = &self.idempotency_key {
-            sqlx::query!(
-                r#"UPDATE idempotency_keys SET response_status = $3, response_body = $4
-                   WHERE address = $1 AND key = $2"#,
-                self.signer,
-                key,
-                status.as_u16() as i16,
-                bytes
-            )
-            .execute(&mut *self.tx)
-            .await?;
+        let SignedTx {
+            mut tx,
+            pool,
+            signed,
+            signer,
+        } = self;
+        let body = match work {
+            Ok(body) => serde_json::to_vec(&body).map_err(Error::internal)?,
+            Err(error) => {
+                tx.rollback().await?;
+                return match earlier_response(pool, signed, &signer).await? {
+                    Some(replay) => Ok(replay),
+                    None => Err(error),
+                };
+            }
+        };
+        let claim = claim(&mut tx, &signer, signed, status, &body).await?;
+        if !claim.nonce_fresh {
+            return Err(Error::ReplayedNonce(format!(
+                "nonce {:?} was already used by {signer}; sign the request again with a fresh nonce",
+                signed.verified.nonce
+            )));
         }
-        self.tx.commit().await?;
-        Ok(json_response(status, bytes, false))
+        if !claim.key_claimed {
+            tx.rollback().await?;
+            return earlier_response(pool, signed, &signer)
+                .await?
+                .ok_or_else(|| Error::internal("idempotency key taken but no response stored"));
+        }
+        tx.commit().await?;
+        Ok(json_response(status, body, false))
     }
+}
+
+/// The stored response of an earlier request with the same key, if there is one.
+async fn earlier_response(
+    pool: &PgPool,
+    signed: &Signed,
+    signer: &str,
+) -> Result<Option<Response>, Error> {
+    let Some(key) = &signed.idempotency_key else {
+        return Ok(None);
+    };
+    let mut conn = pool.acquire().await?;
+    stored_response(&mut conn, signer, key, &signed.fingerprint).await
 }
 
 struct Claim {
     nonce_fresh: bool,
-    /// True when the request has no key, or its key was free and is now ours.
+    /// True when the request has no key, or its key was free and now holds the response.
     key_claimed: bool,
 }
 
 /// One round trip: inserts the nonce (one whose signature window is over may be
-/// reused) and claims the idempotency key, if any. A claim that meets another
-/// request's uncommitted claim of the same key waits for it to commit or roll back.
-async fn claim(tx: &mut PgConnection, signer: &str, signed: &Signed) -> Result<Claim, Error> {
+/// reused) and the idempotency key, if any, with the response to replay.
+async fn claim(
+    tx: &mut PgConnection,
+    signer: &str,
+    signed: &Signed,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<Claim, Error> {
     let row = sqlx::query!(
         r#"WITH nonce AS (
                INSERT INTO signature_nonces (address, nonce, expires_at)
@@ -99,8 +121,8 @@ async fn claim(tx: &mut PgConnection, signer: &str, signed: &Signed) -> Result<C
                WHERE signature_nonces.expires_at < now()
                RETURNING 1),
            claim AS (
-               INSERT INTO idempotency_keys (address, key, fingerprint)
-               SELECT $1, $4, $5 WHERE $4::text IS NOT NULL
+               INSERT INTO idempotency_keys (address, key, fingerprint, response_status, response_body)
+               SELECT $1, $4, $5, $6, $7 WHERE $4::text IS NOT NULL
                ON CONFLICT (address, key) DO NOTHING
                RETURNING 1)
            SELECT EXISTS (SELECT 1 FROM nonce) AS "nonce_fresh!",
@@ -109,7 +131,9 @@ async fn claim(tx: &mut PgConnection, signer: &str, signed: &Signed) -> Result<C
         signed.verified.nonce,
         signed.nonce_expires_unix_secs as f64,
         signed.idempotency_key.as_deref(),
-        &signed.fingerprint[..]
+        &signed.fingerprint[..],
+        status.as_u16() as i16,
+        body
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -119,35 +143,32 @@ async fn claim(tx: &mut PgConnection, signer: &str, signed: &Signed) -> Result<C
     })
 }
 
+/// The stored response under `key`, or 422 if the key was used for another request.
 async fn stored_response(
-    tx: &mut PgConnection,
+    conn: &mut PgConnection,
     signer: &str,
     key: &str,
     fingerprint: &[u8; 32],
-) -> Result<Response, Error> {
+) -> Result<Option<Response>, Error> {
     let row = sqlx::query!(
         r#"SELECT fingerprint, response_status, response_body FROM idempotency_keys
            WHERE address = $1 AND key = $2"#,
         signer,
         key
     )
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
     if row.fingerprint != fingerprint[..] {
         return Err(Error::IdempotencyKeyReused(format!(
             "Idempotency-Key {key:?} was already used by {signer} for a different request; \
              use a new key for a new request"
         )));
     }
-    match (row.response_status, row.response_body) {
-        (Some(status), Some(body)) => {
-            let status = StatusCode::from_u16(status as u16).map_err(Error::internal)?;
-            Ok(json_response(status, body, true))
-        }
-        _ => Err(Error::Conflict(format!(
-            "a request with Idempotency-Key {key:?} is still being processed; retry shortly"
-        ))),
-    }
+    let status = StatusCode::from_u16(row.response_status as u16).map_err(Error::internal)?;
+    Ok(Some(json_response(status, row.response_body, true)))
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::AppState;
-use crate::auth::{Begun, Signed, SignedTx};
+use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::account::Address;
 use crate::ledger::faucet::{self, FaucetSettings};
@@ -37,10 +37,7 @@ pub async fn faucet(State(state): State<AppState>, signed: Signed) -> Result<Res
         drip: state.config.faucet_drip,
         interval_secs: state.config.faucet_interval_secs,
     };
-    let mut stx = match SignedTx::begin(&state.pool, &signed).await? {
-        Begun::Replay(response) => return Ok(response),
-        Begun::Fresh(stx) => stx,
-    };
-    let done = faucet::drip(stx.conn(), &settings, signed.signer(), to).await?;
-    stx.commit(StatusCode::CREATED, &done).await
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = faucet::drip(stx.conn(), &settings, signed.signer(), to).await;
+    stx.finish(done, StatusCode::CREATED).await
 }

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::Json;
 
 use super::{path_param, AppState};
-use crate::auth::{Begun, Signed, SignedTx};
+use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::transfer::{self, Transfer, TransferRequest};
 
@@ -24,10 +24,7 @@ pub async fn create_transfer(
     let request: TransferRequest = signed.json()?;
     let from = signed.signer();
     let (to, amount) = transfer::validate(from, &request, state.network.total_supply)?;
-    let mut stx = match SignedTx::begin(&state.pool, &signed).await? {
-        Begun::Replay(response) => return Ok(response),
-        Begun::Fresh(stx) => stx,
-    };
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let movement = transfer::Movement {
         from,
         to,
@@ -36,8 +33,8 @@ pub async fn create_transfer(
         kind: transfer::KIND,
         actor: from,
     };
-    let done = transfer::execute(stx.conn(), &movement).await?;
-    stx.commit(StatusCode::CREATED, &done).await
+    let done = transfer::execute(stx.conn(), &movement).await;
+    stx.finish(done, StatusCode::CREATED).await
 }
 
 /// A transfer by id.
