@@ -32,8 +32,14 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     if loopback && !config.database_url.contains("sslmode=") {
         options = options.ssl_mode(PgSslMode::Disable);
     }
-    let statement_timeout_ms = config.request_timeout_secs * 1000;
-    let options = options.options([("statement_timeout", statement_timeout_ms.to_string())]);
+    // Bounds on every query and on a transaction left idle between statements: a
+    // signed request's transaction can never outlive the margin after which expired
+    // nonces are purged (auth::NONCE_PURGE_MARGIN_SECS).
+    let timeout_ms = (config.request_timeout_secs * 1000).to_string();
+    let options = options.options([
+        ("statement_timeout", timeout_ms.as_str()),
+        ("idle_in_transaction_session_timeout", timeout_ms.as_str()),
+    ]);
     Ok(PgPoolOptions::new()
         .max_connections(config.database_connections_max)
         .acquire_timeout(Duration::from_secs(5))

@@ -470,6 +470,45 @@ async fn a_nonce_is_never_accepted_twice_up_to_the_end_of_its_window(db: PgPool)
 }
 
 #[sqlx::test]
+async fn a_replayed_signature_is_refused_even_when_its_work_would_now_fail(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let sender = new_key();
+    ledger.fund(&sender, "5").await;
+    let body = serde_json::to_vec(&json!({"to": address(&new_key()), "amount": "5"})).unwrap();
+    let params = wal::auth::signature::SignatureParams {
+        network_id: &ledger.network_id,
+        created_unix_secs: chrono::Utc::now().timestamp(),
+        nonce: "n-42",
+    };
+    let signed =
+        wal::auth::signature::sign_request(&sender, "POST", "/v1/transfers", None, &body, &params);
+    let send = |idempotency_key: Option<&'static str>| {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/v1/transfers", ledger.url))
+            .header("content-digest", &signed.content_digest)
+            .header("signature-input", &signed.signature_input)
+            .header("signature", &signed.signature)
+            .body(body.clone());
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send()
+    };
+    assert_eq!(send(Some("k")).await.unwrap().status().as_u16(), 201);
+    // The account is now empty, so the replayed work would fail: still 401 REPLAYED_NONCE,
+    // with or without the key, never a replayed 201 or a 409.
+    for key in [Some("k"), None] {
+        let response = send(key).await.unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["code"],
+            "REPLAYED_NONCE"
+        );
+    }
+    assert_eq!(ledger.balance(&address(&sender)).await, Wal::from_wal(0));
+}
+
+#[sqlx::test]
 async fn entries_come_in_stable_newest_first_pages(db: PgPool) {
     let ledger = TestLedger::start(db).await;
     let holder = new_key();

@@ -10,13 +10,22 @@ pub use signed_tx::SignedTx;
 
 use sqlx::PgPool;
 
-/// Deletes nonces whose signatures can no longer be accepted and idempotency keys past
-/// their retention. Runs periodically in the ledger; safe with several ledgers.
+/// How long after its expiry a nonce is kept before it is deleted. A signed request
+/// claims its nonce at the end of its transaction, so a replay whose transaction began
+/// before the expiry must still find the row: this margin is far longer than any
+/// transaction may live (statement and idle-in-transaction timeouts, see app::connect).
+pub const NONCE_PURGE_MARGIN_SECS: u64 = 3600;
+
+/// Deletes nonces whose signatures can no longer be accepted (after a margin) and
+/// idempotency keys past their retention. Runs periodically; safe with several ledgers.
 pub async fn purge_expired(pool: &PgPool, idempotency_retention_secs: u64) -> sqlx::Result<u64> {
-    let nonces = sqlx::query!("DELETE FROM signature_nonces WHERE expires_at < now()")
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let nonces = sqlx::query!(
+        "DELETE FROM signature_nonces WHERE expires_at < now() - make_interval(secs => $1)",
+        NONCE_PURGE_MARGIN_SECS as f64
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
     let keys = sqlx::query!(
         "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
         idempotency_retention_secs as f64

@@ -10,7 +10,13 @@
 //! so the second waits for the first to commit; and nothing waits after the final
 //! statement, so the order cannot deadlock.) When the work itself fails (say, the
 //! first request already spent the funds), a stored response for the key is replayed
-//! instead of the error. Only successful responses are stored.
+//! instead of the error (unless the nonce itself was already used: that is always 401
+//! REPLAYED_NONCE). Only successful responses are stored.
+//!
+//! So the work must be purely transactional: a duplicate's work runs and is rolled
+//! back, and nothing outside the database may happen before COMMIT. The transaction
+//! runs at the default READ COMMITTED, under which a key insert that meets a key
+//! committed after the transaction began waits and then skips, rather than failing.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -61,6 +67,10 @@ impl<'r> SignedTx<'r> {
             Ok(body) => serde_json::to_vec(&body).map_err(Error::internal)?,
             Err(error) => {
                 tx.rollback().await?;
+                // A replayed signature is refused as such, whatever its work did now.
+                if nonce_used(pool, signed, &signer).await? {
+                    return Err(replayed_nonce(signed, &signer));
+                }
                 return match earlier_response(pool, signed, &signer).await? {
                     Some(replay) => Ok(replay),
                     None => Err(error),
@@ -69,10 +79,8 @@ impl<'r> SignedTx<'r> {
         };
         let claim = claim(&mut tx, &signer, signed, status, &body).await?;
         if !claim.nonce_fresh {
-            return Err(Error::ReplayedNonce(format!(
-                "nonce {:?} was already used by {signer}; sign the request again with a fresh nonce",
-                signed.verified.nonce
-            )));
+            tx.rollback().await?;
+            return Err(replayed_nonce(signed, &signer));
         }
         if !claim.key_claimed {
             tx.rollback().await?;
@@ -83,6 +91,26 @@ impl<'r> SignedTx<'r> {
         tx.commit().await?;
         Ok(json_response(status, body, false))
     }
+}
+
+fn replayed_nonce(signed: &Signed, signer: &str) -> Error {
+    Error::ReplayedNonce(format!(
+        "nonce {:?} was already used by {signer}; sign the request again with a fresh nonce",
+        signed.verified.nonce
+    ))
+}
+
+/// Whether the request's nonce is already taken (only asked after failed work).
+async fn nonce_used(pool: &PgPool, signed: &Signed, signer: &str) -> Result<bool, Error> {
+    let used = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM signature_nonces
+                          WHERE address = $1 AND nonce = $2 AND expires_at >= now()) AS "used!""#,
+        signer,
+        signed.verified.nonce
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(used)
 }
 
 /// The stored response of an earlier request with the same key, if there is one.

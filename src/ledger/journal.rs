@@ -121,7 +121,6 @@ pub async fn post(conn: &mut PgConnection, entry: &NewEntry<'_>) -> Result<Poste
         }
         other => other.into(),
     })?;
-    metrics::counter!("wal_journal_entries_posted_total", "kind" => entry.kind).increment(1);
     Ok(PostedEntry {
         id: row.id,
         epoch: row.epoch,
