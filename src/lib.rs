@@ -16,3 +16,7 @@ pub mod http;
 pub mod ledger;
 /// The `Wal` amount type: exact decimals with 9 fractional digits.
 pub mod money;
+/// Reward-pool splits (pure rules).
+pub mod rewards;
+/// Committees, shard apportionment and staking-pool exchange rates (pure rules).
+pub mod staking;

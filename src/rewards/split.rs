@@ -1,0 +1,96 @@
+//! Splitting an epoch's reward pool (ECONOMICS.md, "Epoch change" steps 1, 2 and 4).
+//! Pure functions; every division rounds down to the FROST and says where the
+//! remainder goes.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::money::{Wal, WAL_DECIMALS};
+
+/// `amount * rate`, rounded down to the FROST (burns, commissions).
+pub fn fraction_down(amount: Wal, rate: Decimal) -> Wal {
+    assert!(
+        (Decimal::ZERO..=Decimal::ONE).contains(&rate),
+        "a rate is within 0..=1"
+    );
+    let exact = amount.as_decimal() * rate;
+    Wal::from_decimal_unchecked(
+        exact.round_dp_with_strategy(WAL_DECIMALS, RoundingStrategy::ToZero),
+    )
+}
+
+/// Splits `pool` by `weights` (shards times performance): each share is
+/// `pool * weight / sum of weights` rounded down; the remainder, and the whole pool if
+/// every weight is zero, is returned to carry into the next epoch's slot.
+/// Shares + remainder == pool, to the FROST.
+pub fn split_by_weight(pool: Wal, weights: &[Decimal]) -> (Vec<Wal>, Wal) {
+    assert!(
+        weights.iter().all(|w| !w.is_sign_negative()),
+        "weights are not negative"
+    );
+    let total: Decimal = weights.iter().sum();
+    if total.is_zero() {
+        return (vec![Wal::ZERO; weights.len()], pool);
+    }
+    let pool_frost = Decimal::from(pool.to_frost());
+    let shares: Vec<Wal> = weights
+        .iter()
+        .map(|w| {
+            let frost = (pool_frost * w / total).floor();
+            Wal::from_frost(i64::try_from(frost).expect("a share is at most the pool"))
+        })
+        .collect();
+    let paid = Wal::checked_sum(shares.iter().copied()).expect("shares sum within the pool");
+    let remainder = pool
+        .checked_sub(paid)
+        .expect("rounding down never overpays");
+    (shares, remainder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn remainders_go_to_the_next_slot() {
+        let (shares, rest) = split_by_weight(Wal::from_frost(10), &[Decimal::ONE; 3]);
+        assert_eq!(shares, vec![Wal::from_frost(3); 3]);
+        assert_eq!(rest, Wal::from_frost(1));
+        let (shares, rest) = split_by_weight(Wal::from_wal(5), &[Decimal::ZERO, Decimal::ZERO]);
+        assert_eq!(shares, vec![Wal::ZERO, Wal::ZERO]);
+        assert_eq!(rest, Wal::from_wal(5));
+        assert_eq!(
+            fraction_down(Wal::from_frost(999), Decimal::new(3, 2)),
+            Wal::from_frost(29)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn the_split_sums_to_the_pool_to_the_frost(
+            pool in 0i64..5_000_000_000_000_000_000,
+            weights in proptest::collection::vec((0u32..1000, 0u32..=100), 1..150)
+        ) {
+            let weights: Vec<Decimal> =
+                weights.iter().map(|&(shards, pass_pct)| Decimal::from(shards) * Decimal::new(pass_pct as i64, 2)).collect();
+            let pool = Wal::from_frost(pool);
+            let (shares, rest) = split_by_weight(pool, &weights);
+            let paid = Wal::checked_sum(shares.iter().copied()).unwrap();
+            prop_assert_eq!(paid.checked_add(rest).unwrap(), pool);
+            prop_assert!(!rest.is_negative());
+            // Rounding leaves less than one FROST per node.
+            prop_assert!(rest.to_frost() < weights.len() as i128 || weights.iter().all(|w| w.is_zero()));
+            // More weight never means a smaller share.
+            for (a, b) in weights.iter().zip(&shares).flat_map(|x| weights.iter().zip(&shares).map(move |y| (x, y))) {
+                if a.0 > b.0 { prop_assert!(a.1 >= b.1); }
+            }
+        }
+
+        #[test]
+        fn a_fraction_never_exceeds_its_amount(amount in 0i64..5_000_000_000_000_000_000, rate_bp in 0i64..=10_000) {
+            let amount = Wal::from_frost(amount);
+            let part = fraction_down(amount, Decimal::new(rate_bp, 4));
+            prop_assert!(!part.is_negative() && part <= amount);
+        }
+    }
+}

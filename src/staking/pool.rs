@@ -1,0 +1,141 @@
+//! A staking pool's exchange rate (Sui/Walrus style): the pool holds WAL and has
+//! shares outstanding; a stake holds shares, so rewards and slashes change the value of
+//! every stake without touching its row. Pure functions over FROST integers; every
+//! division rounds down, so the pool always keeps what rounding leaves (it can never
+//! pay out more than it holds).
+
+use crate::money::Wal;
+
+/// A pool's totals: its WAL and its outstanding shares (both in FROST-sized units).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool {
+    pub wal_frost: u128,
+    pub shares: u128,
+}
+
+impl Pool {
+    pub const EMPTY: Pool = Pool {
+        wal_frost: 0,
+        shares: 0,
+    };
+
+    /// Shares minted for a deposit: 1 per FROST into an empty pool, otherwise at the
+    /// current rate, rounded down (the remainder stays with the pool's stakers).
+    pub fn shares_for(&self, amount: Wal) -> u128 {
+        let amount = frost(amount);
+        if self.shares == 0 || self.wal_frost == 0 {
+            return amount;
+        }
+        amount * self.shares / self.wal_frost
+    }
+
+    /// WAL that `shares` are worth now, rounded down to the FROST.
+    pub fn value_of(&self, shares: u128) -> Wal {
+        assert!(
+            shares <= self.shares,
+            "a stake holds at most the pool's shares"
+        );
+        if self.shares == 0 {
+            return Wal::ZERO;
+        }
+        to_wal(shares * self.wal_frost / self.shares)
+    }
+
+    pub fn deposit(&self, amount: Wal) -> (Pool, u128) {
+        let minted = self.shares_for(amount);
+        let pool = Pool {
+            wal_frost: self.wal_frost + frost(amount),
+            shares: self.shares + minted,
+        };
+        (pool, minted)
+    }
+
+    pub fn withdraw(&self, shares: u128) -> (Pool, Wal) {
+        let paid = self.value_of(shares);
+        let pool = Pool {
+            wal_frost: self.wal_frost - frost(paid),
+            shares: self.shares - shares,
+        };
+        (pool, paid)
+    }
+}
+
+fn frost(amount: Wal) -> u128 {
+    u128::try_from(amount.to_frost()).expect("pool amounts are not negative")
+}
+
+fn to_wal(frost: u128) -> Wal {
+    Wal::from_frost(i64::try_from(frost).expect("a pool holds at most the supply"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rewards_raise_every_stake_without_touching_it() {
+        let (pool, alice) = Pool::EMPTY.deposit(Wal::from_wal(100));
+        let (pool, bob) = pool.deposit(Wal::from_wal(300));
+        let rewarded = Pool {
+            wal_frost: pool.wal_frost + frost(Wal::from_wal(40)),
+            ..pool
+        };
+        assert_eq!(rewarded.value_of(alice), Wal::from_wal(110));
+        assert_eq!(rewarded.value_of(bob), Wal::from_wal(330));
+    }
+
+    proptest! {
+        /// Whatever the order of deposits, rewards, slashes and withdrawals, the pool
+        /// never pays out more than it holds, and everyone's payouts plus what is left
+        /// equals what went in.
+        #[test]
+        fn pools_never_pay_out_more_than_they_hold(
+            steps in proptest::collection::vec((0u8..4, 1i64..10_000_000_000_000_000), 1..60)
+        ) {
+            let mut pool = Pool::EMPTY;
+            let mut stakes: Vec<u128> = Vec::new();
+            let mut paid_in: u128 = 0;
+            let mut paid_out: u128 = 0;
+            for (op, amount) in steps {
+                match op {
+                    0 => {
+                        let (next, shares) = pool.deposit(Wal::from_frost(amount));
+                        pool = next;
+                        paid_in += amount as u128;
+                        stakes.push(shares);
+                    }
+                    1 => {
+                        pool.wal_frost += amount as u128 % 1_000_000_000_000; // rewards
+                        paid_in += amount as u128 % 1_000_000_000_000;
+                    }
+                    2 => {
+                        let slash = pool.wal_frost / 20; // 5%
+                        pool.wal_frost -= slash;
+                        paid_out += slash;
+                    }
+                    _ => {
+                        if let Some(shares) = stakes.pop() {
+                            let (next, paid) = pool.withdraw(shares);
+                            prop_assert!(frost(paid) <= pool.wal_frost);
+                            pool = next;
+                            paid_out += frost(paid);
+                        }
+                    }
+                }
+                let owed: u128 = stakes.iter().map(|&s| frost(pool.value_of(s))).sum();
+                prop_assert!(owed <= pool.wal_frost, "owes {} holds {}", owed, pool.wal_frost);
+                prop_assert_eq!(paid_in, paid_out + pool.wal_frost);
+            }
+        }
+
+        /// Depositing and withdrawing at once never gains a FROST.
+        #[test]
+        fn a_round_trip_never_gains(wal in 1u128..1_000_000_000_000_000_000, shares in 1u128..1_000_000_000_000_000_000, amount in 1i64..1_000_000_000_000_000_000) {
+            let pool = Pool { wal_frost: wal, shares };
+            let (after, minted) = pool.deposit(Wal::from_frost(amount));
+            let (_, back) = after.withdraw(minted);
+            prop_assert!(back <= Wal::from_frost(amount));
+        }
+    }
+}
