@@ -205,3 +205,71 @@ async fn a_retry_after_a_timeout_reuses_the_idempotency_key(db: PgPool) {
     assert_eq!(transfer["id"], ids[0].to_string());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[sqlx::test]
+async fn an_operator_manages_a_node_with_walctl(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let dir = temp_dir();
+    let operator = dir.join("operator.key");
+    let protocol = dir.join("protocol.key");
+    let stranger = dir.join("stranger.key");
+    for key in [&operator, &protocol, &stranger] {
+        assert!(walctl(&ledger.url, key, &["keygen"]).await.status.success());
+    }
+    let protocol_hex = hex::encode(keyfile::read(&protocol).unwrap().verifying_key().to_bytes());
+    let register = [
+        "node",
+        "register",
+        "--name",
+        "n1",
+        "--endpoint",
+        "http://127.0.0.1:9100",
+        "--protocol-key",
+        protocol.to_str().unwrap(),
+        "--commission-rate",
+        "0.05",
+        "--storage-price-vote",
+        "0.0001",
+        "--write-price-vote",
+        "0.00002",
+        "--json",
+    ];
+    let made = walctl(&ledger.url, &operator, &register).await;
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let node = json_of(&made);
+    assert_eq!(node["protocol_public_key"], protocol_hex);
+    let id = node["id"].as_str().unwrap().to_owned();
+
+    let updated = walctl(
+        &ledger.url,
+        &operator,
+        &["node", "update", &id, "--commission-rate", "0.2", "--json"],
+    )
+    .await;
+    assert!(
+        updated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&updated.stderr)
+    );
+    assert_eq!(json_of(&updated)["pending_commission"]["rate"], "0.2");
+    let refused = walctl(
+        &ledger.url,
+        &stranger,
+        &["node", "update", &id, "--name", "mine", "--json"],
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert_eq!(json_of(&refused)["error"]["code"], "FORBIDDEN");
+
+    let shown = walctl(&ledger.url, &stranger, &["node", "show", &id, "--json"]).await;
+    assert_eq!(json_of(&shown)["name"], "n1");
+    let listed = walctl(&ledger.url, &stranger, &["node", "list", "--json"]).await;
+    assert_eq!(json_of(&listed)["nodes"][0]["id"], id);
+    let text = walctl(&ledger.url, &stranger, &["node", "show", &id]).await;
+    assert!(String::from_utf8_lossy(&text.stdout).contains("commission 0.05 (-> 0.2 from epoch 2)"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -75,6 +75,9 @@ enum Command {
     Audit,
     /// Show the network: id, epoch, supply, shards.
     Network,
+    /// Storage nodes: register, update, show, list.
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Load test: concurrent signed transfers among fresh accounts funded from your key.
     Bench {
         /// Concurrent clients.
@@ -87,6 +90,170 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         duration_secs: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum NodeCommand {
+    /// Register a node operated by your key.
+    Register {
+        #[arg(long)]
+        name: String,
+        /// The node's public base URL, e.g. http://10.0.0.5:9000.
+        #[arg(long)]
+        endpoint: String,
+        /// The node's protocol key file (its address is the public key registered).
+        #[arg(long)]
+        protocol_key: PathBuf,
+        /// "0.1" is 10%.
+        #[arg(long)]
+        commission_rate: String,
+        /// USD per storage unit (1 MiB) per epoch.
+        #[arg(long)]
+        storage_price_vote: String,
+        /// USD per storage unit, once.
+        #[arg(long)]
+        write_price_vote: String,
+    },
+    /// Change your node; a commission change applies two epochs later.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// A new protocol key file.
+        #[arg(long)]
+        protocol_key: Option<PathBuf>,
+        #[arg(long)]
+        commission_rate: Option<String>,
+        #[arg(long)]
+        storage_price_vote: Option<String>,
+        #[arg(long)]
+        write_price_vote: Option<String>,
+    },
+    /// Show a node.
+    Show { id: String },
+    /// List registered nodes.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+fn protocol_public_key(path: &std::path::Path) -> Result<String, CliError> {
+    Ok(hex::encode(keyfile::read(path)?.verifying_key().to_bytes()))
+}
+
+fn node_text(node: &Value) -> String {
+    let pending = match &node["pending_commission"] {
+        Value::Null => String::new(),
+        p => format!(
+            " (-> {} from epoch {})",
+            s(p, "rate"),
+            s(p, "effective_epoch")
+        ),
+    };
+    format!(
+        "node {} {:?} at {}
+  operator {}
+  protocol key {}
+  commission {}{}  votes: storage {} USD, write {} USD",
+        s(node, "id"),
+        s(node, "name"),
+        s(node, "endpoint"),
+        s(node, "operator"),
+        s(node, "protocol_public_key"),
+        s(node, "commission_rate"),
+        pending,
+        s(node, "storage_price_vote"),
+        s(node, "write_price_vote")
+    )
+}
+
+async fn node_command(cli: &Cli, command: &NodeCommand) -> Result<(), CliError> {
+    match command {
+        NodeCommand::Register {
+            name,
+            endpoint,
+            protocol_key,
+            commission_rate,
+            storage_price_vote,
+            write_price_vote,
+        } => {
+            let body = json!({
+                "name": name, "endpoint": endpoint, "protocol_public_key": protocol_public_key(protocol_key)?,
+                "commission_rate": commission_rate, "storage_price_vote": storage_price_vote,
+                "write_price_vote": write_price_vote,
+            });
+            let key = uuid::Uuid::new_v4().to_string();
+            let out: Value = signing_client(cli)?.post("/v1/nodes", &body, &key).await?;
+            print(cli, &out, node_text);
+        }
+        NodeCommand::Update {
+            id,
+            name,
+            endpoint,
+            protocol_key,
+            commission_rate,
+            storage_price_vote,
+            write_price_vote,
+        } => {
+            let mut body = serde_json::Map::new();
+            let mut put = |field: &str, value: Option<String>| {
+                if let Some(value) = value {
+                    body.insert(field.to_owned(), Value::String(value));
+                }
+            };
+            put("name", name.clone());
+            put("endpoint", endpoint.clone());
+            put(
+                "protocol_public_key",
+                protocol_key
+                    .as_deref()
+                    .map(protocol_public_key)
+                    .transpose()?,
+            );
+            put("commission_rate", commission_rate.clone());
+            put("storage_price_vote", storage_price_vote.clone());
+            put("write_price_vote", write_price_vote.clone());
+            let bytes = serde_json::to_vec(&body).expect("serialises");
+            let out: Value = signing_client(cli)?
+                .send_signed(
+                    reqwest::Method::PATCH,
+                    &format!("/v1/nodes/{id}"),
+                    &bytes,
+                    None,
+                )
+                .await?;
+            print(cli, &out, node_text);
+        }
+        NodeCommand::Show { id } => {
+            let out: Value = client(cli, None).get(&format!("/v1/nodes/{id}")).await?;
+            print(cli, &out, node_text);
+        }
+        NodeCommand::List { limit, cursor } => {
+            let mut path = format!("/v1/nodes?limit={limit}");
+            if let Some(cursor) = cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let out: Value = client(cli, None).get(&path).await?;
+            print(cli, &out, |page| {
+                let mut lines: Vec<String> = page["nodes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(node_text)
+                    .collect();
+                if let Some(cursor) = page["next_cursor"].as_str() {
+                    lines.push(format!("more: --cursor {cursor}"));
+                }
+                lines.join("\n")
+            });
+        }
+    }
+    Ok(())
 }
 
 fn default_key_path() -> PathBuf {
@@ -277,6 +444,7 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
                 )
             });
         }
+        Command::Node(command) => node_command(cli, command).await?,
         Command::Bench {
             clients,
             accounts,

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod faucet;
 pub mod meta;
+pub mod nodes;
 pub mod transfers;
 
 use std::sync::{Arc, OnceLock};
@@ -107,6 +108,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(transfers::transfer))
         .routes(routes!(audit::audit))
         .routes(routes!(faucet::faucet))
+        .routes(routes!(nodes::register, nodes::list))
+        .routes(routes!(nodes::node, nodes::update))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_router

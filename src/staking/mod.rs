@@ -1,5 +1,7 @@
-//! Staking: committees and shards, pools with exchange rates. (Issue 3; the pure rules
-//! come first.)
+//! Staking: storage nodes, committees and shards, pools with exchange rates (issue 3,
+//! in progress: nodes and the pure rules so far).
 
 pub mod committee;
+pub mod nodes;
 pub mod pool;
+pub mod rates;

@@ -1,0 +1,104 @@
+//! `POST /v1/nodes`, `PATCH /v1/nodes/{id}` (signed by the operator),
+//! `GET /v1/nodes`, `GET /v1/nodes/{id}`.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use serde::Serialize;
+
+use super::{path_param, AppState, PageQuery};
+use crate::auth::{Signed, SignedTx};
+use crate::error::Error;
+use crate::ledger::entries::page_limit;
+use crate::ledger::genesis::current_epoch;
+use crate::staking::nodes::{self, Node, RegisterNode, UpdateNode};
+
+/// Registers a storage node operated by the signer.
+#[utoipa::path(post, path = "/v1/nodes", request_body = RegisterNode,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    responses((status = 201, body = Node), (status = 400, body = crate::error::Problem),
+              (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn register(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    let request: RegisterNode = signed.json()?;
+    let node = request.validate()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let epoch = current_epoch(stx.conn()).await.map(|e| e.epoch);
+    let done = match epoch {
+        Ok(epoch) => nodes::register(stx.conn(), signed.signer(), &node, epoch).await,
+        Err(e) => Err(e),
+    };
+    stx.finish(done, StatusCode::CREATED).await
+}
+
+/// Changes a node (its operator only). A commission change applies two epochs later.
+#[utoipa::path(patch, path = "/v1/nodes/{id}", request_body = UpdateNode, params(("id" = String, Path)),
+    responses((status = 200, body = Node), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    signed: Signed,
+) -> Result<Response, Error> {
+    let id = path_param(path)?;
+    let request: UpdateNode = signed.json()?;
+    let changes = request.validate()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = match current_epoch(stx.conn()).await {
+        Ok(epoch) => nodes::update(stx.conn(), signed.signer(), &id, &changes, epoch.epoch).await,
+        Err(e) => Err(e),
+    };
+    stx.finish(done, StatusCode::OK).await
+}
+
+/// A node by id.
+#[utoipa::path(get, path = "/v1/nodes/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = Node), (status = 404, body = crate::error::Problem)))]
+pub async fn node(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Node>, Error> {
+    let id = path_param(path)?;
+    let mut conn = state.pool.acquire().await?;
+    let epoch = current_epoch(&mut conn).await?.epoch;
+    nodes::find(&mut conn, &id, epoch)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Error::NotFound(format!("no node with id {id:?}")))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NodesPage {
+    pub nodes: Vec<Node>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Registered nodes in registration order, in cursor pages.
+#[utoipa::path(get, path = "/v1/nodes", params(PageQuery),
+    responses((status = 200, body = NodesPage), (status = 400, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<NodesPage>, Error> {
+    let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
+    let limit = page_limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
+        None => 0,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("cursor {text:?} is not one this API gave out"))
+            })?,
+    };
+    let mut conn = state.pool.acquire().await?;
+    let epoch = current_epoch(&mut conn).await?.epoch;
+    let nodes = nodes::page(&mut conn, after, limit + 1, epoch).await?;
+    let more = nodes.len() as i64 > limit;
+    let nodes: Vec<Node> = nodes.into_iter().take(limit as usize).collect();
+    let next_cursor = more.then(|| nodes.last().map(|n| n.id.clone())).flatten();
+    Ok(Json(NodesPage { nodes, next_cursor }))
+}

@@ -1,0 +1,379 @@
+//! Storage nodes: registration by an operator, updates by that operator only, and
+//! their public view. A commission change applies two epochs after it is requested
+//! (ECONOMICS.md, "Staking"); it is stored beside the rate in force and applied
+//! lazily, so no epoch change has to touch every node.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use super::rates::{parse_rate, parse_usd};
+use crate::error::Error;
+use crate::ledger::account::Address;
+
+pub const NAME_LEN_MAX: usize = 64;
+pub const ENDPOINT_LEN_MAX: usize = 256;
+/// A commission change applies from this many epochs after the request's epoch.
+pub const COMMISSION_DELAY_EPOCHS: i64 = 2;
+
+/// The body of `POST /v1/nodes`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterNode {
+    pub name: String,
+    /// The node's public HTTP(S) base URL.
+    pub endpoint: String,
+    /// 64 hex digits of the node's ed25519 protocol key (`0x` accepted).
+    pub protocol_public_key: String,
+    /// "0.1" is 10%; 0..=1.
+    pub commission_rate: String,
+    /// USD per storage unit (1 MiB) per epoch.
+    pub storage_price_vote: String,
+    /// USD per storage unit, once.
+    pub write_price_vote: String,
+}
+
+/// The body of `PATCH /v1/nodes/{id}`: any subset of the fields, at least one.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNode {
+    pub name: Option<String>,
+    pub endpoint: Option<String>,
+    pub protocol_public_key: Option<String>,
+    /// Applies two epochs after the current one.
+    pub commission_rate: Option<String>,
+    pub storage_price_vote: Option<String>,
+    pub write_price_vote: Option<String>,
+}
+
+/// A commission change waiting for its epoch.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct PendingCommission {
+    #[schema(value_type = String)]
+    pub rate: Decimal,
+    pub effective_epoch: i64,
+}
+
+/// A node as the API shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Node {
+    pub id: String,
+    pub operator: String,
+    pub name: String,
+    pub endpoint: String,
+    pub protocol_public_key: String,
+    /// The rate in force in the current epoch.
+    #[schema(value_type = String)]
+    pub commission_rate: Decimal,
+    pub pending_commission: Option<PendingCommission>,
+    #[schema(value_type = String)]
+    pub storage_price_vote: Decimal,
+    #[schema(value_type = String)]
+    pub write_price_vote: Decimal,
+    pub registered_epoch: i64,
+    pub jailed_until_epoch: Option<i64>,
+}
+
+fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("{field}: {reason}"))
+}
+
+fn name(text: &str) -> Result<String, Error> {
+    let length = text.chars().count();
+    if length == 0 || length > NAME_LEN_MAX || text.chars().any(char::is_control) {
+        return Err(invalid(
+            "name",
+            format!("1..={NAME_LEN_MAX} printable characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn endpoint(text: &str) -> Result<String, Error> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| invalid("endpoint", format!("{text:?} is not a URL: {e}")))?;
+    let web = matches!(url.scheme(), "http" | "https") && url.host().is_some();
+    if !web || text.len() > ENDPOINT_LEN_MAX || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "endpoint",
+            format!(
+                "an http(s) base URL with a host, no query, at most {ENDPOINT_LEN_MAX} characters"
+            ),
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// 64 hex digits (`0x` accepted, any case) of a valid ed25519 point; stored lowercase.
+pub fn protocol_key(text: &str) -> Result<String, Error> {
+    let hex_part = text.strip_prefix("0x").unwrap_or(text);
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_part, &mut bytes).map_err(|_| {
+        invalid(
+            "protocol_public_key",
+            "64 hex digits of an ed25519 public key",
+        )
+    })?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| invalid("protocol_public_key", "not a valid ed25519 public key"))?;
+    Ok(hex::encode(bytes))
+}
+
+fn rate(text: &str) -> Result<Decimal, Error> {
+    parse_rate(text).map_err(|e| invalid("commission_rate", e))
+}
+
+fn usd(field: &str, text: &str) -> Result<Decimal, Error> {
+    parse_usd(text).map_err(|e| invalid(field, e))
+}
+
+/// A registration with every field checked.
+pub struct NewNode {
+    name: String,
+    endpoint: String,
+    protocol_public_key: String,
+    commission_rate: Decimal,
+    storage_price_vote: Decimal,
+    write_price_vote: Decimal,
+}
+
+impl RegisterNode {
+    pub fn validate(&self) -> Result<NewNode, Error> {
+        Ok(NewNode {
+            name: name(&self.name)?,
+            endpoint: endpoint(&self.endpoint)?,
+            protocol_public_key: protocol_key(&self.protocol_public_key)?,
+            commission_rate: rate(&self.commission_rate)?,
+            storage_price_vote: usd("storage_price_vote", &self.storage_price_vote)?,
+            write_price_vote: usd("write_price_vote", &self.write_price_vote)?,
+        })
+    }
+}
+
+/// An update with every given field checked.
+pub struct NodeChanges {
+    name: Option<String>,
+    endpoint: Option<String>,
+    protocol_public_key: Option<String>,
+    commission_rate: Option<Decimal>,
+    storage_price_vote: Option<Decimal>,
+    write_price_vote: Option<Decimal>,
+}
+
+impl UpdateNode {
+    pub fn validate(&self) -> Result<NodeChanges, Error> {
+        let changes = NodeChanges {
+            name: self.name.as_deref().map(name).transpose()?,
+            endpoint: self.endpoint.as_deref().map(endpoint).transpose()?,
+            protocol_public_key: self
+                .protocol_public_key
+                .as_deref()
+                .map(protocol_key)
+                .transpose()?,
+            commission_rate: self.commission_rate.as_deref().map(rate).transpose()?,
+            storage_price_vote: self
+                .storage_price_vote
+                .as_deref()
+                .map(|t| usd("storage_price_vote", t))
+                .transpose()?,
+            write_price_vote: self
+                .write_price_vote
+                .as_deref()
+                .map(|t| usd("write_price_vote", t))
+                .transpose()?,
+        };
+        let empty = changes.name.is_none()
+            && changes.endpoint.is_none()
+            && changes.protocol_public_key.is_none()
+            && changes.commission_rate.is_none()
+            && changes.storage_price_vote.is_none()
+            && changes.write_price_vote.is_none();
+        if empty {
+            return Err(Error::InvalidArgument(
+                "the update changes nothing: give at least one field".into(),
+            ));
+        }
+        Ok(changes)
+    }
+}
+
+struct NodeRow {
+    id: i64,
+    operator: String,
+    name: String,
+    endpoint: String,
+    protocol_public_key: String,
+    commission_rate: Decimal,
+    next_commission_rate: Option<Decimal>,
+    next_commission_epoch: Option<i64>,
+    storage_price_vote: Decimal,
+    write_price_vote: Decimal,
+    registered_epoch: i64,
+    jailed_until_epoch: Option<i64>,
+}
+
+impl NodeRow {
+    /// The view in `epoch`: a pending commission whose epoch has come is in force.
+    fn view(self, epoch: i64) -> Node {
+        let pending = self.next_commission_rate.zip(self.next_commission_epoch);
+        let (commission_rate, pending_commission) = match pending {
+            Some((rate, from)) if from <= epoch => (rate, None),
+            Some((rate, from)) => (
+                self.commission_rate,
+                Some(PendingCommission {
+                    rate: rate.normalize(),
+                    effective_epoch: from,
+                }),
+            ),
+            None => (self.commission_rate, None),
+        };
+        Node {
+            id: self.id.to_string(),
+            operator: self.operator,
+            name: self.name,
+            endpoint: self.endpoint,
+            protocol_public_key: self.protocol_public_key,
+            commission_rate: commission_rate.normalize(),
+            pending_commission,
+            storage_price_vote: self.storage_price_vote.normalize(),
+            write_price_vote: self.write_price_vote.normalize(),
+            registered_epoch: self.registered_epoch,
+            jailed_until_epoch: self.jailed_until_epoch,
+        }
+    }
+}
+
+fn key_taken(e: sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(
+            "protocol_public_key is already registered by another node; each node needs its own key".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+pub async fn register(
+    conn: &mut PgConnection,
+    operator: Address,
+    node: &NewNode,
+    epoch: i64,
+) -> Result<Node, Error> {
+    let row = sqlx::query_as!(
+        NodeRow,
+        r#"INSERT INTO nodes (operator, name, endpoint, protocol_public_key, commission_rate,
+                              storage_price_vote, write_price_vote, registered_epoch)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           RETURNING id, operator, name, endpoint, protocol_public_key, commission_rate,
+                     next_commission_rate, next_commission_epoch, storage_price_vote,
+                     write_price_vote, registered_epoch, jailed_until_epoch"#,
+        operator.to_string(),
+        node.name,
+        node.endpoint,
+        node.protocol_public_key,
+        node.commission_rate,
+        node.storage_price_vote,
+        node.write_price_vote,
+        epoch
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(key_taken)?;
+    Ok(row.view(epoch))
+}
+
+fn parse_id(id: &str) -> Option<i64> {
+    id.parse::<i64>().ok().filter(|n| *n > 0)
+}
+
+pub async fn find(conn: &mut PgConnection, id: &str, epoch: i64) -> Result<Option<Node>, Error> {
+    let Some(id) = parse_id(id) else {
+        return Ok(None);
+    };
+    let row = sqlx::query_as!(
+        NodeRow,
+        r#"SELECT id, operator, name, endpoint, protocol_public_key, commission_rate,
+                  next_commission_rate, next_commission_epoch, storage_price_vote,
+                  write_price_vote, registered_epoch, jailed_until_epoch
+           FROM nodes WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.view(epoch)))
+}
+
+/// Nodes in registration order, after the node id `after`.
+pub async fn page(
+    conn: &mut PgConnection,
+    after: i64,
+    limit: i64,
+    epoch: i64,
+) -> Result<Vec<Node>, Error> {
+    let rows = sqlx::query_as!(
+        NodeRow,
+        r#"SELECT id, operator, name, endpoint, protocol_public_key, commission_rate,
+                  next_commission_rate, next_commission_epoch, storage_price_vote,
+                  write_price_vote, registered_epoch, jailed_until_epoch
+           FROM nodes WHERE id > $1 ORDER BY id LIMIT $2"#,
+        after,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.view(epoch)).collect())
+}
+
+/// Applies the operator's changes; anyone else gets 403, an unknown node 404.
+pub async fn update(
+    conn: &mut PgConnection,
+    signer: Address,
+    id: &str,
+    changes: &NodeChanges,
+    epoch: i64,
+) -> Result<Node, Error> {
+    let not_found = || Error::NotFound(format!("no node with id {id:?}"));
+    let node_id = parse_id(id).ok_or_else(not_found)?;
+    let operator = sqlx::query_scalar!(
+        "SELECT operator FROM nodes WHERE id = $1 FOR UPDATE",
+        node_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(not_found)?;
+    if operator != signer.to_string() {
+        return Err(Error::Forbidden(format!(
+            "node {id} belongs to {operator}; only its operator may change it"
+        )));
+    }
+    let row = sqlx::query_as!(
+        NodeRow,
+        r#"UPDATE nodes SET
+               name = coalesce($2, name),
+               endpoint = coalesce($3, endpoint),
+               protocol_public_key = coalesce($4, protocol_public_key),
+               -- a pending change whose epoch has come is folded in before a new one
+               commission_rate = CASE WHEN $5::numeric IS NOT NULL AND next_commission_epoch <= $8
+                                      THEN next_commission_rate ELSE commission_rate END,
+               next_commission_rate = CASE WHEN $5::numeric IS NULL THEN next_commission_rate ELSE $5 END,
+               next_commission_epoch = CASE WHEN $5::numeric IS NULL THEN next_commission_epoch ELSE $8 + $9 END,
+               storage_price_vote = coalesce($6, storage_price_vote),
+               write_price_vote = coalesce($7, write_price_vote)
+           WHERE id = $1
+           RETURNING id, operator, name, endpoint, protocol_public_key, commission_rate,
+                     next_commission_rate, next_commission_epoch, storage_price_vote,
+                     write_price_vote, registered_epoch, jailed_until_epoch"#,
+        node_id,
+        changes.name,
+        changes.endpoint,
+        changes.protocol_public_key,
+        changes.commission_rate,
+        changes.storage_price_vote,
+        changes.write_price_vote,
+        epoch,
+        COMMISSION_DELAY_EPOCHS
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(key_taken)?;
+    Ok(row.view(epoch))
+}

@@ -1,0 +1,231 @@
+//! Storage-node registration and updates through the API.
+
+mod common;
+
+use common::{address, code_of, new_key, TestLedger};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+fn registration(protocol_key: &ed25519_dalek::SigningKey) -> Value {
+    json!({
+        "name": "node-a",
+        "endpoint": "http://127.0.0.1:9001",
+        "protocol_public_key": format!("0x{}", hex::encode(protocol_key.verifying_key().to_bytes())),
+        "commission_rate": "0.1",
+        "storage_price_vote": "0.0001",
+        "write_price_vote": "0.00002"
+    })
+}
+
+async fn advance_epoch(ledger: &TestLedger) {
+    // Epoch changes arrive with the rest of issue 3; until then a test writes the row.
+    sqlx::query("INSERT INTO epochs (epoch, started_at, ends_at) SELECT max(epoch) + 1, now(), now() + interval '1 day' FROM epochs")
+        .execute(&ledger.db)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test]
+async fn an_operator_registers_updates_and_lists_a_node(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let operator = new_key();
+    let protocol = new_key();
+    let client = ledger.client(&operator);
+    let node: Value = client
+        .post("/v1/nodes", &registration(&protocol), "reg")
+        .await
+        .unwrap();
+    assert_eq!(node["operator"], address(&operator).to_string());
+    assert_eq!(
+        node["protocol_public_key"],
+        hex::encode(protocol.verifying_key().to_bytes())
+    );
+    assert_eq!(node["commission_rate"], "0.1");
+    assert_eq!(node["storage_price_vote"], "0.0001");
+    assert_eq!(node["registered_epoch"], 0);
+    assert_eq!(node["pending_commission"], Value::Null);
+    let id = node["id"].as_str().unwrap().to_owned();
+    let fetched: Value = ledger
+        .public()
+        .get(&format!("/v1/nodes/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(fetched, node);
+
+    // A commission change applies two epochs later; other fields at once.
+    let patch = serde_json::to_vec(
+        &json!({"commission_rate": "0.25", "endpoint": "https://node-a.example:443"}),
+    )
+    .unwrap();
+    let updated: Value = client
+        .send_signed(Method::PATCH, &format!("/v1/nodes/{id}"), &patch, None)
+        .await
+        .unwrap();
+    assert_eq!(updated["endpoint"], "https://node-a.example:443");
+    assert_eq!(updated["commission_rate"], "0.1");
+    assert_eq!(
+        updated["pending_commission"],
+        json!({"rate": "0.25", "effective_epoch": 2})
+    );
+    advance_epoch(&ledger).await;
+    let epoch1: Value = ledger
+        .public()
+        .get(&format!("/v1/nodes/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(epoch1["commission_rate"], "0.1");
+    advance_epoch(&ledger).await;
+    let epoch2: Value = ledger
+        .public()
+        .get(&format!("/v1/nodes/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(epoch2["commission_rate"], "0.25");
+    assert_eq!(epoch2["pending_commission"], Value::Null);
+
+    // Someone else may not change it; an unknown node is 404.
+    let stranger = ledger.client(&new_key());
+    let hijack = serde_json::to_vec(&json!({"endpoint": "http://evil.example"})).unwrap();
+    let result: Result<Value, _> = stranger
+        .send_signed(Method::PATCH, &format!("/v1/nodes/{id}"), &hijack, None)
+        .await;
+    assert_eq!(code_of(result), "FORBIDDEN");
+    let result: Result<Value, _> = client
+        .send_signed(Method::PATCH, "/v1/nodes/999", &hijack, None)
+        .await;
+    assert_eq!(code_of(result), "NOT_FOUND");
+    let unchanged: Value = ledger
+        .public()
+        .get(&format!("/v1/nodes/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(unchanged["endpoint"], "https://node-a.example:443");
+
+    // Pages.
+    for n in 0..3 {
+        let mut body = registration(&new_key());
+        body["name"] = json!(format!("node-{n}"));
+        let _: Value = client
+            .post("/v1/nodes", &body, &format!("reg-{n}"))
+            .await
+            .unwrap();
+    }
+    let page1: Value = ledger.public().get("/v1/nodes?limit=3").await.unwrap();
+    assert_eq!(page1["nodes"].as_array().unwrap().len(), 3);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let page2: Value = ledger
+        .public()
+        .get(&format!("/v1/nodes?limit=3&cursor={cursor}"))
+        .await
+        .unwrap();
+    assert_eq!(page2["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(page2["next_cursor"], Value::Null);
+    assert_eq!(
+        code_of(ledger.public().get::<Value>("/v1/nodes/abc").await),
+        "NOT_FOUND"
+    );
+}
+
+#[sqlx::test]
+async fn bad_registrations_are_refused_and_change_nothing(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let operator = ledger.client(&new_key());
+    let taken = new_key();
+    let _: Value = operator
+        .post("/v1/nodes", &registration(&taken), "first")
+        .await
+        .unwrap();
+    let before = ledger.state_fingerprint().await;
+    let nodes_before: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes")
+        .fetch_one(&ledger.db)
+        .await
+        .unwrap();
+    let not_a_point = (1u8..=255)
+        .map(|b| [b; 32])
+        .find(|bytes| ed25519_dalek::VerifyingKey::from_bytes(bytes).is_err())
+        .map(hex::encode)
+        .unwrap();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "commission above 100%",
+            json!({"commission_rate": "1.01"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "negative commission",
+            json!({"commission_rate": "-0.1"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "zero price",
+            json!({"storage_price_vote": "0"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "price as number",
+            json!({"write_price_vote": 1}),
+            "INVALID_ARGUMENT",
+        ),
+        ("empty name", json!({"name": ""}), "INVALID_ARGUMENT"),
+        (
+            "long name",
+            json!({"name": "n".repeat(65)}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "not a URL",
+            json!({"endpoint": "node-a:9001"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "ftp",
+            json!({"endpoint": "ftp://node-a"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "short key",
+            json!({"protocol_public_key": "0x1234"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "not a point",
+            json!({"protocol_public_key": not_a_point}),
+            "INVALID_ARGUMENT",
+        ),
+        ("unknown field", json!({"stake": "100"}), "INVALID_ARGUMENT"),
+        ("key taken", json!({}), "CONFLICT"),
+    ];
+    for (case, change, code) in cases {
+        let mut body = registration(&taken);
+        if !matches!(case, "key taken") {
+            body["protocol_public_key"] = json!(hex::encode(new_key().verifying_key().to_bytes()));
+        }
+        for (field, value) in change.as_object().unwrap() {
+            body[field] = value.clone();
+        }
+        let result: Result<Value, _> = operator
+            .post(
+                "/v1/nodes",
+                &body,
+                &format!("bad-{}", case.replace(' ', "-")),
+            )
+            .await;
+        assert_eq!(code_of(result), code, "{case}");
+    }
+    let empty = serde_json::to_vec(&json!({})).unwrap();
+    let result: Result<Value, _> = operator
+        .send_signed(Method::PATCH, "/v1/nodes/1", &empty, None)
+        .await;
+    assert_eq!(code_of(result), "INVALID_ARGUMENT");
+    let nodes_after: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes")
+        .fetch_one(&ledger.db)
+        .await
+        .unwrap();
+    assert_eq!(nodes_after, nodes_before);
+    assert_eq!(
+        ledger.state_fingerprint().await,
+        before,
+        "rejections consumed nonces or keys"
+    );
+}
