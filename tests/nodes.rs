@@ -229,3 +229,33 @@ async fn bad_registrations_are_refused_and_change_nothing(db: PgPool) {
         "rejections consumed nonces or keys"
     );
 }
+
+#[sqlx::test]
+async fn epochs_are_readable_by_number_and_as_current(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let genesis: Value = ledger.public().get("/v1/epochs/current").await.unwrap();
+    assert_eq!(genesis["epoch"], 0);
+    assert_eq!(
+        ledger.public().get::<Value>("/v1/epochs/0").await.unwrap(),
+        genesis
+    );
+    advance_epoch(&ledger).await;
+    let current: Value = ledger.public().get("/v1/epochs/current").await.unwrap();
+    assert_eq!(current["epoch"], 1);
+    assert_eq!(
+        code_of(ledger.public().get::<Value>("/v1/epochs/2").await),
+        "NOT_FOUND"
+    );
+    for bad in ["-1", "one", "1.5"] {
+        assert_eq!(
+            code_of(
+                ledger
+                    .public()
+                    .get::<Value>(&format!("/v1/epochs/{bad}"))
+                    .await
+            ),
+            "INVALID_ARGUMENT",
+            "{bad}"
+        );
+    }
+}

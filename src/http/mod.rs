@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod epochs;
 pub mod faucet;
 pub mod meta;
 pub mod nodes;
@@ -108,6 +109,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(transfers::transfer))
         .routes(routes!(audit::audit))
         .routes(routes!(faucet::faucet))
+        .routes(routes!(epochs::current))
+        .routes(routes!(epochs::by_number))
         .routes(routes!(nodes::register, nodes::list))
         .routes(routes!(nodes::node, nodes::update))
         .split_for_parts();

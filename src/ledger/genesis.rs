@@ -131,3 +131,14 @@ pub async fn current_epoch(conn: &mut PgConnection) -> Result<EpochInfo, Error> 
     .await?;
     row.ok_or_else(|| Error::Unavailable("the ledger has no genesis yet".into()))
 }
+
+/// Epoch `epoch`, if it has started.
+pub async fn epoch(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochInfo>, Error> {
+    Ok(sqlx::query_as!(
+        EpochInfo,
+        "SELECT epoch, started_at, ends_at FROM epochs WHERE epoch = $1",
+        epoch
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
+}
