@@ -18,6 +18,39 @@ pub const WAL_DECIMALS: u32 = 9;
 /// always: parsing would round). 10^19 WAL is far above any supply.
 const INTEGER_DIGITS_MAX: usize = 19;
 
+/// Why a string is not a plain decimal (callers word the message for their field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainDecimalError {
+    Empty,
+    Malformed,
+    TooPrecise,
+    TooLarge,
+}
+
+/// The API's one syntax for decimal strings (amounts, rates, dollar prices): digits,
+/// optionally a point and 1..=9 digits, at most 19 integer digits. Signs, exponents,
+/// ".5", "5." and whitespace are all refused.
+pub fn parse_plain_decimal(text: &str) -> Result<Decimal, PlainDecimalError> {
+    if text.is_empty() {
+        return Err(PlainDecimalError::Empty);
+    }
+    let (integer, fraction) = match text.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (text, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(integer) || fraction.is_some_and(|f| !all_digits(f)) {
+        return Err(PlainDecimalError::Malformed);
+    }
+    if fraction.is_some_and(|f| f.len() > WAL_DECIMALS as usize) {
+        return Err(PlainDecimalError::TooPrecise);
+    }
+    if integer.trim_start_matches('0').len() > INTEGER_DIGITS_MAX {
+        return Err(PlainDecimalError::TooLarge);
+    }
+    Decimal::from_str(text).map_err(|_| PlainDecimalError::Malformed)
+}
+
 /// An exact, possibly negative (for journal legs) amount of WAL.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Wal(Decimal);
@@ -52,28 +85,16 @@ impl Wal {
         Wal(Decimal::new(frost, WAL_DECIMALS))
     }
 
-    /// Parses the API's amount syntax: digits, optionally a point and 1..=9 digits.
-    /// Negative amounts, exponents, "+", ".5", "5." and whitespace are all refused.
+    /// Parses the API's amount syntax (see `parse_plain_decimal`).
     pub fn parse(text: &str) -> Result<Wal, AmountError> {
-        if text.is_empty() {
-            return Err(AmountError::Empty);
-        }
-        let (integer, fraction) = match text.split_once('.') {
-            Some((i, f)) => (i, Some(f)),
-            None => (text, None),
-        };
-        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !all_digits(integer) || fraction.is_some_and(|f| !all_digits(f)) {
-            return Err(AmountError::Malformed(text.to_owned()));
-        }
-        if fraction.is_some_and(|f| f.len() > WAL_DECIMALS as usize) {
-            return Err(AmountError::TooPrecise(text.to_owned()));
-        }
-        if integer.trim_start_matches('0').len() > INTEGER_DIGITS_MAX {
-            return Err(AmountError::TooLarge(text.to_owned()));
-        }
-        let value = Decimal::from_str(text).map_err(|_| AmountError::Malformed(text.to_owned()))?;
-        Ok(Wal::from_decimal_unchecked(value))
+        parse_plain_decimal(text)
+            .map(Wal::from_decimal_unchecked)
+            .map_err(|e| match e {
+                PlainDecimalError::Empty => AmountError::Empty,
+                PlainDecimalError::Malformed => AmountError::Malformed(text.to_owned()),
+                PlainDecimalError::TooPrecise => AmountError::TooPrecise(text.to_owned()),
+                PlainDecimalError::TooLarge => AmountError::TooLarge(text.to_owned()),
+            })
     }
 
     /// Wraps a decimal that is known to have at most 9 fractional digits (from the

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{address, code_of, new_key, TestLedger};
+use common::{address, code_of, new_key, PresignedTransfer, TestLedger};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -432,29 +432,13 @@ async fn a_nonce_is_never_accepted_twice_up_to_the_end_of_its_window(db: PgPool)
     let ledger = TestLedger::start_with(db, |config| config.signature_window_secs = 2).await;
     let sender = new_key();
     ledger.fund(&sender, "100").await;
-    let body = serde_json::to_vec(&json!({"to": address(&new_key()), "amount": "1"})).unwrap();
-    let params = wal::auth::signature::SignatureParams {
-        network_id: &ledger.network_id,
-        created_unix_secs: chrono::Utc::now().timestamp(),
-        nonce: "once",
-    };
-    let signed =
-        wal::auth::signature::sign_request(&sender, "POST", "/v1/transfers", None, &body, &params);
-    let send = || {
-        reqwest::Client::new()
-            .post(format!("{}/v1/transfers", ledger.url))
-            .header("content-type", "application/json")
-            .header("content-digest", &signed.content_digest)
-            .header("signature-input", &signed.signature_input)
-            .header("signature", &signed.signature)
-            .body(body.clone())
-            .send()
-    };
-    assert_eq!(send().await.unwrap().status().as_u16(), 201);
+    let body = json!({"to": address(&new_key()), "amount": "1"});
+    let transfer = PresignedTransfer::new(&ledger, &sender, &body, "once");
+    assert_eq!(transfer.send(None).await.status().as_u16(), 201);
     // Replay it until the signature goes stale: never accepted again.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let problem: Value = send().await.unwrap().json().await.unwrap();
+        let problem: Value = transfer.send(None).await.json().await.unwrap();
         match problem["code"].as_str() {
             Some("REPLAYED_NONCE") => {}
             Some("STALE_SIGNATURE") => break,
@@ -474,31 +458,13 @@ async fn a_replayed_signature_is_refused_even_when_its_work_would_now_fail(db: P
     let ledger = TestLedger::start(db).await;
     let sender = new_key();
     ledger.fund(&sender, "5").await;
-    let body = serde_json::to_vec(&json!({"to": address(&new_key()), "amount": "5"})).unwrap();
-    let params = wal::auth::signature::SignatureParams {
-        network_id: &ledger.network_id,
-        created_unix_secs: chrono::Utc::now().timestamp(),
-        nonce: "n-42",
-    };
-    let signed =
-        wal::auth::signature::sign_request(&sender, "POST", "/v1/transfers", None, &body, &params);
-    let send = |idempotency_key: Option<&'static str>| {
-        let mut request = reqwest::Client::new()
-            .post(format!("{}/v1/transfers", ledger.url))
-            .header("content-digest", &signed.content_digest)
-            .header("signature-input", &signed.signature_input)
-            .header("signature", &signed.signature)
-            .body(body.clone());
-        if let Some(key) = idempotency_key {
-            request = request.header("idempotency-key", key);
-        }
-        request.send()
-    };
-    assert_eq!(send(Some("k")).await.unwrap().status().as_u16(), 201);
+    let body = json!({"to": address(&new_key()), "amount": "5"});
+    let transfer = PresignedTransfer::new(&ledger, &sender, &body, "n-42");
+    assert_eq!(transfer.send(Some("k")).await.status().as_u16(), 201);
     // The account is now empty, so the replayed work would fail: still 401 REPLAYED_NONCE,
     // with or without the key, never a replayed 201 or a 409.
     for key in [Some("k"), None] {
-        let response = send(key).await.unwrap();
+        let response = transfer.send(key).await;
         assert_eq!(response.status().as_u16(), 401);
         assert_eq!(
             response.json::<Value>().await.unwrap()["code"],

@@ -9,6 +9,7 @@ use super::{path_param, AppState, PageQuery};
 use crate::error::Error;
 use crate::ledger::account::Address;
 use crate::ledger::entries::{self, EntriesPage};
+use crate::ledger::journal;
 use crate::money::Wal;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -48,7 +49,7 @@ pub async fn account(
     let address = path_param(path)?;
     let (key, kind) = account_key(&address)?;
     let mut conn = state.pool.acquire().await?;
-    let balance = entries::balance(&mut conn, &key).await?;
+    let balance = journal::balance_of_key(&mut conn, &key).await?;
     Ok(Json(AccountView {
         address: key,
         kind,

@@ -12,7 +12,6 @@ use super::{path_param, AppState, PageQuery};
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::entries::page_limit;
-use crate::ledger::genesis::current_epoch;
 use crate::staking::nodes::{self, Node, RegisterNode, UpdateNode};
 
 /// Registers a storage node operated by the signer.
@@ -24,11 +23,7 @@ pub async fn register(State(state): State<AppState>, signed: Signed) -> Result<R
     let request: RegisterNode = signed.json()?;
     let node = request.validate()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let epoch = current_epoch(stx.conn()).await.map(|e| e.epoch);
-    let done = match epoch {
-        Ok(epoch) => nodes::register(stx.conn(), signed.signer(), &node, epoch).await,
-        Err(e) => Err(e),
-    };
+    let done = nodes::register(stx.conn(), signed.signer(), &node).await;
     stx.finish(done, StatusCode::CREATED).await
 }
 
@@ -45,10 +40,7 @@ pub async fn update(
     let request: UpdateNode = signed.json()?;
     let changes = request.validate()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = match current_epoch(stx.conn()).await {
-        Ok(epoch) => nodes::update(stx.conn(), signed.signer(), &id, &changes, epoch.epoch).await,
-        Err(e) => Err(e),
-    };
+    let done = nodes::update(stx.conn(), signed.signer(), &id, &changes).await;
     stx.finish(done, StatusCode::OK).await
 }
 
@@ -61,8 +53,7 @@ pub async fn node(
 ) -> Result<Json<Node>, Error> {
     let id = path_param(path)?;
     let mut conn = state.pool.acquire().await?;
-    let epoch = current_epoch(&mut conn).await?.epoch;
-    nodes::find(&mut conn, &id, epoch)
+    nodes::find(&mut conn, &id)
         .await?
         .map(Json)
         .ok_or_else(|| Error::NotFound(format!("no node with id {id:?}")))
@@ -95,8 +86,7 @@ pub async fn list(
             })?,
     };
     let mut conn = state.pool.acquire().await?;
-    let epoch = current_epoch(&mut conn).await?.epoch;
-    let nodes = nodes::page(&mut conn, after, limit + 1, epoch).await?;
+    let nodes = nodes::page(&mut conn, after, limit + 1).await?;
     let more = nodes.len() as i64 > limit;
     let nodes: Vec<Node> = nodes.into_iter().take(limit as usize).collect();
     let next_cursor = more.then(|| nodes.last().map(|n| n.id.clone())).flatten();

@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::journal;
 use crate::error::Error;
 use crate::money::Wal;
 
@@ -33,10 +32,6 @@ pub struct EntriesPage {
     pub entries: Vec<AccountEntry>,
     /// Pass as `?cursor=` for the next (older) page; null on the last page.
     pub next_cursor: Option<String>,
-}
-
-pub async fn balance(conn: &mut PgConnection, account_key: &str) -> Result<Wal, Error> {
-    journal::balance_of_key(conn, account_key).await
 }
 
 /// Parses `?limit=`, default 50, 1..=500.

@@ -10,6 +10,7 @@ use sqlx::PgConnection;
 use super::rates::{parse_rate, parse_usd};
 use crate::error::Error;
 use crate::ledger::account::Address;
+use crate::ledger::genesis::current_epoch;
 
 pub const NAME_LEN_MAX: usize = 64;
 pub const ENDPOINT_LEN_MAX: usize = 256;
@@ -252,12 +253,13 @@ fn key_taken(e: sqlx::Error) -> Error {
     }
 }
 
+/// Registers a node in the current epoch.
 pub async fn register(
     conn: &mut PgConnection,
     operator: Address,
     node: &NewNode,
-    epoch: i64,
 ) -> Result<Node, Error> {
+    let epoch = current_epoch(conn).await?.epoch;
     let row = sqlx::query_as!(
         NodeRow,
         r#"INSERT INTO nodes (operator, name, endpoint, protocol_public_key, commission_rate,
@@ -285,7 +287,9 @@ fn parse_id(id: &str) -> Option<i64> {
     id.parse::<i64>().ok().filter(|n| *n > 0)
 }
 
-pub async fn find(conn: &mut PgConnection, id: &str, epoch: i64) -> Result<Option<Node>, Error> {
+/// A node as seen in the current epoch.
+pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Node>, Error> {
+    let epoch = current_epoch(conn).await?.epoch;
     let Some(id) = parse_id(id) else {
         return Ok(None);
     };
@@ -303,12 +307,8 @@ pub async fn find(conn: &mut PgConnection, id: &str, epoch: i64) -> Result<Optio
 }
 
 /// Nodes in registration order, after the node id `after`.
-pub async fn page(
-    conn: &mut PgConnection,
-    after: i64,
-    limit: i64,
-    epoch: i64,
-) -> Result<Vec<Node>, Error> {
+pub async fn page(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Vec<Node>, Error> {
+    let epoch = current_epoch(conn).await?.epoch;
     let rows = sqlx::query_as!(
         NodeRow,
         r#"SELECT id, operator, name, endpoint, protocol_public_key, commission_rate,
@@ -329,8 +329,8 @@ pub async fn update(
     signer: Address,
     id: &str,
     changes: &NodeChanges,
-    epoch: i64,
 ) -> Result<Node, Error> {
+    let epoch = current_epoch(conn).await?.epoch;
     let not_found = || Error::NotFound(format!("no node with id {id:?}"));
     let node_id = parse_id(id).ok_or_else(not_found)?;
     let operator = sqlx::query_scalar!(

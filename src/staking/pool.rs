@@ -1,8 +1,11 @@
 //! A staking pool's exchange rate (Sui/Walrus style): the pool holds WAL and has
 //! shares outstanding; a stake holds shares, so rewards and slashes change the value of
-//! every stake without touching its row. Pure functions over FROST integers; every
-//! division rounds down, so the pool always keeps what rounding leaves (it can never
-//! pay out more than it holds).
+//! every stake without touching its row. Every division rounds down, so the pool keeps
+//! what rounding leaves (it can never pay out more than it holds).
+//!
+//! Amounts enter and leave as `Wal`; inside, the arithmetic is on FROST as u128
+//! integers, because `amount * shares` reaches ~10^37, beyond the 28 digits that
+//! rust_decimal holds exactly. Integers keep it exact; nothing here is a float.
 
 use crate::money::Wal;
 

@@ -1,32 +1,22 @@
 //! Parsing of the decimal strings that are not WAL amounts: rates ("0.1" is 10%) and
-//! prices in US dollars. The same strict syntax as amounts: digits, optionally a point
-//! and 1..=9 digits; no sign, exponent or spaces.
-
-use std::str::FromStr;
+//! prices in US dollars, in the same strict syntax as amounts
+//! (`money::parse_plain_decimal`).
 
 use rust_decimal::Decimal;
 
-const FRACTION_DIGITS_MAX: usize = 9;
+use crate::money::{parse_plain_decimal, PlainDecimalError};
+
 /// Dollar prices above a billion per unit are a typo, not a price.
 const USD_MAX: i64 = 1_000_000_000;
 
 fn strict_decimal(text: &str) -> Result<Decimal, String> {
-    let (integer, fraction) = match text.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (text, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(integer) || fraction.is_some_and(|f| !digits(f)) || integer.len() > 12 {
-        return Err(format!(
-            "{text:?} is not a plain decimal number such as \"0.1\""
-        ));
-    }
-    if fraction.is_some_and(|f| f.len() > FRACTION_DIGITS_MAX) {
-        return Err(format!(
-            "{text:?} has more than {FRACTION_DIGITS_MAX} fractional digits"
-        ));
-    }
-    Decimal::from_str(text).map_err(|e| format!("{text:?}: {e}"))
+    parse_plain_decimal(text).map_err(|e| match e {
+        PlainDecimalError::TooPrecise => format!("{text:?} has more than 9 fractional digits"),
+        PlainDecimalError::TooLarge => format!("{text:?} is too large"),
+        PlainDecimalError::Empty | PlainDecimalError::Malformed => {
+            format!("{text:?} is not a plain decimal number such as \"0.1\"")
+        }
+    })
 }
 
 /// A rate between 0 and 1 inclusive ("0.1" is 10%).

@@ -181,6 +181,50 @@ impl Drop for TestLedger {
     }
 }
 
+/// A transfer signed once, with a fixed nonce and `created` = now, that a test sends
+/// again and again (replays are what it is for).
+pub struct PresignedTransfer {
+    url: String,
+    body: Vec<u8>,
+    headers: wal::auth::signature::SignatureHeaders,
+}
+
+impl PresignedTransfer {
+    pub fn new(
+        ledger: &TestLedger,
+        key: &SigningKey,
+        body: &Value,
+        nonce: &str,
+    ) -> PresignedTransfer {
+        let body = serde_json::to_vec(body).unwrap();
+        let params = wal::auth::signature::SignatureParams {
+            network_id: &ledger.network_id,
+            created_unix_secs: chrono::Utc::now().timestamp(),
+            nonce,
+        };
+        let headers =
+            wal::auth::signature::sign_request(key, "POST", "/v1/transfers", None, &body, &params);
+        PresignedTransfer {
+            url: format!("{}/v1/transfers", ledger.url),
+            body,
+            headers,
+        }
+    }
+
+    pub async fn send(&self, idempotency_key: Option<&str>) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(&self.url)
+            .header("content-digest", &self.headers.content_digest)
+            .header("signature-input", &self.headers.signature_input)
+            .header("signature", &self.headers.signature)
+            .body(self.body.clone());
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.expect("the ledger answers")
+    }
+}
+
 /// The error code of a failed call, or a panic naming what came back instead.
 pub fn code_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
     match result {
