@@ -8,6 +8,8 @@ pub mod auth;
 pub mod client;
 /// Typed configuration from environment variables.
 pub mod config;
+/// Epochs: the epoch lock, the epoch change, the epoch clock, epoch views.
+pub mod epoch;
 /// The one error type, rendered as RFC 9457 problem details.
 pub mod error;
 /// HTTP routers and handlers (thin).
@@ -16,7 +18,9 @@ pub mod http;
 pub mod ledger;
 /// The `Wal` amount type: exact decimals with 9 fractional digits.
 pub mod money;
-/// Reward-pool splits (pure rules).
+/// The governable parameters in force.
+pub mod params;
+/// Rewards: reward-pool splits (pure rules), subsidies, commission claims.
 pub mod rewards;
-/// Committees, shard apportionment and staking-pool exchange rates (pure rules).
+/// Nodes, stakes and pools (exchange rates), committees and shard apportionment.
 pub mod staking;

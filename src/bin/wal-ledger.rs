@@ -69,6 +69,13 @@ async fn main() -> anyhow::Result<()> {
             // One plain line on stdout, so scripts and tests that bind port 0 learn the port.
             println!("listening on http://{addr}");
             app::spawn_maintenance(pool.clone(), config.idempotency_retention_secs);
+            wal::epoch::clock::spawn(
+                pool.clone(),
+                wal::epoch::change::ChangeSettings {
+                    n_shards: network.n_shards,
+                    epoch_duration_secs: config.epoch_duration_secs,
+                },
+            );
             let state = AppState::new(pool, config, network);
             app::serve(listener, state, shutdown_signal()).await?;
         }

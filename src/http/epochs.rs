@@ -1,29 +1,35 @@
-//! `GET /v1/epochs/current` and `GET /v1/epochs/{epoch}`. (What each epoch change did,
-//! committee, rewards and prices, is added with the epoch change itself.)
+//! `GET /v1/epochs/current`, `GET /v1/epochs/{epoch}` (bounds, committee, reward slot,
+//! and what the change that ended it did), `GET /v1/committee`.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::Json;
+use serde::Serialize;
 
 use super::{path_param, AppState};
+use crate::epoch::view::{self, CommitteeMember, EpochView};
 use crate::error::Error;
-use crate::ledger::genesis::{self, EpochInfo};
+use crate::ledger::genesis;
 
 /// The epoch in progress.
-#[utoipa::path(get, path = "/v1/epochs/current", responses((status = 200, body = EpochInfo)))]
-pub async fn current(State(state): State<AppState>) -> Result<Json<EpochInfo>, Error> {
+#[utoipa::path(get, path = "/v1/epochs/current", responses((status = 200, body = EpochView)))]
+pub async fn current(State(state): State<AppState>) -> Result<Json<EpochView>, Error> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(genesis::current_epoch(&mut conn).await?))
+    let epoch = genesis::current_epoch(&mut conn).await?.epoch;
+    view::epoch(&mut conn, epoch)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Error::internal("the current epoch vanished"))
 }
 
 /// An epoch that has started (genesis is epoch 0).
 #[utoipa::path(get, path = "/v1/epochs/{epoch}", params(("epoch" = i64, Path)),
-    responses((status = 200, body = EpochInfo), (status = 400, body = crate::error::Problem),
+    responses((status = 200, body = EpochView), (status = 400, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem)))]
 pub async fn by_number(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<EpochInfo>, Error> {
+) -> Result<Json<EpochView>, Error> {
     let text = path_param(path)?;
     let number = text
         .parse::<i64>()
@@ -33,8 +39,27 @@ pub async fn by_number(
             Error::InvalidArgument(format!("epoch {text:?} is not an epoch number (0, 1, ...)"))
         })?;
     let mut conn = state.pool.acquire().await?;
-    genesis::epoch(&mut conn, number)
+    view::epoch(&mut conn, number)
         .await?
         .map(Json)
         .ok_or_else(|| Error::NotFound(format!("epoch {number} has not started yet")))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Committee {
+    pub epoch: i64,
+    pub n_shards: u32,
+    pub members: Vec<CommitteeMember>,
+}
+
+/// The committee of the current epoch and the shards each member holds.
+#[utoipa::path(get, path = "/v1/committee", responses((status = 200, body = Committee)))]
+pub async fn committee(State(state): State<AppState>) -> Result<Json<Committee>, Error> {
+    let mut conn = state.pool.acquire().await?;
+    let epoch = genesis::current_epoch(&mut conn).await?.epoch;
+    Ok(Json(Committee {
+        epoch,
+        n_shards: state.network.n_shards,
+        members: view::committee(&mut conn, epoch).await?,
+    }))
 }

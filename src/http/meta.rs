@@ -87,3 +87,10 @@ pub async fn network(State(state): State<AppState>) -> Result<Json<Network>, Err
         faucet_enabled: state.config.faucet_address.is_some(),
     }))
 }
+
+/// The governable parameters in force.
+#[utoipa::path(get, path = "/v1/params", responses((status = 200, body = crate::params::Params)))]
+pub async fn params(State(state): State<AppState>) -> Result<Json<crate::params::Params>, Error> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(crate::params::load(&mut conn).await?))
+}

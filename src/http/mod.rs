@@ -2,11 +2,14 @@
 //! apart from serving so tests can mount it on port 0.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod epochs;
 pub mod faucet;
 pub mod meta;
 pub mod nodes;
+pub mod stakes;
+pub mod subsidies;
 pub mod transfers;
 
 use std::sync::{Arc, OnceLock};
@@ -113,6 +116,14 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(epochs::by_number))
         .routes(routes!(nodes::register, nodes::list))
         .routes(routes!(nodes::node, nodes::update))
+        .routes(routes!(nodes::claim))
+        .routes(routes!(epochs::committee))
+        .routes(routes!(meta::params))
+        .routes(routes!(stakes::create, stakes::list))
+        .routes(routes!(stakes::stake))
+        .routes(routes!(stakes::withdraw))
+        .routes(routes!(subsidies::create))
+        .routes(routes!(admin::advance_epoch))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_router
@@ -173,6 +184,16 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 pub fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Error> {
     path.map(|Path(value)| value)
         .map_err(|e| Error::InvalidArgument(format!("invalid path: {}", e.body_text())))
+}
+
+/// The id after which a page starts, from a `?cursor=` this API gave out (ids).
+pub fn cursor_after(cursor: Option<&str>) -> Result<i64, Error> {
+    match cursor {
+        None => Ok(0),
+        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Error::InvalidArgument(format!("cursor {text:?} is not one this API gave out"))
+        }),
+    }
 }
 
 /// Query parameters of paged lists.

@@ -12,6 +12,7 @@ use super::{path_param, AppState, PageQuery};
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::entries::page_limit;
+use crate::rewards::claim::Claim;
 use crate::staking::nodes::{self, Node, RegisterNode, UpdateNode};
 
 /// Registers a storage node operated by the signer.
@@ -41,6 +42,27 @@ pub async fn update(
     let changes = request.validate()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = nodes::update(stx.conn(), signed.signer(), &id, &changes).await;
+    stx.finish(done, StatusCode::OK).await
+}
+
+/// Pays the node's unclaimed commission to its operator (the operator only).
+#[utoipa::path(post, path = "/v1/nodes/{id}/rewards/claim", params(("id" = String, Path)),
+    responses((status = 200, body = Claim), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn claim(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    signed: Signed,
+) -> Result<Response, Error> {
+    let id = path_param(path)?;
+    let _: serde_json::Map<String, serde_json::Value> = signed.json()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = async {
+        // Under the epoch lock: no epoch change credits the commission meanwhile.
+        crate::epoch::lock_shared(stx.conn()).await?;
+        crate::rewards::claim::claim(stx.conn(), signed.signer(), &id).await
+    }
+    .await;
     stx.finish(done, StatusCode::OK).await
 }
 
@@ -75,16 +97,7 @@ pub async fn list(
 ) -> Result<Json<NodesPage>, Error> {
     let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
     let limit = page_limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        None => 0,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!("cursor {text:?} is not one this API gave out"))
-            })?,
-    };
+    let after = super::cursor_after(query.cursor.as_deref())?;
     let mut conn = state.pool.acquire().await?;
     let nodes = nodes::page(&mut conn, after, limit + 1).await?;
     let more = nodes.len() as i64 > limit;

@@ -106,7 +106,7 @@ impl utoipa::PartialSchema for Address {
 
 impl utoipa::ToSchema for Address {}
 
-/// Accounts the ledger itself owns. Later features add escrow slots, pools, etc.
+/// Accounts the ledger itself owns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SystemAccount {
     /// The counter-account of the genesis mint: the only account whose balance is
@@ -114,6 +114,16 @@ pub enum SystemAccount {
     Issuance,
     /// Burned WAL stays visible here; it is never debited.
     Burn,
+    /// The reward slot of an epoch: prepaid fees and subsidies for that epoch.
+    Slot(i64),
+    /// The subsidy pool (fed by slashes), drawn on at `subsidy_rate` per epoch.
+    SubsidyPool,
+    /// A node's stake made this epoch, active from the next.
+    PendingStake(i64),
+    /// A node's staking pool: active stake plus its rewards.
+    Pool(i64),
+    /// A node operator's unclaimed commission.
+    Commission(i64),
 }
 
 /// Any account that can hold WAL.
@@ -127,6 +137,12 @@ pub enum Account {
 pub const HOT_ACCOUNT_STRIPES: i16 = 16;
 
 pub const ISSUANCE_KEY: &str = "sys:issuance";
+/// Key prefixes of the per-epoch and per-node system accounts (the migrations' SQL
+/// builds the same keys).
+pub const SLOT_PREFIX: &str = "sys:slot:";
+pub const PENDING_PREFIX: &str = "sys:pending:";
+pub const POOL_PREFIX: &str = "sys:pool:";
+pub const COMMISSION_PREFIX: &str = "sys:commission:";
 
 impl Account {
     /// The account's key in the `balances` and `journal_lines` tables.
@@ -135,14 +151,31 @@ impl Account {
             Account::User(address) => address.to_string(),
             Account::System(SystemAccount::Issuance) => ISSUANCE_KEY.to_owned(),
             Account::System(SystemAccount::Burn) => "sys:burn".to_owned(),
+            Account::System(SystemAccount::Slot(epoch)) => format!("{SLOT_PREFIX}{epoch}"),
+            Account::System(SystemAccount::SubsidyPool) => "sys:subsidy".to_owned(),
+            Account::System(SystemAccount::PendingStake(node)) => format!("{PENDING_PREFIX}{node}"),
+            Account::System(SystemAccount::Pool(node)) => format!("{POOL_PREFIX}{node}"),
+            Account::System(SystemAccount::Commission(node)) => {
+                format!("{COMMISSION_PREFIX}{node}")
+            }
         }
     }
 
     /// How many rows hold this account's balance (see the module docs).
     pub fn stripes(&self) -> i16 {
         match self {
-            Account::User(_) | Account::System(SystemAccount::Issuance) => 1,
-            Account::System(SystemAccount::Burn) => HOT_ACCOUNT_STRIPES,
+            // Credited by many unrelated requests at once.
+            Account::System(
+                SystemAccount::Burn | SystemAccount::Slot(_) | SystemAccount::PendingStake(_),
+            ) => HOT_ACCOUNT_STRIPES,
+            // Written by one writer at a time (epoch changes, the operator's claims).
+            Account::User(_)
+            | Account::System(
+                SystemAccount::Issuance
+                | SystemAccount::SubsidyPool
+                | SystemAccount::Pool(_)
+                | SystemAccount::Commission(_),
+            ) => 1,
         }
     }
 
@@ -184,10 +217,16 @@ mod tests {
             user.key(),
             Account::System(SystemAccount::Issuance).key(),
             Account::System(SystemAccount::Burn).key(),
+            Account::System(SystemAccount::Slot(1)).key(),
+            Account::System(SystemAccount::Slot(11)).key(),
+            Account::System(SystemAccount::SubsidyPool).key(),
+            Account::System(SystemAccount::PendingStake(1)).key(),
+            Account::System(SystemAccount::Pool(1)).key(),
+            Account::System(SystemAccount::Commission(1)).key(),
         ];
         assert_eq!(
             keys.iter().collect::<std::collections::HashSet<_>>().len(),
-            3
+            keys.len()
         );
         assert!(!user.may_go_negative());
         assert_eq!(user.stripes(), 1);

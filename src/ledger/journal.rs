@@ -65,24 +65,30 @@ fn prepare_legs(legs: &[Leg]) -> Result<Vec<(String, Leg)>, Error> {
             "journal entry does not balance: legs sum to {total}"
         )));
     }
-    let mut merged: Vec<(String, Leg)> = Vec::with_capacity(legs.len());
+    // A BTreeMap merges per account and yields the keys in lock order; epoch changes
+    // post entries with thousands of legs.
+    let mut merged: std::collections::BTreeMap<String, Leg> = std::collections::BTreeMap::new();
     for leg in legs {
-        let key = leg.account.key();
-        match merged.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, existing)) => {
+        match merged.entry(leg.account.key()) {
+            std::collections::btree_map::Entry::Occupied(mut existing) => {
+                let existing = existing.get_mut();
                 existing.amount = existing
                     .amount
                     .checked_add(leg.amount)
                     .ok_or_else(|| Error::internal("journal leg overflow"))?;
             }
-            None => merged.push((key, *leg)),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(*leg);
+            }
         }
     }
-    merged.retain(|(_, leg)| !leg.amount.is_zero());
+    let merged: Vec<(String, Leg)> = merged
+        .into_iter()
+        .filter(|(_, leg)| !leg.amount.is_zero())
+        .collect();
     if merged.is_empty() {
         return Err(Error::internal("journal entry moves nothing"));
     }
-    merged.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(merged)
 }
 

@@ -1,3 +1,7 @@
-//! Rewards of an epoch: the split of the reward pool. (Issue 3; the pure rules first.)
+//! Rewards: the split of each epoch's reward pool (pure rules), subsidies into the
+//! reward slots, and the operators' commission claims.
 
+pub mod claim;
+pub mod distribution;
 pub mod split;
+pub mod subsidy;

@@ -46,6 +46,21 @@ pub fn split_by_weight(pool: Wal, weights: &[Decimal]) -> (Vec<Wal>, Wal) {
     (shares, remainder)
 }
 
+/// Splits `amount` into `parts` equal amounts, rounded down to the FROST; the
+/// remainder FROST go into the first part (subsidies and, later, contract fees spread
+/// over epoch slots). The parts sum to `amount` exactly.
+pub fn split_evenly(amount: Wal, parts: u32) -> Vec<Wal> {
+    assert!(parts > 0, "at least one part");
+    assert!(!amount.is_negative(), "amounts split are not negative");
+    let total = amount.to_frost();
+    let each = total / i128::from(parts);
+    let remainder = total - each * i128::from(parts);
+    let frost = |f: i128| Wal::from_frost(i64::try_from(f).expect("a part is at most the amount"));
+    (0..parts)
+        .map(|i| frost(if i == 0 { each + remainder } else { each }))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +99,17 @@ mod tests {
             for (a, b) in weights.iter().zip(&shares).flat_map(|x| weights.iter().zip(&shares).map(move |y| (x, y))) {
                 if a.0 > b.0 { prop_assert!(a.1 >= b.1); }
             }
+        }
+
+        #[test]
+        fn an_even_split_sums_to_the_amount(amount in 0i64..5_000_000_000_000_000_000, parts in 1u32..=53) {
+            let amount = Wal::from_frost(amount);
+            let split = split_evenly(amount, parts);
+            prop_assert_eq!(split.len(), parts as usize);
+            prop_assert_eq!(Wal::checked_sum(split.iter().copied()).unwrap(), amount);
+            // Equal parts, except the first carries the remainder (< parts FROST).
+            prop_assert!(split.iter().skip(1).all(|&p| p == split[split.len() - 1]));
+            prop_assert!(split[0].to_frost() - split[split.len() - 1].to_frost() < parts as i128);
         }
 
         #[test]

@@ -4,6 +4,23 @@
 
 use rust_decimal::Decimal;
 
+use crate::money::Wal;
+
+/// The committee of the next epoch from the eligible nodes `(node_id, active stake)`:
+/// those with at least `stake_min`, the `size_max` largest by stake (ties: the older
+/// node, lower id), returned in node id order (the order D'Hondt breaks ties in).
+pub fn select(candidates: &[(i64, Wal)], stake_min: Wal, size_max: usize) -> Vec<(i64, Wal)> {
+    let mut eligible: Vec<(i64, Wal)> = candidates
+        .iter()
+        .copied()
+        .filter(|&(_, stake)| stake >= stake_min && stake.is_positive())
+        .collect();
+    eligible.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    eligible.truncate(size_max);
+    eligible.sort_by_key(|&(id, _)| id);
+    eligible
+}
+
 /// Beyond this committee size the cap stops shrinking: n_shards / 10 per node.
 const CAP_COMMITTEE_SIZE: usize = 20;
 
@@ -96,6 +113,23 @@ mod tests {
         assert_eq!(apportion(10, &stakes(&[1_000_000, 1, 1])), vec![7, 2, 1]);
         assert_eq!(shard_cap(1000, 150), 100);
         assert_eq!(shard_cap(100, 7), 29);
+    }
+
+    #[test]
+    fn the_committee_is_the_largest_eligible_stakes() {
+        let w = Wal::from_wal;
+        let candidates = [
+            (1, w(5)),
+            (2, w(50)),
+            (3, Wal::ZERO),
+            (4, w(20)),
+            (5, w(20)),
+        ];
+        assert_eq!(
+            select(&candidates, w(1), 10),
+            vec![(1, w(5)), (2, w(50)), (4, w(20)), (5, w(20))]
+        );
+        assert_eq!(select(&candidates, w(10), 2), vec![(2, w(50)), (4, w(20))]);
     }
 
     #[test]

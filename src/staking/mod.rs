@@ -1,7 +1,8 @@
-//! Staking: storage nodes, committees and shards, pools with exchange rates (issue 3,
-//! in progress: nodes and the pure rules so far).
+//! Staking: storage nodes, stakes and their pools (exchange rates), committees and
+//! shards.
 
 pub mod committee;
 pub mod nodes;
 pub mod pool;
 pub mod rates;
+pub mod stakes;

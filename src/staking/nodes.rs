@@ -11,6 +11,8 @@ use super::rates::{parse_rate, parse_usd};
 use crate::error::Error;
 use crate::ledger::account::Address;
 use crate::ledger::genesis::current_epoch;
+use crate::money::Wal;
+use crate::rewards::distribution::MemberReward;
 
 pub const NAME_LEN_MAX: usize = 64;
 pub const ENDPOINT_LEN_MAX: usize = 256;
@@ -72,7 +74,21 @@ pub struct Node {
     #[schema(value_type = String)]
     pub write_price_vote: Decimal,
     pub registered_epoch: i64,
+    /// The node may rejoin the committee from this epoch on.
     pub jailed_until_epoch: Option<i64>,
+    /// WAL in the node's pool: active stake with its rewards (and withdrawing stake
+    /// until it is paid).
+    pub stake: Wal,
+    /// Stake made this epoch, active from the next.
+    pub pending_stake: Wal,
+    /// Shards the node holds in the current epoch (empty outside the committee).
+    pub shards: Vec<i32>,
+    /// Commission earned and not yet claimed.
+    pub unclaimed_commission: Wal,
+    /// What this epoch would pay the node if it ended now (its reward slot as it
+    /// stands, performance 1): the whole reward and the commission part of it.
+    pub expected_reward: Wal,
+    pub expected_commission: Wal,
 }
 
 fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
@@ -211,11 +227,15 @@ struct NodeRow {
     write_price_vote: Decimal,
     registered_epoch: i64,
     jailed_until_epoch: Option<i64>,
+    pool_wal: Decimal,
+    pending_wal: Decimal,
+    commission_wal: Decimal,
+    shards: Option<Vec<i32>>,
 }
 
 impl NodeRow {
     /// The view in `epoch`: a pending commission whose epoch has come is in force.
-    fn view(self, epoch: i64) -> Node {
+    fn view(self, epoch: i64, expected: Option<&MemberReward>) -> Node {
         let pending = self.next_commission_rate.zip(self.next_commission_epoch);
         let (commission_rate, pending_commission) = match pending {
             Some((rate, from)) if from <= epoch => (rate, None),
@@ -240,6 +260,12 @@ impl NodeRow {
             write_price_vote: self.write_price_vote.normalize(),
             registered_epoch: self.registered_epoch,
             jailed_until_epoch: self.jailed_until_epoch,
+            stake: Wal::from_decimal_unchecked(self.pool_wal),
+            pending_stake: Wal::from_decimal_unchecked(self.pending_wal),
+            shards: self.shards.unwrap_or_default(),
+            unclaimed_commission: Wal::from_decimal_unchecked(self.commission_wal),
+            expected_reward: expected.map_or(Wal::ZERO, |m| m.reward),
+            expected_commission: expected.map_or(Wal::ZERO, |m| m.commission),
         }
     }
 }
@@ -259,15 +285,12 @@ pub async fn register(
     operator: Address,
     node: &NewNode,
 ) -> Result<Node, Error> {
-    let epoch = current_epoch(conn).await?.epoch;
-    let row = sqlx::query_as!(
-        NodeRow,
+    let epoch = crate::epoch::lock_shared(conn).await?;
+    let id = sqlx::query_scalar!(
         r#"INSERT INTO nodes (operator, name, endpoint, protocol_public_key, commission_rate,
                               storage_price_vote, write_price_vote, registered_epoch)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           RETURNING id, operator, name, endpoint, protocol_public_key, commission_rate,
-                     next_commission_rate, next_commission_epoch, storage_price_vote,
-                     write_price_vote, registered_epoch, jailed_until_epoch"#,
+           RETURNING id"#,
         operator.to_string(),
         node.name,
         node.endpoint,
@@ -280,7 +303,9 @@ pub async fn register(
     .fetch_one(&mut *conn)
     .await
     .map_err(key_taken)?;
-    Ok(row.view(epoch))
+    find(conn, &id.to_string())
+        .await?
+        .ok_or_else(|| Error::internal("the new node vanished"))
 }
 
 fn parse_id(id: &str) -> Option<i64> {
@@ -289,38 +314,91 @@ fn parse_id(id: &str) -> Option<i64> {
 
 /// A node as seen in the current epoch.
 pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Node>, Error> {
-    let epoch = current_epoch(conn).await?.epoch;
     let Some(id) = parse_id(id) else {
         return Ok(None);
     };
-    let row = sqlx::query_as!(
-        NodeRow,
-        r#"SELECT id, operator, name, endpoint, protocol_public_key, commission_rate,
-                  next_commission_rate, next_commission_epoch, storage_price_vote,
-                  write_price_vote, registered_epoch, jailed_until_epoch
-           FROM nodes WHERE id = $1"#,
-        id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|r| r.view(epoch)))
+    Ok(page_from(conn, id - 1, 1)
+        .await?
+        .into_iter()
+        .find(|n| n.id == id.to_string()))
 }
 
 /// Nodes in registration order, after the node id `after`.
 pub async fn page(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Vec<Node>, Error> {
+    page_from(conn, after, limit).await
+}
+
+async fn page_from(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Vec<Node>, Error> {
     let epoch = current_epoch(conn).await?.epoch;
     let rows = sqlx::query_as!(
         NodeRow,
-        r#"SELECT id, operator, name, endpoint, protocol_public_key, commission_rate,
-                  next_commission_rate, next_commission_epoch, storage_price_vote,
-                  write_price_vote, registered_epoch, jailed_until_epoch
-           FROM nodes WHERE id > $1 ORDER BY id LIMIT $2"#,
+        r#"SELECT n.id, n.operator, n.name, n.endpoint, n.protocol_public_key, n.commission_rate,
+                  n.next_commission_rate, n.next_commission_epoch, n.storage_price_vote,
+                  n.write_price_vote, n.registered_epoch, n.jailed_until_epoch,
+                  (SELECT coalesce(sum(balance), 0) FROM balances
+                   WHERE account = 'sys:pool:' || n.id) AS "pool_wal!",
+                  (SELECT coalesce(sum(balance), 0) FROM balances
+                   WHERE account = 'sys:pending:' || n.id) AS "pending_wal!",
+                  (SELECT coalesce(sum(balance), 0) FROM balances
+                   WHERE account = 'sys:commission:' || n.id) AS "commission_wal!",
+                  c.shards AS "shards?"
+           FROM nodes n LEFT JOIN committee_members c ON c.epoch = $3 AND c.node_id = n.id
+           WHERE n.id > $1 ORDER BY n.id LIMIT $2"#,
         after,
-        limit
+        limit,
+        epoch
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(|r| r.view(epoch)).collect())
+    let expected = expected_rewards(conn, epoch).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let reward = expected.iter().find(|m| m.node_id == r.id);
+            r.view(epoch, reward)
+        })
+        .collect())
+}
+
+/// What the current epoch would pay each committee member if it ended now.
+async fn expected_rewards(conn: &mut PgConnection, epoch: i64) -> Result<Vec<MemberReward>, Error> {
+    use crate::ledger::account::{Account, SystemAccount};
+    use crate::ledger::journal::balance_of_key;
+    use crate::rewards::distribution::{distribute, Member};
+    let rows = sqlx::query!(
+        r#"SELECT c.node_id, cardinality(c.shards) AS "shards!",
+                  CASE WHEN n.next_commission_epoch <= $1 THEN n.next_commission_rate
+                       ELSE n.commission_rate END AS "commission_rate!"
+           FROM committee_members c JOIN nodes n ON n.id = c.node_id
+           WHERE c.epoch = $1 ORDER BY c.node_id"#,
+        epoch
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let members: Vec<Member> = rows
+        .into_iter()
+        .map(|r| Member {
+            node_id: r.node_id,
+            shards: r.shards as u32,
+            performance: Decimal::ONE,
+            commission_rate: r.commission_rate,
+        })
+        .collect();
+    let params = crate::params::load(conn).await?;
+    let slot = balance_of_key(conn, &Account::System(SystemAccount::Slot(epoch)).key()).await?;
+    let subsidy_pool =
+        balance_of_key(conn, &Account::System(SystemAccount::SubsidyPool).key()).await?;
+    Ok(distribute(
+        slot,
+        subsidy_pool,
+        params.subsidy_rate,
+        params.reward_burn_rate,
+        &members,
+    )
+    .members)
 }
 
 /// Applies the operator's changes; anyone else gets 403, an unknown node 404.
@@ -330,7 +408,7 @@ pub async fn update(
     id: &str,
     changes: &NodeChanges,
 ) -> Result<Node, Error> {
-    let epoch = current_epoch(conn).await?.epoch;
+    let epoch = crate::epoch::lock_shared(conn).await?;
     let not_found = || Error::NotFound(format!("no node with id {id:?}"));
     let node_id = parse_id(id).ok_or_else(not_found)?;
     let operator = sqlx::query_scalar!(
@@ -345,8 +423,7 @@ pub async fn update(
             "node {id} belongs to {operator}; only its operator may change it"
         )));
     }
-    let row = sqlx::query_as!(
-        NodeRow,
+    sqlx::query!(
         r#"UPDATE nodes SET
                name = coalesce($2, name),
                endpoint = coalesce($3, endpoint),
@@ -358,10 +435,7 @@ pub async fn update(
                next_commission_epoch = CASE WHEN $5::numeric IS NULL THEN next_commission_epoch ELSE $8 + $9 END,
                storage_price_vote = coalesce($6, storage_price_vote),
                write_price_vote = coalesce($7, write_price_vote)
-           WHERE id = $1
-           RETURNING id, operator, name, endpoint, protocol_public_key, commission_rate,
-                     next_commission_rate, next_commission_epoch, storage_price_vote,
-                     write_price_vote, registered_epoch, jailed_until_epoch"#,
+           WHERE id = $1"#,
         node_id,
         changes.name,
         changes.endpoint,
@@ -372,8 +446,8 @@ pub async fn update(
         epoch,
         COMMISSION_DELAY_EPOCHS
     )
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await
     .map_err(key_taken)?;
-    Ok(row.view(epoch))
+    find(conn, id).await?.ok_or_else(not_found)
 }

@@ -63,6 +63,26 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// Pays out several stakes at once, all at the same rate (the pool's value before
+    /// any of them leaves), each rounded down: the pool keeps the remainders, so it
+    /// never pays more than it holds. Returns the pool after and each payout.
+    pub fn pay_out(&self, shares: &[u128]) -> (Pool, Vec<Wal>) {
+        let total_shares: u128 = shares.iter().sum();
+        assert!(
+            total_shares <= self.shares,
+            "stakes hold at most the pool's shares"
+        );
+        let paid: Vec<Wal> = shares.iter().map(|&s| self.value_of(s)).collect();
+        let paid_frost: u128 = paid.iter().map(|&w| frost(w)).sum();
+        let pool = Pool {
+            wal_frost: self.wal_frost - paid_frost,
+            shares: self.shares - total_shares,
+        };
+        (pool, paid)
+    }
+}
+
 fn frost(amount: Wal) -> u128 {
     u128::try_from(amount.to_frost()).expect("pool amounts are not negative")
 }
@@ -129,6 +149,29 @@ mod tests {
                 let owed: u128 = stakes.iter().map(|&s| frost(pool.value_of(s))).sum();
                 prop_assert!(owed <= pool.wal_frost, "owes {} holds {}", owed, pool.wal_frost);
                 prop_assert_eq!(paid_in, paid_out + pool.wal_frost);
+            }
+        }
+
+        /// Stakes that activate together each get their shares at the pool's rate,
+        /// rounded down; the pool mints shares for their sum, which is never fewer:
+        /// no stake is counted twice. Paying them all out at once never pays more than
+        /// the pool holds.
+        #[test]
+        fn stakes_activated_together_never_hold_more_than_minted(
+            wal in 0u128..1_000_000_000_000_000_000, extra_shares in 0u128..1_000_000_000_000_000_000,
+            deposits in proptest::collection::vec(1i64..1_000_000_000_000_000, 1..30)
+        ) {
+            let pool = Pool { wal_frost: wal, shares: if wal == 0 { 0 } else { wal + extra_shares } };
+            let each: Vec<u128> = deposits.iter().map(|&d| pool.shares_for(Wal::from_frost(d))).collect();
+            let total: i64 = deposits.iter().sum();
+            let (after, minted) = pool.deposit(Wal::from_frost(total));
+            prop_assert!(each.iter().sum::<u128>() <= minted);
+            let (left, paid) = after.pay_out(&each);
+            let paid_frost: u128 = paid.iter().map(|&w| frost(w)).sum();
+            prop_assert!(paid_frost <= after.wal_frost);
+            prop_assert_eq!(left.wal_frost + paid_frost, after.wal_frost);
+            for (d, p) in deposits.iter().zip(&paid) {
+                prop_assert!(frost(*p) <= *d as u128 + wal, "a payout never exceeds deposit plus the pool's prior WAL");
             }
         }
 

@@ -1,0 +1,65 @@
+//! Commission claims (`POST /v1/nodes/{id}/rewards/claim`): the operator takes the
+//! node's whole unclaimed commission into its own balance.
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use crate::error::Error;
+use crate::ledger::account::{Account, Address, SystemAccount};
+use crate::ledger::journal::{self, balance_of_key, Leg, NewEntry};
+use crate::money::Wal;
+
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Claim {
+    /// The journal entry's id.
+    pub id: String,
+    pub node_id: String,
+    pub to: String,
+    pub amount: Wal,
+}
+
+/// Pays the node's unclaimed commission to its operator (the signer must be it).
+pub async fn claim(conn: &mut PgConnection, signer: Address, id: &str) -> Result<Claim, Error> {
+    let not_found = || Error::NotFound(format!("no node with id {id:?}"));
+    let node_id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(not_found)?;
+    let operator = sqlx::query_scalar!("SELECT operator FROM nodes WHERE id = $1", node_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(not_found)?;
+    if operator != signer.to_string() {
+        return Err(Error::Forbidden(format!(
+            "node {id} is operated by {operator}; only its operator may claim its commission"
+        )));
+    }
+    let account = Account::System(SystemAccount::Commission(node_id));
+    let amount = balance_of_key(conn, &account.key()).await?;
+    if !amount.is_positive() {
+        return Err(Error::Conflict(format!(
+            "node {id} has no unclaimed commission; commission is paid at each epoch change"
+        )));
+    }
+    let memo = format!("commission of node {id}");
+    let posted = journal::post(
+        conn,
+        &NewEntry {
+            kind: "commission_claim",
+            actor: Some(signer),
+            memo: Some(&memo),
+            legs: vec![
+                Leg::debit(account, amount),
+                Leg::credit(Account::User(signer), amount),
+            ],
+        },
+    )
+    .await?;
+    Ok(Claim {
+        id: posted.id.to_string(),
+        node_id: id.to_owned(),
+        to: signer.to_string(),
+        amount,
+    })
+}
