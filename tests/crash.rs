@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::process::{ledger_command, start};
 use common::{address, database_url_of, new_key};
 use ed25519_dalek::SigningKey;
 use reqwest::Method;
@@ -20,56 +19,6 @@ use wal::money::Wal;
 
 const SENDERS: usize = 16;
 const ACKS_BEFORE_KILL: usize = 300;
-
-/// Kills the ledger process when dropped, so a failing test leaves nothing behind.
-struct LedgerProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for LedgerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ledger_command(database_url: &str, treasury: &SigningKey) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wal-ledger"));
-    command
-        .env("DATABASE_URL", database_url)
-        .env("WAL_LISTEN_ADDR", "127.0.0.1:0")
-        .env("WAL_TREASURY_ADDRESS", address(treasury).to_string())
-        .env("RUST_LOG", "warn");
-    command
-}
-
-/// Starts `wal-ledger serve` on port 0 and learns its address from its stdout.
-fn start(database_url: &str, treasury: &SigningKey) -> LedgerProcess {
-    let mut child = ledger_command(database_url, treasury)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("wal-ledger starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    let mut process = LedgerProcess {
-        child,
-        url: String::new(),
-    };
-    process.url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("wal-ledger prints its address within 60 s");
-    process
-}
 
 fn client(url: &str, key: &SigningKey) -> LedgerClient {
     LedgerClient::new(url, Some(key.clone()), Duration::from_secs(10))

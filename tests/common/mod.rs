@@ -3,6 +3,8 @@
 //! that `#[sqlx::test]` made for the test.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
