@@ -273,3 +273,104 @@ async fn an_operator_manages_a_node_with_walctl(db: PgPool) {
     assert!(String::from_utf8_lossy(&text.stdout).contains("commission 0.05 (-> 0.2 from epoch 2)"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[sqlx::test]
+async fn a_delegator_and_an_operator_stake_earn_and_claim_with_walctl(db: PgPool) {
+    let dir = temp_dir();
+    let admin = dir.join("admin.key");
+    assert!(walctl("http://unused", &admin, &["keygen"])
+        .await
+        .status
+        .success());
+    let admin_address = address(&keyfile::read(&admin).unwrap());
+    let ledger = TestLedger::start_with(db, move |config| {
+        config.n_shards = 10;
+        config.admin_address = Some(admin_address);
+    })
+    .await;
+    let treasury = dir.join("treasury.key");
+    keyfile::write_new(&treasury, &ledger.treasury).unwrap();
+    let (operator, protocol) = (dir.join("operator.key"), dir.join("protocol.key"));
+    for key in [&operator, &protocol] {
+        assert!(walctl(&ledger.url, key, &["keygen"]).await.status.success());
+    }
+    let run = |key: std::path::PathBuf, args: Vec<String>| {
+        let url = ledger.url.clone();
+        async move {
+            let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+            args.push("--json");
+            let out = walctl(&url, &key, &args).await;
+            assert!(
+                out.status.success(),
+                "walctl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            json_of(&out)
+        }
+    };
+    let argv = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let node = run(
+        operator.clone(),
+        argv(&[
+            "node",
+            "register",
+            "--name",
+            "n1",
+            "--endpoint",
+            "http://127.0.0.1:9100",
+            "--protocol-key",
+            protocol.to_str().unwrap(),
+            "--commission-rate",
+            "0.1",
+            "--storage-price-vote",
+            "0.0001",
+            "--write-price-vote",
+            "0.00002",
+        ]),
+    )
+    .await;
+    let node_id = node["id"].as_str().unwrap().to_owned();
+
+    let stake = run(treasury.clone(), argv(&["stake", &node_id, "1000"])).await;
+    assert_eq!(stake["status"], "pending");
+    let stakes = run(treasury.clone(), argv(&["stakes"])).await;
+    assert_eq!(stakes["stakes"][0]["id"], stake["id"]);
+    let ended = run(admin.clone(), argv(&["epoch", "--advance"])).await;
+    assert_eq!(ended["epoch"], 0);
+    let committee = run(treasury.clone(), argv(&["committee"])).await;
+    assert_eq!(committee["members"][0]["node_id"], node_id.as_str());
+    assert_eq!(
+        committee["members"][0]["shards"].as_array().unwrap().len(),
+        10
+    );
+    let subsidy = run(
+        treasury.clone(),
+        argv(&["subsidize", "200", "--epochs", "2"]),
+    )
+    .await;
+    assert_eq!(subsidy["slots"][1]["amount"], "100");
+    // The operator sees what the epoch is worth so far: 100 - 3% = 97, 10% of it theirs.
+    let shown = run(operator.clone(), argv(&["node", "show", &node_id])).await;
+    assert_eq!(shown["expected_reward"], "97");
+    assert_eq!(shown["expected_commission"], "9.7");
+    run(admin.clone(), argv(&["epoch", "--advance"])).await;
+    let epoch = run(treasury.clone(), argv(&["epoch", "1"])).await;
+    assert_eq!(epoch["change"]["burned"], "3");
+    let claim = run(operator.clone(), argv(&["claim", &node_id])).await;
+    assert_eq!(claim["amount"], "9.7");
+    let leaving = run(
+        treasury.clone(),
+        argv(&["unstake", stake["id"].as_str().unwrap()]),
+    )
+    .await;
+    assert_eq!(leaving["status"], "withdrawing");
+    assert_eq!(leaving["value"], "1087.3");
+    let text = walctl(&ledger.url, &treasury, &["stakes"]).await;
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("withdrawing, worth 1087.3 WAL now"), "{text}");
+    let refused = walctl(&ledger.url, &treasury, &["claim", &node_id, "--json"]).await;
+    assert_eq!(json_of(&refused)["error"]["code"], "FORBIDDEN");
+    ledger.assert_audit_ok().await;
+    ledger.stop().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}

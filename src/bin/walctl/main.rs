@@ -1,5 +1,7 @@
 //! `walctl`: the command-line client of the WAL ledger.
 
+mod staking;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -78,6 +80,39 @@ enum Command {
     /// Storage nodes: register, update, show, list.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Stake WAL with a node: `walctl stake <node_id> 100`.
+    Stake { node_id: String, amount: String },
+    /// Withdraw a stake: pending stake comes back at once, active stake at the next
+    /// epoch change (with its rewards).
+    Unstake { stake_id: String },
+    /// List stakes (default: yours) with their current value.
+    Stakes {
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        node_id: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Claim your node's unclaimed commission.
+    Claim { node_id: String },
+    /// Show the current committee and its shards.
+    Committee,
+    /// Show an epoch (default: the current one) and what its change did; with
+    /// `--advance`, end the current epoch now (admin key only).
+    Epoch {
+        epoch: Option<i64>,
+        #[arg(long, conflicts_with = "epoch")]
+        advance: bool,
+    },
+    /// Add WAL to the reward slots of this epoch and the next `--epochs - 1`.
+    Subsidize {
+        amount: String,
+        #[arg(long, default_value_t = 1)]
+        epochs: u32,
+    },
     /// Load test: concurrent signed transfers among fresh accounts funded from your key.
     Bench {
         /// Concurrent clients.
@@ -155,11 +190,17 @@ fn node_text(node: &Value) -> String {
             s(p, "effective_epoch")
         ),
     };
+    let jailed = match node["jailed_until_epoch"].as_i64() {
+        Some(epoch) => format!("\n  jailed until epoch {epoch}"),
+        None => String::new(),
+    };
     format!(
         "node {} {:?} at {}
   operator {}
   protocol key {}
-  commission {}{}  votes: storage {} USD, write {} USD",
+  commission {}{}  votes: storage {} USD, write {} USD
+  stake {} WAL (pending {} WAL), shards {}, unclaimed commission {} WAL
+  this epoch so far: expected reward {} WAL, of which commission {} WAL{}",
         s(node, "id"),
         s(node, "name"),
         s(node, "endpoint"),
@@ -168,7 +209,14 @@ fn node_text(node: &Value) -> String {
         s(node, "commission_rate"),
         pending,
         s(node, "storage_price_vote"),
-        s(node, "write_price_vote")
+        s(node, "write_price_vote"),
+        s(node, "stake"),
+        s(node, "pending_stake"),
+        node["shards"].as_array().map_or(0, Vec::len),
+        s(node, "unclaimed_commission"),
+        s(node, "expected_reward"),
+        s(node, "expected_commission"),
+        jailed
     )
 }
 
@@ -290,6 +338,11 @@ enum CliError {
     KeyFile(#[from] keyfile::KeyFileError),
     #[error("{0}")]
     Usage(String),
+}
+
+/// A fresh Idempotency-Key for one command (its retries reuse it).
+fn fresh_key() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 fn client(cli: &Cli, key: Option<SigningKey>) -> LedgerClient {
@@ -445,6 +498,13 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             });
         }
         Command::Node(command) => node_command(cli, command).await?,
+        Command::Stake { .. }
+        | Command::Unstake { .. }
+        | Command::Stakes { .. }
+        | Command::Claim { .. }
+        | Command::Committee
+        | Command::Epoch { .. }
+        | Command::Subsidize { .. } => staking::run(cli, &cli.command).await?,
         Command::Bench {
             clients,
             accounts,
