@@ -1,0 +1,218 @@
+//! Epoch-change time against the number of stakes and nodes (issue 3's benchmark; not
+//! a test). For each size it builds a scratch database with synthetic nodes and stakes
+//! whose WAL really sits in the journal (the audit holds), then times real epoch
+//! changes through `wal::epoch::change::advance`:
+//!   * activation: the change that makes every stake active at once;
+//!   * 100 withdrawals: a change with rewards that also pays 100 withdrawals;
+//!   * steady: the median of 5 changes with rewards and a committee, nothing else.
+//!
+//! Run: `cargo bench --bench epoch_change` (DATABASE_URL names the server; default
+//! postgres://postgres@127.0.0.1:5432/postgres). Prints a Markdown table.
+
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{PgPool, Postgres};
+use wal::epoch::change::{advance, ChangeSettings, Outcome};
+use wal::ledger::account::{Account, Address, SystemAccount};
+use wal::ledger::genesis::{self, GenesisParams};
+use wal::ledger::journal::{self, Leg, NewEntry};
+use wal::money::Wal;
+use wal::rewards::subsidy::{self, SubsidyRequest};
+
+const N_SHARDS: u32 = 1000;
+const STAKE_WAL: i64 = 10;
+const WITHDRAWALS: usize = 100;
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn database_url(name: &str) -> String {
+    let server = server_url();
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+fn key_address(seed: u64) -> Address {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    Address::from_key(&ed25519_dalek::SigningKey::from_bytes(&bytes).verifying_key())
+}
+
+/// Genesis, `nodes` nodes and `stakes` pending stakes of 10 WAL spread over them,
+/// their WAL moved by real journal entries, and a subsidy over 53 epochs.
+async fn populate(pool: &PgPool, nodes: i64, stakes: i64) -> anyhow::Result<()> {
+    wal::app::MIGRATOR.run(pool).await?;
+    let treasury = key_address(1);
+    genesis::run(
+        pool,
+        &GenesisParams {
+            network_id: "bench".into(),
+            treasury,
+            total_supply: Wal::from_wal(5_000_000_000),
+            n_shards: N_SHARDS,
+            genesis_wal_usd: Decimal::new(10, 2),
+            epoch_duration_secs: 3600,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    sqlx::query(
+        "INSERT INTO nodes (operator, name, endpoint, protocol_public_key, commission_rate,
+                            storage_price_vote, write_price_vote, registered_epoch)
+         SELECT $1, 'node-' || i, 'http://node-' || i || '.example', lpad(to_hex(i), 64, '0'),
+                0.1, 0.0001, 0.00002, 0
+         FROM generate_series(1, $2) AS i",
+    )
+    .bind(treasury.to_string())
+    .bind(nodes)
+    .execute(pool)
+    .await?;
+    // Stake i goes to node (i mod nodes) + 1; owners are 1000 distinct addresses.
+    let owners: Vec<String> = (0..1000)
+        .map(|i| key_address(1000 + i).to_string())
+        .collect();
+    sqlx::query(
+        "INSERT INTO stakes (owner, node_id, principal, staked_epoch)
+         SELECT ($1::text[])[1 + i % 1000], 1 + i % $2, $3, 0 FROM generate_series(0, $4 - 1) AS i",
+    )
+    .bind(&owners)
+    .bind(nodes)
+    .bind(Decimal::from(STAKE_WAL))
+    .bind(stakes)
+    .execute(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    let mut legs = Vec::new();
+    let mut total = Wal::ZERO;
+    for node in 1..=nodes {
+        let count = stakes / nodes + i64::from(node - 1 < stakes % nodes);
+        let amount = Wal::from_wal(count * STAKE_WAL);
+        if amount.is_positive() {
+            legs.push(Leg::credit(
+                Account::System(SystemAccount::PendingStake(node)),
+                amount,
+            ));
+            total = total.checked_add(amount).expect("within the supply");
+        }
+    }
+    legs.push(Leg::debit(Account::User(treasury), total));
+    let entry = NewEntry {
+        kind: "stake",
+        actor: Some(treasury),
+        memo: Some("synthetic stakes"),
+        legs,
+    };
+    journal::post(&mut tx, &entry).await?;
+    let request = SubsidyRequest {
+        amount: Wal::from_wal(53_000_000),
+        epochs: 53,
+    };
+    subsidy::add(&mut tx, treasury, &request, 0).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn change(pool: &PgPool, from: i64, settings: ChangeSettings) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let outcome = advance(pool, from, settings, None).await?;
+    anyhow::ensure!(outcome == Outcome::Advanced { ended: from }, "{outcome:?}");
+    Ok(started.elapsed())
+}
+
+/// Asks `WITHDRAWALS` active stakes to withdraw, through the real store code.
+async fn request_withdrawals(pool: &PgPool, epoch: i64) -> anyhow::Result<()> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, owner FROM stakes WHERE withdraw_epoch IS NULL ORDER BY id LIMIT $1",
+    )
+    .bind(WITHDRAWALS as i64)
+    .fetch_all(pool)
+    .await?;
+    for (id, owner) in rows {
+        let mut tx = pool.begin().await?;
+        let owner: Address = owner.parse()?;
+        wal::staking::stakes::withdraw(&mut tx, owner, &id.to_string(), epoch).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+struct Row {
+    nodes: i64,
+    stakes: i64,
+    activation: Duration,
+    withdrawals: Duration,
+    steady: Duration,
+}
+
+async fn measure(nodes: i64, stakes: i64) -> anyhow::Result<Row> {
+    let name = format!("wal_bench_epoch_{nodes}_{stakes}");
+    let url = database_url(&name);
+    if Postgres::database_exists(&url).await? {
+        Postgres::drop_database(&url).await?;
+    }
+    Postgres::create_database(&url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await?;
+    populate(&pool, nodes, stakes).await?;
+    let settings = ChangeSettings {
+        n_shards: N_SHARDS,
+        epoch_duration_secs: 3600,
+    };
+    let activation = change(&pool, 0, settings).await?;
+    request_withdrawals(&pool, 1).await?;
+    let withdrawals = change(&pool, 1, settings).await?;
+    let mut steady = Vec::new();
+    for from in 2..7 {
+        steady.push(change(&pool, from, settings).await?);
+    }
+    steady.sort();
+    let report = wal::ledger::audit::run(&pool).await?;
+    anyhow::ensure!(report.ok, "audit failed: {report:?}");
+    pool.close().await;
+    Postgres::drop_database(&url).await?;
+    Ok(Row {
+        nodes,
+        stakes,
+        activation,
+        withdrawals,
+        steady: steady[steady.len() / 2],
+    })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes --bench; any other argument filters nothing here.
+    let sizes = [
+        (10, 1_000),
+        (10, 10_000),
+        (10, 100_000),
+        (150, 1_000),
+        (150, 10_000),
+        (150, 100_000),
+    ];
+    println!("epoch change time, n_shards {N_SHARDS}, in ms");
+    println!("| nodes | stakes | activation | rewards + {WITHDRAWALS} withdrawals | steady (median of 5) |");
+    println!("|---:|---:|---:|---:|---:|");
+    for (nodes, stakes) in sizes {
+        let row = measure(nodes, stakes).await?;
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            row.nodes,
+            row.stakes,
+            ms(row.activation),
+            ms(row.withdrawals),
+            ms(row.steady)
+        );
+    }
+    Ok(())
+}
