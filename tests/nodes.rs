@@ -19,11 +19,22 @@ fn registration(protocol_key: &ed25519_dalek::SigningKey) -> Value {
 }
 
 async fn advance_epoch(ledger: &TestLedger) {
-    // Epoch changes arrive with the rest of issue 3; until then a test writes the row.
-    sqlx::query("INSERT INTO epochs (epoch, started_at, ends_at) SELECT max(epoch) + 1, now(), now() + interval '1 day' FROM epochs")
-        .execute(&ledger.db)
+    // A real epoch change, as the epoch clock would run it.
+    let current: i64 = sqlx::query_scalar("SELECT max(epoch) FROM epochs")
+        .fetch_one(&ledger.db)
         .await
         .unwrap();
+    let settings = wal::epoch::change::ChangeSettings {
+        n_shards: 100,
+        epoch_duration_secs: 3600,
+    };
+    let outcome = wal::epoch::change::advance(&ledger.db, current, settings, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        wal::epoch::change::Outcome::Advanced { ended: current }
+    );
 }
 
 #[sqlx::test]
