@@ -406,7 +406,7 @@ async fn stakes_withdrawals_and_transfers_racing_epoch_changes(db: PgPool) {
         );
     }
     // Every user's balance: 1000 - sent + received - principal still staked.
-    let mut received = vec![Wal::ZERO; USERS];
+    let mut received = [Wal::ZERO; USERS];
     for (_, sent_to) in &logs {
         for (&to, &amount) in sent_to {
             received[to] = received[to].checked_add(amount).unwrap();
