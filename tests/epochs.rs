@@ -495,3 +495,53 @@ async fn two_ledger_processes_share_the_epoch_clock(db: PgPool) {
     assert!(report.ok, "{report:?}");
     assert!(report.burned.is_positive(), "rewards were paid and burned");
 }
+
+/// The audit checks staking too: a stake row without its WAL (or WAL without its
+/// stake) is reported.
+#[sqlx::test]
+async fn the_audit_catches_a_stake_without_its_wal(db: PgPool) {
+    let (ledger, admin) = ledger_with_admin(db).await;
+    let (operator, staker) = (new_key(), new_key());
+    ledger.fund(&staker, "100").await;
+    let node: Value = ledger
+        .client(&operator)
+        .post("/v1/nodes", &registration("node-a"), "n")
+        .await
+        .unwrap();
+    let body = json!({"node_id": node["id"], "amount": "10"});
+    let _: Value = ledger
+        .client(&staker)
+        .post("/v1/stakes", &body, "s1")
+        .await
+        .unwrap();
+    let _: Value = ledger
+        .client(&admin)
+        .post("/v1/admin/epochs/advance", &json!({}), "a")
+        .await
+        .unwrap();
+    let _: Value = ledger
+        .client(&staker)
+        .post("/v1/stakes", &body, "s2")
+        .await
+        .unwrap();
+    ledger.assert_audit_ok().await;
+    // A pending stake nobody paid for, then an active one the pool has no shares for.
+    for epoch in [1, 0] {
+        sqlx::query("INSERT INTO stakes (owner, node_id, principal, staked_epoch) VALUES ($1, $2::bigint, 5, $3)")
+            .bind(address(&staker).to_string())
+            .bind(node["id"].as_str().unwrap())
+            .bind(epoch as i64)
+            .execute(&ledger.db)
+            .await
+            .unwrap();
+        let audit = ledger.audit().await;
+        assert_eq!(audit["ok"], json!(false), "{audit}");
+        assert_eq!(audit["stake_mismatches"], 1, "{audit}");
+        sqlx::query("DELETE FROM stakes WHERE principal = 5")
+            .execute(&ledger.db)
+            .await
+            .unwrap();
+    }
+    ledger.assert_audit_ok().await;
+    ledger.stop().await;
+}

@@ -6,6 +6,9 @@
 //! 3. No account except issuance is negative.
 //! 4. Every balance row equals the sum of the journal lines written to it: nothing
 //!    but the journal changed a balance.
+//! 5. Staking: each node's pending account holds exactly the principal of its stakes
+//!    made this epoch and not withdrawn, and the shares its active stakes hold (each
+//!    computed from its activation rate) never exceed the pool's shares.
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -29,6 +32,8 @@ pub struct AuditReport {
     pub balance_mismatches: i64,
     pub journal_entries: i64,
     pub accounts: i64,
+    /// Nodes whose pending account or pool shares disagree with their stakes.
+    pub stake_mismatches: i64,
     pub burned: Wal,
 }
 
@@ -54,7 +59,17 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
                            GROUP BY account, stripe) j USING (account, stripe)
                 WHERE coalesce(b.balance, 0) <> coalesce(j.total, 0)) AS "mismatches!",
              (SELECT count(*) FROM journal_entries) AS "entries!",
-             (SELECT count(DISTINCT account) FROM balances) AS "accounts!""#,
+             (SELECT count(DISTINCT account) FROM balances) AS "accounts!",
+             (SELECT count(*) FROM nodes n WHERE
+                (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'sys:pending:' || n.id)
+                  <> (SELECT coalesce(sum(principal), 0) FROM stakes s
+                      WHERE s.node_id = n.id AND s.withdraw_epoch IS NULL
+                        AND s.staked_epoch = (SELECT max(epoch) FROM epochs))
+                OR n.pool_shares < (SELECT coalesce(sum(coalesce(s.shares,
+                      CASE WHEN r.wal = 0 OR r.shares = 0 THEN s.principal * 1000000000
+                           ELSE div(s.principal * r.shares, r.wal) END)), 0)
+                    FROM stakes s JOIN pool_rates r ON r.node_id = s.node_id AND r.epoch = s.staked_epoch + 1
+                    WHERE s.node_id = n.id AND s.withdrawn_amount IS NULL)) AS "stake_mismatches!""#,
         ISSUANCE_KEY
     )
     .fetch_one(&mut *tx)
@@ -68,10 +83,11 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
         && row.unbalanced == 0
         && row.without_lines == 0
         && row.negative == 0
-        && row.mismatches == 0;
+        && row.mismatches == 0
+        && row.stake_mismatches == 0;
     if !ok {
         tracing::error!(?row.sum_of_balances, ?total_supply, row.unbalanced, row.negative,
-            row.mismatches, "AUDIT FAILED");
+            row.mismatches, row.stake_mismatches, "AUDIT FAILED");
     }
     Ok(AuditReport {
         ok,
@@ -84,6 +100,7 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
         balance_mismatches: row.mismatches,
         journal_entries: row.entries,
         accounts: row.accounts,
+        stake_mismatches: row.stake_mismatches,
         burned: Wal::from_decimal_unchecked(row.burned),
     })
 }
