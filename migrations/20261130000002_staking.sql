@@ -47,6 +47,31 @@ BEGIN
     RETURN (SELECT max(epoch) FROM epochs);
 END $$;
 
+-- Commission changes: each applies from its epoch (two after it was asked for) until a
+-- later one does, so a second request never cancels a first one still waiting. The
+-- rate a node registered with applies before its first change.
+CREATE TABLE commission_changes (
+    node_id         bigint NOT NULL REFERENCES nodes (id),
+    effective_epoch bigint NOT NULL,
+    rate            numeric(10, 9) NOT NULL CHECK (rate BETWEEN 0 AND 1),
+    requested_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (node_id, effective_epoch)
+);
+INSERT INTO commission_changes (node_id, effective_epoch, rate)
+SELECT id, next_commission_epoch, next_commission_rate FROM nodes
+WHERE next_commission_rate IS NOT NULL;
+ALTER TABLE nodes DROP COLUMN next_commission_rate, DROP COLUMN next_commission_epoch;
+
+-- The commission rate in force for a node in an epoch.
+CREATE FUNCTION commission_rate_at(p_node bigint, p_epoch bigint) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT rate FROM commission_changes
+         WHERE node_id = p_node AND effective_epoch <= p_epoch
+         ORDER BY effective_epoch DESC LIMIT 1),
+        (SELECT commission_rate FROM nodes WHERE id = p_node))
+$$;
+
 -- A pool's shares outstanding (its WAL is the balance of sys:pool:<node>). Written
 -- only by epoch changes: shares are minted when pending stake activates and retired
 -- when withdrawals are paid.

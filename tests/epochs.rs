@@ -50,28 +50,6 @@ fn problem_code<T>(result: &Result<T, ClientError>) -> Option<String> {
     }
 }
 
-/// Everything an epoch change may write, as text: equal before and after a change
-/// that failed means it left nothing behind.
-async fn snapshot(db: &PgPool) -> String {
-    let queries = [
-        "SELECT string_agg(account || ':' || stripe || '=' || balance, ',' ORDER BY account, stripe) FROM balances",
-        "SELECT count(*)::text FROM journal_entries",
-        "SELECT string_agg(epoch::text, ',' ORDER BY epoch) FROM epochs",
-        "SELECT coalesce(string_agg(epoch || '/' || node_id || '/' || shards::text || '/' || coalesce(reward::text, '-'), ',' ORDER BY epoch, node_id), '') FROM committee_members",
-        "SELECT string_agg(id || '=' || pool_shares, ',' ORDER BY id) FROM nodes",
-        "SELECT coalesce(string_agg(id || '/' || coalesce(withdrawn_amount::text, '-'), ',' ORDER BY id), '') FROM stakes",
-        "SELECT count(*)::text FROM pool_rates",
-        "SELECT count(*)::text FROM epoch_changes",
-    ];
-    let mut out = String::new();
-    for q in queries {
-        let part: Option<String> = sqlx::query_scalar(q).fetch_one(db).await.unwrap();
-        out.push_str(&part.unwrap_or_default());
-        out.push('\n');
-    }
-    out
-}
-
 #[sqlx::test]
 async fn a_failing_epoch_change_leaves_the_epoch_intact(db: PgPool) {
     let (ledger, admin) = ledger_with_admin(db).await;
@@ -124,7 +102,7 @@ async fn a_failing_epoch_change_leaves_the_epoch_intact(db: PgPool) {
         .execute(&ledger.db)
         .await
         .unwrap();
-    let before = snapshot(&ledger.db).await;
+    let before = common::snapshot(&ledger.db).await;
     let failed: Result<Value, _> = admin_client
         .post("/v1/admin/epochs/advance", &json!({}), "a1")
         .await;
@@ -134,7 +112,7 @@ async fn a_failing_epoch_change_leaves_the_epoch_intact(db: PgPool) {
         !detail.contains("injected"),
         "a 500 carries no internals: {detail}"
     );
-    assert_eq!(snapshot(&ledger.db).await, before);
+    assert_eq!(common::snapshot(&ledger.db).await, before);
     let epoch: Value = ledger.public().get("/v1/epochs/current").await.unwrap();
     assert_eq!(epoch["epoch"], 1);
     ledger.assert_audit_ok().await;
@@ -176,11 +154,33 @@ async fn two_triggers_at_once_change_the_epoch_once(db: PgPool) {
         assert_eq!(codes.iter().filter(|c| c.is_none()).count(), 1, "{codes:?}");
         assert!(codes.contains(&Some("CONFLICT".to_owned())), "{codes:?}");
     }
+    // A retry of a committed advance with the same Idempotency-Key (a lost answer)
+    // replays the answer and ends nothing more.
+    let admin_client = ledger.client(&admin);
+    let body = json!({"epoch": 3});
+    let first: Value = admin_client
+        .post("/v1/admin/epochs/advance", &body, "advance-3")
+        .await
+        .unwrap();
+    let retried: Value = admin_client
+        .post("/v1/admin/epochs/advance", &body, "advance-3")
+        .await
+        .unwrap();
+    assert_eq!(first, retried);
     let changes: i64 = sqlx::query_scalar("SELECT count(*) FROM epoch_changes")
         .fetch_one(&ledger.db)
         .await
         .unwrap();
-    assert_eq!(changes, 3);
+    assert_eq!(changes, 4);
+    let bad: Result<Value, _> = admin_client
+        .send_signed(
+            Method::POST,
+            "/v1/admin/epochs/advance",
+            br#"{"epoch": -1}"#,
+            None,
+        )
+        .await;
+    assert_eq!(problem_code(&bad).as_deref(), Some("INVALID_ARGUMENT"));
     ledger.stop().await;
 }
 
@@ -230,11 +230,23 @@ fn numeric(text: &str) -> Wal {
     Wal::from_decimal_unchecked(text.parse::<rust_decimal::Decimal>().unwrap())
 }
 
-/// Stakes, withdrawals and transfers from 8 users race repeated epoch changes. There
-/// are no rewards, so every pool stays at one share per FROST and every stake is worth
-/// its principal: exactly what each node's accounts must hold is known.
+/// Stakes, withdrawals and transfers from 8 users race repeated epoch changes. Without
+/// rewards every pool stays at one share per FROST and every stake is worth its
+/// principal, so what each node's accounts must hold is known exactly.
 #[sqlx::test]
 async fn stakes_withdrawals_and_transfers_racing_epoch_changes(db: PgPool) {
+    race_epoch_changes(db, false).await;
+}
+
+/// The same race with rewards flowing every epoch, so pool rates move while stakes
+/// join and leave: every stake is paid at least its principal, the pools hold what
+/// their stakes are worth (to rounding dust), every balance is exact.
+#[sqlx::test]
+async fn stakes_racing_epoch_changes_with_rewards(db: PgPool) {
+    race_epoch_changes(db, true).await;
+}
+
+async fn race_epoch_changes(db: PgPool, rewards: bool) {
     const USERS: usize = 8;
     const OPS_PER_USER: usize = 24;
     const CHANGES: usize = 6;
@@ -256,6 +268,14 @@ async fn stakes_withdrawals_and_transfers_racing_epoch_changes(db: PgPool) {
     let users: Vec<SigningKey> = (0..USERS).map(|_| new_key()).collect();
     for user in &users {
         ledger.fund(user, "1000").await;
+    }
+    if rewards {
+        let body = json!({"amount": "7000.000000007", "epochs": CHANGES + 1});
+        let _: Value = ledger
+            .client(&ledger.treasury)
+            .post("/v1/subsidies", &body, "subsidy")
+            .await
+            .unwrap();
     }
     let addresses: Vec<_> = users.iter().map(address).collect();
     let done_ops = Arc::new(AtomicUsize::new(0));
@@ -364,48 +384,87 @@ async fn stakes_withdrawals_and_transfers_racing_epoch_changes(db: PgPool) {
         rows as usize, made,
         "every acknowledged stake is there, once"
     );
-    // Withdrawn stakes got back exactly their principal (no rewards, no slashes).
+    // Withdrawn stakes got back exactly their principal without rewards; with them,
+    // at least it (less the rounding to a whole share, under 1000 FROST here, when no
+    // reward came between); a pending stake withdrawn is refunded exactly.
     let wrong: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM stakes WHERE withdrawn_amount IS NOT NULL AND withdrawn_amount <> principal",
+        "SELECT count(*) FROM stakes WHERE withdrawn_amount IS NOT NULL AND (
+           withdrawn_amount < principal - 0.000001
+           OR (withdrawn_amount <> principal AND (withdrawn_epoch = staked_epoch OR NOT $1)))",
     )
+    .bind(rewards)
     .fetch_one(&ledger.db)
     .await
     .unwrap();
     assert_eq!(wrong, 0);
-    // Per node: pending WAL = stakes of this epoch not withdrawn; pool WAL = active
-    // stakes not yet paid out; one pool share per FROST.
     for node in &nodes {
-        let row: (String, String, String, String, String) = sqlx::query_as(
+        let row: (String, String, String, String, String, i64) = sqlx::query_as(
             "SELECT
                (SELECT coalesce(sum(balance), 0)::text FROM balances WHERE account = 'sys:pending:' || $1),
                (SELECT coalesce(sum(principal), 0)::text FROM stakes WHERE node_id = $1::bigint AND staked_epoch = $2 AND withdraw_epoch IS NULL),
                (SELECT coalesce(sum(balance), 0)::text FROM balances WHERE account = 'sys:pool:' || $1),
                (SELECT coalesce(sum(principal), 0)::text FROM stakes WHERE node_id = $1::bigint AND staked_epoch < $2 AND withdrawn_amount IS NULL),
-               (SELECT (pool_shares / 1000000000)::text FROM nodes WHERE id = $1::bigint)",
+               (SELECT (pool_shares / 1000000000)::text FROM nodes WHERE id = $1::bigint),
+               (SELECT count(*) FROM stakes WHERE node_id = $1::bigint)",
         )
         .bind(node)
         .bind(current)
         .fetch_one(&ledger.db)
         .await
         .unwrap();
-        let amount = |t: &str| numeric(t);
+        let (pending, pending_stakes, pool, active_principal, shares, stake_count) = row;
         assert_eq!(
-            amount(&row.0),
-            amount(&row.1),
+            numeric(&pending),
+            numeric(&pending_stakes),
             "node {node}: pending account vs pending stakes"
         );
-        assert_eq!(
-            amount(&row.2),
-            amount(&row.3),
-            "node {node}: pool vs active stakes"
+        if !rewards {
+            assert_eq!(
+                numeric(&pool),
+                numeric(&active_principal),
+                "node {node}: pool vs active stakes"
+            );
+            assert_eq!(
+                numeric(&shares),
+                numeric(&active_principal),
+                "node {node}: one share per FROST"
+            );
+            continue;
+        }
+        // The pool owes its active stakes their value. Rounding to whole shares leaves
+        // it up to about one share's worth per stake it ever had (a share is worth the
+        // pool's rate in FROST, which rewards raise); that dust is owned by no one.
+        let page: Value = ledger
+            .public()
+            .get(&format!("/v1/stakes?node_id={node}&limit=500"))
+            .await
+            .unwrap();
+        let owed = Wal::checked_sum(
+            page["stakes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["status"] == "active" || s["status"] == "withdrawing")
+                .map(|s| Wal::parse(s["value"].as_str().unwrap()).unwrap()),
+        )
+        .unwrap();
+        let pool = numeric(&pool);
+        assert!(owed <= pool, "node {node}: owes {owed}, holds {pool}");
+        let dust = pool.checked_sub(owed).unwrap().to_frost();
+        let shares_frost = numeric(&shares).to_frost().max(1);
+        let rate_frost_per_share = pool.to_frost() / shares_frost + 1;
+        assert!(
+            dust <= stake_count as i128 * (rate_frost_per_share + 1),
+            "node {node}: {dust} FROST unowned at {rate_frost_per_share} FROST per share"
         );
-        assert_eq!(
-            amount(&row.4),
-            amount(&row.3),
-            "node {node}: one share per FROST"
+        let rounding = Wal::from_frost((stake_count as i128 * (rate_frost_per_share + 1)) as i64);
+        assert!(
+            owed.checked_add(rounding).unwrap() >= numeric(&active_principal),
+            "node {node}: rewards only add (up to rounding)"
         );
     }
-    // Every user's balance: 1000 - sent + received - principal still staked.
+    // Every user's balance: 1000 - sent + received - everything staked + everything
+    // paid back.
     let mut received = [Wal::ZERO; USERS];
     for (_, sent_to) in &logs {
         for (&to, &amount) in sent_to {
@@ -413,18 +472,19 @@ async fn stakes_withdrawals_and_transfers_racing_epoch_changes(db: PgPool) {
         }
     }
     for (i, (log, _)) in logs.iter().enumerate() {
-        let staked: String = sqlx::query_scalar(
-            "SELECT coalesce(sum(principal), 0)::text FROM stakes WHERE owner = $1 AND withdrawn_amount IS NULL",
+        let (staked, paid): (String, String) = sqlx::query_as(
+            "SELECT coalesce(sum(principal), 0)::text, coalesce(sum(withdrawn_amount), 0)::text
+             FROM stakes WHERE owner = $1",
         )
         .bind(addresses[i].to_string())
         .fetch_one(&ledger.db)
         .await
         .unwrap();
-        let staked = numeric(&staked);
         let expected = Wal::from_wal(1000)
             .checked_sub(log.sent)
             .and_then(|w| w.checked_add(received[i]))
-            .and_then(|w| w.checked_sub(staked))
+            .and_then(|w| w.checked_sub(numeric(&staked)))
+            .and_then(|w| w.checked_add(numeric(&paid)))
             .unwrap();
         assert_eq!(ledger.balance(&addresses[i]).await, expected, "user {i}");
     }

@@ -55,7 +55,7 @@ async fn an_operator_registers_updates_and_lists_a_node(db: PgPool) {
     assert_eq!(node["commission_rate"], "0.1");
     assert_eq!(node["storage_price_vote"], "0.0001");
     assert_eq!(node["registered_epoch"], 0);
-    assert_eq!(node["pending_commission"], Value::Null);
+    assert_eq!(node["pending_commission"], json!([]));
     let id = node["id"].as_str().unwrap().to_owned();
     let fetched: Value = ledger
         .public()
@@ -77,15 +77,26 @@ async fn an_operator_registers_updates_and_lists_a_node(db: PgPool) {
     assert_eq!(updated["commission_rate"], "0.1");
     assert_eq!(
         updated["pending_commission"],
-        json!({"rate": "0.25", "effective_epoch": 2})
+        json!([{"rate": "0.25", "effective_epoch": 2}])
     );
     advance_epoch(&ledger).await;
+    // A second change one epoch later does not cancel the first: 0.25 applies in
+    // epoch 2, 0.3 from epoch 3.
+    let second = serde_json::to_vec(&json!({"commission_rate": "0.3"})).unwrap();
+    let _: Value = client
+        .send_signed(Method::PATCH, &format!("/v1/nodes/{id}"), &second, None)
+        .await
+        .unwrap();
     let epoch1: Value = ledger
         .public()
         .get(&format!("/v1/nodes/{id}"))
         .await
         .unwrap();
     assert_eq!(epoch1["commission_rate"], "0.1");
+    assert_eq!(
+        epoch1["pending_commission"],
+        json!([{"rate": "0.25", "effective_epoch": 2}, {"rate": "0.3", "effective_epoch": 3}])
+    );
     advance_epoch(&ledger).await;
     let epoch2: Value = ledger
         .public()
@@ -93,7 +104,18 @@ async fn an_operator_registers_updates_and_lists_a_node(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(epoch2["commission_rate"], "0.25");
-    assert_eq!(epoch2["pending_commission"], Value::Null);
+    assert_eq!(
+        epoch2["pending_commission"],
+        json!([{"rate": "0.3", "effective_epoch": 3}])
+    );
+    advance_epoch(&ledger).await;
+    let epoch3: Value = ledger
+        .public()
+        .get(&format!("/v1/nodes/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(epoch3["commission_rate"], "0.3");
+    assert_eq!(epoch3["pending_commission"], json!([]));
 
     // Someone else may not change it; an unknown node is 404.
     let stranger = ledger.client(&new_key());

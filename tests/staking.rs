@@ -173,7 +173,7 @@ async fn three_nodes_and_their_delegators_over_four_epochs(db: PgPool) {
         .unwrap();
     assert_eq!(
         changed["pending_commission"],
-        json!({"rate": "0.5", "effective_epoch": 3})
+        json!([{"rate": "0.5", "effective_epoch": 3}])
     );
     // Expected reward if epoch 1 ended now: 1000 - 3% = 970, 6/10 of it to A.
     let node_a = get(&ledger, &format!("/v1/nodes/{a}")).await;
@@ -346,6 +346,7 @@ async fn bad_staking_requests_change_nothing(db: PgPool) {
     withdraw(&ledger, &owner, &pending).await;
 
     let before = ledger.state_fingerprint().await;
+    let tables = common::snapshot(&ledger.db).await;
     let balances = (
         ledger.balance(&address(&owner)).await,
         ledger.balance(&address(&stranger)).await,
@@ -475,6 +476,11 @@ async fn bad_staking_requests_change_nothing(db: PgPool) {
         .send_signed(Method::PATCH, &format!("/v1/nodes/{node}"), &patch, None)
         .await;
     assert_eq!(code_of(result), "INVALID_ARGUMENT");
+    assert_eq!(
+        common::snapshot(&ledger.db).await,
+        tables,
+        "rejected requests changed no table"
+    );
     // Withdrawing an active stake twice.
     withdraw(&ledger, &owner, &active).await;
     let after_first = ledger.state_fingerprint().await;
@@ -532,4 +538,65 @@ async fn an_admin_without_a_configured_role_cannot_advance(db: PgPool) {
     assert_eq!(params["reward_burn_rate"], "0.03");
     assert_eq!(params["committee_size_max"], 150);
     ledger.stop().await;
+}
+
+/// Four claims of the same commission at once: one pays, the others are told there is
+/// nothing left; the commission is paid once.
+#[sqlx::test]
+async fn concurrent_claims_pay_the_commission_once(db: PgPool) {
+    let (ledger, admin) = ledger_with_admin(db).await;
+    let (operator, staker) = (new_key(), new_key());
+    ledger.fund(&staker, "500").await;
+    let node = register(&ledger, &operator, "node-a", "0.25").await;
+    stake(&ledger, &staker, &node, "100").await;
+    advance(&ledger, &admin).await;
+    post(
+        &ledger,
+        &staker,
+        "/v1/subsidies",
+        json!({"amount": "100", "epochs": 1}),
+    )
+    .await;
+    advance(&ledger, &admin).await;
+    // 100 - 3% = 97 to the only node; 25% commission = 24.25.
+    let path = format!("/v1/nodes/{node}/rewards/claim");
+    let claims = (0..4).map(|_| {
+        let client = ledger.client(&operator);
+        let path = path.clone();
+        async move {
+            client
+                .send_signed::<Value>(Method::POST, &path, b"{}", None)
+                .await
+        }
+    });
+    let results = join_spawned(claims).await;
+    let paid: Vec<&Value> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(paid.len(), 1, "{results:?}");
+    assert_eq!(amount(&paid[0]["amount"]), wal("24.25"));
+    for result in results.iter().filter(|r| r.is_err()) {
+        match result {
+            Err(wal::client::ClientError::Problem(p)) => {
+                assert_eq!(p.code, "CONFLICT");
+                assert!(!p.detail.contains("sys:"), "{}", p.detail);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(ledger.balance(&address(&operator)).await, wal("24.25"));
+    ledger.assert_audit_ok().await;
+    ledger.stop().await;
+}
+
+/// Runs the futures as concurrent tasks and collects their outputs in order.
+async fn join_spawned<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
 }

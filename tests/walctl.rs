@@ -255,7 +255,7 @@ async fn an_operator_manages_a_node_with_walctl(db: PgPool) {
         "{}",
         String::from_utf8_lossy(&updated.stderr)
     );
-    assert_eq!(json_of(&updated)["pending_commission"]["rate"], "0.2");
+    assert_eq!(json_of(&updated)["pending_commission"][0]["rate"], "0.2");
     let refused = walctl(
         &ledger.url,
         &stranger,

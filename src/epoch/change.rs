@@ -51,10 +51,26 @@ pub async fn advance(
     settings: ChangeSettings,
     advanced_by: Option<Address>,
 ) -> Result<Outcome, Error> {
+    let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let outcome = advance_in(&mut tx, from, settings, advanced_by).await?;
     tx.commit().await?;
+    if let Outcome::Advanced { ended } = outcome {
+        committed(ended, started.elapsed());
+    }
     Ok(outcome)
+}
+
+/// Logs and counts a change once it has committed (callers of `advance_in` call this
+/// after their own commit).
+pub fn committed(ended: i64, elapsed: std::time::Duration) {
+    tracing::info!(
+        ended,
+        elapsed_ms = elapsed.as_millis() as u64,
+        "epoch change"
+    );
+    metrics::counter!("wal_epoch_changes_total").increment(1);
+    metrics::histogram!("wal_epoch_change_duration_seconds").record(elapsed.as_secs_f64());
 }
 
 /// Ends epoch `from` inside the caller's transaction (the admin request's).
@@ -68,7 +84,6 @@ pub async fn advance_in(
     if current != from {
         return Ok(Outcome::AlreadyEnded { current });
     }
-    let started = std::time::Instant::now();
     let next = from + 1;
     let params = params::load(conn).await?;
     let rewards = pay_rewards(conn, from, &params).await?;
@@ -87,12 +102,6 @@ pub async fn advance_in(
         advanced_by,
     )
     .await?;
-    tracing::info!(
-        ended = from,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "epoch change"
-    );
-    metrics::counter!("wal_epoch_changes_total").increment(1);
     Ok(Outcome::Advanced { ended: from })
 }
 
@@ -123,9 +132,8 @@ async fn pay_rewards(
 ) -> Result<Distribution, Error> {
     let rows = sqlx::query!(
         r#"SELECT c.node_id, cardinality(c.shards) AS "shards!",
-                  CASE WHEN n.next_commission_epoch <= $1 THEN n.next_commission_rate
-                       ELSE n.commission_rate END AS "commission_rate!"
-           FROM committee_members c JOIN nodes n ON n.id = c.node_id
+                  commission_rate_at(c.node_id, $1) AS "commission_rate!"
+           FROM committee_members c
            WHERE c.epoch = $1 ORDER BY c.node_id"#,
         epoch
     )
@@ -495,10 +503,16 @@ async fn record(
     settings: ChangeSettings,
     advanced_by: Option<Address>,
 ) -> Result<(), Error> {
+    // The next epoch starts at the moment of the change (not at the start of this
+    // transaction, which may have waited for the epoch lock); an epoch ended early by
+    // the admin gets that moment as its end.
     sqlx::query!(
-        r#"INSERT INTO epochs (epoch, started_at, ends_at)
-           VALUES ($1, now(), now() + make_interval(secs => $2))"#,
-        ended + 1,
+        r#"WITH at AS (SELECT clock_timestamp() AS moment),
+           closed AS (UPDATE epochs SET ends_at = least(ends_at, (SELECT moment FROM at))
+                      WHERE epoch = $1 AND started_at < (SELECT moment FROM at))
+           INSERT INTO epochs (epoch, started_at, ends_at)
+           SELECT $1 + 1, moment, moment + make_interval(secs => $2) FROM at"#,
+        ended,
         settings.epoch_duration_secs as f64
     )
     .execute(&mut *conn)

@@ -42,8 +42,17 @@ pub fn spawn(pool: PgPool, settings: ChangeSettings) {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            if let Err(e) = tick(&pool, settings).await {
-                tracing::warn!(error = %e, "epoch clock: the epoch change failed; retrying");
+            // Each tick in its own task: a panic in a change is logged and the clock
+            // keeps going (the change itself rolled back).
+            let pool = pool.clone();
+            match tokio::spawn(async move { tick(&pool, settings).await }).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "epoch clock: the epoch change failed; retrying")
+                }
+                Err(panic) => {
+                    tracing::error!(error = %panic, "epoch clock: the epoch change panicked; retrying")
+                }
             }
         }
     });

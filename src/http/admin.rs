@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::AppState;
+use crate::auth::signed_tx::REPLAYED_HEADER;
 use crate::auth::{Signed, SignedTx};
 use crate::epoch::change::{self, ChangeSettings, Outcome};
 use crate::epoch::view::{self, EpochView};
@@ -29,6 +30,11 @@ pub async fn advance_epoch(
     signed: Signed,
 ) -> Result<Response, Error> {
     let request: AdvanceRequest = signed.json()?;
+    if request.epoch.is_some_and(|e| e < 0) {
+        return Err(Error::InvalidArgument(
+            "epoch must be an epoch number (0, 1, ...)".into(),
+        ));
+    }
     let Some(admin) = state.config.admin_address else {
         return Err(Error::Forbidden(
             "the admin role is disabled on this ledger (WAL_ADMIN_ADDRESS is unset)".into(),
@@ -44,6 +50,7 @@ pub async fn advance_epoch(
         n_shards: state.network.n_shards,
         epoch_duration_secs: state.config.epoch_duration_secs,
     };
+    let started = std::time::Instant::now();
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
         let from = match request.epoch {
@@ -64,5 +71,11 @@ pub async fn advance_epoch(
         }
     }
     .await;
-    stx.finish(done, StatusCode::OK).await
+    let ended = done.as_ref().ok().map(|view| view.epoch);
+    let response = stx.finish(done, StatusCode::OK).await?;
+    // Count only a change that committed (a replayed answer carries the header).
+    if let Some(ended) = ended.filter(|_| !response.headers().contains_key(REPLAYED_HEADER)) {
+        change::committed(ended, started.elapsed());
+    }
+    Ok(response)
 }

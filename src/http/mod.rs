@@ -196,6 +196,11 @@ pub fn cursor_after(cursor: Option<&str>) -> Result<i64, Error> {
     }
 }
 
+/// The body of requests that take no arguments: `{}` (or empty); any field is a 400.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArguments {}
+
 /// Query parameters of paged lists.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -55,7 +55,7 @@ pub async fn claim(
     signed: Signed,
 ) -> Result<Response, Error> {
     let id = path_param(path)?;
-    let _: serde_json::Map<String, serde_json::Value> = signed.json()?;
+    let _: super::NoArguments = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
         // Under the epoch lock: no epoch change credits the commission meanwhile.

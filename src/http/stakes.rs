@@ -45,7 +45,7 @@ pub async fn withdraw(
     signed: Signed,
 ) -> Result<Response, Error> {
     let id = path_param(path)?;
-    let _: serde_json::Map<String, serde_json::Value> = signed.json()?;
+    let _: super::NoArguments = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
         let epoch = crate::epoch::lock_shared(stx.conn()).await?;

@@ -43,19 +43,23 @@ pub async fn claim(conn: &mut PgConnection, signer: Address, id: &str) -> Result
         )));
     }
     let memo = format!("commission of node {id}");
-    let posted = journal::post(
-        conn,
-        &NewEntry {
-            kind: "commission_claim",
-            actor: Some(signer),
-            memo: Some(&memo),
-            legs: vec![
-                Leg::debit(account, amount),
-                Leg::credit(Account::User(signer), amount),
-            ],
-        },
-    )
-    .await?;
+    let entry = NewEntry {
+        kind: "commission_claim",
+        actor: Some(signer),
+        memo: Some(&memo),
+        legs: vec![
+            Leg::debit(account, amount),
+            Leg::credit(Account::User(signer), amount),
+        ],
+    };
+    // A claim racing this one may have taken the commission between our read and
+    // the debit: the debit then fails, and that is "nothing left to claim".
+    let posted = journal::post(conn, &entry).await.map_err(|e| match e {
+        Error::InsufficientFunds(_) => Error::Conflict(format!(
+            "node {id}'s commission was just claimed by another request; nothing is left"
+        )),
+        other => other,
+    })?;
     Ok(Claim {
         id: posted.id.to_string(),
         node_id: id.to_owned(),

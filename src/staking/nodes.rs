@@ -1,7 +1,8 @@
 //! Storage nodes: registration by an operator, updates by that operator only, and
 //! their public view. A commission change applies two epochs after it is requested
-//! (ECONOMICS.md, "Staking"); it is stored beside the rate in force and applied
-//! lazily, so no epoch change has to touch every node.
+//! (ECONOMICS.md, "Staking"); changes are kept per effective epoch
+//! (`commission_changes`) and the rate of an epoch is looked up, so no epoch change
+//! has to touch every node.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -68,7 +69,8 @@ pub struct Node {
     /// The rate in force in the current epoch.
     #[schema(value_type = String)]
     pub commission_rate: Decimal,
-    pub pending_commission: Option<PendingCommission>,
+    /// Commission changes asked for and not yet in force, by epoch.
+    pub pending_commission: Vec<PendingCommission>,
     #[schema(value_type = String)]
     pub storage_price_vote: Decimal,
     #[schema(value_type = String)]
@@ -220,9 +222,10 @@ struct NodeRow {
     name: String,
     endpoint: String,
     protocol_public_key: String,
+    /// In force in the current epoch.
     commission_rate: Decimal,
-    next_commission_rate: Option<Decimal>,
-    next_commission_epoch: Option<i64>,
+    pending_rates: Vec<Decimal>,
+    pending_epochs: Vec<i64>,
     storage_price_vote: Decimal,
     write_price_vote: Decimal,
     registered_epoch: i64,
@@ -234,27 +237,23 @@ struct NodeRow {
 }
 
 impl NodeRow {
-    /// The view in `epoch`: a pending commission whose epoch has come is in force.
-    fn view(self, epoch: i64, expected: Option<&MemberReward>) -> Node {
-        let pending = self.next_commission_rate.zip(self.next_commission_epoch);
-        let (commission_rate, pending_commission) = match pending {
-            Some((rate, from)) if from <= epoch => (rate, None),
-            Some((rate, from)) => (
-                self.commission_rate,
-                Some(PendingCommission {
-                    rate: rate.normalize(),
-                    effective_epoch: from,
-                }),
-            ),
-            None => (self.commission_rate, None),
-        };
+    fn view(self, expected: Option<&MemberReward>) -> Node {
+        let pending_commission = self
+            .pending_rates
+            .iter()
+            .zip(&self.pending_epochs)
+            .map(|(rate, &effective_epoch)| PendingCommission {
+                rate: rate.normalize(),
+                effective_epoch,
+            })
+            .collect();
         Node {
             id: self.id.to_string(),
             operator: self.operator,
             name: self.name,
             endpoint: self.endpoint,
             protocol_public_key: self.protocol_public_key,
-            commission_rate: commission_rate.normalize(),
+            commission_rate: self.commission_rate.normalize(),
             pending_commission,
             storage_price_vote: self.storage_price_vote.normalize(),
             write_price_vote: self.write_price_vote.normalize(),
@@ -332,8 +331,13 @@ async fn page_from(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Ve
     let epoch = current_epoch(conn).await?.epoch;
     let rows = sqlx::query_as!(
         NodeRow,
-        r#"SELECT n.id, n.operator, n.name, n.endpoint, n.protocol_public_key, n.commission_rate,
-                  n.next_commission_rate, n.next_commission_epoch, n.storage_price_vote,
+        r#"SELECT n.id, n.operator, n.name, n.endpoint, n.protocol_public_key,
+                  commission_rate_at(n.id, $3) AS "commission_rate!",
+                  coalesce((SELECT array_agg(cc.rate ORDER BY cc.effective_epoch) FROM commission_changes cc
+                            WHERE cc.node_id = n.id AND cc.effective_epoch > $3), '{}') AS "pending_rates!",
+                  coalesce((SELECT array_agg(cc.effective_epoch ORDER BY cc.effective_epoch) FROM commission_changes cc
+                            WHERE cc.node_id = n.id AND cc.effective_epoch > $3), '{}') AS "pending_epochs!",
+                  n.storage_price_vote,
                   n.write_price_vote, n.registered_epoch, n.jailed_until_epoch,
                   (SELECT coalesce(sum(balance), 0) FROM balances
                    WHERE account = 'sys:pool:' || n.id) AS "pool_wal!",
@@ -355,7 +359,7 @@ async fn page_from(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Ve
         .into_iter()
         .map(|r| {
             let reward = expected.iter().find(|m| m.node_id == r.id);
-            r.view(epoch, reward)
+            r.view(reward)
         })
         .collect())
 }
@@ -367,9 +371,8 @@ async fn expected_rewards(conn: &mut PgConnection, epoch: i64) -> Result<Vec<Mem
     use crate::rewards::distribution::{distribute, Member};
     let rows = sqlx::query!(
         r#"SELECT c.node_id, cardinality(c.shards) AS "shards!",
-                  CASE WHEN n.next_commission_epoch <= $1 THEN n.next_commission_rate
-                       ELSE n.commission_rate END AS "commission_rate!"
-           FROM committee_members c JOIN nodes n ON n.id = c.node_id
+                  commission_rate_at(c.node_id, $1) AS "commission_rate!"
+           FROM committee_members c
            WHERE c.epoch = $1 ORDER BY c.node_id"#,
         epoch
     )
@@ -428,26 +431,32 @@ pub async fn update(
                name = coalesce($2, name),
                endpoint = coalesce($3, endpoint),
                protocol_public_key = coalesce($4, protocol_public_key),
-               -- a pending change whose epoch has come is folded in before a new one
-               commission_rate = CASE WHEN $5::numeric IS NOT NULL AND next_commission_epoch <= $8
-                                      THEN next_commission_rate ELSE commission_rate END,
-               next_commission_rate = CASE WHEN $5::numeric IS NULL THEN next_commission_rate ELSE $5 END,
-               next_commission_epoch = CASE WHEN $5::numeric IS NULL THEN next_commission_epoch ELSE $8 + $9 END,
-               storage_price_vote = coalesce($6, storage_price_vote),
-               write_price_vote = coalesce($7, write_price_vote)
+               storage_price_vote = coalesce($5, storage_price_vote),
+               write_price_vote = coalesce($6, write_price_vote)
            WHERE id = $1"#,
         node_id,
         changes.name,
         changes.endpoint,
         changes.protocol_public_key,
-        changes.commission_rate,
         changes.storage_price_vote,
-        changes.write_price_vote,
-        epoch,
-        COMMISSION_DELAY_EPOCHS
+        changes.write_price_vote
     )
     .execute(&mut *conn)
     .await
     .map_err(key_taken)?;
+    if let Some(rate) = changes.commission_rate {
+        // A second request in the same epoch replaces the first; one asked for in an
+        // earlier epoch still applies from its own epoch.
+        sqlx::query!(
+            r#"INSERT INTO commission_changes (node_id, effective_epoch, rate) VALUES ($1, $2, $3)
+               ON CONFLICT (node_id, effective_epoch)
+               DO UPDATE SET rate = EXCLUDED.rate, requested_at = now()"#,
+            node_id,
+            epoch + COMMISSION_DELAY_EPOCHS,
+            rate
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     find(conn, id).await?.ok_or_else(not_found)
 }

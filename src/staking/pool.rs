@@ -29,7 +29,7 @@ impl Pool {
         if self.shares == 0 || self.wal_frost == 0 {
             return amount;
         }
-        amount * self.shares / self.wal_frost
+        mul_div(amount, self.shares, self.wal_frost)
     }
 
     /// WAL that `shares` are worth now, rounded down to the FROST.
@@ -41,7 +41,7 @@ impl Pool {
         if self.shares == 0 {
             return Wal::ZERO;
         }
-        to_wal(shares * self.wal_frost / self.shares)
+        to_wal(mul_div(shares, self.wal_frost, self.shares))
     }
 
     pub fn deposit(&self, amount: Wal) -> (Pool, u128) {
@@ -81,6 +81,15 @@ impl Pool {
         };
         (pool, paid)
     }
+}
+
+/// `a * b / c` rounded down. The product of a pool's WAL and shares stays below
+/// ~10^38 while a share is worth at least a FROST; should slashes ever push it past
+/// u128, this stops rather than wrapping around (release builds do not check).
+fn mul_div(a: u128, b: u128, c: u128) -> u128 {
+    a.checked_mul(b)
+        .expect("pool arithmetic overflows u128; the pool needs rescaling")
+        / c
 }
 
 fn frost(amount: Wal) -> u128 {

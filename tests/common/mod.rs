@@ -234,3 +234,30 @@ pub fn code_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
         other => panic!("expected a problem document, got {other:?}"),
     }
 }
+
+/// Every table that holds state (balances, journal, epochs, committees, nodes, stakes,
+/// pool rates, commission changes, nonces, keys), as text: equal before and after a
+/// request or change that failed means it left nothing behind.
+pub async fn snapshot(db: &PgPool) -> String {
+    let queries = [
+        "SELECT string_agg(account || ':' || stripe || '=' || balance, ',' ORDER BY account, stripe) FROM balances",
+        "SELECT count(*)::text FROM journal_entries",
+        "SELECT string_agg(epoch::text, ',' ORDER BY epoch) FROM epochs",
+        "SELECT coalesce(string_agg(epoch || '/' || node_id || '/' || shards::text || '/' || coalesce(reward::text, '-'), ',' ORDER BY epoch, node_id), '') FROM committee_members",
+        "SELECT string_agg(id || '=' || pool_shares, ',' ORDER BY id) FROM nodes",
+        "SELECT coalesce(string_agg(id || '/' || coalesce(withdrawn_amount::text, '-'), ',' ORDER BY id), '') FROM stakes",
+        "SELECT count(*)::text FROM pool_rates",
+        "SELECT count(*)::text FROM epoch_changes",
+        "SELECT coalesce(string_agg(node_id || '@' || effective_epoch || '=' || rate, ',' ORDER BY node_id, effective_epoch), '') FROM commission_changes",
+        "SELECT string_agg(id || ':' || name || ':' || endpoint || ':' || protocol_public_key || ':' || storage_price_vote || ':' || write_price_vote, ',' ORDER BY id) FROM nodes",
+        "SELECT count(*)::text FROM signature_nonces",
+        "SELECT count(*)::text FROM idempotency_keys",
+    ];
+    let mut out = String::new();
+    for q in queries {
+        let part: Option<String> = sqlx::query_scalar(q).fetch_one(db).await.unwrap();
+        out.push_str(&part.unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}

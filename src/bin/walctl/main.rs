@@ -182,14 +182,18 @@ fn protocol_public_key(path: &std::path::Path) -> Result<String, CliError> {
 }
 
 fn node_text(node: &Value) -> String {
-    let pending = match &node["pending_commission"] {
-        Value::Null => String::new(),
-        p => format!(
-            " (-> {} from epoch {})",
-            s(p, "rate"),
-            s(p, "effective_epoch")
-        ),
-    };
+    let pending: String = node["pending_commission"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                " (-> {} from epoch {})",
+                s(p, "rate"),
+                s(p, "effective_epoch")
+            )
+        })
+        .collect();
     let jailed = match node["jailed_until_epoch"].as_i64() {
         Some(epoch) => format!("\n  jailed until epoch {epoch}"),
         None => String::new(),

@@ -179,8 +179,12 @@ pub async fn run(cli: &Cli, command: &Command) -> Result<(), CliError> {
         }
         Command::Epoch { epoch, advance } => {
             let out: Value = if *advance {
+                // Name the epoch to end, so that a retry after a lost answer can never
+                // end the next one too.
+                let current: Value = client(cli, None).get("/v1/epochs/current").await?;
+                let body = json!({"epoch": current["epoch"]});
                 signing_client(cli)?
-                    .post("/v1/admin/epochs/advance", &json!({}), &fresh_key())
+                    .post("/v1/admin/epochs/advance", &body, &fresh_key())
                     .await?
             } else {
                 let path = match epoch {
