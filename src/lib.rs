@@ -8,6 +8,8 @@ pub mod auth;
 pub mod client;
 /// Typed configuration from environment variables.
 pub mod config;
+/// Blob encoding: Reed-Solomon slivers, chunk Merkle trees, metadata and blob ids.
+pub mod encoding;
 /// Epochs: the epoch lock, the epoch change, the epoch clock, epoch views.
 pub mod epoch;
 /// The one error type, rendered as RFC 9457 problem details.

@@ -1,0 +1,415 @@
+//! Blob encoding, shared by the ledger, the storage nodes, the checker and walctl.
+//! This module is the one definition of it:
+//!
+//! **Code.** A blob of `size` bytes is cut into `k = n_shards - 2f` data slivers,
+//! `f = floor((n_shards - 1) / 3)`, and Reed-Solomon (systematic, reed-solomon-erasure)
+//! adds `n_shards - k` parity slivers: any `k` of the `n_shards` rebuild the blob. The
+//! field is GF(2^8) (one-byte symbols) for up to 256 shards, GF(2^16) (two-byte
+//! symbols, big-endian pairs) beyond, up to 1000.
+//!
+//! **Layout.** `sliver_len = ceil(size / k)` rounded up to the symbol size (at least one
+//! symbol). The blob, padded with zeros to `k * sliver_len` bytes, is sliver 0, 1, ...,
+//! k-1 in order; slivers k.. are parity. Sliver `i` belongs to shard `i`.
+//!
+//! **Chunks and Merkle roots.** `chunk_len = min(4096, sliver_len)`; a sliver is cut into
+//! `ceil(sliver_len / chunk_len)` chunks (the last may be shorter). Leaf hash =
+//! SHA-256(0x00 ‖ chunk), node hash = SHA-256(0x01 ‖ left ‖ right), levels built
+//! pairwise left to right, an odd last node carried up unchanged. `sliver_roots[i]` is
+//! the root of sliver i, as 64 lowercase hex digits.
+//!
+//! **Metadata and blob id.** `metadata = {size, n_shards, k, sliver_len, chunk_len,
+//! sliver_roots}`. Its canonical encoding is the ASCII bytes `wal-blob-metadata-v1`,
+//! then `size` (u64), `n_shards` (u32), `k` (u32), `sliver_len` (u64), `chunk_len`
+//! (u32), all big-endian, then the 32-byte roots in shard order. The blob id is the
+//! SHA-256 of that encoding as 64 lowercase hex digits. Every field is determined by
+//! `size` and `n_shards` except the roots, so `validate` refuses any other values.
+
+pub mod merkle;
+
+use reed_solomon_erasure::{galois_16, galois_8};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use merkle::Hash;
+
+pub const N_SHARDS_MAX: u32 = 1000;
+/// Shards above this need GF(2^16).
+pub const GF8_SHARDS_MAX: u32 = 256;
+pub const CHUNK_LEN_MAX: u64 = 4096;
+/// The largest blob the encoding accepts (the API may set a lower limit).
+pub const BLOB_SIZE_MAX: u64 = 1 << 36;
+const METADATA_DOMAIN: &[u8] = b"wal-blob-metadata-v1";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EncodingError {
+    #[error("n_shards must be 1..={N_SHARDS_MAX}, not {0}")]
+    ShardCount(u32),
+    #[error("size {0} is above the largest blob of {BLOB_SIZE_MAX} bytes")]
+    TooLarge(u64),
+    #[error("metadata field {field} is {given}, but size and n_shards make it {expected}")]
+    Field {
+        field: &'static str,
+        given: u64,
+        expected: u64,
+    },
+    #[error("metadata has {given} sliver roots; n_shards is {expected}")]
+    RootCount { given: usize, expected: usize },
+    #[error("sliver root {0} is not 64 hex digits")]
+    RootSyntax(usize),
+    #[error("sliver {index} is {given} bytes; the metadata says {expected}")]
+    SliverLength {
+        index: u32,
+        given: usize,
+        expected: u64,
+    },
+    #[error("sliver index {0} is not a shard of this blob")]
+    SliverIndex(u32),
+    #[error("sliver {0} does not match its Merkle root in the metadata")]
+    SliverRoot(u32),
+    #[error("chunk {chunk} of sliver {sliver} does not match its Merkle proof")]
+    ChunkProof { sliver: u32, chunk: u32 },
+    #[error("{have} verified slivers; at least {need} are needed to decode")]
+    NotEnoughSlivers { have: usize, need: usize },
+    #[error("Reed-Solomon: {0}")]
+    Codec(String),
+}
+
+/// Everything that follows from `size` and `n_shards`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub size: u64,
+    pub n_shards: u32,
+    pub k: u32,
+    pub sliver_len: u64,
+    pub chunk_len: u64,
+}
+
+impl Layout {
+    pub fn new(size: u64, n_shards: u32) -> Result<Layout, EncodingError> {
+        if !(1..=N_SHARDS_MAX).contains(&n_shards) {
+            return Err(EncodingError::ShardCount(n_shards));
+        }
+        if size > BLOB_SIZE_MAX {
+            return Err(EncodingError::TooLarge(size));
+        }
+        let k = data_shards(n_shards);
+        let symbol = symbol_bytes(n_shards);
+        let sliver_len = size
+            .div_ceil(u64::from(k))
+            .next_multiple_of(symbol)
+            .max(symbol);
+        Ok(Layout {
+            size,
+            n_shards,
+            k,
+            sliver_len,
+            chunk_len: sliver_len.min(CHUNK_LEN_MAX),
+        })
+    }
+
+    pub fn chunk_count(&self) -> u32 {
+        self.sliver_len.div_ceil(self.chunk_len) as u32
+    }
+
+    /// Total bytes of all slivers: what storage is paid for.
+    pub fn encoded_size(&self) -> u64 {
+        self.sliver_len * u64::from(self.n_shards)
+    }
+}
+
+/// f: the shards that may be faulty.
+pub fn faulty_shards(n_shards: u32) -> u32 {
+    (n_shards - 1) / 3
+}
+
+/// k = n - 2f: the slivers any reconstruction needs.
+pub fn data_shards(n_shards: u32) -> u32 {
+    n_shards - 2 * faulty_shards(n_shards)
+}
+
+fn symbol_bytes(n_shards: u32) -> u64 {
+    if n_shards <= GF8_SHARDS_MAX {
+        1
+    } else {
+        2
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlobMetadata {
+    pub size: u64,
+    pub n_shards: u32,
+    pub k: u32,
+    pub sliver_len: u64,
+    pub chunk_len: u64,
+    /// Merkle root of each sliver, 64 lowercase hex digits, in shard order.
+    pub sliver_roots: Vec<String>,
+}
+
+impl BlobMetadata {
+    /// Checks every field against what `size` and `n_shards` determine.
+    pub fn validate(&self) -> Result<Layout, EncodingError> {
+        let layout = Layout::new(self.size, self.n_shards)?;
+        let fields = [
+            ("k", u64::from(self.k), u64::from(layout.k)),
+            ("sliver_len", self.sliver_len, layout.sliver_len),
+            ("chunk_len", self.chunk_len, layout.chunk_len),
+        ];
+        for (field, given, expected) in fields {
+            if given != expected {
+                return Err(EncodingError::Field {
+                    field,
+                    given,
+                    expected,
+                });
+            }
+        }
+        if self.sliver_roots.len() != self.n_shards as usize {
+            return Err(EncodingError::RootCount {
+                given: self.sliver_roots.len(),
+                expected: self.n_shards as usize,
+            });
+        }
+        for index in 0..self.sliver_roots.len() {
+            self.root(index)?;
+        }
+        Ok(layout)
+    }
+
+    fn root(&self, index: usize) -> Result<Hash, EncodingError> {
+        let text = &self.sliver_roots[index];
+        let mut hash = [0u8; 32];
+        if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(EncodingError::RootSyntax(index));
+        }
+        hex::decode_to_slice(text, &mut hash).map_err(|_| EncodingError::RootSyntax(index))?;
+        Ok(hash)
+    }
+
+    /// The canonical encoding (module docs); the blob id is its SHA-256.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(METADATA_DOMAIN.len() + 28 + 32 * self.sliver_roots.len());
+        out.extend_from_slice(METADATA_DOMAIN);
+        out.extend_from_slice(&self.size.to_be_bytes());
+        out.extend_from_slice(&self.n_shards.to_be_bytes());
+        out.extend_from_slice(&self.k.to_be_bytes());
+        out.extend_from_slice(&self.sliver_len.to_be_bytes());
+        out.extend_from_slice(&(self.chunk_len as u32).to_be_bytes());
+        for index in 0..self.sliver_roots.len() {
+            out.extend_from_slice(&self.root(index).unwrap_or([0; 32]));
+        }
+        out
+    }
+
+    /// The blob id: 64 lowercase hex digits.
+    pub fn blob_id(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_bytes()))
+    }
+
+    /// Checks a whole sliver against its root.
+    pub fn verify_sliver(&self, index: u32, sliver: &[u8]) -> Result<(), EncodingError> {
+        let layout = self.validate()?;
+        if index >= self.n_shards {
+            return Err(EncodingError::SliverIndex(index));
+        }
+        if sliver.len() as u64 != layout.sliver_len {
+            return Err(EncodingError::SliverLength {
+                index,
+                given: sliver.len(),
+                expected: layout.sliver_len,
+            });
+        }
+        if sliver_root(sliver, layout.chunk_len) != self.root(index as usize)? {
+            return Err(EncodingError::SliverRoot(index));
+        }
+        Ok(())
+    }
+
+    /// Checks one chunk of sliver `sliver` with its Merkle proof.
+    pub fn verify_chunk(
+        &self,
+        sliver: u32,
+        chunk_index: u32,
+        chunk: &[u8],
+        siblings: &[Hash],
+    ) -> Result<(), EncodingError> {
+        let layout = self.validate()?;
+        if sliver >= self.n_shards {
+            return Err(EncodingError::SliverIndex(sliver));
+        }
+        let count = layout.chunk_count();
+        let bad = || EncodingError::ChunkProof {
+            sliver,
+            chunk: chunk_index,
+        };
+        let start = u64::from(chunk_index) * layout.chunk_len;
+        let expected_len = layout
+            .chunk_len
+            .min(layout.sliver_len.saturating_sub(start));
+        if chunk_index >= count || chunk.len() as u64 != expected_len {
+            return Err(bad());
+        }
+        let root = self.root(sliver as usize)?;
+        if merkle::verify(
+            &root,
+            merkle::leaf_hash(chunk),
+            chunk_index as usize,
+            count as usize,
+            siblings,
+        ) {
+            Ok(())
+        } else {
+            Err(bad())
+        }
+    }
+}
+
+fn chunk_leaves(sliver: &[u8], chunk_len: u64) -> Vec<Hash> {
+    sliver
+        .chunks(chunk_len as usize)
+        .map(merkle::leaf_hash)
+        .collect()
+}
+
+pub fn sliver_root(sliver: &[u8], chunk_len: u64) -> Hash {
+    merkle::root(chunk_leaves(sliver, chunk_len))
+}
+
+/// A chunk of a sliver and the sibling hashes that prove it against the sliver root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkProof {
+    pub chunk: Vec<u8>,
+    pub siblings: Vec<Hash>,
+}
+
+/// The proof for chunk `chunk_index` of a sliver (the node's side of a challenge).
+pub fn chunk_proof(sliver: &[u8], chunk_len: u64, chunk_index: u32) -> Option<ChunkProof> {
+    let chunk = sliver
+        .chunks(chunk_len as usize)
+        .nth(chunk_index as usize)?
+        .to_vec();
+    let siblings = merkle::proof(chunk_leaves(sliver, chunk_len), chunk_index as usize);
+    Some(ChunkProof { chunk, siblings })
+}
+
+/// Encodes a blob into its metadata and `n_shards` slivers.
+pub fn encode(blob: &[u8], n_shards: u32) -> Result<(BlobMetadata, Vec<Vec<u8>>), EncodingError> {
+    let layout = Layout::new(blob.len() as u64, n_shards)?;
+    let sliver_len = layout.sliver_len as usize;
+    let mut slivers: Vec<Vec<u8>> = (0..n_shards as usize)
+        .map(|i| {
+            let start = (i * sliver_len).min(blob.len());
+            let end = ((i + 1) * sliver_len).min(blob.len());
+            let mut sliver = vec![0u8; sliver_len];
+            if i < layout.k as usize {
+                sliver[..end - start].copy_from_slice(&blob[start..end]);
+            }
+            sliver
+        })
+        .collect();
+    code(&layout, Codec::Encode(&mut slivers))?;
+    let sliver_roots = slivers
+        .iter()
+        .map(|s| hex::encode(sliver_root(s, layout.chunk_len)))
+        .collect();
+    let metadata = BlobMetadata {
+        size: layout.size,
+        n_shards,
+        k: layout.k,
+        sliver_len: layout.sliver_len,
+        chunk_len: layout.chunk_len,
+        sliver_roots,
+    };
+    Ok((metadata, slivers))
+}
+
+/// Rebuilds the blob from any `k` slivers that verify against the metadata; slivers
+/// that do not verify are ignored (so a corrupt node cannot corrupt the blob).
+pub fn decode(
+    metadata: &BlobMetadata,
+    slivers: Vec<Option<Vec<u8>>>,
+) -> Result<Vec<u8>, EncodingError> {
+    let layout = metadata.validate()?;
+    let mut verified: Vec<Option<Vec<u8>>> = vec![None; layout.n_shards as usize];
+    for (index, sliver) in slivers
+        .into_iter()
+        .enumerate()
+        .take(layout.n_shards as usize)
+    {
+        if let Some(sliver) = sliver {
+            if metadata.verify_sliver(index as u32, &sliver).is_ok() {
+                verified[index] = Some(sliver);
+            }
+        }
+    }
+    let have = verified.iter().filter(|s| s.is_some()).count();
+    if have < layout.k as usize {
+        return Err(EncodingError::NotEnoughSlivers {
+            have,
+            need: layout.k as usize,
+        });
+    }
+    code(&layout, Codec::Reconstruct(&mut verified))?;
+    let mut blob = Vec::with_capacity(layout.k as usize * layout.sliver_len as usize);
+    for sliver in verified.into_iter().take(layout.k as usize) {
+        blob.extend_from_slice(&sliver.expect("reconstructed"));
+    }
+    blob.truncate(layout.size as usize);
+    Ok(blob)
+}
+
+enum Codec<'a> {
+    Encode(&'a mut Vec<Vec<u8>>),
+    Reconstruct(&'a mut Vec<Option<Vec<u8>>>),
+}
+
+fn codec_error(e: reed_solomon_erasure::Error) -> EncodingError {
+    EncodingError::Codec(format!("{e:?}"))
+}
+
+/// Runs Reed-Solomon over GF(2^8) or GF(2^16) as `n_shards` requires. With no parity
+/// (n_shards <= 3) the data slivers are the whole code.
+fn code(layout: &Layout, codec: Codec<'_>) -> Result<(), EncodingError> {
+    let k = layout.k as usize;
+    let parity = layout.n_shards as usize - k;
+    if parity == 0 {
+        return Ok(());
+    }
+    if layout.n_shards <= GF8_SHARDS_MAX {
+        let rs = galois_8::ReedSolomon::new(k, parity).map_err(codec_error)?;
+        match codec {
+            Codec::Encode(slivers) => rs.encode(slivers).map_err(codec_error),
+            Codec::Reconstruct(slivers) => rs.reconstruct_data(slivers).map_err(codec_error),
+        }
+    } else {
+        let rs = galois_16::ReedSolomon::new(k, parity).map_err(codec_error)?;
+        let to_pairs =
+            |s: &[u8]| -> Vec<[u8; 2]> { s.chunks_exact(2).map(|p| [p[0], p[1]]).collect() };
+        let to_bytes = |s: Vec<[u8; 2]>| -> Vec<u8> { s.into_iter().flatten().collect() };
+        match codec {
+            Codec::Encode(slivers) => {
+                let mut pairs: Vec<Vec<[u8; 2]>> = slivers.iter().map(|s| to_pairs(s)).collect();
+                rs.encode(&mut pairs).map_err(codec_error)?;
+                for (sliver, coded) in slivers.iter_mut().zip(pairs).skip(k) {
+                    *sliver = to_bytes(coded);
+                }
+                Ok(())
+            }
+            Codec::Reconstruct(slivers) => {
+                let mut pairs: Vec<Option<Vec<[u8; 2]>>> =
+                    slivers.iter().map(|s| s.as_deref().map(to_pairs)).collect();
+                rs.reconstruct_data(&mut pairs).map_err(codec_error)?;
+                for (sliver, coded) in slivers.iter_mut().zip(pairs).take(k) {
+                    if sliver.is_none() {
+                        *sliver = coded.map(to_bytes);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+use super::*;
+use proptest::prelude::*;
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+
+fn blob(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..len).map(|_| rng.gen()).collect()
+}
+
+#[test]
+fn layouts_follow_size_and_shards() {
+    let layout = Layout::new(10_000, 10).unwrap();
+    assert_eq!(
+        (layout.k, layout.sliver_len, layout.chunk_len),
+        (4, 2500, 2500)
+    );
+    let big = Layout::new(1 << 20, 1000).unwrap();
+    assert_eq!(big.k, 334);
+    assert_eq!(big.sliver_len % 2, 0, "GF(2^16) symbols are two bytes");
+    assert_eq!(big.chunk_len, 3140);
+    assert_eq!(Layout::new(5, 100).unwrap().sliver_len, 1);
+    assert_eq!(Layout::new(1, 1).unwrap().k, 1);
+    assert!(Layout::new(1, 0).is_err() && Layout::new(1, 1001).is_err());
+}
+
+#[test]
+fn bad_metadata_is_refused_by_field() {
+    let (metadata, _) = encode(&blob(1000, 1), 7).unwrap();
+    let mut wrong_k = metadata.clone();
+    wrong_k.k = 5;
+    assert!(matches!(
+        wrong_k.validate(),
+        Err(EncodingError::Field { field: "k", .. })
+    ));
+    let mut wrong_len = metadata.clone();
+    wrong_len.sliver_len += 1;
+    assert!(matches!(
+        wrong_len.validate(),
+        Err(EncodingError::Field {
+            field: "sliver_len",
+            ..
+        })
+    ));
+    let mut wrong_roots = metadata.clone();
+    wrong_roots.sliver_roots.pop();
+    assert!(matches!(
+        wrong_roots.validate(),
+        Err(EncodingError::RootCount { .. })
+    ));
+    let mut upper = metadata.clone();
+    upper.sliver_roots[0] = upper.sliver_roots[0].to_uppercase();
+    assert!(matches!(
+        upper.validate(),
+        Err(EncodingError::RootSyntax(0))
+    ));
+}
+
+#[test]
+fn gf16_beyond_256_shards_round_trips() {
+    let data = blob(70_000, 2);
+    let (metadata, slivers) = encode(&data, 1000).unwrap();
+    assert_eq!(metadata.k, 334);
+    // Keep only the last k slivers: nearly all parity.
+    let keep: Vec<Option<Vec<u8>>> = slivers
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| (i >= 1000 - 334).then_some(s))
+        .collect();
+    assert_eq!(decode(&metadata, keep).unwrap(), data);
+}
+
+fn shard_counts() -> impl Strategy<Value = u32> {
+    prop_oneof![1u32..=12, Just(100), Just(256), Just(257), Just(300)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Any k of the n slivers bring the blob back byte for byte.
+    #[test]
+    fn any_k_slivers_decode(len in 0usize..6000, n in shard_counts(), seed in any::<u64>()) {
+        let data = blob(len, seed);
+        let (metadata, slivers) = encode(&data, n).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let chosen = sample(&mut rng, n as usize, metadata.k as usize).into_vec();
+        let subset: Vec<Option<Vec<u8>>> = slivers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| chosen.contains(&i).then(|| s.clone()))
+            .collect();
+        prop_assert_eq!(decode(&metadata, subset).unwrap(), data);
+        for (i, sliver) in slivers.iter().enumerate() {
+            prop_assert!(metadata.verify_sliver(i as u32, sliver).is_ok());
+        }
+    }
+
+    /// A flipped byte anywhere is caught: in a sliver by its root, in a chunk by its
+    /// proof; decoding ignores the bad sliver and still succeeds from the good ones.
+    #[test]
+    fn a_flipped_byte_is_rejected(len in 1usize..20_000, n in 4u32..=12, seed in any::<u64>(), at in any::<prop::sample::Index>(), which in any::<prop::sample::Index>()) {
+        let data = blob(len, seed);
+        let (metadata, slivers) = encode(&data, n).unwrap();
+        let victim = which.index(n as usize);
+        let mut bad = slivers[victim].clone();
+        let position = at.index(bad.len());
+        bad[position] ^= 0x01;
+        prop_assert_eq!(metadata.verify_sliver(victim as u32, &bad), Err(EncodingError::SliverRoot(victim as u32)));
+        let chunk_index = (position as u64 / metadata.chunk_len) as u32;
+        let proof = chunk_proof(&bad, metadata.chunk_len, chunk_index).unwrap();
+        prop_assert!(metadata.verify_chunk(victim as u32, chunk_index, &proof.chunk, &proof.siblings).is_err());
+        let good = chunk_proof(&slivers[victim], metadata.chunk_len, chunk_index).unwrap();
+        prop_assert!(metadata.verify_chunk(victim as u32, chunk_index, &good.chunk, &good.siblings).is_ok());
+        // The right chunk under another index, or with a sibling dropped, fails too.
+        prop_assert!(metadata.verify_chunk((victim as u32 + 1) % n, chunk_index, &good.chunk, &good.siblings).is_err()
+            || slivers[victim] == slivers[(victim + 1) % n as usize]);
+        let mut with_bad: Vec<Option<Vec<u8>>> = slivers.iter().cloned().map(Some).collect();
+        with_bad[victim] = Some(bad);
+        prop_assert_eq!(decode(&metadata, with_bad).unwrap(), data);
+    }
+
+    /// The blob id depends only on the bytes (and n_shards): the same bytes give the
+    /// same id, one changed byte another.
+    #[test]
+    fn blob_ids_are_stable(len in 1usize..5000, n in shard_counts(), seed in any::<u64>(), at in any::<prop::sample::Index>()) {
+        let data = blob(len, seed);
+        let (first, _) = encode(&data, n).unwrap();
+        let (second, _) = encode(&data.clone(), n).unwrap();
+        prop_assert_eq!(first.blob_id(), second.blob_id());
+        prop_assert_eq!(first.blob_id().len(), 64);
+        let mut changed = data;
+        changed[at.index(len)] ^= 0x80;
+        let (third, _) = encode(&changed, n).unwrap();
+        prop_assert_ne!(first.blob_id(), third.blob_id());
+    }
+
+    /// Every chunk of every size of tree proves against its root, and only at its index.
+    #[test]
+    fn merkle_proofs_verify(leaf_count in 1usize..70, seed in any::<u64>()) {
+        let leaves: Vec<merkle::Hash> = (0..leaf_count).map(|i| merkle::leaf_hash(&(seed + i as u64).to_le_bytes())).collect();
+        let root = merkle::root(leaves.clone());
+        for (index, leaf) in leaves.iter().enumerate() {
+            let proof = merkle::proof(leaves.clone(), index);
+            prop_assert!(merkle::verify(&root, *leaf, index, leaf_count, &proof));
+            if leaf_count > 1 {
+                prop_assert!(!merkle::verify(&root, *leaf, (index + 1) % leaf_count, leaf_count, &proof));
+            }
+        }
+    }
+}
