@@ -22,6 +22,8 @@ pub mod ledger;
 pub mod money;
 /// The governable parameters in force.
 pub mod params;
+/// The stable storage price: quantile votes, the oracle rate, per-epoch prices, quotes.
+pub mod pricing;
 /// Rewards: reward-pool splits (pure rules), subsidies, commission claims.
 pub mod rewards;
 /// Nodes, stakes and pools (exchange rates), committees and shard apportionment.

@@ -12,7 +12,7 @@
 //! 1-2, 4. rewards of e: the slot and subsidy, the burn, the split by shards, the
 //!    commission to the operator, the rest into the pool;
 //! 5. withdrawals requested in e are paid; pending stake becomes active; the committee
-//!    and shards of e+1 are chosen; epoch e+1 starts.
+//!    and shards of e+1 are chosen, then its rate and prices; epoch e+1 starts.
 
 use std::collections::HashMap;
 
@@ -102,6 +102,8 @@ pub async fn advance_in(
         advanced_by,
     )
     .await?;
+    // After `record`, which starts epoch e+1 (the prices row refers to it).
+    crate::pricing::store::set_next(conn, next, settings.n_shards, &params).await?;
     Ok(Outcome::Advanced { ended: from })
 }
 

@@ -58,6 +58,8 @@ pub struct EpochView {
     /// WAL in this epoch's reward slot now (for an ended epoch: 0, it was paid out).
     pub reward_slot_balance: Wal,
     pub committee: Vec<CommitteeMember>,
+    /// The rate and storage prices in force for the whole epoch.
+    pub prices: Option<crate::pricing::store::EpochPrices>,
     /// Null until the epoch has ended.
     pub change: Option<EpochChange>,
 }
@@ -119,6 +121,7 @@ pub async fn epoch(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochVi
         ended: change.is_some(),
         reward_slot_balance: balance_of_key(conn, &slot).await?,
         committee: committee(conn, epoch).await?,
+        prices: crate::pricing::store::prices(conn, epoch).await?,
         change,
     }))
 }

@@ -8,6 +8,7 @@ pub mod epochs;
 pub mod faucet;
 pub mod meta;
 pub mod nodes;
+pub mod pricing;
 pub mod stakes;
 pub mod subsidies;
 pub mod transfers;
@@ -124,6 +125,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(stakes::withdraw))
         .routes(routes!(subsidies::create))
         .routes(routes!(admin::advance_epoch))
+        .routes(routes!(pricing::quote))
+        .routes(routes!(pricing::observe))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_router

@@ -76,6 +76,7 @@ pub async fn run(pool: &PgPool, params: &GenesisParams) -> Result<NetworkInfo, G
     )
     .execute(&mut *tx)
     .await?;
+    crate::pricing::store::set_genesis(&mut tx, params.genesis_wal_usd).await?;
     let mint = NewEntry {
         kind: "genesis_mint",
         actor: None,

@@ -1,0 +1,77 @@
+//! `GET /v1/price` (quotes) and `POST /v1/oracle/prices` (oracle role).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::auth::{Signed, SignedTx};
+use crate::error::Error;
+use crate::ledger::genesis::current_epoch;
+use crate::pricing::store::{self, Observation, Quote, RecordedObservation};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteQuery {
+    /// The blob's size in bytes.
+    pub size: u64,
+    /// Epochs to store it, the current one included.
+    pub epochs: u32,
+}
+
+/// What storing `size` bytes for `epochs` epochs costs now (the same all epoch).
+#[utoipa::path(get, path = "/v1/price", params(QuoteQuery),
+    responses((status = 200, body = Quote), (status = 400, body = crate::error::Problem),
+              (status = 503, body = crate::error::Problem)))]
+pub async fn quote(
+    State(state): State<AppState>,
+    query: Result<Query<QuoteQuery>, QueryRejection>,
+) -> Result<Json<Quote>, Error> {
+    let Query(query) = query.map_err(|e| {
+        Error::InvalidArgument(format!("{}; give ?size=<bytes>&epochs=<n>", e.body_text()))
+    })?;
+    let mut conn = state.pool.acquire().await?;
+    let epoch = current_epoch(&mut conn).await?.epoch;
+    let params = crate::params::load(&mut conn).await?;
+    Ok(Json(
+        store::quote(
+            &mut conn,
+            query.size,
+            query.epochs,
+            state.network.n_shards,
+            epoch,
+            &params,
+        )
+        .await?,
+    ))
+}
+
+/// Records a WAL/USD observation (oracle role); the median of an epoch's observations
+/// sets the next epoch's rate, within ±10%.
+#[utoipa::path(post, path = "/v1/oracle/prices", request_body = Observation,
+    responses((status = 201, body = RecordedObservation), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem)))]
+pub async fn observe(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    let Some(oracle) = state.config.oracle_address else {
+        return Err(Error::Forbidden(
+            "the oracle role is disabled on this ledger (WAL_ORACLE_ADDRESS is unset)".into(),
+        ));
+    };
+    if signed.signer() != oracle {
+        return Err(Error::Forbidden(format!(
+            "only the oracle {oracle} may post prices, not {}",
+            signed.signer()
+        )));
+    }
+    let observation: Observation = signed.json()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = async {
+        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        store::record(stx.conn(), &observation, epoch).await
+    }
+    .await;
+    stx.finish(done, StatusCode::CREATED).await
+}
