@@ -17,7 +17,7 @@ pub const RATE_DECIMALS: u32 = 18;
 /// never reach that weight (no committee).
 pub fn usd_quantile(votes: &[(Decimal, u32)], n_shards: u32) -> Option<Decimal> {
     let mut sorted = votes.to_vec();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted.sort_by_key(|vote| vote.0);
     let mut weight: u64 = 0;
     for (vote, shards) in sorted {
         weight += u64::from(shards);
