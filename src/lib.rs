@@ -28,3 +28,5 @@ pub mod pricing;
 pub mod rewards;
 /// Nodes, stakes and pools (exchange rates), committees and shard apportionment.
 pub mod staking;
+/// Storage contracts and node confirmations.
+pub mod storage;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod contracts;
 pub mod epochs;
 pub mod faucet;
 pub mod meta;
@@ -127,6 +128,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::advance_epoch))
         .routes(routes!(pricing::quote))
         .routes(routes!(pricing::observe))
+        .routes(routes!(contracts::buy, contracts::list))
+        .routes(routes!(contracts::contract, contracts::delete))
+        .routes(routes!(contracts::extend))
+        .routes(routes!(contracts::certify))
+        .routes(routes!(contracts::blob_status))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_router

@@ -1,0 +1,240 @@
+//! Storage contracts: `POST /v1/storage/contracts`, `.../{id}/extend`,
+//! `.../{id}/certificate`, `DELETE .../{id}` (signed); `GET /v1/storage/contracts/{id}`,
+//! `GET /v1/storage/contracts?owner=&blob_id=`; `GET /v1/blobs/{blob_id}/status`.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{path_param, AppState};
+use crate::auth::{Signed, SignedTx};
+use crate::encoding::BlobMetadata;
+use crate::error::Error;
+use crate::ledger::account::Address;
+use crate::ledger::entries::page_limit;
+use crate::ledger::genesis::current_epoch;
+use crate::storage::contracts::{
+    self, BuyRequest, CertifyRequest, Contract, ContractStatus, ExtendRequest,
+};
+
+/// Buys storage for a blob: quote, `max_total` guard, payment into the epoch slots.
+#[utoipa::path(post, path = "/v1/storage/contracts", request_body = BuyRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    responses((status = 201, body = Contract), (status = 400, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
+pub async fn buy(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    let request: BuyRequest = signed.json()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = async {
+        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let params = crate::params::load(stx.conn()).await?;
+        let network = &state.network;
+        contracts::buy(
+            stx.conn(),
+            signed.signer(),
+            &request,
+            network.n_shards,
+            network.total_supply,
+            epoch,
+            &params,
+        )
+        .await
+    }
+    .await;
+    stx.finish(done, StatusCode::CREATED).await
+}
+
+/// Extends a contract (its owner) by `epochs` at the current price.
+#[utoipa::path(post, path = "/v1/storage/contracts/{id}/extend", request_body = ExtendRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = Contract), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn extend(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    signed: Signed,
+) -> Result<Response, Error> {
+    let id = path_param(path)?;
+    let request: ExtendRequest = signed.json()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = async {
+        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let params = crate::params::load(stx.conn()).await?;
+        contracts::extend(
+            stx.conn(),
+            signed.signer(),
+            &id,
+            &request,
+            state.network.total_supply,
+            epoch,
+            &params,
+        )
+        .await
+    }
+    .await;
+    stx.finish(done, StatusCode::OK).await
+}
+
+/// Records storage nodes' confirmations; certified at 2f+1 shards.
+#[utoipa::path(post, path = "/v1/storage/contracts/{id}/certificate", request_body = CertifyRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = Contract), (status = 400, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn certify(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    signed: Signed,
+) -> Result<Response, Error> {
+    let id = path_param(path)?;
+    let request: CertifyRequest = signed.json()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = async {
+        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        contracts::certify(stx.conn(), &id, &request, state.network.n_shards, epoch).await
+    }
+    .await;
+    stx.finish(done, StatusCode::OK).await
+}
+
+/// Deletes a deletable contract (its owner); refunds the whole epochs not yet started.
+#[utoipa::path(delete, path = "/v1/storage/contracts/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = Contract), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    signed: Signed,
+) -> Result<Response, Error> {
+    let id = path_param(path)?;
+    let _: super::NoArguments = signed.json()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = async {
+        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        contracts::delete(stx.conn(), signed.signer(), &id, epoch).await
+    }
+    .await;
+    stx.finish(done, StatusCode::OK).await
+}
+
+/// A storage contract by id.
+#[utoipa::path(get, path = "/v1/storage/contracts/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = Contract), (status = 404, body = crate::error::Problem)))]
+pub async fn contract(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Contract>, Error> {
+    let id = path_param(path)?;
+    let mut conn = state.pool.acquire().await?;
+    let epoch = current_epoch(&mut conn).await?.epoch;
+    contracts::find(&mut conn, &id, epoch)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Error::NotFound(format!("no storage contract with id {id:?}")))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ContractsQuery {
+    pub owner: Option<String>,
+    pub blob_id: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ContractsPage {
+    pub contracts: Vec<Contract>,
+    pub next_cursor: Option<String>,
+}
+
+fn blob_id_param(text: &str) -> Result<String, Error> {
+    crate::storage::confirmation::blob_id_bytes(&text.to_ascii_lowercase())
+        .map(hex::encode)
+        .ok_or_else(|| Error::InvalidArgument(format!("blob_id {text:?} is not 64 hex digits")))
+}
+
+/// Storage contracts in creation order, of one owner and/or blob.
+#[utoipa::path(get, path = "/v1/storage/contracts", params(ContractsQuery),
+    responses((status = 200, body = ContractsPage), (status = 400, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ContractsQuery>, QueryRejection>,
+) -> Result<Json<ContractsPage>, Error> {
+    let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
+    let limit = page_limit(query.limit)?;
+    let owner = query
+        .owner
+        .as_deref()
+        .map(|o| {
+            o.parse::<Address>()
+                .map_err(|e| Error::InvalidArgument(format!("owner: {e}")))
+        })
+        .transpose()?;
+    let blob_id = query.blob_id.as_deref().map(blob_id_param).transpose()?;
+    let after = super::cursor_after(query.cursor.as_deref())?;
+    let mut conn = state.pool.acquire().await?;
+    let epoch = current_epoch(&mut conn).await?.epoch;
+    let mut contracts = contracts::page(
+        &mut conn,
+        owner,
+        blob_id.as_deref(),
+        after,
+        limit + 1,
+        epoch,
+    )
+    .await?;
+    let more = contracts.len() as i64 > limit;
+    contracts.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| contracts.last().map(|c| c.id.clone()))
+        .flatten();
+    Ok(Json(ContractsPage {
+        contracts,
+        next_cursor,
+    }))
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BlobStatus {
+    pub blob_id: String,
+    /// Some active contract is certified.
+    pub certified: bool,
+    /// The first epoch no active contract covers (null if none is active).
+    pub end_epoch: Option<i64>,
+    /// Active contracts for this blob.
+    pub contracts: Vec<String>,
+    pub metadata: BlobMetadata,
+}
+
+/// A blob's storage: its active contracts, certification and end epoch.
+#[utoipa::path(get, path = "/v1/blobs/{blob_id}/status", params(("blob_id" = String, Path)),
+    responses((status = 200, body = BlobStatus), (status = 400, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem)))]
+pub async fn blob_status(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<BlobStatus>, Error> {
+    let blob_id = blob_id_param(&path_param(path)?)?;
+    let mut conn = state.pool.acquire().await?;
+    let epoch = current_epoch(&mut conn).await?.epoch;
+    let all = contracts::page(&mut conn, None, Some(&blob_id), 0, 500, epoch).await?;
+    let metadata = all.first().map(|c| c.metadata.clone()).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no storage contract was ever bought for blob {blob_id}"
+        ))
+    })?;
+    let active: Vec<&Contract> = all
+        .iter()
+        .filter(|c| c.status == ContractStatus::Active)
+        .collect();
+    Ok(Json(BlobStatus {
+        blob_id,
+        certified: active.iter().any(|c| c.certified),
+        end_epoch: active.iter().map(|c| c.end_epoch).max(),
+        contracts: active.iter().map(|c| c.id.clone()).collect(),
+        metadata,
+    }))
+}

@@ -1,0 +1,5 @@
+//! Storage contracts: users prepay storage for a blob; the WAL goes into the reward
+//! slots of the epochs it covers; nodes' signed confirmations certify it.
+
+pub mod confirmation;
+pub mod contracts;
