@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 
-use super::{path_param, AppState, PageQuery};
+use super::{path_param, AppState};
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::entries::page_limit;
@@ -89,16 +89,38 @@ pub struct NodesPage {
 }
 
 /// Registered nodes in registration order, in cursor pages.
-#[utoipa::path(get, path = "/v1/nodes", params(PageQuery),
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NodesQuery {
+    /// Page size, 1..=500, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Only the node with this protocol key (64 hex digits): how a storage node finds
+    /// its own id.
+    pub protocol_public_key: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/nodes", params(NodesQuery),
     responses((status = 200, body = NodesPage), (status = 400, body = crate::error::Problem)))]
 pub async fn list(
     State(state): State<AppState>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    query: Result<Query<NodesQuery>, QueryRejection>,
 ) -> Result<Json<NodesPage>, Error> {
     let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
     let limit = page_limit(query.limit)?;
     let after = super::cursor_after(query.cursor.as_deref())?;
     let mut conn = state.pool.acquire().await?;
+    if let Some(key) = query.protocol_public_key.as_deref() {
+        let key = nodes::protocol_key(key)?;
+        let nodes = nodes::find_by_key(&mut conn, &key)
+            .await?
+            .into_iter()
+            .collect();
+        return Ok(Json(NodesPage {
+            nodes,
+            next_cursor: None,
+        }));
+    }
     let nodes = nodes::page(&mut conn, after, limit + 1).await?;
     let more = nodes.len() as i64 > limit;
     let nodes: Vec<Node> = nodes.into_iter().take(limit as usize).collect();

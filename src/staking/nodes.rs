@@ -322,6 +322,17 @@ pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Node>, Err
         .find(|n| n.id == id.to_string()))
 }
 
+/// The node registered with this protocol key (64 lowercase hex digits).
+pub async fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<Option<Node>, Error> {
+    let id = sqlx::query_scalar!("SELECT id FROM nodes WHERE protocol_public_key = $1", key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match id {
+        Some(id) => find(conn, &id.to_string()).await,
+        None => Ok(None),
+    }
+}
+
 /// Nodes in registration order, after the node id `after`.
 pub async fn page(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Vec<Node>, Error> {
     page_from(conn, after, limit).await
