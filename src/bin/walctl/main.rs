@@ -1,5 +1,6 @@
 //! `walctl`: the command-line client of the WAL ledger.
 
+mod blobs;
 mod staking;
 
 use std::path::PathBuf;
@@ -112,6 +113,30 @@ enum Command {
         amount: String,
         #[arg(long, default_value_t = 1)]
         epochs: u32,
+    },
+    /// What storing a file (or a size in bytes) costs now.
+    Price {
+        file_or_size: String,
+        #[arg(long)]
+        epochs: u32,
+    },
+    /// Store a file: quote, pay, encode, upload slivers to their nodes, certify.
+    Store {
+        file: PathBuf,
+        #[arg(long)]
+        epochs: u32,
+        /// The most to pay in WAL (default: the quote).
+        #[arg(long)]
+        max_total: Option<String>,
+        /// Allow deleting it early for a refund.
+        #[arg(long)]
+        deletable: bool,
+    },
+    /// Read a blob back from the storage nodes into a file.
+    Read {
+        blob_id: String,
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Load test: concurrent signed transfers among fresh accounts funded from your key.
     Bench {
@@ -509,6 +534,9 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         | Command::Committee
         | Command::Epoch { .. }
         | Command::Subsidize { .. } => staking::run(cli, &cli.command).await?,
+        Command::Price { .. } | Command::Store { .. } | Command::Read { .. } => {
+            blobs::run(cli, &cli.command).await?
+        }
         Command::Bench {
             clients,
             accounts,

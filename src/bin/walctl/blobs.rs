@@ -1,0 +1,315 @@
+//! walctl's blob commands: price, store (encode, pay, upload, certify) and read (fetch
+//! verified slivers, decode, check the blob id).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use wal::encoding::{decode, encode, BlobMetadata};
+
+use crate::{client, fresh_key, print, s, signing_client, Cli, CliError, Command};
+
+/// Parallel uploads or downloads at once.
+const TRANSFERS_MAX: usize = 8;
+const UPLOAD_ATTEMPTS: u32 = 3;
+const NODE_TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Holder {
+    node_id: String,
+    endpoint: String,
+}
+
+/// Who holds each shard in the current epoch, with their endpoints.
+async fn holders(cli: &Cli) -> Result<(i64, HashMap<u32, Arc<Holder>>), CliError> {
+    let ledger = client(cli, None);
+    let committee: Value = ledger.get("/v1/committee").await?;
+    let mut out = HashMap::new();
+    for member in committee["members"].as_array().into_iter().flatten() {
+        let node_id = s(member, "node_id");
+        let node: Value = ledger.get(&format!("/v1/nodes/{node_id}")).await?;
+        let holder = Arc::new(Holder {
+            node_id,
+            endpoint: s(&node, "endpoint"),
+        });
+        for shard in member["shards"].as_array().into_iter().flatten() {
+            out.insert(shard.as_u64().unwrap_or(0) as u32, holder.clone());
+        }
+    }
+    let epoch = committee["epoch"].as_i64().unwrap_or(0);
+    Ok((epoch, out))
+}
+
+fn progress(cli: &Cli, length: u64, what: &str) -> ProgressBar {
+    if cli.json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(length);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} slivers {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn upload(
+    http: &reqwest::Client,
+    holder: &Holder,
+    blob_id: &str,
+    shard: u32,
+    sliver: Vec<u8>,
+) -> Result<Value, String> {
+    let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
+    let mut last = String::new();
+    for attempt in 0..UPLOAD_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+        }
+        match http.put(&url).body(sliver.clone()).send().await {
+            Ok(r) if r.status().is_success() => return r.json().await.map_err(|e| e.to_string()),
+            Ok(r) => {
+                let status = r.status();
+                last = format!("HTTP {status}: {}", r.text().await.unwrap_or_default());
+                if status.is_client_error() {
+                    break; // refused for a reason retrying does not change
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!(
+        "node {} refused sliver {shard}: {last}",
+        holder.node_id
+    ))
+}
+
+async fn store(
+    cli: &Cli,
+    file: &std::path::Path,
+    epochs: u32,
+    max_total: Option<&str>,
+    deletable: bool,
+) -> Result<Value, CliError> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let ledger = client(cli, None);
+    let network: Value = ledger.get("/v1/network").await?;
+    let n_shards = network["n_shards"].as_u64().unwrap_or(0) as u32;
+    let (metadata, slivers) = tokio::task::spawn_blocking(move || encode(&bytes, n_shards))
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?
+        .map_err(|e| CliError::Usage(format!("cannot encode: {e}")))?;
+    let quote: Value = ledger
+        .get(&format!("/v1/price?size={}&epochs={epochs}", metadata.size))
+        .await?;
+    let max_total = max_total
+        .map(str::to_owned)
+        .unwrap_or_else(|| s(&quote, "total"));
+    let body = json!({"metadata": metadata, "epochs": epochs, "max_total": max_total, "deletable": deletable});
+    let signer = signing_client(cli)?;
+    let contract: Value = signer
+        .post("/v1/storage/contracts", &body, &fresh_key())
+        .await?;
+    let blob_id = metadata.blob_id();
+    let (_, holders) = holders(cli).await?;
+    let http = reqwest::Client::builder()
+        .timeout(NODE_TIMEOUT)
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let bar = progress(cli, slivers.len() as u64, "uploading");
+    let permits = Arc::new(Semaphore::new(TRANSFERS_MAX));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (shard, sliver) in slivers.into_iter().enumerate() {
+        let shard = shard as u32;
+        let Some(holder) = holders.get(&shard).cloned() else {
+            return Err(CliError::Usage(format!(
+                "shard {shard} has no holder in the committee"
+            )));
+        };
+        let (http, blob_id, permits, bar) =
+            (http.clone(), blob_id.clone(), permits.clone(), bar.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("open semaphore");
+            let result = upload(&http, &holder, &blob_id, shard, sliver).await;
+            bar.inc(1);
+            (holder, result)
+        });
+    }
+    let mut confirmations: HashMap<String, Value> = HashMap::new();
+    let mut failures = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (holder, result) = done.map_err(|e| CliError::Usage(e.to_string()))?;
+        match result {
+            Ok(stored) if !stored["confirmation"].is_null() => {
+                confirmations.insert(holder.node_id.clone(), stored["confirmation"].clone());
+            }
+            Ok(_) => {}
+            Err(e) => failures.push(e),
+        }
+    }
+    bar.finish_and_clear();
+    let list: Vec<Value> = confirmations
+        .values()
+        .map(|c| json!({"node_id": c["node_id"], "signature": c["signature"]}))
+        .collect();
+    let contract_id = s(&contract, "id");
+    let certified: Result<Value, _> = signer
+        .post(
+            &format!("/v1/storage/contracts/{contract_id}/certificate"),
+            &json!({"confirmations": list}),
+            &fresh_key(),
+        )
+        .await;
+    let certified = match certified {
+        Ok(c) => c["certified"].as_bool().unwrap_or(false),
+        Err(e) => {
+            failures.push(format!("certification: {e}"));
+            false
+        }
+    };
+    Ok(json!({
+        "blob_id": blob_id,
+        "contract_id": contract_id,
+        "total": contract["paid"],
+        "end_epoch": contract["end_epoch"],
+        "certified": certified,
+        "confirmed_nodes": confirmations.len(),
+        "failures": failures,
+    }))
+}
+
+async fn read(cli: &Cli, blob_id: &str, output: &std::path::Path) -> Result<Value, CliError> {
+    let blob_id = blob_id.to_ascii_lowercase();
+    let status: Value = client(cli, None)
+        .get(&format!("/v1/blobs/{blob_id}/status"))
+        .await?;
+    let metadata: BlobMetadata = serde_json::from_value(status["metadata"].clone())
+        .map_err(|e| CliError::Usage(format!("the ledger's metadata is unreadable: {e}")))?;
+    if metadata.blob_id() != blob_id {
+        return Err(CliError::Usage(
+            "the ledger's metadata does not match the blob id".into(),
+        ));
+    }
+    let (_, holders) = holders(cli).await?;
+    let http = reqwest::Client::builder()
+        .timeout(NODE_TIMEOUT)
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let bar = progress(cli, u64::from(metadata.n_shards), "reading");
+    let permits = Arc::new(Semaphore::new(TRANSFERS_MAX));
+    let mut tasks = tokio::task::JoinSet::new();
+    for shard in 0..metadata.n_shards {
+        let Some(holder) = holders.get(&shard).cloned() else {
+            continue;
+        };
+        let (http, blob_id, permits, bar, metadata) = (
+            http.clone(),
+            blob_id.clone(),
+            permits.clone(),
+            bar.clone(),
+            metadata.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("open semaphore");
+            let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
+            let sliver = match http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.ok().map(|b| b.to_vec()),
+                _ => None,
+            };
+            bar.inc(1);
+            // Only verified slivers count.
+            (
+                shard,
+                sliver.filter(|s| metadata.verify_sliver(shard, s).is_ok()),
+            )
+        });
+    }
+    let mut slivers: Vec<Option<Vec<u8>>> = vec![None; metadata.n_shards as usize];
+    while let Some(done) = tasks.join_next().await {
+        let (shard, sliver) = done.map_err(|e| CliError::Usage(e.to_string()))?;
+        slivers[shard as usize] = sliver;
+    }
+    bar.finish_and_clear();
+    let verified = slivers.iter().filter(|s| s.is_some()).count();
+    let meta = metadata.clone();
+    let bytes = tokio::task::spawn_blocking(move || decode(&meta, slivers))
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?
+        .map_err(|e| CliError::Usage(format!("cannot rebuild blob {blob_id}: {e}")))?;
+    std::fs::write(output, &bytes)
+        .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", output.display())))?;
+    Ok(
+        json!({"blob_id": blob_id, "size": bytes.len(), "verified_slivers": verified, "output": output.display().to_string()}),
+    )
+}
+
+pub async fn run(cli: &Cli, command: &Command) -> Result<(), CliError> {
+    match command {
+        Command::Price {
+            file_or_size,
+            epochs,
+        } => {
+            let size = match file_or_size.parse::<u64>() {
+                Ok(size) => size,
+                Err(_) => std::fs::metadata(file_or_size)
+                    .map_err(|e| {
+                        CliError::Usage(format!(
+                            "{file_or_size}: neither a size nor a readable file: {e}"
+                        ))
+                    })?
+                    .len(),
+            };
+            let out: Value = client(cli, None)
+                .get(&format!("/v1/price?size={size}&epochs={epochs}"))
+                .await?;
+            print(cli, &out, |q| {
+                format!(
+                    "{} bytes ({} units encoded) for {} epochs: {} WAL (storage {} + write {}), at epoch {}'s prices",
+                    s(q, "size"), s(q, "storage_units"), s(q, "epochs"), s(q, "total"),
+                    s(q, "storage_cost"), s(q, "write_cost"), s(q, "epoch")
+                )
+            });
+        }
+        Command::Store {
+            file,
+            epochs,
+            max_total,
+            deletable,
+        } => {
+            let out = store(cli, file, *epochs, max_total.as_deref(), *deletable).await?;
+            print(cli, &out, |o| {
+                format!(
+                    "stored blob {} (contract {}, {} WAL, until epoch {}); certified: {}",
+                    s(o, "blob_id"),
+                    s(o, "contract_id"),
+                    s(o, "total"),
+                    s(o, "end_epoch"),
+                    s(o, "certified")
+                )
+            });
+            if out["certified"] != json!(true) {
+                return Err(CliError::Usage(format!(
+                    "the blob was paid for but not certified: {}",
+                    out["failures"]
+                )));
+            }
+        }
+        Command::Read { blob_id, output } => {
+            let out = read(cli, blob_id, output).await?;
+            print(cli, &out, |o| {
+                format!(
+                    "read blob {} ({} bytes) into {}",
+                    s(o, "blob_id"),
+                    s(o, "size"),
+                    s(o, "output")
+                )
+            });
+        }
+        _ => unreachable!("main dispatches only blob commands here"),
+    }
+    Ok(())
+}
