@@ -110,6 +110,7 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
     // Seven nodes: each a process with its own key and data directory, registered by
     // its operator with the address it listens on, and staked equally.
     let mut nodes = Vec::new();
+    let mut node_ids = Vec::new();
     let treasury = ledger.client(&ledger.treasury);
     for i in 0..NODES {
         let protocol = new_key();
@@ -137,6 +138,7 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
             .await
             .unwrap();
         nodes.push(process);
+        node_ids.push(node["id"].as_str().unwrap().to_owned());
     }
     let _: Value = ledger
         .client(&admin)
@@ -193,6 +195,52 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
     let problem: Value = unpaid.json().await.unwrap();
     assert_eq!(problem["code"], "FORBIDDEN");
 
+    // Node 0 is SIGKILLed; a torn write from its "crash" is left in its directory. It
+    // restarts on a new port (its operator updates the endpoint), drops the torn file
+    // and serves its sliver whole and verified.
+    let (metadata, slivers) = wal::encoding::encode(&bytes, NODES as u32).unwrap();
+    let holder_of_0 = {
+        let committee: Value = ledger.public().get("/v1/committee").await.unwrap();
+        let member = committee["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["node_id"] == node_ids[0].as_str())
+            .unwrap()
+            .clone();
+        member["shards"][0].as_u64().unwrap() as usize
+    };
+    drop(nodes.remove(0));
+    let torn = dir
+        .join("node0")
+        .join("blobs")
+        .join(&expected_id)
+        .join(format!("{holder_of_0}.999.tmp"));
+    std::fs::write(&torn, &slivers[holder_of_0][..1000]).unwrap();
+    let restarted = start_node(&ledger.url, &dir.join("node0.key"), &dir.join("node0"));
+    assert!(!torn.exists(), "a torn write is removed at start-up");
+    let patch = serde_json::to_vec(&json!({"endpoint": restarted.url})).unwrap();
+    let _: Value = treasury
+        .send_signed(
+            reqwest::Method::PATCH,
+            &format!("/v1/nodes/{}", node_ids[0]),
+            &patch,
+            None,
+        )
+        .await
+        .unwrap();
+    let served = reqwest::get(format!(
+        "{}/v1/blobs/{expected_id}/slivers/{holder_of_0}",
+        restarted.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(served.status(), 200);
+    let served = served.bytes().await.unwrap();
+    assert_eq!(&served[..], &slivers[holder_of_0][..]);
+    assert!(metadata.verify_sliver(holder_of_0 as u32, &served).is_ok());
+    nodes.insert(0, restarted);
+
     // Kill 2f = 4 of the 7 nodes (f = 2); k = 3 slivers remain.
     nodes.truncate(NODES - 4);
     let copy = dir.join("copy.bin");
@@ -209,6 +257,12 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
     );
     assert_eq!(json_of(&read)["verified_slivers"], 3);
     assert_eq!(std::fs::read(&copy).unwrap(), bytes, "byte for byte");
+    // The ledger's aggregator endpoint reads it the same way.
+    let aggregated = reqwest::get(format!("{}/v1/blobs/{expected_id}", ledger.url))
+        .await
+        .unwrap();
+    assert_eq!(aggregated.status(), 200);
+    assert_eq!(&aggregated.bytes().await.unwrap()[..], &bytes[..]);
     ledger.assert_audit_ok().await;
     drop(nodes);
     ledger.stop().await;

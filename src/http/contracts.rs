@@ -238,3 +238,63 @@ pub async fn blob_status(
         metadata,
     }))
 }
+
+/// The largest blob the aggregator endpoint returns; bigger ones: `walctl read`.
+pub const AGGREGATOR_BLOB_BYTES_MAX: i64 = 64 << 20;
+const AGGREGATOR_PARALLEL: usize = 16;
+
+/// The blob's bytes, read from the storage nodes and decoded (Walrus's aggregator).
+#[utoipa::path(get, path = "/v1/blobs/{blob_id}", params(("blob_id" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream", description = "the blob's bytes"),
+              (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem),
+              (status = 503, body = crate::error::Problem)))]
+pub async fn blob(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Error> {
+    use axum::response::IntoResponse;
+    let blob_id = blob_id_param(&path_param(path)?)?;
+    let (metadata, endpoints) = {
+        let mut conn = state.pool.acquire().await?;
+        let epoch = current_epoch(&mut conn).await?.epoch;
+        let active = contracts::page(&mut conn, None, Some(&blob_id), 0, 500, epoch)
+            .await?
+            .into_iter()
+            .find(|c| c.status == ContractStatus::Active)
+            .ok_or_else(|| {
+                Error::NotFound(format!("blob {blob_id} has no active storage contract"))
+            })?;
+        if active.size > AGGREGATOR_BLOB_BYTES_MAX {
+            return Err(Error::PayloadTooLarge(format!(
+                "blob {blob_id} is {} bytes; this endpoint returns at most {AGGREGATOR_BLOB_BYTES_MAX}; use walctl read",
+                active.size
+            )));
+        }
+        (
+            active.metadata,
+            contracts::shard_endpoints(&mut conn, epoch).await?,
+        )
+    };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(Error::internal)?;
+    let (bytes, _) = crate::storage::read::fetch_blob(
+        &http,
+        &metadata,
+        &endpoints,
+        AGGREGATOR_PARALLEL,
+        std::sync::Arc::new(|| {}),
+    )
+    .await
+    .map_err(|e| {
+        Error::Unavailable(format!(
+            "blob {blob_id} cannot be read from the storage nodes now: {e}"
+        ))
+    })?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}

@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(contracts::extend))
         .routes(routes!(contracts::certify))
         .routes(routes!(contracts::blob_status))
+        .routes(routes!(contracts::blob))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_router

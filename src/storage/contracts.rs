@@ -583,3 +583,26 @@ pub async fn page(
     .await?;
     rows.into_iter().map(|r| r.view(epoch)).collect()
 }
+
+/// Where each shard of the current committee is served: shard -> node endpoint.
+pub async fn shard_endpoints(
+    conn: &mut PgConnection,
+    epoch: i64,
+) -> Result<std::collections::HashMap<u32, String>, Error> {
+    let rows = sqlx::query!(
+        r#"SELECT c.shards, n.endpoint FROM committee_members c JOIN nodes n ON n.id = c.node_id
+           WHERE c.epoch = $1"#,
+        epoch
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .flat_map(|r| {
+            let endpoint = r.endpoint;
+            r.shards
+                .into_iter()
+                .map(move |shard| (shard as u32, endpoint.clone()))
+        })
+        .collect())
+}

@@ -4,3 +4,4 @@
 pub mod challenge;
 pub mod confirmation;
 pub mod contracts;
+pub mod read;

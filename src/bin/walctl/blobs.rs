@@ -8,7 +8,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
-use wal::encoding::{decode, encode, BlobMetadata};
+use wal::encoding::{encode, BlobMetadata};
+use wal::storage::read::fetch_blob;
 
 use crate::{client, fresh_key, print, s, signing_client, Cli, CliError, Command};
 
@@ -195,51 +196,26 @@ async fn read(cli: &Cli, blob_id: &str, output: &std::path::Path) -> Result<Valu
         ));
     }
     let (_, holders) = holders(cli).await?;
+    let endpoints: HashMap<u32, String> = holders
+        .iter()
+        .map(|(&shard, h)| (shard, h.endpoint.clone()))
+        .collect();
     let http = reqwest::Client::builder()
         .timeout(NODE_TIMEOUT)
         .build()
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let bar = progress(cli, u64::from(metadata.n_shards), "reading");
-    let permits = Arc::new(Semaphore::new(TRANSFERS_MAX));
-    let mut tasks = tokio::task::JoinSet::new();
-    for shard in 0..metadata.n_shards {
-        let Some(holder) = holders.get(&shard).cloned() else {
-            continue;
-        };
-        let (http, blob_id, permits, bar, metadata) = (
-            http.clone(),
-            blob_id.clone(),
-            permits.clone(),
-            bar.clone(),
-            metadata.clone(),
-        );
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("open semaphore");
-            let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
-            let sliver = match http.get(&url).send().await {
-                Ok(r) if r.status().is_success() => r.bytes().await.ok().map(|b| b.to_vec()),
-                _ => None,
-            };
-            bar.inc(1);
-            // Only verified slivers count.
-            (
-                shard,
-                sliver.filter(|s| metadata.verify_sliver(shard, s).is_ok()),
-            )
-        });
-    }
-    let mut slivers: Vec<Option<Vec<u8>>> = vec![None; metadata.n_shards as usize];
-    while let Some(done) = tasks.join_next().await {
-        let (shard, sliver) = done.map_err(|e| CliError::Usage(e.to_string()))?;
-        slivers[shard as usize] = sliver;
-    }
+    let tick = bar.clone();
+    let (bytes, verified) = fetch_blob(
+        &http,
+        &metadata,
+        &endpoints,
+        TRANSFERS_MAX,
+        Arc::new(move || tick.inc(1)),
+    )
+    .await
+    .map_err(|e| CliError::Usage(format!("cannot rebuild blob {blob_id}: {e}")))?;
     bar.finish_and_clear();
-    let verified = slivers.iter().filter(|s| s.is_some()).count();
-    let meta = metadata.clone();
-    let bytes = tokio::task::spawn_blocking(move || decode(&meta, slivers))
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?
-        .map_err(|e| CliError::Usage(format!("cannot rebuild blob {blob_id}: {e}")))?;
     std::fs::write(output, &bytes)
         .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", output.display())))?;
     Ok(
