@@ -180,6 +180,47 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
         .unwrap();
     assert_eq!(contract["certified"], true);
 
+    // walctl's other blob commands on it.
+    let contract_id = stored["contract_id"].as_str().unwrap().to_owned();
+    let price = json_of(
+        &walctl(
+            &ledger.url,
+            &treasury_key,
+            &["price", file.to_str().unwrap(), "--epochs", "2"],
+        )
+        .await,
+    );
+    assert_eq!(
+        price["total"], contract["paid"],
+        "the quote is what was paid"
+    );
+    let status = json_of(
+        &walctl(
+            &ledger.url,
+            &treasury_key,
+            &["blob", "status", &expected_id],
+        )
+        .await,
+    );
+    assert_eq!(status["certified"], true);
+    assert_eq!(status["end_epoch"], 3);
+    let extended = json_of(
+        &walctl(
+            &ledger.url,
+            &treasury_key,
+            &["extend", &contract_id, "--epochs", "1"],
+        )
+        .await,
+    );
+    assert_eq!(extended["end_epoch"], 4);
+    let refused = walctl(&ledger.url, &treasury_key, &["delete", &contract_id]).await;
+    assert!(!refused.status.success());
+    assert_eq!(
+        json_of(&refused)["error"]["code"],
+        "CONFLICT",
+        "a permanent contract"
+    );
+
     // An upload for a blob nobody paid for is refused.
     let unpaid = reqwest::Client::new()
         .put(format!(

@@ -285,6 +285,76 @@ pub async fn run(cli: &Cli, command: &Command) -> Result<(), CliError> {
                 )
             });
         }
+        Command::Blob(crate::BlobCommand::Status { blob_id }) => {
+            let out: Value = client(cli, None)
+                .get(&format!("/v1/blobs/{blob_id}/status"))
+                .await?;
+            print(cli, &out, |b| {
+                format!(
+                    "blob {}: {} bytes, certified: {}, stored until epoch {}, contracts {}",
+                    s(b, "blob_id"),
+                    b["metadata"]["size"],
+                    s(b, "certified"),
+                    s(b, "end_epoch"),
+                    b["contracts"]
+                )
+            });
+        }
+        Command::Extend {
+            contract_id,
+            epochs,
+            max_total,
+        } => {
+            let ledger = client(cli, None);
+            let max_total = match max_total {
+                Some(max) => max.clone(),
+                None => {
+                    let contract: Value = ledger
+                        .get(&format!("/v1/storage/contracts/{contract_id}"))
+                        .await?;
+                    let quote: Value = ledger
+                        .get(&format!(
+                            "/v1/price?size={}&epochs={epochs}",
+                            contract["size"]
+                        ))
+                        .await?;
+                    s(&quote, "storage_cost")
+                }
+            };
+            let body = json!({"epochs": epochs, "max_total": max_total});
+            let out: Value = signing_client(cli)?
+                .post(
+                    &format!("/v1/storage/contracts/{contract_id}/extend"),
+                    &body,
+                    &fresh_key(),
+                )
+                .await?;
+            print(cli, &out, |c| {
+                format!(
+                    "contract {} now ends at epoch {} ({} WAL paid in all)",
+                    s(c, "id"),
+                    s(c, "end_epoch"),
+                    s(c, "paid")
+                )
+            });
+        }
+        Command::Delete { contract_id } => {
+            let out: Value = signing_client(cli)?
+                .send_signed(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/storage/contracts/{contract_id}"),
+                    b"{}",
+                    None,
+                )
+                .await?;
+            print(cli, &out, |c| {
+                format!(
+                    "contract {} deleted; {} WAL refunded",
+                    s(c, "id"),
+                    s(c, "refunded")
+                )
+            });
+        }
         _ => unreachable!("main dispatches only blob commands here"),
     }
     Ok(())

@@ -132,6 +132,20 @@ enum Command {
         #[arg(long)]
         deletable: bool,
     },
+    /// A blob's storage: its active contracts, certification, end epoch.
+    #[command(subcommand)]
+    Blob(BlobCommand),
+    /// Extend a storage contract by `--epochs` at the current price.
+    Extend {
+        contract_id: String,
+        #[arg(long)]
+        epochs: u32,
+        /// The most to pay in WAL (default: the price now).
+        #[arg(long)]
+        max_total: Option<String>,
+    },
+    /// Delete a deletable storage contract; whole future epochs are refunded.
+    Delete { contract_id: String },
     /// Read a blob back from the storage nodes into a file.
     Read {
         blob_id: String,
@@ -150,6 +164,12 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         duration_secs: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum BlobCommand {
+    /// Show a blob's contracts, certification and end epoch.
+    Status { blob_id: String },
 }
 
 #[derive(Subcommand)]
@@ -534,9 +554,12 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         | Command::Committee
         | Command::Epoch { .. }
         | Command::Subsidize { .. } => staking::run(cli, &cli.command).await?,
-        Command::Price { .. } | Command::Store { .. } | Command::Read { .. } => {
-            blobs::run(cli, &cli.command).await?
-        }
+        Command::Price { .. }
+        | Command::Store { .. }
+        | Command::Read { .. }
+        | Command::Blob(_)
+        | Command::Extend { .. }
+        | Command::Delete { .. } => blobs::run(cli, &cli.command).await?,
         Command::Bench {
             clients,
             accounts,
