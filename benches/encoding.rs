@@ -1,0 +1,65 @@
+//! Encode and decode throughput of `wal::encoding` (Reed-Solomon from
+//! reed-solomon-erasure, GF(2^8) up to 256 shards and GF(2^16) beyond, plus the chunk
+//! Merkle roots) at 10, 100 and 1000 shards with 1 MiB and 64 MiB blobs, next to
+//! reed-solomon-simd encoding the same data shards as a reference (code only, no
+//! Merkle trees). Decoding starts from the last k slivers (mostly parity: the worst
+//! case). Run: `cargo bench --bench encoding` (or a filter such as `-- 1MiB`).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::RngCore;
+use wal::encoding::{decode, encode, Layout};
+
+fn blob(size: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; size];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encoding");
+    group.sample_size(10);
+    for (label, size) in [("1MiB", 1usize << 20), ("64MiB", 64 << 20)] {
+        let data = blob(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        for n in [10u32, 100, 1000] {
+            let id = format!("{label}/n{n}");
+            group.bench_with_input(BenchmarkId::new("encode", &id), &n, |b, &n| {
+                b.iter(|| encode(&data, n).unwrap())
+            });
+            let (metadata, slivers) = encode(&data, n).unwrap();
+            let k = metadata.k as usize;
+            group.bench_with_input(BenchmarkId::new("decode", &id), &n, |b, _| {
+                b.iter(|| {
+                    let last_k: Vec<Option<Vec<u8>>> = slivers
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| (i >= slivers.len() - k).then(|| s.clone()))
+                        .collect();
+                    decode(&metadata, last_k).unwrap()
+                })
+            });
+            // reed-solomon-simd on the same data shards (padded to 64 bytes).
+            let layout = Layout::new(size as u64, n).unwrap();
+            let shard_len = (layout.sliver_len as usize).next_multiple_of(64);
+            let originals: Vec<Vec<u8>> = (0..k)
+                .map(|i| {
+                    let mut shard = vec![0u8; shard_len];
+                    let start = (i * layout.sliver_len as usize).min(size);
+                    let end = ((i + 1) * layout.sliver_len as usize).min(size);
+                    shard[..end - start].copy_from_slice(&data[start..end]);
+                    shard
+                })
+                .collect();
+            let recovery = n as usize - k;
+            if recovery > 0 {
+                group.bench_with_input(BenchmarkId::new("simd-encode", &id), &n, |b, _| {
+                    b.iter(|| reed_solomon_simd::encode(k, recovery, &originals).unwrap())
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
