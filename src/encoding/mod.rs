@@ -72,6 +72,8 @@ pub enum EncodingError {
     NotEnoughSlivers { have: usize, need: usize },
     #[error("Reed-Solomon: {0}")]
     Codec(String),
+    #[error("the blob's slivers are not one consistent encoding: the decoded bytes re-encode to other sliver roots than the metadata's (the writer encoded it wrongly)")]
+    Inconsistent,
 }
 
 /// Everything that follows from `size` and `n_shards`.
@@ -325,7 +327,9 @@ pub fn encode(blob: &[u8], n_shards: u32) -> Result<(BlobMetadata, Vec<Vec<u8>>)
 }
 
 /// Rebuilds the blob from any `k` slivers that verify against the metadata; slivers
-/// that do not verify are ignored (so a corrupt node cannot corrupt the blob).
+/// that do not verify are ignored (so a corrupt node cannot corrupt the blob), and the
+/// result is re-encoded and checked against every root (so an inconsistent encoding
+/// is refused instead of read differently by different readers).
 pub fn decode(
     metadata: &BlobMetadata,
     slivers: Vec<Option<Vec<u8>>>,
@@ -355,7 +359,16 @@ pub fn decode(
     for sliver in verified.into_iter().take(layout.k as usize) {
         blob.extend_from_slice(&sliver.expect("reconstructed"));
     }
+    // Every sliver matched its own root, but a writer could have committed to parity
+    // that does not belong to the data: then different sets of k slivers would decode
+    // to different blobs. Re-encoding and comparing every root rules that out (and
+    // checks the padding past `size` was zeros).
+    let padded_ok = blob[layout.size as usize..].iter().all(|&b| b == 0);
     blob.truncate(layout.size as usize);
+    let (again, _) = encode(&blob, layout.n_shards)?;
+    if !padded_ok || again.sliver_roots != metadata.sliver_roots {
+        return Err(EncodingError::Inconsistent);
+    }
     Ok(blob)
 }
 

@@ -70,6 +70,25 @@ fn gf16_beyond_256_shards_round_trips() {
     assert_eq!(decode(&metadata, keep).unwrap(), data);
 }
 
+#[test]
+fn an_inconsistent_encoding_is_refused() {
+    // A writer commits to a parity sliver that does not belong to the data: each
+    // sliver matches its own root, but the slivers are not one code word.
+    let data = blob(3000, 9);
+    let (mut metadata, mut slivers) = encode(&data, 7).unwrap();
+    slivers[6][0] ^= 1;
+    metadata.sliver_roots[6] = hex::encode(sliver_root(&slivers[6], metadata.chunk_len));
+    let with_bad_parity: Vec<Option<Vec<u8>>> = slivers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i >= 4).then(|| s.clone()))
+        .collect();
+    assert_eq!(
+        decode(&metadata, with_bad_parity),
+        Err(EncodingError::Inconsistent)
+    );
+}
+
 fn shard_counts() -> impl Strategy<Value = u32> {
     prop_oneof![1u32..=12, Just(100), Just(256), Just(257), Just(300)]
 }

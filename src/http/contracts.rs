@@ -16,9 +16,7 @@ use crate::error::Error;
 use crate::ledger::account::Address;
 use crate::ledger::entries::page_limit;
 use crate::ledger::genesis::current_epoch;
-use crate::storage::contracts::{
-    self, BuyRequest, CertifyRequest, Contract, ContractStatus, ExtendRequest,
-};
+use crate::storage::contracts::{self, BuyRequest, CertifyRequest, Contract, ExtendRequest};
 
 /// Buys storage for a blob: quote, `max_total` guard, payment into the epoch slots.
 #[utoipa::path(post, path = "/v1/storage/contracts", request_body = BuyRequest,
@@ -220,22 +218,19 @@ pub async fn blob_status(
     let blob_id = blob_id_param(&path_param(path)?)?;
     let mut conn = state.pool.acquire().await?;
     let epoch = current_epoch(&mut conn).await?.epoch;
-    let all = contracts::page(&mut conn, None, Some(&blob_id), 0, 500, epoch).await?;
-    let metadata = all.first().map(|c| c.metadata.clone()).ok_or_else(|| {
-        Error::NotFound(format!(
-            "no storage contract was ever bought for blob {blob_id}"
-        ))
-    })?;
-    let active: Vec<&Contract> = all
-        .iter()
-        .filter(|c| c.status == ContractStatus::Active)
-        .collect();
+    let summary = contracts::blob_summary(&mut conn, &blob_id, epoch)
+        .await?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "no storage contract was ever bought for blob {blob_id}"
+            ))
+        })?;
     Ok(Json(BlobStatus {
         blob_id,
-        certified: active.iter().any(|c| c.certified),
-        end_epoch: active.iter().map(|c| c.end_epoch).max(),
-        contracts: active.iter().map(|c| c.id.clone()).collect(),
-        metadata,
+        certified: summary.certified,
+        end_epoch: summary.end_epoch,
+        contracts: summary.active.iter().map(i64::to_string).collect(),
+        metadata: summary.metadata,
     }))
 }
 
@@ -257,21 +252,20 @@ pub async fn blob(
     let (metadata, endpoints) = {
         let mut conn = state.pool.acquire().await?;
         let epoch = current_epoch(&mut conn).await?.epoch;
-        let active = contracts::page(&mut conn, None, Some(&blob_id), 0, 500, epoch)
+        let summary = contracts::blob_summary(&mut conn, &blob_id, epoch)
             .await?
-            .into_iter()
-            .find(|c| c.status == ContractStatus::Active)
+            .filter(|b| b.end_epoch.is_some())
             .ok_or_else(|| {
                 Error::NotFound(format!("blob {blob_id} has no active storage contract"))
             })?;
-        if active.size > AGGREGATOR_BLOB_BYTES_MAX {
+        if summary.metadata.size > AGGREGATOR_BLOB_BYTES_MAX as u64 {
             return Err(Error::PayloadTooLarge(format!(
                 "blob {blob_id} is {} bytes; this endpoint returns at most {AGGREGATOR_BLOB_BYTES_MAX}; use walctl read",
-                active.size
+                summary.metadata.size
             )));
         }
         (
-            active.metadata,
+            summary.metadata,
             contracts::shard_endpoints(&mut conn, epoch).await?,
         )
     };

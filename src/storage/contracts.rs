@@ -606,3 +606,44 @@ pub async fn shard_endpoints(
         })
         .collect())
 }
+
+/// A blob's storage as of `epoch`: its metadata and its active contracts, however many
+/// contracts it ever had.
+pub struct BlobSummary {
+    pub metadata: BlobMetadata,
+    pub certified: bool,
+    pub end_epoch: Option<i64>,
+    /// The first 100 active contracts.
+    pub active: Vec<i64>,
+}
+
+pub async fn blob_summary(
+    conn: &mut PgConnection,
+    blob_id: &str,
+    epoch: i64,
+) -> Result<Option<BlobSummary>, Error> {
+    let row = sqlx::query!(
+        r#"SELECT
+             (SELECT metadata FROM contracts WHERE blob_id = $1 ORDER BY id LIMIT 1) AS metadata,
+             (SELECT max(end_epoch) FROM contracts
+              WHERE blob_id = $1 AND deleted_epoch IS NULL AND end_epoch > $2) AS end_epoch,
+             (SELECT coalesce(bool_or(certified_epoch IS NOT NULL), false) FROM contracts
+              WHERE blob_id = $1 AND deleted_epoch IS NULL AND end_epoch > $2) AS "certified!",
+             (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM
+                (SELECT id FROM contracts WHERE blob_id = $1 AND deleted_epoch IS NULL
+                   AND end_epoch > $2 ORDER BY id LIMIT 100) a) AS "active!""#,
+        blob_id,
+        epoch
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(metadata) = row.metadata else {
+        return Ok(None);
+    };
+    Ok(Some(BlobSummary {
+        metadata: serde_json::from_value(metadata).map_err(Error::internal)?,
+        certified: row.certified,
+        end_epoch: row.end_epoch,
+        active: row.active,
+    }))
+}

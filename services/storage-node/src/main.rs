@@ -36,6 +36,10 @@ struct Node {
     key: SigningKey,
     disk: Disk,
     ledger: Ledger,
+    /// Uploads hold it shared from their payment check to their write; expiry holds it
+    /// exclusively while it re-checks and drops, so it never deletes a sliver that a
+    /// new contract just paid for and this node just confirmed.
+    expiry: tokio::sync::RwLock<()>,
     stored: AtomicU64,
     served: AtomicU64,
     challenges: AtomicU64,
@@ -101,6 +105,7 @@ async fn put_sliver(
     body: Bytes,
 ) -> Result<Json<Stored>, Error> {
     blob_id_bytes(&blob_id)?;
+    let _no_expiry = node.expiry.read().await;
     let metadata = node.ledger.paid_metadata(&blob_id).await?;
     let (node_id, epoch, shards) = node.ledger.my_shards().await?;
     if !shards.contains(&shard) {
@@ -225,6 +230,11 @@ fn spawn_expiry(node: Shared) {
                 continue;
             };
             for blob_id in blobs {
+                if !matches!(node.ledger.is_paid(&blob_id).await, Ok(false)) {
+                    continue;
+                }
+                // Again, with uploads held off: a contract may have been bought since.
+                let _exclusive = node.expiry.write().await;
                 if let Ok(false) = node.ledger.is_paid(&blob_id).await {
                     match node.disk.drop_blob(&blob_id) {
                         Ok(()) => {
@@ -279,6 +289,7 @@ async fn main() -> anyhow::Result<()> {
         key,
         disk,
         ledger,
+        expiry: tokio::sync::RwLock::new(()),
         stored: AtomicU64::new(0),
         served: AtomicU64::new(0),
         challenges: AtomicU64::new(0),
