@@ -21,4 +21,7 @@ if ! .venv-test/bin/python -c 'import http_message_signatures, requests' 2>/dev/
     .venv-test/bin/pip install -q -r tests/py/requirements.txt
 fi
 
+# The end-to-end tests start the storage node binary, which `cargo test` does not build
+# for a package without integration tests of its own.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked "$@"
