@@ -2,15 +2,16 @@
 //! processes on loopback ports. `walctl store` pays, encodes and uploads a multi-MiB
 //! file, the nodes confirm, the contract is certified; 2f = 4 nodes are killed and
 //! `walctl read` still brings the file back byte for byte. Uploads for unpaid blobs
-//! are refused.
+//! are refused; a node SIGKILLed while it writes a sliver restarts without torn files
+//! and serves the sliver whole or not at all; expired blobs are dropped from disk.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
 
+use common::process::{self, json_of, start_node};
 use common::{address, new_key, TestLedger};
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -19,78 +20,19 @@ use wal::client::keyfile;
 
 const NODES: usize = 7;
 
-/// A storage node process, killed when dropped.
-struct NodeProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The workspace's binaries sit next to the test's own directory (target/debug).
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/debug")
-        .join(name)
-}
-
-fn start_node(ledger_url: &str, key_file: &Path, data_dir: &Path) -> NodeProcess {
-    let mut child = Command::new(binary("wal-storage-node"))
-        .env("WAL_NODE_KEY_FILE", key_file)
-        .env("WAL_NODE_DATA_DIR", data_dir)
-        .env("WAL_NODE_LISTEN_ADDR", "127.0.0.1:0")
-        .env("WAL_LEDGER_URL", ledger_url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("wal-storage-node starts (cargo test --workspace builds it)");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the node prints its address within 30 s");
-    NodeProcess { child, url }
-}
-
 async fn walctl(url: &str, key: &Path, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_walctl"));
-    command
-        .arg("--url")
-        .arg(url)
-        .arg("--key")
-        .arg(key)
-        .args(args)
-        .arg("--json")
-        .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(120), command.output())
-        .await
-        .expect("walctl finishes within 120 s")
-        .expect("walctl runs")
+    let mut args = args.to_vec();
+    args.push("--json");
+    process::walctl(url, key, &args).await
 }
 
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+/// Polls `condition` every 50 ms until it holds, up to `seconds`.
+async fn eventually(seconds: u64, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !condition() {
+        assert!(Instant::now() < deadline, "{what} within {seconds} s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[sqlx::test]
@@ -236,9 +178,9 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
     let problem: Value = unpaid.json().await.unwrap();
     assert_eq!(problem["code"], "FORBIDDEN");
 
-    // Node 0 is SIGKILLed; a torn write from its "crash" is left in its directory. It
-    // restarts on a new port (its operator updates the endpoint), drops the torn file
-    // and serves its sliver whole and verified.
+    // A second blob is paid for (one epoch) but not uploaded yet. Node 0 is SIGKILLed
+    // while it writes its sliver of it: four uploads run at once and the kill comes as
+    // soon as a temporary file appears in the node's directory for that blob.
     let (metadata, slivers) = wal::encoding::encode(&bytes, NODES as u32).unwrap();
     let holder_of_0 = {
         let committee: Value = ledger.public().get("/v1/committee").await.unwrap();
@@ -251,15 +193,90 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
             .clone();
         member["shards"][0].as_u64().unwrap() as usize
     };
-    drop(nodes.remove(0));
-    let torn = dir
-        .join("node0")
-        .join("blobs")
-        .join(&expected_id)
-        .join(format!("{holder_of_0}.999.tmp"));
-    std::fs::write(&torn, &slivers[holder_of_0][..1000]).unwrap();
+    let mut second = vec![0u8; 12 * 1024 * 1024];
+    rand::thread_rng().fill_bytes(&mut second);
+    let (second_metadata, second_slivers) = wal::encoding::encode(&second, NODES as u32).unwrap();
+    let second_id = second_metadata.blob_id();
+    let quote: Value = ledger
+        .public()
+        .get(&format!("/v1/price?size={}&epochs=1", second.len()))
+        .await
+        .unwrap();
+    let _: Value = treasury
+        .post(
+            "/v1/storage/contracts",
+            &json!({"metadata": second_metadata, "epochs": 1, "max_total": quote["total"]}),
+            "buy-second",
+        )
+        .await
+        .unwrap();
+    let second_sliver_url = format!(
+        "{}/v1/blobs/{second_id}/slivers/{holder_of_0}",
+        nodes[0].url
+    );
+    let mut uploads = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (url, sliver) = (
+            second_sliver_url.clone(),
+            second_slivers[holder_of_0].clone(),
+        );
+        uploads.spawn(async move {
+            let http = reqwest::Client::new();
+            while http.put(&url).body(sliver.clone()).send().await.is_ok() {}
+        });
+    }
+    let second_dir = dir.join("node0").join("blobs").join(&second_id);
+    let writing = || {
+        std::fs::read_dir(&second_dir).is_ok_and(|files| {
+            files
+                .flatten()
+                .any(|f| f.path().extension().is_some_and(|e| e == "tmp"))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !writing() {
+        assert!(
+            Instant::now() < deadline,
+            "node 0 writes the sliver within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut killed = nodes.remove(0);
+    killed.child.kill().expect("SIGKILL");
+    killed.child.wait().unwrap();
+    uploads.shutdown().await;
+    let torn_left = writing();
     let restarted = start_node(&ledger.url, &dir.join("node0.key"), &dir.join("node0"));
-    assert!(!torn.exists(), "a torn write is removed at start-up");
+    assert!(!writing(), "torn writes are removed at start-up");
+    let served = reqwest::get(format!(
+        "{}/v1/blobs/{second_id}/slivers/{holder_of_0}",
+        restarted.url
+    ))
+    .await
+    .unwrap();
+    match served.status().as_u16() {
+        200 => {
+            let served = served.bytes().await.unwrap();
+            assert_eq!(&served[..], &second_slivers[holder_of_0][..], "whole");
+        }
+        404 => {}
+        status => panic!("after the crash the sliver is whole or absent, not HTTP {status}"),
+    }
+    eprintln!("killed mid-write; a torn temporary file was left: {torn_left}");
+    let again = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/blobs/{second_id}/slivers/{holder_of_0}",
+            restarted.url
+        ))
+        .body(second_slivers[holder_of_0].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert!(again["confirmation"].is_object(), "{again}");
+    drop(killed);
+
     let patch = serde_json::to_vec(&json!({"endpoint": restarted.url})).unwrap();
     let _: Value = treasury
         .send_signed(
@@ -281,6 +298,27 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
     assert_eq!(&served[..], &slivers[holder_of_0][..]);
     assert!(metadata.verify_sliver(holder_of_0 as u32, &served).is_ok());
     nodes.insert(0, restarted);
+
+    // The second blob's epoch ends: node 0 drops its sliver (it looks every second)
+    // and keeps the first blob's, which is paid until epoch 4.
+    let _: Value = ledger
+        .client(&admin)
+        .post(
+            "/v1/admin/epochs/advance",
+            &json!({"epoch": 1}),
+            "advance-2",
+        )
+        .await
+        .unwrap();
+    eventually(30, "node 0 drops the expired blob", || !second_dir.exists()).await;
+    assert!(dir.join("node0").join("blobs").join(&expected_id).exists());
+    let expired = reqwest::get(format!(
+        "{}/v1/blobs/{second_id}/slivers/{holder_of_0}",
+        nodes[0].url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(expired.status(), 403, "an expired blob is not served");
 
     // Kill 2f = 4 of the 7 nodes (f = 2); k = 3 slivers remain.
     nodes.truncate(NODES - 4);

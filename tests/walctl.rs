@@ -3,45 +3,16 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::process::{json_of, walctl};
 use common::{address, new_key, TestLedger};
-use serde_json::Value;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use wal::client::keyfile;
 use wal::money::Wal;
-
-async fn walctl(url: &str, key: &Path, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_walctl"));
-    command
-        .arg("--url")
-        .arg(url)
-        .arg("--key")
-        .arg(key)
-        .args(args)
-        .env_remove("WAL_LEDGER_URL")
-        .env_remove("WAL_KEY_FILE")
-        .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("walctl finishes within 60 s")
-        .expect("walctl runs")
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not one JSON object ({e}): {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
 
 fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("walctl-test-{}", uuid::Uuid::new_v4()));

@@ -1,24 +1,55 @@
-//! The real `wal-ledger` process for tests: started on port 0, killed by a guard.
+//! Real processes for tests (`wal-ledger`, `wal-storage-node`, `walctl`): servers are
+//! started on port 0, learn their address from their stdout, and are killed by a guard.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use serde_json::Value;
 
 use super::address;
 
-/// Kills the ledger process when dropped, so a failing test leaves nothing behind.
-pub struct LedgerProcess {
+/// A server process, killed when dropped, so a failing test leaves nothing behind.
+pub struct Process {
     pub child: Child,
     pub url: String,
 }
 
-impl Drop for LedgerProcess {
+pub type LedgerProcess = Process;
+
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Spawns `command` and waits (up to 60 s) for it to print `listening on URL`.
+fn spawn_listening(mut command: Command, what: &str) -> Process {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let mut process = Process {
+        child,
+        url: String::new(),
+    };
+    process.url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} prints its address within 60 s"));
+    process
 }
 
 pub fn ledger_command(database_url: &str, treasury: &SigningKey) -> Command {
@@ -31,7 +62,7 @@ pub fn ledger_command(database_url: &str, treasury: &SigningKey) -> Command {
     command
 }
 
-/// Starts `wal-ledger serve` on port 0 and learns its address from its stdout.
+/// Starts `wal-ledger serve` on port 0.
 pub fn start(database_url: &str, treasury: &SigningKey) -> LedgerProcess {
     start_with_env(database_url, treasury, &[])
 }
@@ -43,30 +74,59 @@ pub fn start_with_env(
     env: &[(&str, String)],
 ) -> LedgerProcess {
     let mut command = ledger_command(database_url, treasury);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("wal-ledger starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    let mut process = LedgerProcess {
-        child,
-        url: String::new(),
-    };
-    process.url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("wal-ledger prints its address within 60 s");
-    process
+    command.envs(env.iter().map(|(k, v)| (k, v))).arg("serve");
+    spawn_listening(command, "wal-ledger")
+}
+
+/// A binary of another workspace member: it sits next to the test's own directory
+/// (target/debug), built by `cargo build --workspace` (scripts/test.sh does).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .join(name)
+}
+
+/// Starts a `wal-storage-node` on port 0 with its key file and data directory; it drops
+/// expired slivers every second.
+pub fn start_node(ledger_url: &str, key_file: &Path, data_dir: &Path) -> Process {
+    let mut command = Command::new(workspace_binary("wal-storage-node"));
+    command
+        .env("WAL_NODE_KEY_FILE", key_file)
+        .env("WAL_NODE_DATA_DIR", data_dir)
+        .env("WAL_NODE_LISTEN_ADDR", "127.0.0.1:0")
+        .env("WAL_NODE_EXPIRY_INTERVAL_SECS", "1")
+        .env("WAL_LEDGER_URL", ledger_url)
+        .env("RUST_LOG", "warn");
+    spawn_listening(command, "wal-storage-node (scripts/test.sh builds it)")
+}
+
+/// Runs `walctl --url URL --key KEY ARGS...` (up to 120 s).
+pub async fn walctl(url: &str, key: &Path, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_walctl"));
+    command
+        .arg("--url")
+        .arg(url)
+        .arg("--key")
+        .arg(key)
+        .args(args)
+        .env_remove("WAL_LEDGER_URL")
+        .env_remove("WAL_KEY_FILE")
+        .kill_on_drop(true);
+    tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("walctl finishes within 120 s")
+        .expect("walctl runs")
+}
+
+/// walctl's `--json` output.
+pub fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON object ({e}): {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }

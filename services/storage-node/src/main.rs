@@ -5,7 +5,9 @@
 //! Configuration (environment): `WAL_NODE_KEY_FILE` (its protocol key),
 //! `WAL_NODE_DATA_DIR`, `WAL_NODE_LISTEN_ADDR` (default 127.0.0.1:9000; `:0` picks a
 //! port and the node prints `listening on http://ADDR`), `WAL_LEDGER_URL`,
-//! `WAL_NODE_SLIVER_BYTES_MAX` (default 64 MiB), `WAL_NODE_CONCURRENCY_MAX` (64).
+//! `WAL_NODE_SLIVER_BYTES_MAX` (default 64 MiB), `WAL_NODE_CONCURRENCY_MAX` (64),
+//! `WAL_NODE_EXPIRY_INTERVAL_SECS` (30: how often it drops the slivers of blobs no
+//! longer paid for).
 //! It learns its node id and its shards from the ledger by its protocol key.
 
 mod disk;
@@ -220,10 +222,10 @@ async fn metrics(State(node): State<Shared>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
-/// Drops the slivers of blobs whose storage is no longer paid for, every 30 s.
-fn spawn_expiry(node: Shared) {
+/// Drops the slivers of blobs whose storage is no longer paid for, every `interval`.
+fn spawn_expiry(node: Shared, interval: Duration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut tick = tokio::time::interval(interval);
         loop {
             tick.tick().await;
             let Ok(blobs) = node.disk.blobs() else {
@@ -283,6 +285,11 @@ async fn main() -> anyhow::Result<()> {
     let ledger_url = env_or("WAL_LEDGER_URL", "http://127.0.0.1:8080");
     let sliver_bytes_max: usize = env_or("WAL_NODE_SLIVER_BYTES_MAX", "67108864").parse()?;
     let concurrency_max: usize = env_or("WAL_NODE_CONCURRENCY_MAX", "64").parse()?;
+    let expiry_interval_secs: u64 = env_or("WAL_NODE_EXPIRY_INTERVAL_SECS", "30").parse()?;
+    anyhow::ensure!(
+        expiry_interval_secs > 0,
+        "WAL_NODE_EXPIRY_INTERVAL_SECS must be at least 1"
+    );
     let disk = Disk::open(&data_dir)?;
     let ledger = Ledger::new(&ledger_url, hex::encode(key.verifying_key().to_bytes()))?;
     let node = Arc::new(Node {
@@ -294,7 +301,7 @@ async fn main() -> anyhow::Result<()> {
         served: AtomicU64::new(0),
         challenges: AtomicU64::new(0),
     });
-    spawn_expiry(node.clone());
+    spawn_expiry(node.clone(), Duration::from_secs(expiry_interval_secs));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");

@@ -1,16 +1,16 @@
 //! `walctl`: the command-line client of the WAL ledger.
 
+mod bench;
 mod blobs;
 mod staking;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
-use rand::Rng;
 use serde_json::{json, Value};
 use wal::client::{keyfile, ClientError, LedgerClient};
 use wal::ledger::account::Address;
@@ -152,8 +152,12 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Load test: concurrent signed transfers among fresh accounts funded from your key.
+    /// Load test: concurrent signed transfers among fresh accounts funded from your
+    /// key, or storage purchases by as many buyers as clients.
     Bench {
+        /// What each client does.
+        #[arg(long, value_enum, default_value = "transfer")]
+        op: bench::Operation,
         /// Concurrent clients.
         #[arg(long, default_value_t = 32)]
         clients: usize,
@@ -561,12 +565,14 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         | Command::Extend { .. }
         | Command::Delete { .. } => blobs::run(cli, &cli.command).await?,
         Command::Bench {
+            op,
             clients,
             accounts,
             duration_secs,
         } => {
-            let report = bench(
+            let report = bench::run(
                 cli,
+                *op,
                 *clients,
                 *accounts,
                 Duration::from_secs(*duration_secs),
@@ -574,9 +580,10 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             .await?;
             print(cli, &report, |v| {
                 format!(
-                    "{} clients, {} accounts, {} s: {} transfers ok, {} failed\n{} transfers/s  latency p50 {} ms  p95 {} ms  p99 {} ms",
+                    "{} clients, {} accounts, {} s: {} {op}s ok, {} failed\n{} {op}s/s  latency p50 {} ms  p95 {} ms  p99 {} ms",
                     s(v, "clients"), s(v, "accounts"), s(v, "seconds"), s(v, "ok"), s(v, "failed"),
-                    s(v, "transfers_per_sec"), s(v, "p50_ms"), s(v, "p95_ms"), s(v, "p99_ms")
+                    s(v, "per_sec"), s(v, "p50_ms"), s(v, "p95_ms"), s(v, "p99_ms"),
+                    op = s(v, "operation")
                 )
             });
         }
@@ -607,96 +614,4 @@ fn history_text(page: &Value) -> String {
         lines.push(format!("more: --cursor {cursor}"));
     }
     lines.join("\n")
-}
-
-/// Funds `accounts` fresh keys from the caller's key, then runs `clients` concurrent
-/// loops of signed transfers between random pairs for `duration`.
-async fn bench(
-    cli: &Cli,
-    clients: usize,
-    accounts: usize,
-    duration: Duration,
-) -> Result<Value, CliError> {
-    if clients == 0 || accounts < 2 {
-        return Err(CliError::Usage(
-            "bench needs at least 1 client and 2 accounts".into(),
-        ));
-    }
-    let funder = signing_client(cli)?;
-    let keys: Vec<SigningKey> = (0..accounts)
-        .map(|_| SigningKey::generate(&mut OsRng))
-        .collect();
-    let stake = Wal::from_wal(1_000);
-    for key in &keys {
-        let to = Address::from_key(&key.verifying_key());
-        let body = json!({"to": to, "amount": stake, "memo": "bench funding"});
-        let _: Value = funder
-            .post("/v1/transfers", &body, &uuid::Uuid::new_v4().to_string())
-            .await?;
-    }
-    let senders: std::sync::Arc<Vec<LedgerClient>> =
-        std::sync::Arc::new(keys.iter().map(|k| client(cli, Some(k.clone()))).collect());
-    for sender in senders.iter() {
-        sender.network_id().await?;
-    }
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..clients {
-        let senders = senders.clone();
-        tasks.spawn(async move {
-            let mut latencies_us = Vec::new();
-            let mut failed = 0u64;
-            while Instant::now() < deadline {
-                let (from, to) = {
-                    let mut rng = rand::thread_rng();
-                    let from = rng.gen_range(0..senders.len());
-                    let to = (from + rng.gen_range(1..senders.len())) % senders.len();
-                    (from, to)
-                };
-                let to = senders[to].address().expect("bench clients have keys");
-                let body = serde_json::to_vec(&json!({"to": to, "amount": Wal::from_frost(1_000)}))
-                    .expect("serialises");
-                let sent = Instant::now();
-                let key = uuid::Uuid::new_v4().to_string();
-                let result: Result<Value, _> = senders[from]
-                    .send_signed(reqwest::Method::POST, "/v1/transfers", &body, Some(&key))
-                    .await;
-                match result {
-                    Ok(_) => latencies_us.push(sent.elapsed().as_micros() as u64),
-                    Err(_) => failed += 1,
-                }
-            }
-            (latencies_us, failed)
-        });
-    }
-    let mut latencies_us = Vec::new();
-    let mut failed = 0;
-    while let Some(joined) = tasks.join_next().await {
-        let (mut l, f) =
-            joined.map_err(|e| CliError::Usage(format!("a bench client crashed: {e}")))?;
-        latencies_us.append(&mut l);
-        failed += f;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    latencies_us.sort_unstable();
-    let percentile_ms = |p: f64| -> f64 {
-        if latencies_us.is_empty() {
-            return 0.0;
-        }
-        let index =
-            ((latencies_us.len() as f64 * p).ceil() as usize).clamp(1, latencies_us.len()) - 1;
-        (latencies_us[index] as f64 / 1000.0 * 100.0).round() / 100.0
-    };
-    Ok(json!({
-        "clients": clients,
-        "accounts": accounts,
-        "seconds": (seconds * 10.0).round() / 10.0,
-        "ok": latencies_us.len(),
-        "failed": failed,
-        "transfers_per_sec": (latencies_us.len() as f64 / seconds).round() as u64,
-        "p50_ms": percentile_ms(0.50),
-        "p95_ms": percentile_ms(0.95),
-        "p99_ms": percentile_ms(0.99),
-    }))
 }

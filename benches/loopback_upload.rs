@@ -1,0 +1,85 @@
+//! The floor under `walctl store`: the same file, encoded the same way, its slivers
+//! PUT over loopback HTTP with the same client (reqwest) and the same parallelism (8)
+//! to an axum server that only counts the bytes: no verification, no disk, no ledger.
+//! `scripts/bench-storage.sh` prints it next to the real store of the same file.
+//!
+//!   cargo bench --bench loopback_upload -- FILE N_SHARDS
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::put;
+use axum::Router;
+
+const PARALLEL_UPLOADS: usize = 8;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let [file, n_shards] = &args[..] else {
+        eprintln!("usage: cargo bench --bench loopback_upload -- FILE N_SHARDS");
+        std::process::exit(2);
+    };
+    let bytes = std::fs::read(file).expect("the file reads");
+    let n_shards: u32 = n_shards.parse().expect("N_SHARDS is a number");
+    let started = Instant::now();
+    let (_, slivers) = wal::encoding::encode(&bytes, n_shards).expect("the file encodes");
+    let encode_secs = started.elapsed().as_secs_f64();
+    let encoded: u64 = slivers.iter().map(|s| s.len() as u64).sum();
+
+    let received = Arc::new(AtomicU64::new(0));
+    let sink = Router::new()
+        .route(
+            "/sliver/{shard}",
+            put(|State(n): State<Arc<AtomicU64>>, body: Bytes| async move {
+                n.fetch_add(body.len() as u64, Ordering::Relaxed);
+            }),
+        )
+        .layer(DefaultBodyLimit::disable())
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
+
+    let http = reqwest::Client::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL_UPLOADS));
+    let started = Instant::now();
+    let mut uploads = tokio::task::JoinSet::new();
+    for (shard, sliver) in slivers.into_iter().enumerate() {
+        let (http, url, permits) = (http.clone(), url.clone(), permits.clone());
+        uploads.spawn(async move {
+            let _permit = permits.acquire_owned().await.unwrap();
+            let response = http
+                .put(format!("{url}/sliver/{shard}"))
+                .body(sliver)
+                .send()
+                .await
+                .expect("the sink answers");
+            assert!(response.status().is_success());
+        });
+    }
+    while let Some(done) = uploads.join_next().await {
+        done.unwrap();
+    }
+    let upload_secs = started.elapsed().as_secs_f64();
+    assert_eq!(
+        received.load(Ordering::Relaxed),
+        encoded,
+        "every byte arrived"
+    );
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "encode {:.2} s; raw loopback upload of {:.0} MiB encoded ({} slivers) in {:.2} s = {:.0} MiB/s",
+        encode_secs,
+        mib(encoded),
+        n_shards,
+        upload_secs,
+        mib(encoded) / upload_secs
+    );
+}
