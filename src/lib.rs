@@ -2,6 +2,8 @@
 
 /// Building and serving the ledger process: database set-up, genesis, HTTP server.
 pub mod app;
+/// Proof-of-storage audit results, and the performance, slashing and jailing rules.
+pub mod audits;
 /// RFC 9421 request signatures, nonces and idempotency keys.
 pub mod auth;
 /// A client of the API: reads, signed writes, idempotent retries, key files.

@@ -28,6 +28,9 @@ pub struct Params {
     pub rate_change_max: Decimal,
     #[schema(value_type = String)]
     pub price_change_max: Decimal,
+    /// Challenges the checker draws per committee node and epoch.
+    pub audit_challenges_per_epoch: u32,
+    /// Fewest challenges in an epoch for a node to be slashed.
     pub audit_challenges_min: u32,
     #[schema(value_type = String)]
     pub slash_threshold: Decimal,
@@ -72,6 +75,10 @@ impl Params {
             epochs_ahead_max: count("epochs_ahead_max", get("epochs_ahead_max")?)?,
             rate_change_max: rate("rate_change_max", get("rate_change_max")?)?,
             price_change_max: rate("price_change_max", get("price_change_max")?)?,
+            audit_challenges_per_epoch: count(
+                "audit_challenges_per_epoch",
+                get("audit_challenges_per_epoch")?,
+            )?,
             audit_challenges_min: count("audit_challenges_min", get("audit_challenges_min")?)?,
             slash_threshold: rate("slash_threshold", get("slash_threshold")?)?,
             slash_rate: rate("slash_rate", get("slash_rate")?)?,
@@ -99,4 +106,35 @@ pub async fn load(conn: &mut PgConnection) -> Result<Params, Error> {
 struct NameValue {
     name: String,
     value: String,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// The defaults as the migrations insert them: every `('name', 'value')` pair in
+    /// the statements that seed `params`.
+    pub fn default_rows() -> Vec<(String, String)> {
+        let seeds = [
+            include_str!("../migrations/20261130000002_staking.sql"),
+            include_str!("../migrations/20261201000001_audits.sql"),
+        ];
+        let mut rows = Vec::new();
+        for sql in seeds {
+            let Some(start) = sql.find("INSERT INTO params") else {
+                continue;
+            };
+            let statement = &sql[start..start + sql[start..].find(';').unwrap()];
+            for pair in statement.split('(').skip(2) {
+                let fields: Vec<&str> = pair.split('\'').collect();
+                rows.push((fields[1].to_owned(), fields[3].to_owned()));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn the_migrations_seed_every_parameter() {
+        let params = super::Params::from_rows(&default_rows()).unwrap();
+        assert_eq!(params.audit_challenges_per_epoch, 66);
+        assert_eq!(params.jail_epochs, 2);
+    }
 }

@@ -7,10 +7,14 @@
 //! Its cost is O(nodes + withdrawals of e): pools move by exchange rate, never by
 //! touching every stake; pending stake sits in one account per node.
 //!
-//! Steps (slashing and audit performance arrive with the checker; until then every
-//! member's performance is 1):
-//! 1-2, 4. rewards of e: the slot and subsidy, the burn, the split by shards, the
+//! Steps:
+//! 1-2, 4. rewards of e: the slot and subsidy, the burn, the split by shards times
+//!    performance (the audit pass rate in e, 1 if not challenged, 0 if slashed), the
 //!    commission to the operator, the rest into the pool;
+//! 3. slashing: a slashed node's pool loses `slash_rate` of its WAL and its operator
+//!    the unclaimed commission, half burned and half to the subsidy pool; below
+//!    `jail_threshold` it is jailed (it earned nothing in e, so doing this after the
+//!    rewards gives the same balances as doing it between steps 2 and 4);
 //! 5. withdrawals requested in e are paid; pending stake becomes active; the committee
 //!    and shards of e+1 are chosen, then its rate and prices; epoch e+1 starts.
 
@@ -20,6 +24,7 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
 
+use crate::audits::{self, slashing::Tally};
 use crate::error::Error;
 use crate::ledger::account::{Account, Address, SystemAccount};
 use crate::ledger::journal::{self, balance_of_key, Leg, NewEntry};
@@ -86,22 +91,21 @@ pub async fn advance_in(
     }
     let next = from + 1;
     let params = params::load(conn).await?;
-    let rewards = pay_rewards(conn, from, &params).await?;
+    let tallies = audits::record::tallies(conn, from).await?;
+    let rewards = pay_rewards(conn, from, &params, &tallies).await?;
+    let slashed = slash(conn, from, &params, &tallies).await?;
     let mut pools = load_pools(conn).await?;
     let withdrawals = pay_withdrawals(conn, from, &mut pools).await?;
     let activated = activate_pending(conn, next, &mut pools).await?;
     save_pool_shares(conn, &pools).await?;
     choose_committee(conn, from, &pools, &params, settings.n_shards).await?;
-    record(
-        conn,
-        from,
-        &rewards,
-        &withdrawals,
+    let done = Done {
+        rewards: &rewards,
+        withdrawals: &withdrawals,
         activated,
-        settings,
-        advanced_by,
-    )
-    .await?;
+        slashed,
+    };
+    record(conn, from, &done, settings, advanced_by).await?;
     // After `record`, which starts epoch e+1 (the prices row refers to it).
     crate::pricing::store::set_next(conn, next, settings.n_shards, &params).await?;
     Ok(Outcome::Advanced { ended: from })
@@ -131,6 +135,7 @@ async fn pay_rewards(
     conn: &mut PgConnection,
     epoch: i64,
     params: &Params,
+    tallies: &HashMap<i64, Tally>,
 ) -> Result<Distribution, Error> {
     let rows = sqlx::query!(
         r#"SELECT c.node_id, cardinality(c.shards) AS "shards!",
@@ -146,7 +151,7 @@ async fn pay_rewards(
         .map(|r| Member {
             node_id: r.node_id,
             shards: r.shards as u32,
-            performance: Decimal::ONE,
+            performance: audits::slashing::performance(tally_of(tallies, r.node_id), params),
             commission_rate: r.commission_rate,
         })
         .collect();
@@ -198,12 +203,22 @@ async fn pay_rewards(
         .collect();
     let rates: Vec<Decimal> = members.iter().map(|m| m.commission_rate).collect();
     let performances: Vec<Decimal> = members.iter().map(|m| m.performance).collect();
+    let challenges: Vec<i32> = ids
+        .iter()
+        .map(|&id| tally_of(tallies, id).challenges as i32)
+        .collect();
+    let passed: Vec<i32> = ids
+        .iter()
+        .map(|&id| tally_of(tallies, id).passed as i32)
+        .collect();
     sqlx::query!(
         r#"UPDATE committee_members c
            SET weight = u.weight, reward = u.reward, commission = u.commission,
-               commission_rate = u.rate, performance = u.performance
-           FROM unnest($2::bigint[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[])
-                AS u(node_id, weight, reward, commission, rate, performance)
+               commission_rate = u.rate, performance = u.performance,
+               challenges = u.challenges, passed = u.passed
+           FROM unnest($2::bigint[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[],
+                       $7::numeric[], $8::integer[], $9::integer[])
+                AS u(node_id, weight, reward, commission, rate, performance, challenges, passed)
            WHERE c.epoch = $1 AND c.node_id = u.node_id"#,
         epoch,
         &ids,
@@ -211,11 +226,92 @@ async fn pay_rewards(
         &rewards,
         &commissions,
         &rates,
-        &performances
+        &performances,
+        &challenges,
+        &passed
     )
     .execute(&mut *conn)
     .await?;
     Ok(d)
+}
+
+fn tally_of(tallies: &HashMap<i64, Tally>, node_id: i64) -> Tally {
+    tallies.get(&node_id).copied().unwrap_or_default()
+}
+
+/// Step 3: slashes (and jails) the nodes whose audits in `epoch` fell below the
+/// thresholds; returns the total slashed. Only committee members have results.
+async fn slash(
+    conn: &mut PgConnection,
+    epoch: i64,
+    params: &Params,
+    tallies: &HashMap<i64, Tally>,
+) -> Result<Wal, Error> {
+    use audits::slashing::{verdict, Verdict};
+    let mut total = Wal::ZERO;
+    let mut nodes: Vec<(&i64, &Tally)> = tallies.iter().collect();
+    nodes.sort_by_key(|(id, _)| **id);
+    for (&node_id, &tally) in nodes {
+        let jailed = match verdict(tally, params) {
+            Verdict::Clean => continue,
+            Verdict::Slashed => None,
+            Verdict::SlashedAndJailed => Some(epoch + 1 + i64::from(params.jail_epochs)),
+        };
+        let pool = Account::System(SystemAccount::Pool(node_id));
+        let commission = Account::System(SystemAccount::Commission(node_id));
+        let s = audits::slashing::slash(
+            balance_of_key(conn, &pool.key()).await?,
+            balance_of_key(conn, &commission.key()).await?,
+            params.slash_rate,
+        );
+        let memo = format!("slash of node {node_id} for epoch {epoch}");
+        let entry = NewEntry {
+            kind: "slash",
+            actor: None,
+            memo: Some(&memo),
+            legs: vec![
+                Leg::debit(pool, s.pool),
+                Leg::debit(commission, s.commission),
+                Leg::credit(Account::System(SystemAccount::Burn), s.burned),
+                Leg::credit(
+                    Account::System(SystemAccount::SubsidyPool),
+                    s.to_subsidy_pool,
+                ),
+            ],
+        };
+        journal::post(conn, &entry).await?;
+        sqlx::query!(
+            r#"INSERT INTO slashes (epoch, node_id, challenges, passed, pass_rate, pool_slashed,
+                                    commission_slashed, burned, to_subsidy_pool, jailed_until_epoch)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+            epoch,
+            node_id,
+            tally.challenges as i32,
+            tally.passed as i32,
+            tally.pass_rate(),
+            s.pool.as_decimal(),
+            s.commission.as_decimal(),
+            s.burned.as_decimal(),
+            s.to_subsidy_pool.as_decimal(),
+            jailed
+        )
+        .execute(&mut *conn)
+        .await?;
+        if let Some(until) = jailed {
+            sqlx::query!(
+                "UPDATE nodes SET jailed_until_epoch = greatest(jailed_until_epoch, $2) WHERE id = $1",
+                node_id,
+                until
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        total = total
+            .checked_add(s.pool)
+            .and_then(|t| t.checked_add(s.commission))
+            .expect("within the supply");
+    }
+    Ok(total)
 }
 
 /// A node's pool and pending stake, as the change moves them.
@@ -495,13 +591,19 @@ async fn choose_committee(
     Ok(())
 }
 
+/// What the steps of a change did, for its record.
+struct Done<'a> {
+    rewards: &'a Distribution,
+    withdrawals: &'a Withdrawals,
+    activated: Wal,
+    slashed: Wal,
+}
+
 /// Starts epoch `ended + 1` and records what the change did.
 async fn record(
     conn: &mut PgConnection,
     ended: i64,
-    rewards: &Distribution,
-    withdrawals: &Withdrawals,
-    activated: Wal,
+    done: &Done<'_>,
     settings: ChangeSettings,
     advanced_by: Option<Address>,
 ) -> Result<(), Error> {
@@ -519,13 +621,19 @@ async fn record(
     )
     .execute(&mut *conn)
     .await?;
+    let Done {
+        rewards,
+        withdrawals,
+        activated,
+        slashed,
+    } = done;
     let distributed =
         Wal::checked_sum(rewards.members.iter().map(|m| m.reward)).expect("within the supply");
     sqlx::query!(
         r#"INSERT INTO epoch_changes (epoch, reward_slot, subsidy, reward_pool, burned, distributed,
                                       carried_to_next, stake_activated, withdrawals_paid, withdrawals,
-                                      advanced_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+                                      advanced_by, slashed)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"#,
         ended,
         rewards.slot.as_decimal(),
         rewards.subsidy.as_decimal(),
@@ -536,7 +644,8 @@ async fn record(
         activated.as_decimal(),
         withdrawals.paid.as_decimal(),
         withdrawals.count,
-        advanced_by.map(|a| a.to_string())
+        advanced_by.map(|a| a.to_string()),
+        slashed.as_decimal()
     )
     .execute(&mut *conn)
     .await?;

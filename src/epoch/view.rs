@@ -15,6 +15,10 @@ use crate::money::Wal;
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommitteeMember {
     pub node_id: String,
+    /// Where the node serves slivers and challenges (as registered now).
+    pub endpoint: String,
+    /// The key that signs its confirmations and challenge answers (as registered now).
+    pub protocol_public_key: String,
     /// The node's pool WAL when the committee was chosen.
     pub stake: Wal,
     pub shards: Vec<i32>,
@@ -24,6 +28,9 @@ pub struct CommitteeMember {
     #[schema(value_type = Option<String>)]
     pub commission_rate: Option<Decimal>,
     pub commission: Option<Wal>,
+    /// The audits of this epoch as its change counted them (null until it ended).
+    pub challenges: Option<i32>,
+    pub passed: Option<i32>,
 }
 
 /// What the change that ended an epoch did.
@@ -44,6 +51,9 @@ pub struct EpochChange {
     pub stake_activated: Wal,
     pub withdrawals_paid: Wal,
     pub withdrawals: i32,
+    /// Taken from slashed nodes (pools and unclaimed commission), half burned and half
+    /// to the subsidy pool.
+    pub slashed: Wal,
     pub changed_at: DateTime<Utc>,
     /// The admin who ended it early, or null if its time had come.
     pub advanced_by: Option<String>,
@@ -67,8 +77,10 @@ pub struct EpochView {
 /// The committee of `epoch`, in node id order.
 pub async fn committee(conn: &mut PgConnection, epoch: i64) -> Result<Vec<CommitteeMember>, Error> {
     let rows = sqlx::query!(
-        r#"SELECT node_id, stake, shards, performance, reward, commission_rate, commission
-           FROM committee_members WHERE epoch = $1 ORDER BY node_id"#,
+        r#"SELECT c.node_id, n.endpoint, n.protocol_public_key, c.stake, c.shards, c.performance, c.reward,
+                  c.commission_rate, c.commission, c.challenges, c.passed
+           FROM committee_members c JOIN nodes n ON n.id = c.node_id
+           WHERE c.epoch = $1 ORDER BY c.node_id"#,
         epoch
     )
     .fetch_all(&mut *conn)
@@ -77,12 +89,16 @@ pub async fn committee(conn: &mut PgConnection, epoch: i64) -> Result<Vec<Commit
         .into_iter()
         .map(|r| CommitteeMember {
             node_id: r.node_id.to_string(),
+            endpoint: r.endpoint,
+            protocol_public_key: r.protocol_public_key,
             stake: Wal::from_decimal_unchecked(r.stake),
             shards: r.shards,
             performance: r.performance.map(|d| d.normalize()),
             reward: r.reward.map(Wal::from_decimal_unchecked),
             commission_rate: r.commission_rate.map(|d| d.normalize()),
             commission: r.commission.map(Wal::from_decimal_unchecked),
+            challenges: r.challenges,
+            passed: r.passed,
         })
         .collect())
 }
@@ -94,7 +110,7 @@ pub async fn epoch(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochVi
     };
     let change = sqlx::query!(
         r#"SELECT reward_slot, subsidy, reward_pool, burned, distributed, carried_to_next,
-                  stake_activated, withdrawals_paid, withdrawals, changed_at, advanced_by
+                  stake_activated, withdrawals_paid, withdrawals, changed_at, advanced_by, slashed
            FROM epoch_changes WHERE epoch = $1"#,
         epoch
     )
@@ -110,6 +126,7 @@ pub async fn epoch(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochVi
         stake_activated: Wal::from_decimal_unchecked(r.stake_activated),
         withdrawals_paid: Wal::from_decimal_unchecked(r.withdrawals_paid),
         withdrawals: r.withdrawals,
+        slashed: Wal::from_decimal_unchecked(r.slashed),
         changed_at: r.changed_at,
         advanced_by: r.advanced_by,
     });

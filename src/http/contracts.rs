@@ -16,7 +16,9 @@ use crate::error::Error;
 use crate::ledger::account::Address;
 use crate::ledger::entries::page_limit;
 use crate::ledger::genesis::current_epoch;
-use crate::storage::contracts::{self, BuyRequest, CertifyRequest, Contract, ExtendRequest};
+use crate::storage::contracts::{
+    self, BuyRequest, CertifyRequest, Contract, ExtendRequest, StoredBlob,
+};
 
 /// Buys storage for a blob: quote, `max_total` guard, payment into the epoch slots.
 #[utoipa::path(post, path = "/v1/storage/contracts", request_body = BuyRequest,
@@ -291,4 +293,42 @@ pub async fn blob(
         bytes,
     )
         .into_response())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StoredBlobsPage {
+    pub epoch: i64,
+    pub blobs: Vec<StoredBlob>,
+    pub next_cursor: Option<String>,
+}
+
+/// Blobs with certified storage covering the current epoch, with their metadata, in
+/// blob id order (what the checker audits).
+#[utoipa::path(get, path = "/v1/blobs", params(super::PageQuery),
+    responses((status = 200, body = StoredBlobsPage), (status = 400, body = crate::error::Problem)))]
+pub async fn stored(
+    State(state): State<AppState>,
+    query: Result<Query<super::PageQuery>, QueryRejection>,
+) -> Result<Json<StoredBlobsPage>, Error> {
+    let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
+    let limit = page_limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(blob_id_param)
+        .transpose()?
+        .unwrap_or_default();
+    let mut conn = state.pool.acquire().await?;
+    let epoch = current_epoch(&mut conn).await?.epoch;
+    let mut blobs = contracts::stored_blobs(&mut conn, epoch, &after, limit + 1).await?;
+    let more = blobs.len() as i64 > limit;
+    blobs.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| blobs.last().map(|b| b.blob_id.clone()))
+        .flatten();
+    Ok(Json(StoredBlobsPage {
+        epoch,
+        blobs,
+        next_cursor,
+    }))
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod audits;
 pub mod contracts;
 pub mod epochs;
 pub mod faucet;
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(transfers::create_transfer))
         .routes(routes!(transfers::transfer))
         .routes(routes!(audit::audit))
+        .routes(routes!(audits::report, audits::tallies))
         .routes(routes!(faucet::faucet))
         .routes(routes!(epochs::current))
         .routes(routes!(epochs::by_number))
@@ -134,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(contracts::certify))
         .routes(routes!(contracts::blob_status))
         .routes(routes!(contracts::blob))
+        .routes(routes!(contracts::stored))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_router

@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::{path_param, AppState};
+use crate::audits::record::{node_audits, NodeAudits};
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::entries::page_limit;
@@ -66,19 +67,31 @@ pub async fn claim(
     stx.finish(done, StatusCode::OK).await
 }
 
-/// A node by id.
+/// A node with its audit record.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NodeDetail {
+    #[serde(flatten)]
+    pub node: Node,
+    /// Challenges per epoch (the last 20 audited epochs), every slash, and the signed
+    /// evidence of the last 20 failures.
+    pub audits: NodeAudits,
+}
+
+/// A node by id, with its audit record and every slash.
 #[utoipa::path(get, path = "/v1/nodes/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Node), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = NodeDetail), (status = 404, body = crate::error::Problem)))]
 pub async fn node(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Node>, Error> {
+) -> Result<Json<NodeDetail>, Error> {
     let id = path_param(path)?;
     let mut conn = state.pool.acquire().await?;
-    nodes::find(&mut conn, &id)
+    let node = nodes::find(&mut conn, &id)
         .await?
-        .map(Json)
-        .ok_or_else(|| Error::NotFound(format!("no node with id {id:?}")))
+        .ok_or_else(|| Error::NotFound(format!("no node with id {id:?}")))?;
+    let node_id: i64 = node.id.parse().map_err(Error::internal)?;
+    let audits = node_audits(&mut conn, node_id, node.jailed_until_epoch).await?;
+    Ok(Json(NodeDetail { node, audits }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

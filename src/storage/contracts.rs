@@ -647,3 +647,44 @@ pub async fn blob_summary(
         active: row.active,
     }))
 }
+
+/// A blob with certified storage that has not expired: what the checker audits.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StoredBlob {
+    pub blob_id: String,
+    #[schema(value_type = Object)]
+    pub metadata: BlobMetadata,
+    /// The first epoch none of its contracts covers.
+    pub end_epoch: i64,
+}
+
+/// Blobs with a certified contract covering `epoch`, in blob id order after `after`.
+pub async fn stored_blobs(
+    conn: &mut PgConnection,
+    epoch: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<StoredBlob>, Error> {
+    let rows = sqlx::query!(
+        r#"SELECT blob_id, (array_agg(metadata ORDER BY id))[1] AS "metadata!",
+                  max(end_epoch) AS "end_epoch!"
+           FROM contracts
+           WHERE blob_id > $2 AND certified_epoch IS NOT NULL AND deleted_epoch IS NULL
+             AND end_epoch > $1
+           GROUP BY blob_id ORDER BY blob_id LIMIT $3"#,
+        epoch,
+        after,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(StoredBlob {
+                blob_id: r.blob_id,
+                metadata: serde_json::from_value(r.metadata).map_err(Error::internal)?,
+                end_epoch: r.end_epoch,
+            })
+        })
+        .collect()
+}

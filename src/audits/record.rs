@@ -1,0 +1,478 @@
+//! The ledger's side of the audits: `POST /v1/audits` batches from the checker
+//! (auditor role), checked whole before anything is recorded; per-epoch tallies for
+//! the epoch change; each node's audit record.
+//!
+//! A result names a committee member of the current epoch, a shard it holds, a chunk
+//! of a blob with certified, unexpired storage, and an outcome. A `fail` must carry the
+//! node's signed wrong answer: the ledger checks that the node's protocol key signed it
+//! over the challenge's nonce and that the chunk does not verify against the blob's
+//! metadata, so anyone can check a failure. `missing`, `timeout` and `unreachable`
+//! carry no evidence (there is no answer to keep); an answer whose signature does not
+//! verify is reported as `missing` (the node gave no valid answer).
+//!
+//! The challenge id is the challenge's nonce. A batch with a challenge id recorded
+//! before, or twice within itself, is refused whole (409 / 400); a batch retried with
+//! its Idempotency-Key replays the first answer. So nothing is ever counted twice.
+
+use std::collections::{HashMap, HashSet};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use super::slashing::Tally;
+use crate::encoding::BlobMetadata;
+use crate::error::Error;
+use crate::storage::challenge::{self, Answer};
+use crate::storage::confirmation::blob_id_bytes;
+use crate::storage::contracts::blob_summary;
+
+/// The most results one batch may carry.
+pub const BATCH_RESULTS_MAX: usize = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    /// A wrong chunk or proof, signed: comes with evidence.
+    Fail,
+    /// The node has no such sliver (404), or gave no validly signed answer.
+    Missing,
+    /// No answer in time, even when asked again later in the epoch.
+    Timeout,
+    /// The node could not be reached.
+    Unreachable,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Missing => "missing",
+            Outcome::Timeout => "timeout",
+            Outcome::Unreachable => "unreachable",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditResult {
+    /// The challenge's nonce, 64 hex digits.
+    pub challenge_id: String,
+    pub node_id: String,
+    pub blob_id: String,
+    pub shard: u32,
+    pub chunk: u32,
+    pub outcome: Outcome,
+    /// For `fail` only: the node's signed answer.
+    #[schema(value_type = Option<Object>)]
+    pub evidence: Option<Answer>,
+}
+
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditBatch {
+    /// The current epoch.
+    pub epoch: i64,
+    pub results: Vec<AuditResult>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Recorded {
+    pub epoch: i64,
+    pub recorded: usize,
+}
+
+struct Member {
+    shards: Vec<i32>,
+    protocol_key: ed25519_dalek::VerifyingKey,
+}
+
+async fn committee(conn: &mut PgConnection, epoch: i64) -> Result<HashMap<i64, Member>, Error> {
+    let rows = sqlx::query!(
+        r#"SELECT c.node_id, c.shards, n.protocol_public_key
+           FROM committee_members c JOIN nodes n ON n.id = c.node_id WHERE c.epoch = $1"#,
+        epoch
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut members = HashMap::new();
+    for r in rows {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(&r.protocol_public_key, &mut key).map_err(Error::internal)?;
+        let protocol_key =
+            ed25519_dalek::VerifyingKey::from_bytes(&key).map_err(Error::internal)?;
+        members.insert(
+            r.node_id,
+            Member {
+                shards: r.shards,
+                protocol_key,
+            },
+        );
+    }
+    Ok(members)
+}
+
+fn nonce_of(challenge_id: &str) -> Result<[u8; 32], Error> {
+    let mut nonce = [0u8; 32];
+    if challenge_id.len() != 64 || hex::decode_to_slice(challenge_id, &mut nonce).is_err() {
+        return Err(Error::InvalidArgument(format!(
+            "challenge_id {challenge_id:?} is not the challenge's nonce as 64 hex digits"
+        )));
+    }
+    Ok(nonce)
+}
+
+/// The metadata of a blob that may be audited in `epoch`: certified and unexpired.
+async fn audited_blob(
+    conn: &mut PgConnection,
+    blobs: &mut HashMap<String, BlobMetadata>,
+    blob_id: &str,
+    epoch: i64,
+) -> Result<BlobMetadata, Error> {
+    if let Some(metadata) = blobs.get(blob_id) {
+        return Ok(metadata.clone());
+    }
+    let summary = blob_summary(conn, blob_id, epoch).await?;
+    let Some(summary) = summary.filter(|s| s.certified && s.end_epoch.is_some()) else {
+        return Err(Error::InvalidArgument(format!(
+            "blob {blob_id} has no certified, unexpired storage in epoch {epoch}; only such blobs are audited"
+        )));
+    };
+    blobs.insert(blob_id.to_owned(), summary.metadata.clone());
+    Ok(summary.metadata)
+}
+
+/// Checks that `evidence` is node-signed and wrong: what a `fail` must prove.
+fn check_evidence(
+    result: &AuditResult,
+    nonce: &[u8; 32],
+    member: &Member,
+    metadata: &BlobMetadata,
+) -> Result<(), Error> {
+    let who = format!("challenge {}", result.challenge_id);
+    let Some(answer) = &result.evidence else {
+        return Err(Error::InvalidArgument(format!(
+            "{who} is a fail without evidence; a fail carries the node's signed answer"
+        )));
+    };
+    let chunk = hex::decode(&answer.chunk)
+        .map_err(|_| Error::InvalidArgument(format!("{who}: evidence.chunk is not hex")))?;
+    let blob = blob_id_bytes(&result.blob_id).expect("checked before");
+    if !challenge::verify_signature(
+        &member.protocol_key,
+        &answer.signature,
+        nonce,
+        &blob,
+        result.shard,
+        result.chunk,
+        &chunk,
+    ) {
+        return Err(Error::InvalidArgument(format!(
+            "{who}: the evidence is not signed by node {}'s protocol key over this challenge; \
+             report an unsigned answer as missing",
+            result.node_id
+        )));
+    }
+    let siblings = answer
+        .siblings
+        .iter()
+        .map(|s| {
+            let mut hash = [0u8; 32];
+            hex::decode_to_slice(s, &mut hash).map(|()| hash)
+        })
+        .collect::<Result<Vec<_>, _>>();
+    if let Ok(siblings) = siblings {
+        if metadata
+            .verify_chunk(result.shard, result.chunk, &chunk, &siblings)
+            .is_ok()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{who}: the signed answer is correct, so it is no evidence of a failure"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks one result against the committee and the blob; returns nothing if it may
+/// be recorded.
+async fn check(
+    conn: &mut PgConnection,
+    result: &AuditResult,
+    epoch: i64,
+    members: &HashMap<i64, Member>,
+    blobs: &mut HashMap<String, BlobMetadata>,
+) -> Result<(), Error> {
+    let nonce = nonce_of(&result.challenge_id)?;
+    let member = result
+        .node_id
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| members.get(&id))
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "node {} is not in the committee of epoch {epoch}; only members are audited",
+                result.node_id
+            ))
+        })?;
+    if !member.shards.contains(&(result.shard as i32)) {
+        return Err(Error::InvalidArgument(format!(
+            "node {} does not hold shard {} in epoch {epoch}",
+            result.node_id, result.shard
+        )));
+    }
+    if blob_id_bytes(&result.blob_id).is_none() {
+        return Err(Error::InvalidArgument(format!(
+            "blob_id {:?} is not 64 lowercase hex digits",
+            result.blob_id
+        )));
+    }
+    let metadata = audited_blob(conn, blobs, &result.blob_id, epoch).await?;
+    let chunks = metadata.validate().map_err(Error::internal)?.chunk_count();
+    if result.chunk >= chunks {
+        return Err(Error::InvalidArgument(format!(
+            "blob {} has {chunks} chunks per sliver; chunk {} does not exist",
+            result.blob_id, result.chunk
+        )));
+    }
+    match result.outcome {
+        Outcome::Fail => check_evidence(result, &nonce, member, &metadata),
+        _ if result.evidence.is_some() => Err(Error::InvalidArgument(format!(
+            "challenge {}: only a fail carries evidence",
+            result.challenge_id
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Records a batch for the current epoch `current`, all of it or nothing.
+pub async fn record(
+    conn: &mut PgConnection,
+    batch: &AuditBatch,
+    current: i64,
+) -> Result<Recorded, Error> {
+    if batch.epoch < current {
+        return Err(Error::Conflict(format!(
+            "epoch {} is closed (the current epoch is {current}); its results can no longer count",
+            batch.epoch
+        )));
+    }
+    if batch.epoch > current {
+        return Err(Error::InvalidArgument(format!(
+            "epoch {} has not started (the current epoch is {current})",
+            batch.epoch
+        )));
+    }
+    if batch.results.is_empty() || batch.results.len() > BATCH_RESULTS_MAX {
+        return Err(Error::InvalidArgument(format!(
+            "a batch carries 1 to {BATCH_RESULTS_MAX} results, not {}",
+            batch.results.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    if let Some(twice) = batch
+        .results
+        .iter()
+        .find(|r| !seen.insert(r.challenge_id.as_str()))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "challenge {} appears twice in the batch",
+            twice.challenge_id
+        )));
+    }
+    let members = committee(conn, current).await?;
+    let mut blobs = HashMap::new();
+    for result in &batch.results {
+        check(conn, result, current, &members, &mut blobs).await?;
+    }
+    insert(conn, batch).await
+}
+
+async fn insert(conn: &mut PgConnection, batch: &AuditBatch) -> Result<Recorded, Error> {
+    let r = &batch.results;
+    let ids: Vec<String> = r.iter().map(|r| r.challenge_id.clone()).collect();
+    let nodes: Vec<i64> = r.iter().map(|r| r.node_id.parse().unwrap_or(0)).collect();
+    let blob_ids: Vec<String> = r.iter().map(|r| r.blob_id.clone()).collect();
+    let shards: Vec<i32> = r.iter().map(|r| r.shard as i32).collect();
+    let chunks: Vec<i32> = r.iter().map(|r| r.chunk as i32).collect();
+    let outcomes: Vec<String> = r.iter().map(|r| r.outcome.as_str().to_owned()).collect();
+    let evidence: Vec<Option<serde_json::Value>> = r
+        .iter()
+        .map(|r| r.evidence.as_ref().map(|e| serde_json::json!(e)))
+        .collect();
+    let inserted = sqlx::query_scalar!(
+        r#"INSERT INTO audit_results (challenge_id, epoch, node_id, blob_id, shard, chunk, outcome, evidence)
+           SELECT u.id, $1, u.node, u.blob, u.shard, u.chunk, u.outcome, u.evidence
+           FROM unnest($2::text[], $3::bigint[], $4::text[], $5::integer[], $6::integer[],
+                       $7::text[], $8::jsonb[])
+                AS u(id, node, blob, shard, chunk, outcome, evidence)
+           ON CONFLICT (challenge_id) DO NOTHING
+           RETURNING challenge_id"#,
+        batch.epoch,
+        &ids,
+        &nodes,
+        &blob_ids,
+        &shards,
+        &chunks,
+        &outcomes,
+        &evidence as &[Option<serde_json::Value>]
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if inserted.len() != ids.len() {
+        let fresh: HashSet<&String> = inserted.iter().collect();
+        let old: Vec<&String> = ids
+            .iter()
+            .filter(|id| !fresh.contains(id))
+            .take(5)
+            .collect();
+        return Err(Error::Conflict(format!(
+            "challenges {old:?} were recorded before; nothing of this batch was recorded \
+             (retry a batch with its Idempotency-Key)"
+        )));
+    }
+    Ok(Recorded {
+        epoch: batch.epoch,
+        recorded: inserted.len(),
+    })
+}
+
+/// Each node's challenges and passes in `epoch`.
+pub async fn tallies(conn: &mut PgConnection, epoch: i64) -> Result<HashMap<i64, Tally>, Error> {
+    let rows = sqlx::query!(
+        r#"SELECT node_id, count(*) AS "challenges!",
+                  count(*) FILTER (WHERE outcome = 'pass') AS "passed!"
+           FROM audit_results WHERE epoch = $1 GROUP BY node_id"#,
+        epoch
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let tally = Tally {
+                challenges: r.challenges as u32,
+                passed: r.passed as u32,
+            };
+            (r.node_id, tally)
+        })
+        .collect())
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EpochAudit {
+    pub epoch: i64,
+    pub challenges: i64,
+    pub passed: i64,
+    pub failed: i64,
+    pub missing: i64,
+    pub timeout: i64,
+    pub unreachable: i64,
+    /// passed / challenges, rounded down to 9 decimals.
+    #[schema(value_type = String)]
+    pub pass_rate: Decimal,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SlashRecord {
+    pub epoch: i64,
+    pub challenges: i32,
+    pub passed: i32,
+    #[schema(value_type = String)]
+    pub pass_rate: Decimal,
+    #[schema(value_type = String)]
+    pub pool_slashed: Decimal,
+    #[schema(value_type = String)]
+    pub commission_slashed: Decimal,
+    #[schema(value_type = String)]
+    pub burned: Decimal,
+    #[schema(value_type = String)]
+    pub to_subsidy_pool: Decimal,
+    pub jailed_until_epoch: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct FailureEvidence {
+    pub epoch: i64,
+    pub challenge_id: String,
+    pub blob_id: String,
+    pub shard: i32,
+    pub chunk: i32,
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+}
+
+/// A node's audit record: the last 20 epochs it was audited in, every slash, and the
+/// evidence of its last 20 failures.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct NodeAudits {
+    pub node_id: String,
+    pub jailed_until_epoch: Option<i64>,
+    pub epochs: Vec<EpochAudit>,
+    pub slashes: Vec<SlashRecord>,
+    pub failures: Vec<FailureEvidence>,
+}
+
+pub async fn node_audits(
+    conn: &mut PgConnection,
+    node_id: i64,
+    jailed_until_epoch: Option<i64>,
+) -> Result<NodeAudits, Error> {
+    let epochs = sqlx::query!(
+        r#"SELECT epoch, count(*) AS "challenges!",
+                  count(*) FILTER (WHERE outcome = 'pass') AS "passed!",
+                  count(*) FILTER (WHERE outcome = 'fail') AS "failed!",
+                  count(*) FILTER (WHERE outcome = 'missing') AS "missing!",
+                  count(*) FILTER (WHERE outcome = 'timeout') AS "timeout!",
+                  count(*) FILTER (WHERE outcome = 'unreachable') AS "unreachable!"
+           FROM audit_results WHERE node_id = $1
+           GROUP BY epoch ORDER BY epoch DESC LIMIT 20"#,
+        node_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| EpochAudit {
+        epoch: r.epoch,
+        challenges: r.challenges,
+        passed: r.passed,
+        failed: r.failed,
+        missing: r.missing,
+        timeout: r.timeout,
+        unreachable: r.unreachable,
+        pass_rate: Tally {
+            challenges: r.challenges as u32,
+            passed: r.passed as u32,
+        }
+        .pass_rate(),
+    })
+    .collect();
+    let slashes = sqlx::query_as!(
+        SlashRecord,
+        r#"SELECT epoch, challenges, passed, pass_rate, pool_slashed, commission_slashed,
+                  burned, to_subsidy_pool, jailed_until_epoch
+           FROM slashes WHERE node_id = $1 ORDER BY epoch DESC"#,
+        node_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let failures = sqlx::query_as!(
+        FailureEvidence,
+        r#"SELECT epoch, challenge_id, blob_id, shard, chunk, evidence AS "evidence!"
+           FROM audit_results WHERE node_id = $1 AND outcome = 'fail'
+           ORDER BY epoch DESC, recorded_at DESC LIMIT 20"#,
+        node_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(NodeAudits {
+        node_id: node_id.to_string(),
+        jailed_until_epoch,
+        epochs,
+        slashes,
+        failures,
+    })
+}

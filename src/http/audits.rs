@@ -1,0 +1,93 @@
+//! `POST /v1/audits`: the checker's challenge results (auditor role);
+//! `GET /v1/audits?epoch=`: what is recorded per node.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use crate::audits::record::{self, AuditBatch, Recorded};
+use crate::audits::slashing::Tally;
+use crate::auth::{Signed, SignedTx};
+use crate::error::Error;
+use crate::ledger::genesis::current_epoch;
+
+/// Records a batch of challenge results for the current epoch, all or nothing. A
+/// `fail` carries the node's signed wrong answer, which the ledger checks. Retry a
+/// batch with the same Idempotency-Key: it is recorded once.
+#[utoipa::path(post, path = "/v1/audits", request_body = AuditBatch,
+    responses((status = 201, body = Recorded), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem)))]
+pub async fn report(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    let Some(auditor) = state.config.auditor_address else {
+        return Err(Error::Forbidden(
+            "the auditor role is disabled on this ledger (WAL_AUDITOR_ADDRESS is unset)".into(),
+        ));
+    };
+    if signed.signer() != auditor {
+        return Err(Error::Forbidden(format!(
+            "only the auditor {auditor} may report audit results, not {}",
+            signed.signer()
+        )));
+    }
+    let batch: AuditBatch = signed.json()?;
+    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
+    let done = async {
+        // Shared: the epoch change, which reads these results, waits for this batch.
+        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        record::record(stx.conn(), &batch, epoch).await
+    }
+    .await;
+    stx.finish(done, StatusCode::CREATED).await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditsQuery {
+    /// Default: the current epoch.
+    pub epoch: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NodeTally {
+    pub node_id: String,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EpochAudits {
+    pub epoch: i64,
+    /// Challenges recorded per node so far (nodes with none are left out).
+    pub nodes: Vec<NodeTally>,
+}
+
+/// The challenges recorded for each node in an epoch (a restarted checker resumes
+/// from these).
+#[utoipa::path(get, path = "/v1/audits", params(AuditsQuery),
+    responses((status = 200, body = EpochAudits), (status = 400, body = crate::error::Problem)))]
+pub async fn tallies(
+    State(state): State<AppState>,
+    query: Result<Query<AuditsQuery>, QueryRejection>,
+) -> Result<Json<EpochAudits>, Error> {
+    let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
+    let mut conn = state.pool.acquire().await?;
+    let epoch = match query.epoch {
+        Some(epoch) => epoch,
+        None => current_epoch(&mut conn).await?.epoch,
+    };
+    let mut nodes: Vec<NodeTally> = record::tallies(&mut conn, epoch)
+        .await?
+        .into_iter()
+        .map(|(id, tally)| NodeTally {
+            node_id: id.to_string(),
+            tally,
+        })
+        .collect();
+    nodes.sort_by_key(|n| n.node_id.parse::<i64>().unwrap_or(0));
+    Ok(Json(EpochAudits { epoch, nodes }))
+}
