@@ -57,12 +57,20 @@ async fn an_operator_registers_updates_and_lists_a_node(db: PgPool) {
     assert_eq!(node["registered_epoch"], 0);
     assert_eq!(node["pending_commission"], json!([]));
     let id = node["id"].as_str().unwrap().to_owned();
-    let fetched: Value = ledger
+    let mut fetched: Value = ledger
         .public()
         .get(&format!("/v1/nodes/{id}"))
         .await
         .unwrap();
-    assert_eq!(fetched, node);
+    let audits = fetched.as_object_mut().unwrap().remove("audits").unwrap();
+    assert_eq!(
+        fetched, node,
+        "the node as registered, and its audit record"
+    );
+    assert_eq!(
+        audits,
+        json!({"node_id": id, "jailed_until_epoch": null, "epochs": [], "slashes": [], "failures": []})
+    );
 
     // A commission change applies two epochs later; other fields at once.
     let patch = serde_json::to_vec(

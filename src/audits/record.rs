@@ -23,6 +23,7 @@ use sqlx::PgConnection;
 use super::slashing::Tally;
 use crate::encoding::BlobMetadata;
 use crate::error::Error;
+use crate::money::Wal;
 use crate::storage::challenge::{self, Answer};
 use crate::storage::confirmation::blob_id_bytes;
 use crate::storage::contracts::blob_summary;
@@ -383,14 +384,10 @@ pub struct SlashRecord {
     pub passed: i32,
     #[schema(value_type = String)]
     pub pass_rate: Decimal,
-    #[schema(value_type = String)]
-    pub pool_slashed: Decimal,
-    #[schema(value_type = String)]
-    pub commission_slashed: Decimal,
-    #[schema(value_type = String)]
-    pub burned: Decimal,
-    #[schema(value_type = String)]
-    pub to_subsidy_pool: Decimal,
+    pub pool_slashed: Wal,
+    pub commission_slashed: Wal,
+    pub burned: Wal,
+    pub to_subsidy_pool: Wal,
     pub jailed_until_epoch: Option<i64>,
 }
 
@@ -447,18 +444,31 @@ pub async fn node_audits(
             challenges: r.challenges as u32,
             passed: r.passed as u32,
         }
-        .pass_rate(),
+        .pass_rate()
+        .normalize(),
     })
     .collect();
-    let slashes = sqlx::query_as!(
-        SlashRecord,
+    let slashes = sqlx::query!(
         r#"SELECT epoch, challenges, passed, pass_rate, pool_slashed, commission_slashed,
                   burned, to_subsidy_pool, jailed_until_epoch
            FROM slashes WHERE node_id = $1 ORDER BY epoch DESC"#,
         node_id
     )
     .fetch_all(&mut *conn)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|r| SlashRecord {
+        epoch: r.epoch,
+        challenges: r.challenges,
+        passed: r.passed,
+        pass_rate: r.pass_rate.normalize(),
+        pool_slashed: Wal::from_decimal_unchecked(r.pool_slashed),
+        commission_slashed: Wal::from_decimal_unchecked(r.commission_slashed),
+        burned: Wal::from_decimal_unchecked(r.burned),
+        to_subsidy_pool: Wal::from_decimal_unchecked(r.to_subsidy_pool),
+        jailed_until_epoch: r.jailed_until_epoch,
+    })
+    .collect();
     let failures = sqlx::query_as!(
         FailureEvidence,
         r#"SELECT epoch, challenge_id, blob_id, shard, chunk, evidence AS "evidence!"

@@ -3,6 +3,7 @@
 //! that `#[sqlx::test]` made for the test.
 #![allow(dead_code)]
 
+pub mod network;
 pub mod process;
 
 use std::time::Duration;
@@ -142,6 +143,16 @@ impl TestLedger {
         Wal::parse(account["balance"].as_str().expect("balance is a string")).expect("an amount")
     }
 
+    /// The balance of any account by its key, e.g. `sys:burn`.
+    pub async fn balance_of_key(&self, key: &str) -> Wal {
+        let account: Value = self
+            .public()
+            .get(&format!("/v1/accounts/{key}"))
+            .await
+            .expect("account");
+        Wal::parse(account["balance"].as_str().expect("balance is a string")).expect("an amount")
+    }
+
     pub async fn audit(&self) -> Value {
         self.public().get("/v1/audit").await.expect("audit answers")
     }
@@ -252,6 +263,8 @@ pub async fn snapshot(db: &PgPool) -> String {
         "SELECT string_agg(id || ':' || name || ':' || endpoint || ':' || protocol_public_key || ':' || storage_price_vote || ':' || write_price_vote, ',' ORDER BY id) FROM nodes",
         "SELECT count(*)::text FROM signature_nonces",
         "SELECT count(*)::text FROM idempotency_keys",
+        "SELECT count(*)::text FROM audit_results",
+        "SELECT count(*)::text FROM slashes",
     ];
     let mut out = String::new();
     for q in queries {
