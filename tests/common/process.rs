@@ -130,3 +130,35 @@ pub fn json_of(output: &Output) -> Value {
         )
     })
 }
+
+/// Starts `wal-checker` with the auditor key; it prints `checking the ledger at URL`.
+/// Re-asks are quick (one, after 200 ms) so tests need not wait.
+pub fn start_checker(ledger_url: &str, key_file: &Path, state_dir: &Path) -> Process {
+    let mut child = Command::new(workspace_binary("wal-checker"))
+        .env("WAL_CHECKER_KEY_FILE", key_file)
+        .env("WAL_CHECKER_STATE_DIR", state_dir)
+        .env("WAL_LEDGER_URL", ledger_url)
+        .env("WAL_CHECKER_TIMEOUT_MS", "3000")
+        .env("WAL_CHECKER_REASKS", "1")
+        .env("WAL_CHECKER_REASK_DELAY_MS", "200")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("wal-checker starts (scripts/test.sh builds it)");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("checking the ledger at ") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the checker starts within 60 s");
+    Process {
+        child,
+        url: ledger_url.to_owned(),
+    }
+}

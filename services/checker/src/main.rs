@@ -3,9 +3,12 @@
 //! moments, for random chunks of random slivers it holds (of certified, unexpired
 //! blobs); verifies each answer against the blob metadata and the node's signature
 //! over a fresh nonce; reports the results to the ledger (auditor role) in batches,
-//! durably and at most once; and repairs: slivers of shards that changed holder at an
-//! epoch change, and slivers a challenge found missing or wrong, are rebuilt from any
-//! k verified slivers and stored on their holder.
+//! durably and at most once; and repairs, at the start of each epoch: slivers of shards
+//! that changed holder at the change (a jailed node's shards move), and slivers the
+//! previous epoch's challenges found missing or wrong, are rebuilt from any k verified
+//! slivers and stored on their holder. (A loss is repaired only once its epoch has
+//! closed, so that every challenge of that epoch still counts it; a checker restart
+//! forgets the losses it had noted, and the next epoch's audits find them again.)
 //!
 //! A timeout or an unreachable node is asked again (a new challenge for the same
 //! chunk) up to `WAL_CHECKER_REASKS` times, `WAL_CHECKER_REASK_DELAY_MS` apart, before
@@ -46,8 +49,9 @@ struct Checker {
     timeout: Duration,
     reasks: u32,
     reask_delay: Duration,
-    /// (epoch, blob, shard) repairs already started, so one loss is repaired once.
-    repairs: Mutex<HashSet<(i64, String, u32)>>,
+    /// (epoch, blob, shard) that a challenge found missing or wrong: repaired when the
+    /// epoch has closed.
+    losses: Mutex<HashSet<(i64, String, u32)>>,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -82,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
         Some(key),
         Duration::from_secs(10),
     ));
-    let reporter = report::start(&state_dir, ledger.clone())?;
+    let reporter = report::start(&state_dir, ledger.clone()).await?;
     let checker = Arc::new(Checker {
         ledger,
         http: reqwest::Client::builder()
@@ -93,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
         timeout,
         reasks,
         reask_delay,
-        repairs: Mutex::new(HashSet::new()),
+        losses: Mutex::new(HashSet::new()),
     });
     println!("checking the ledger at {ledger_url}");
     tracing::info!(%ledger_url, "checker running");
@@ -143,8 +147,20 @@ async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Option<i64>) -> 
             .map_err(|e| e.to_string())?;
         *repaired_for = Some(epoch.epoch);
         let (checker, committee, blobs) = (checker.clone(), epoch.committee.clone(), blobs.clone());
+        let losses: Vec<(String, u32)> = {
+            let mut noted = checker.losses.lock().expect("not poisoned");
+            let closed = noted
+                .iter()
+                .filter(|(e, _, _)| *e < epoch.epoch)
+                .cloned()
+                .collect::<Vec<_>>();
+            for loss in &closed {
+                noted.remove(loss);
+            }
+            closed.into_iter().map(|(_, b, s)| (b, s)).collect()
+        };
         tokio::spawn(async move {
-            repair_moved(&checker, &previous.committee, &committee, &blobs).await
+            repair(&checker, &previous.committee, &committee, &blobs, &losses).await
         });
     }
     if epoch.committee.is_empty() || blobs.is_empty() {
@@ -189,19 +205,17 @@ async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Option<i64>) -> 
             continue;
         };
         let (checker, blobs) = (checker.clone(), blobs.clone());
-        let committee = epoch.committee.clone();
         let epoch = epoch.epoch;
         tokio::spawn(async move {
-            let blob = &blobs[blob];
-            challenge(&checker, epoch, &member, blob, shard, chunk, &committee).await
+            challenge(&checker, epoch, &member, &blobs[blob], shard, chunk).await
         });
     }
     let _ = ended.changed().await;
     Ok(())
 }
 
-/// One challenge, re-asked after a timeout or an unreachable node, then reported;
-/// a missing or wrong sliver is repaired.
+/// One challenge, re-asked after a timeout or an unreachable node, then reported; a
+/// missing or wrong sliver is noted for repair once the epoch has closed.
 async fn challenge(
     checker: &Arc<Checker>,
     epoch: i64,
@@ -209,7 +223,6 @@ async fn challenge(
     blob: &StoredBlob,
     shard: u32,
     chunk: u32,
-    committee: &[Member],
 ) {
     let Some(key) = member.key() else {
         tracing::error!(node = %member.node_id, "the ledger gave an invalid protocol key");
@@ -269,22 +282,33 @@ async fn challenge(
     }
 }
 
-/// Stores on their new holders the slivers of shards that changed holder.
-async fn repair_moved(
+/// Stores on their holders the slivers of shards that changed holder, and the slivers
+/// found lost in the closed epoch.
+async fn repair(
     checker: &Checker,
     previous: &[Member],
     committee: &[Member],
     blobs: &[StoredBlob],
+    losses: &[(String, u32)],
 ) {
     let moved = repair::moved_shards(previous, committee);
-    if moved.is_empty() {
+    if moved.is_empty() && losses.is_empty() {
         return;
     }
     let holder_of = repair::holders(committee);
     let mut stored = 0;
     for blob in blobs {
+        let mut suspects = moved.clone();
+        suspects.extend(
+            losses
+                .iter()
+                .filter(|(b, _)| *b == blob.blob_id)
+                .map(|(_, s)| *s),
+        );
+        suspects.sort_unstable();
+        suspects.dedup();
         let mut lacking = Vec::new();
-        for &shard in &moved {
+        for &shard in &suspects {
             let Some(holder) = holder_of.get(&shard) else {
                 continue;
             };

@@ -189,9 +189,10 @@ async fn send(ledger: &LedgerClient, path: &Path) -> bool {
     done
 }
 
-/// Starts the reporter: first resends what an earlier run left, then batches new
-/// results as they come.
-pub fn start(state_dir: &Path, ledger: Arc<LedgerClient>) -> std::io::Result<Reporter> {
+/// Starts the reporter: first delivers what an earlier run left (before it returns,
+/// so the counts the checker then reads from the ledger include them), then batches
+/// new results as they come.
+pub async fn start(state_dir: &Path, ledger: Arc<LedgerClient>) -> std::io::Result<Reporter> {
     std::fs::create_dir_all(state_dir)?;
     let (sender, mut receiver) = mpsc::unbounded_channel::<Reported>();
     let spool = Arc::new(Spool {
@@ -200,6 +201,11 @@ pub fn start(state_dir: &Path, ledger: Arc<LedgerClient>) -> std::io::Result<Rep
     });
     let leftover = spool.recover_unsent()?;
     spool.seal(leftover)?;
+    for path in spool.batch_files()? {
+        while !send(&ledger, &path).await {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
     let reporter = Reporter {
         spool: spool.clone(),
         sender,
