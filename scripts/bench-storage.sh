@@ -15,7 +15,7 @@ nodes=10
 server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 export DATABASE_URL=$server/postgres
 scripts/ensure-postgres.sh
-cargo build --release --locked --bin wal-ledger --bin walctl -p wal -p wal-storage-node
+cargo build --release --locked --workspace --bins
 
 psql -q "$server/postgres" -c 'DROP DATABASE IF EXISTS wal_bench_storage' -c 'CREATE DATABASE wal_bench_storage'
 work=$(mktemp -d)

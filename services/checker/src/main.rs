@@ -263,22 +263,11 @@ async fn challenge(
         },
     });
     if matches!(outcome, Outcome::Missing | Outcome::Fail) {
-        let first = checker.repairs.lock().expect("not poisoned").insert((
-            epoch,
-            blob.blob_id.clone(),
-            shard,
-        ));
-        if first {
-            match repair::repair_blob(&checker.http, &blob.metadata, &[shard], committee, &[]).await
-            {
-                Ok(n) => {
-                    tracing::info!(blob_id = %blob.blob_id, shard, stored = n, "repaired a lost sliver")
-                }
-                Err(e) => {
-                    tracing::warn!(blob_id = %blob.blob_id, shard, error = %e, "repair failed")
-                }
-            }
-        }
+        checker
+            .losses
+            .lock()
+            .expect("not poisoned")
+            .insert((epoch, blob.blob_id.clone(), shard));
     }
 }
 
