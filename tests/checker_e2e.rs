@@ -350,7 +350,25 @@ async fn lost_corrupted_and_offline_nodes_are_slashed_and_repaired(db: PgPool) {
         })
         .await;
     }
+    // walctl shows the same: the slash of node 1 with its evidence, full redundancy.
+    let audit = walctl(
+        &net.ledger.url,
+        &net.treasury_key,
+        &["node", "audit", &net.node_ids[1]],
+    )
+    .await;
+    assert_eq!(audit["slashes"][0]["pool_slashed"], "5", "{audit}");
+    assert_eq!(audit["epochs"][0]["challenges"], TARGET);
+    assert!(!audit["failures"].as_array().unwrap().is_empty());
     for (i, (blob_id, bytes)) in blobs.iter().enumerate() {
+        let health = walctl(
+            &net.ledger.url,
+            &net.treasury_key,
+            &["blob", "health", blob_id],
+        )
+        .await;
+        assert_eq!(health["fully_redundant"], true, "{health}");
+        assert_eq!(health["verified"], 7);
         let copy = net.dir.join(format!("copy{i}.bin"));
         walctl(
             &net.ledger.url,

@@ -24,7 +24,7 @@ use super::slashing::Tally;
 use crate::encoding::BlobMetadata;
 use crate::error::Error;
 use crate::money::Wal;
-use crate::storage::challenge::{self, Answer};
+use crate::storage::challenge::{self, Answer, Verdict};
 use crate::storage::confirmation::blob_id_bytes;
 use crate::storage::contracts::blob_summary;
 
@@ -159,43 +159,26 @@ fn check_evidence(
             "{who} is a fail without evidence; a fail carries the node's signed answer"
         )));
     };
-    let chunk = hex::decode(&answer.chunk)
-        .map_err(|_| Error::InvalidArgument(format!("{who}: evidence.chunk is not hex")))?;
     let blob = blob_id_bytes(&result.blob_id).expect("checked before");
-    if !challenge::verify_signature(
+    match challenge::check_answer(
         &member.protocol_key,
-        &answer.signature,
-        nonce,
+        metadata,
         &blob,
+        nonce,
         result.shard,
         result.chunk,
-        &chunk,
+        answer,
     ) {
-        return Err(Error::InvalidArgument(format!(
+        Verdict::Wrong => Ok(()),
+        Verdict::Unsigned => Err(Error::InvalidArgument(format!(
             "{who}: the evidence is not signed by node {}'s protocol key over this challenge; \
              report an unsigned answer as missing",
             result.node_id
-        )));
+        ))),
+        Verdict::Correct => Err(Error::InvalidArgument(format!(
+            "{who}: the signed answer is correct, so it is no evidence of a failure"
+        ))),
     }
-    let siblings = answer
-        .siblings
-        .iter()
-        .map(|s| {
-            let mut hash = [0u8; 32];
-            hex::decode_to_slice(s, &mut hash).map(|()| hash)
-        })
-        .collect::<Result<Vec<_>, _>>();
-    if let Ok(siblings) = siblings {
-        if metadata
-            .verify_chunk(result.shard, result.chunk, &chunk, &siblings)
-            .is_ok()
-        {
-            return Err(Error::InvalidArgument(format!(
-                "{who}: the signed answer is correct, so it is no evidence of a failure"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Checks one result against the committee and the blob; returns nothing if it may

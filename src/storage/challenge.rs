@@ -81,3 +81,60 @@ pub fn verify_signature(
             )
             .is_ok()
 }
+
+/// What an answer to a challenge proves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Signed by the node and the chunk verifies against the metadata.
+    Correct,
+    /// Signed by the node, but the chunk or its proof is wrong: evidence.
+    Wrong,
+    /// Not a valid signature of the node over this challenge: proves nothing.
+    Unsigned,
+}
+
+/// Checks an answer to the challenge `(nonce, blob, shard, chunk)` against the node's
+/// protocol key and the blob's metadata. The checker uses it to judge answers and
+/// the ledger to check evidence, so both read an answer the same way.
+pub fn check_answer(
+    node_key: &VerifyingKey,
+    metadata: &crate::encoding::BlobMetadata,
+    blob: &[u8; 32],
+    nonce: &[u8; 32],
+    shard: u32,
+    chunk_index: u32,
+    answer: &Answer,
+) -> Verdict {
+    let Ok(chunk) = hex::decode(&answer.chunk) else {
+        return Verdict::Unsigned;
+    };
+    if !verify_signature(
+        node_key,
+        &answer.signature,
+        nonce,
+        blob,
+        shard,
+        chunk_index,
+        &chunk,
+    ) {
+        return Verdict::Unsigned;
+    }
+    let siblings: Option<Vec<[u8; 32]>> = answer
+        .siblings
+        .iter()
+        .map(|s| {
+            let mut hash = [0u8; 32];
+            hex::decode_to_slice(s, &mut hash).ok().map(|()| hash)
+        })
+        .collect();
+    let verifies = siblings.is_some_and(|siblings| {
+        metadata
+            .verify_chunk(shard, chunk_index, &chunk, &siblings)
+            .is_ok()
+    });
+    if verifies {
+        Verdict::Correct
+    } else {
+        Verdict::Wrong
+    }
+}

@@ -5,3 +5,4 @@ pub mod challenge;
 pub mod confirmation;
 pub mod contracts;
 pub mod read;
+pub mod repair;

@@ -10,7 +10,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use wal::audits::record::Outcome;
 use wal::encoding::BlobMetadata;
-use wal::storage::challenge::{self, Answer, Challenge};
+use wal::storage::challenge::{check_answer, Answer, Challenge, Verdict};
 use wal::storage::confirmation::blob_id_bytes;
 
 /// What one attempt gave.
@@ -74,45 +74,18 @@ pub async fn probe(http: &reqwest::Client, target: &Target<'_>, timeout: Duratio
 /// Pass if signed and correct; fail (with the answer as evidence) if signed and wrong;
 /// missing if not validly signed (there is nothing to hold the node to).
 pub fn judge(target: &Target<'_>, nonce: &[u8; 32], answer: Answer) -> (Outcome, Option<Answer>) {
-    let Target {
-        node_key,
-        metadata,
-        blob_id,
-        shard,
-        chunk,
-        ..
-    } = *target;
-    let Ok(bytes) = hex::decode(&answer.chunk) else {
-        return (Outcome::Missing, None);
-    };
-    let blob = blob_id_bytes(blob_id).expect("blob ids from the ledger are valid");
-    if !challenge::verify_signature(
-        node_key,
-        &answer.signature,
-        nonce,
+    let blob = blob_id_bytes(target.blob_id).expect("blob ids from the ledger are valid");
+    match check_answer(
+        target.node_key,
+        target.metadata,
         &blob,
-        shard,
-        chunk,
-        &bytes,
+        nonce,
+        target.shard,
+        target.chunk,
+        &answer,
     ) {
-        return (Outcome::Missing, None);
-    }
-    let siblings: Option<Vec<[u8; 32]>> = answer
-        .siblings
-        .iter()
-        .map(|s| {
-            let mut hash = [0u8; 32];
-            hex::decode_to_slice(s, &mut hash).ok().map(|()| hash)
-        })
-        .collect();
-    let correct = siblings.is_some_and(|siblings| {
-        metadata
-            .verify_chunk(shard, chunk, &bytes, &siblings)
-            .is_ok()
-    });
-    if correct {
-        (Outcome::Pass, None)
-    } else {
-        (Outcome::Fail, Some(answer))
+        Verdict::Correct => (Outcome::Pass, None),
+        Verdict::Wrong => (Outcome::Fail, Some(answer)),
+        Verdict::Unsigned => (Outcome::Missing, None),
     }
 }

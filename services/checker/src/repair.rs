@@ -4,15 +4,11 @@
 //! or wrong.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use wal::encoding::{encode, BlobMetadata};
-use wal::storage::read::fetch_blob;
+use wal::encoding::BlobMetadata;
+use wal::storage::repair::rebuild;
 
 use crate::ledger::Member;
-
-/// How many slivers are fetched at once while decoding one blob.
-const FETCH_PARALLEL: usize = 16;
 
 /// Whether `endpoint` serves a verified copy of the sliver.
 pub async fn holds(
@@ -42,7 +38,6 @@ pub async fn repair_blob(
     committee: &[Member],
     previous: &[Member],
 ) -> Result<usize, String> {
-    let blob_id = metadata.blob_id();
     let holder_of = holders(committee);
     // Read each sliver from where it should be now, or else where it was.
     let mut sources: HashMap<u32, String> = holders(previous)
@@ -54,34 +49,11 @@ pub async fn repair_blob(
             sources.insert(shard, member.endpoint.clone());
         }
     }
-    let (blob, _) = fetch_blob(http, metadata, &sources, FETCH_PARALLEL, Arc::new(|| {}))
-        .await
-        .map_err(|e| format!("blob {blob_id} cannot be decoded now: {e}"))?;
-    let n_shards = metadata.n_shards;
-    let (_, slivers) = tokio::task::spawn_blocking(move || encode(&blob, n_shards))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let mut stored = 0;
-    for &shard in shards {
-        let Some(holder) = holder_of.get(&shard) else {
-            continue;
-        };
-        let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
-        match http
-            .put(url)
-            .body(slivers[shard as usize].clone())
-            .send()
-            .await
-        {
-            Ok(r) if r.status().is_success() => stored += 1,
-            Ok(r) => {
-                tracing::warn!(%blob_id, shard, status = %r.status(), "holder refused a repaired sliver")
-            }
-            Err(e) => tracing::warn!(%blob_id, shard, error = %e, "holder unreachable for repair"),
-        }
-    }
-    Ok(stored)
+    let targets: HashMap<u32, String> = holder_of
+        .iter()
+        .map(|(&shard, m)| (shard, m.endpoint.clone()))
+        .collect();
+    rebuild(http, metadata, shards, &sources, &targets).await
 }
 
 /// shard -> its holder.

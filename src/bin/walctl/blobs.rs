@@ -29,11 +29,9 @@ async fn holders(cli: &Cli) -> Result<(i64, HashMap<u32, Arc<Holder>>), CliError
     let committee: Value = ledger.get("/v1/committee").await?;
     let mut out = HashMap::new();
     for member in committee["members"].as_array().into_iter().flatten() {
-        let node_id = s(member, "node_id");
-        let node: Value = ledger.get(&format!("/v1/nodes/{node_id}")).await?;
         let holder = Arc::new(Holder {
-            node_id,
-            endpoint: s(&node, "endpoint"),
+            node_id: s(member, "node_id"),
+            endpoint: s(member, "endpoint"),
         });
         for shard in member["shards"].as_array().into_iter().flatten() {
             out.insert(shard.as_u64().unwrap_or(0) as u32, holder.clone());
@@ -183,8 +181,8 @@ async fn store(
     }))
 }
 
-async fn read(cli: &Cli, blob_id: &str, output: &std::path::Path) -> Result<Value, CliError> {
-    let blob_id = blob_id.to_ascii_lowercase();
+/// The blob's metadata from the ledger, checked against its id.
+async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError> {
     let status: Value = client(cli, None)
         .get(&format!("/v1/blobs/{blob_id}/status"))
         .await?;
@@ -195,6 +193,84 @@ async fn read(cli: &Cli, blob_id: &str, output: &std::path::Path) -> Result<Valu
             "the ledger's metadata does not match the blob id".into(),
         ));
     }
+    Ok(metadata)
+}
+
+/// Which sliver is where, and whether each holder serves it verified.
+async fn health(cli: &Cli, blob_id: &str) -> Result<Value, CliError> {
+    let blob_id = blob_id.to_ascii_lowercase();
+    let metadata = metadata_of(cli, &blob_id).await?;
+    let (epoch, holders) = holders(cli).await?;
+    let http = reqwest::Client::builder()
+        .timeout(NODE_TIMEOUT)
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for shard in 0..metadata.n_shards {
+        let holder = holders.get(&shard).cloned();
+        let (http, metadata, blob_id) = (http.clone(), metadata.clone(), blob_id.clone());
+        tasks.spawn(async move {
+            let Some(holder) = holder else {
+                return json!({"shard": shard, "node_id": null, "state": "no holder"});
+            };
+            let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
+            let state = match http.get(url).send().await {
+                Err(_) => "unreachable",
+                Ok(r) if r.status().as_u16() == 404 => "missing",
+                Ok(r) if !r.status().is_success() => "refused",
+                Ok(r) => match r.bytes().await {
+                    Ok(b) if metadata.verify_sliver(shard, &b).is_ok() => "verified",
+                    Ok(_) => "corrupt",
+                    Err(_) => "unreachable",
+                },
+            };
+            json!({"shard": shard, "node_id": holder.node_id, "endpoint": holder.endpoint, "state": state})
+        });
+    }
+    let mut slivers = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        slivers.push(done.map_err(|e| CliError::Usage(e.to_string()))?);
+    }
+    slivers.sort_by_key(|s| s["shard"].as_u64());
+    let verified = slivers.iter().filter(|s| s["state"] == "verified").count();
+    Ok(json!({
+        "blob_id": blob_id, "epoch": epoch, "n_shards": metadata.n_shards, "k": metadata.k,
+        "verified": verified, "readable": verified >= metadata.k as usize,
+        "fully_redundant": verified == metadata.n_shards as usize, "slivers": slivers,
+    }))
+}
+
+fn health_text(h: &Value) -> String {
+    let mut lines = vec![format!(
+        "blob {} in epoch {}: {} of {} slivers verified (k = {}): {}",
+        s(h, "blob_id"),
+        s(h, "epoch"),
+        s(h, "verified"),
+        s(h, "n_shards"),
+        s(h, "k"),
+        if h["fully_redundant"] == true {
+            "fully redundant"
+        } else if h["readable"] == true {
+            "readable, redundancy reduced"
+        } else {
+            "NOT readable"
+        }
+    )];
+    for sliver in h["slivers"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "{:>6}  node {:>6}  {:<10} {}",
+            s(sliver, "shard"),
+            s(sliver, "node_id"),
+            s(sliver, "state"),
+            s(sliver, "endpoint")
+        ));
+    }
+    lines.join("\n")
+}
+
+async fn read(cli: &Cli, blob_id: &str, output: &std::path::Path) -> Result<Value, CliError> {
+    let blob_id = blob_id.to_ascii_lowercase();
+    let metadata = metadata_of(cli, &blob_id).await?;
     let (_, holders) = holders(cli).await?;
     let endpoints: HashMap<u32, String> = holders
         .iter()
@@ -284,6 +360,10 @@ pub async fn run(cli: &Cli, command: &Command) -> Result<(), CliError> {
                     s(o, "output")
                 )
             });
+        }
+        Command::Blob(crate::BlobCommand::Health { blob_id }) => {
+            let out = health(cli, blob_id).await?;
+            print(cli, &out, health_text);
         }
         Command::Blob(crate::BlobCommand::Status { blob_id }) => {
             let out: Value = client(cli, None)

@@ -174,6 +174,8 @@ enum Command {
 enum BlobCommand {
     /// Show a blob's contracts, certification and end epoch.
     Status { blob_id: String },
+    /// Which sliver each committee node holds, fetched and verified now.
+    Health { blob_id: String },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +219,8 @@ enum NodeCommand {
     },
     /// Show a node.
     Show { id: String },
+    /// A node's audits: pass rate per epoch, slashes, jail, evidence of failures.
+    Audit { id: String },
     /// List registered nodes.
     List {
         #[arg(long, default_value_t = 50)]
@@ -334,6 +338,10 @@ async fn node_command(cli: &Cli, command: &NodeCommand) -> Result<(), CliError> 
             let out: Value = client(cli, None).get(&format!("/v1/nodes/{id}")).await?;
             print(cli, &out, node_text);
         }
+        NodeCommand::Audit { id } => {
+            let node: Value = client(cli, None).get(&format!("/v1/nodes/{id}")).await?;
+            print(cli, &node["audits"], audit_text);
+        }
         NodeCommand::List { limit, cursor } => {
             let mut path = format!("/v1/nodes?limit={limit}");
             if let Some(cursor) = cursor {
@@ -355,6 +363,46 @@ async fn node_command(cli: &Cli, command: &NodeCommand) -> Result<(), CliError> 
         }
     }
     Ok(())
+}
+
+fn audit_text(audits: &Value) -> String {
+    let mut lines = vec![format!(
+        "node {}  jailed until epoch {}",
+        s(audits, "node_id"),
+        s(audits, "jailed_until_epoch")
+    )];
+    lines.push(format!(
+        "{:>6} {:>10} {:>7} {:>7} {:>8} {:>8} {:>12} {:>10}",
+        "epoch", "challenges", "passed", "failed", "missing", "timeout", "unreachable", "pass rate"
+    ));
+    for e in audits["epochs"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "{:>6} {:>10} {:>7} {:>7} {:>8} {:>8} {:>12} {:>10}",
+            s(e, "epoch"),
+            s(e, "challenges"),
+            s(e, "passed"),
+            s(e, "failed"),
+            s(e, "missing"),
+            s(e, "timeout"),
+            s(e, "unreachable"),
+            s(e, "pass_rate")
+        ));
+    }
+    for slash in audits["slashes"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "slashed at the end of epoch {}: pass rate {}, pool {} WAL, commission {} WAL (burned {}, to the subsidy pool {}), jailed until {}",
+            s(slash, "epoch"), s(slash, "pass_rate"), s(slash, "pool_slashed"),
+            s(slash, "commission_slashed"), s(slash, "burned"), s(slash, "to_subsidy_pool"),
+            s(slash, "jailed_until_epoch")
+        ));
+    }
+    let failures = audits["failures"].as_array().map_or(0, Vec::len);
+    if failures > 0 {
+        lines.push(format!(
+            "{failures} signed wrong answers kept as evidence (--json shows them)"
+        ));
+    }
+    lines.join("\n")
 }
 
 fn default_key_path() -> PathBuf {
