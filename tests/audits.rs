@@ -21,20 +21,22 @@ fn blob() -> (BlobMetadata, Vec<Vec<u8>>) {
     encode(&bytes, 10).unwrap()
 }
 
+struct Audited {
+    ledger: TestLedger,
+    admin: SigningKey,
+    auditor: SigningKey,
+    /// The key that staked with every node.
+    staker: SigningKey,
+    nodes: Vec<Node>,
+    metadata: BlobMetadata,
+    slivers: Vec<Vec<u8>>,
+}
+
 /// The network of `common::network` with an auditor, and one certified blob.
-async fn audited_network(
-    db: PgPool,
-) -> (
-    TestLedger,
-    SigningKey,
-    SigningKey,
-    Vec<Node>,
-    BlobMetadata,
-    Vec<Vec<u8>>,
-) {
+async fn audited_network(db: PgPool) -> Audited {
     let auditor = new_key();
     let auditor_address = address(&auditor);
-    let (ledger, admin, nodes) = network_with(db, move |config| {
+    let (ledger, admin, staker, nodes) = network_with(db, move |config| {
         config.auditor_address = Some(auditor_address);
     })
     .await;
@@ -62,7 +64,15 @@ async fn audited_network(
     )
     .await;
     assert_eq!(certified["certified"], true);
-    (ledger, admin, auditor, nodes, metadata, slivers)
+    Audited {
+        ledger,
+        admin,
+        auditor,
+        staker,
+        nodes,
+        metadata,
+        slivers,
+    }
 }
 
 async fn shards_of(ledger: &TestLedger, node: &Node) -> Vec<u32> {
@@ -146,7 +156,15 @@ fn wal(value: &Value) -> Wal {
 
 #[sqlx::test]
 async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
-    let (ledger, admin, auditor, nodes, metadata, slivers) = audited_network(db).await;
+    let Audited {
+        ledger,
+        admin,
+        auditor,
+        staker,
+        nodes,
+        metadata,
+        slivers,
+    } = audited_network(db).await;
     let blob_id = metadata.blob_id();
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let (shards_a, shards_b, shards_c) = (
@@ -189,6 +207,22 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
     let tallies: Value = ledger.public().get("/v1/audits?epoch=1").await.unwrap();
     assert_eq!(tallies["nodes"].as_array().unwrap().len(), 3);
 
+    // The delegator of A asks to withdraw during the epoch: its stake still bears the
+    // epoch's slash (ECONOMICS.md: "including stake withdrawing in e").
+    let stakes: Value = ledger
+        .public()
+        .get(&format!("/v1/stakes?node_id={}", a.id))
+        .await
+        .unwrap();
+    let stake_of_a = stakes["stakes"][0]["id"].as_str().unwrap().to_owned();
+    post(
+        &ledger,
+        &staker,
+        &format!("/v1/stakes/{stake_of_a}/withdraw"),
+        json!({}),
+    )
+    .await;
+    let staker_before = ledger.balance(&address(&staker)).await;
     let slot: Value = ledger.public().get("/v1/epochs/1").await.unwrap();
     let slot = wal(&slot["reward_slot_balance"]);
     let supply_burned_before = ledger.balance_of_key("sys:burn").await;
@@ -229,7 +263,11 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
         .get(&format!("/v1/nodes/{}", a.id))
         .await
         .unwrap();
-    assert_eq!(wal(&node_a["stake"]), Wal::from_wal(285));
+    assert_eq!(
+        wal(&node_a["stake"]),
+        Wal::ZERO,
+        "slashed to 285, then its only stake paid out"
+    );
     assert_eq!(node_a["audits"]["slashes"][0]["pool_slashed"], "15");
     assert_eq!(
         node_a["audits"]["slashes"][0]["jailed_until_epoch"],
@@ -241,10 +279,15 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
         .get(&format!("/v1/stakes?node_id={}", a.id))
         .await
         .unwrap();
+    assert_eq!(stakes["stakes"][0]["status"], "withdrawn");
     assert_eq!(
-        wal(&stakes["stakes"][0]["value"]),
+        wal(&stakes["stakes"][0]["withdrawn_amount"]),
         Wal::from_wal(285),
-        "the delegator bears exactly 5%"
+        "the withdrawing delegator bears exactly 5%"
+    );
+    assert_eq!(
+        ledger.balance(&address(&staker)).await,
+        staker_before.checked_add(Wal::from_wal(285)).unwrap()
     );
     let node_b: Value = ledger
         .public()
@@ -281,7 +324,8 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
             .checked_add(Wal::parse("12.5").unwrap())
             .unwrap()
     );
-    // B is out of the next committee; A and C hold all 10 shards.
+    // B, jailed, is out of the next committee although its 190 WAL would qualify; A
+    // left too (its only stake was paid out); C holds all 10 shards.
     let committee: Value = ledger.public().get("/v1/committee").await.unwrap();
     let ids: Vec<&str> = committee["members"]
         .as_array()
@@ -289,13 +333,20 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
         .iter()
         .map(|m| m["node_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec![a.id.as_str(), c.id.as_str()]);
+    assert_eq!(ids, vec![c.id.as_str()]);
     ledger.assert_audit_ok().await;
 }
 
 #[sqlx::test]
 async fn bad_audit_reports_are_refused_whole_and_count_nothing(db: PgPool) {
-    let (ledger, _admin, auditor, nodes, metadata, slivers) = audited_network(db).await;
+    let Audited {
+        ledger,
+        auditor,
+        nodes,
+        metadata,
+        slivers,
+        ..
+    } = audited_network(db).await;
     let blob_id = metadata.blob_id();
     let a = &nodes[0];
     let shard = shards_of(&ledger, a).await[0];

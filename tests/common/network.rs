@@ -39,14 +39,15 @@ pub async fn send(
 /// A ledger with 10 shards, three nodes (6, 3 and 1 shards) voting 0.0002 USD for
 /// storage and writes, in epoch 1: prices 0.002 WAL per unit per epoch and per write.
 pub async fn network(db: PgPool) -> (TestLedger, SigningKey, Vec<Node>) {
-    network_with(db, |_| {}).await
+    let (ledger, admin, _staker, nodes) = network_with(db, |_| {}).await;
+    (ledger, admin, nodes)
 }
 
-/// `network` with more configuration (roles).
+/// `network` with more configuration (roles); also gives the key that staked.
 pub async fn network_with(
     db: PgPool,
     tweak: impl FnOnce(&mut Config),
-) -> (TestLedger, SigningKey, Vec<Node>) {
+) -> (TestLedger, SigningKey, SigningKey, Vec<Node>) {
     let admin = new_key();
     let admin_address = address(&admin);
     let ledger = TestLedger::start_with(db, move |config| {
@@ -80,7 +81,7 @@ pub async fn network_with(
         nodes.push(Node { id, protocol });
     }
     post(&ledger, &admin, "/v1/admin/epochs/advance", json!({})).await;
-    (ledger, admin, nodes)
+    (ledger, admin, staker, nodes)
 }
 
 pub async fn confirmation_of(ledger: &TestLedger, node: &Node, blob_id: &str) -> Value {
