@@ -52,7 +52,15 @@ fn verifications_per_second() {
             let mut nonce = [0u8; 32];
             rng.fill_bytes(&mut nonce);
             let proof = chunk_proof(&slivers[shard as usize], metadata.chunk_len, chunk).unwrap();
-            let signature = challenge::sign(&key, &nonce, &blob, shard, chunk, &proof.chunk);
+            let signature = challenge::Signed {
+                nonce: &nonce,
+                blob_id: &blob,
+                shard,
+                chunk_index: chunk,
+                chunk: &proof.chunk,
+                siblings: &proof.siblings,
+            }
+            .sign(&key);
             let answer = Answer {
                 chunk: hex::encode(&proof.chunk),
                 siblings: proof.siblings.iter().map(hex::encode).collect(),

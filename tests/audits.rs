@@ -122,7 +122,15 @@ fn signed_answer(
     }
     let blob_id = metadata.blob_id();
     let blob = blob_id_bytes(&blob_id).unwrap();
-    let signature = challenge::sign(node_key, &nonce, &blob, shard, chunk, &bytes);
+    let signature = challenge::Signed {
+        nonce: &nonce,
+        blob_id: &blob,
+        shard,
+        chunk_index: chunk,
+        chunk: &bytes,
+        siblings: &proof.siblings,
+    }
+    .sign(node_key);
     json!({"challenge_id": hex::encode(nonce), "node_id": node.id, "blob_id": blob_id,
            "shard": shard, "chunk": chunk, "outcome": "fail",
            "evidence": {"chunk": hex::encode(&bytes),
@@ -206,6 +214,8 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
     assert_eq!(recorded["recorded"], 60);
     let tallies: Value = ledger.public().get("/v1/audits?epoch=1").await.unwrap();
     assert_eq!(tallies["nodes"].as_array().unwrap().len(), 3);
+    // A's three missing slivers and B's wrong one, for the checker to repair.
+    assert_eq!(tallies["losses"].as_array().unwrap().len(), 4, "{tallies}");
 
     // The delegator of A asks to withdraw during the epoch: its stake still bears the
     // epoch's slash (ECONOMICS.md: "including stake withdrawing in e").
@@ -402,6 +412,10 @@ async fn bad_audit_reports_are_refused_whole_and_count_nothing(db: PgPool) {
         1,
         false,
     );
+    // Someone holding a correct signed answer cannot make it look wrong: the signature
+    // covers the proof as well as the chunk.
+    let mut forged = correct_answer.clone();
+    forged["evidence"]["siblings"][0] = json!("00".repeat(32));
     let cases: Vec<(&str, Vec<Value>, i64, &str)> = vec![
         ("a closed epoch", vec![good.clone()], 0, "CONFLICT"),
         ("a future epoch", vec![good.clone()], 2, "INVALID_ARGUMENT"),
@@ -457,7 +471,13 @@ async fn bad_audit_reports_are_refused_whole_and_count_nothing(db: PgPool) {
         ),
         (
             "a correct answer as evidence",
-            vec![correct_answer],
+            vec![correct_answer.clone()],
+            1,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "a correct answer with a sibling changed",
+            vec![forged],
             1,
             "INVALID_ARGUMENT",
         ),

@@ -346,6 +346,35 @@ pub async fn tallies(conn: &mut PgConnection, epoch: i64) -> Result<HashMap<i64,
         .collect())
 }
 
+/// A sliver a challenge found missing or wrong.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Loss {
+    pub node_id: String,
+    pub blob_id: String,
+    pub shard: i32,
+}
+
+/// The distinct slivers found missing or wrong in `epoch` (what the checker repairs
+/// once the epoch has closed).
+pub async fn losses(conn: &mut PgConnection, epoch: i64) -> Result<Vec<Loss>, Error> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT node_id, blob_id, shard FROM audit_results
+           WHERE epoch = $1 AND outcome IN ('missing', 'fail')
+           ORDER BY blob_id, shard, node_id"#,
+        epoch
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Loss {
+            node_id: r.node_id.to_string(),
+            blob_id: r.blob_id,
+            shard: r.shard,
+        })
+        .collect())
+}
+
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EpochAudit {
     pub epoch: i64,

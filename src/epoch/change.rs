@@ -279,7 +279,11 @@ async fn slash(
                 ),
             ],
         };
-        journal::post(conn, &entry).await?;
+        // A pool of a few FROST at a small rate may lose nothing: the slash is still
+        // recorded and the jail applies, but there is no entry to post.
+        if s.pool.is_positive() || s.commission.is_positive() {
+            journal::post(conn, &entry).await?;
+        }
         sqlx::query!(
             r#"INSERT INTO slashes (epoch, node_id, challenges, passed, pass_rate, pool_slashed,
                                     commission_slashed, burned, to_subsidy_pool, jailed_until_epoch)

@@ -9,7 +9,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use crate::audits::record::{self, AuditBatch, Recorded};
+use crate::audits::record::{self, AuditBatch, Loss, Recorded};
 use crate::audits::slashing::Tally;
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
@@ -64,10 +64,12 @@ pub struct EpochAudits {
     pub epoch: i64,
     /// Challenges recorded per node so far (nodes with none are left out).
     pub nodes: Vec<NodeTally>,
+    /// The distinct slivers found missing or wrong (a `missing` or `fail` result).
+    pub losses: Vec<Loss>,
 }
 
 /// The challenges recorded for each node in an epoch (a restarted checker resumes
-/// from these).
+/// from these), and the slivers they found lost (repaired once the epoch has closed).
 #[utoipa::path(get, path = "/v1/audits", params(AuditsQuery),
     responses((status = 200, body = EpochAudits), (status = 400, body = crate::error::Problem)))]
 pub async fn tallies(
@@ -89,5 +91,10 @@ pub async fn tallies(
         })
         .collect();
     nodes.sort_by_key(|n| n.node_id.parse::<i64>().unwrap_or(0));
-    Ok(Json(EpochAudits { epoch, nodes }))
+    let losses = record::losses(&mut conn, epoch).await?;
+    Ok(Json(EpochAudits {
+        epoch,
+        nodes,
+        losses,
+    }))
 }

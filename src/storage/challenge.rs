@@ -1,16 +1,20 @@
 //! A storage node's answer to a chunk challenge: the chunk, its Merkle proof against
 //! the sliver root in the blob metadata, and the node's ed25519 signature binding the
-//! answer to the challenger's fresh nonce (so answers cannot be replayed, and a wrong
-//! answer, signed, is evidence anyone can check).
+//! whole answer (chunk and proof) to the challenger's fresh nonce, so answers cannot be
+//! replayed, and a wrong answer, signed, is evidence anyone can check: nobody but the
+//! node can turn its correct answer into a wrong one.
 //!
-//! message = `wal-challenge-answer-v1` ‖ nonce (32 bytes) ‖ blob id (32 bytes) ‖
-//! shard (u32 BE) ‖ chunk index (u32 BE) ‖ SHA-256(chunk).
+//! message = `wal-challenge-answer-v2` ‖ nonce (32 bytes) ‖ blob id (32 bytes) ‖
+//! shard (u32 BE) ‖ chunk index (u32 BE) ‖ SHA-256(chunk) ‖ SHA-256(siblings, each
+//! 32 bytes, leaf to root).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-const DOMAIN: &[u8] = b"wal-challenge-answer-v1";
+use crate::encoding::merkle::Hash;
+
+const DOMAIN: &[u8] = b"wal-challenge-answer-v2";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +27,7 @@ pub struct Challenge {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Answer {
     /// The chunk's bytes, hex.
     pub chunk: String,
@@ -32,54 +37,45 @@ pub struct Answer {
     pub signature: String,
 }
 
-pub fn message(
-    nonce: &[u8; 32],
-    blob_id: &[u8; 32],
-    shard: u32,
-    chunk_index: u32,
-    chunk: &[u8],
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(DOMAIN.len() + 104);
-    out.extend_from_slice(DOMAIN);
-    out.extend_from_slice(nonce);
-    out.extend_from_slice(blob_id);
-    out.extend_from_slice(&shard.to_be_bytes());
-    out.extend_from_slice(&chunk_index.to_be_bytes());
-    out.extend_from_slice(&Sha256::digest(chunk));
-    out
+/// What a node signs when it answers a challenge.
+pub struct Signed<'a> {
+    pub nonce: &'a [u8; 32],
+    pub blob_id: &'a [u8; 32],
+    pub shard: u32,
+    pub chunk_index: u32,
+    pub chunk: &'a [u8],
+    pub siblings: &'a [Hash],
 }
 
-pub fn sign(
-    key: &SigningKey,
-    nonce: &[u8; 32],
-    blob_id: &[u8; 32],
-    shard: u32,
-    chunk_index: u32,
-    chunk: &[u8],
-) -> String {
-    hex::encode(
-        key.sign(&message(nonce, blob_id, shard, chunk_index, chunk))
-            .to_bytes(),
-    )
-}
+impl Signed<'_> {
+    pub fn message(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(DOMAIN.len() + 136);
+        out.extend_from_slice(DOMAIN);
+        out.extend_from_slice(self.nonce);
+        out.extend_from_slice(self.blob_id);
+        out.extend_from_slice(&self.shard.to_be_bytes());
+        out.extend_from_slice(&self.chunk_index.to_be_bytes());
+        out.extend_from_slice(&Sha256::digest(self.chunk));
+        let mut siblings = Sha256::new();
+        for sibling in self.siblings {
+            siblings.update(sibling);
+        }
+        out.extend_from_slice(&siblings.finalize());
+        out
+    }
 
-pub fn verify_signature(
-    key: &VerifyingKey,
-    signature_hex: &str,
-    nonce: &[u8; 32],
-    blob_id: &[u8; 32],
-    shard: u32,
-    chunk_index: u32,
-    chunk: &[u8],
-) -> bool {
-    let mut bytes = [0u8; 64];
-    hex::decode_to_slice(signature_hex, &mut bytes).is_ok()
-        && key
-            .verify(
-                &message(nonce, blob_id, shard, chunk_index, chunk),
-                &Signature::from_bytes(&bytes),
-            )
-            .is_ok()
+    /// The signature, 128 hex digits.
+    pub fn sign(&self, key: &SigningKey) -> String {
+        hex::encode(key.sign(&self.message()).to_bytes())
+    }
+
+    pub fn verify(&self, key: &VerifyingKey, signature_hex: &str) -> bool {
+        let mut bytes = [0u8; 64];
+        hex::decode_to_slice(signature_hex, &mut bytes).is_ok()
+            && key
+                .verify(&self.message(), &Signature::from_bytes(&bytes))
+                .is_ok()
+    }
 }
 
 /// What an answer to a challenge proves.
@@ -108,18 +104,7 @@ pub fn check_answer(
     let Ok(chunk) = hex::decode(&answer.chunk) else {
         return Verdict::Unsigned;
     };
-    if !verify_signature(
-        node_key,
-        &answer.signature,
-        nonce,
-        blob,
-        shard,
-        chunk_index,
-        &chunk,
-    ) {
-        return Verdict::Unsigned;
-    }
-    let siblings: Option<Vec<[u8; 32]>> = answer
+    let siblings: Option<Vec<Hash>> = answer
         .siblings
         .iter()
         .map(|s| {
@@ -127,11 +112,23 @@ pub fn check_answer(
             hex::decode_to_slice(s, &mut hash).ok().map(|()| hash)
         })
         .collect();
-    let verifies = siblings.is_some_and(|siblings| {
-        metadata
-            .verify_chunk(shard, chunk_index, &chunk, &siblings)
-            .is_ok()
-    });
+    let Some(siblings) = siblings else {
+        return Verdict::Unsigned;
+    };
+    let signed = Signed {
+        nonce,
+        blob_id: blob,
+        shard,
+        chunk_index,
+        chunk: &chunk,
+        siblings: &siblings,
+    };
+    if !signed.verify(node_key, &answer.signature) {
+        return Verdict::Unsigned;
+    }
+    let verifies = metadata
+        .verify_chunk(shard, chunk_index, &chunk, &siblings)
+        .is_ok();
     if verifies {
         Verdict::Correct
     } else {

@@ -91,3 +91,19 @@ pub async fn recorded(
         })
         .collect())
 }
+
+/// The distinct (blob, shard) found missing or wrong in `epoch`.
+pub async fn losses(ledger: &LedgerClient, epoch: i64) -> Result<Vec<(String, u32)>, ClientError> {
+    let audits: Value = ledger.get(&format!("/v1/audits?epoch={epoch}")).await?;
+    Ok(audits["losses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| {
+            Some((
+                l["blob_id"].as_str()?.to_owned(),
+                l["shard"].as_u64()? as u32,
+            ))
+        })
+        .collect())
+}

@@ -7,8 +7,8 @@
 //! that changed holder at the change (a jailed node's shards move), and slivers the
 //! previous epoch's challenges found missing or wrong, are rebuilt from any k verified
 //! slivers and stored on their holder. (A loss is repaired only once its epoch has
-//! closed, so that every challenge of that epoch still counts it; a checker restart
-//! forgets the losses it had noted, and the next epoch's audits find them again.)
+//! closed, so that every challenge of that epoch still counts it. The losses come from
+//! the ledger's record of the closed epoch, so a restarted checker repairs them too.)
 //!
 //! A timeout or an unreachable node is asked again (a new challenge for the same
 //! chunk) up to `WAL_CHECKER_REASKS` times, `WAL_CHECKER_REASK_DELAY_MS` apart, before
@@ -27,9 +27,9 @@ mod probe;
 mod repair;
 mod report;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -49,9 +49,6 @@ struct Checker {
     timeout: Duration,
     reasks: u32,
     reask_delay: Duration,
-    /// (epoch, blob, shard) that a challenge found missing or wrong: repaired when the
-    /// epoch has closed.
-    losses: Mutex<HashSet<(i64, String, u32)>>,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -97,7 +94,6 @@ async fn main() -> anyhow::Result<()> {
         timeout,
         reasks,
         reask_delay,
-        losses: Mutex::new(HashSet::new()),
     });
     println!("checking the ledger at {ledger_url}");
     tracing::info!(%ledger_url, "checker running");
@@ -129,6 +125,34 @@ fn watch_epoch(ledger: Arc<LedgerClient>, epoch: i64) -> watch::Receiver<bool> {
     receiver
 }
 
+/// The committee as the checker sees it during an epoch: refreshed every few seconds,
+/// so a node that changes its endpoint or protocol key mid-epoch is asked where it is
+/// now and judged by its key now.
+type Members = Arc<RwLock<HashMap<String, Member>>>;
+
+/// (blob, shard) pairs whose holder may not have the sliver yet (its shard moved at
+/// the change, or the closed epoch found it lost): not challenged until repaired.
+type Pending = Arc<Mutex<HashSet<(String, u32)>>>;
+
+fn refresh_members(ledger: Arc<LedgerClient>, members: Members, mut ended: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = ended.changed() => return,
+            }
+            if let Ok(epoch) = ledger::epoch(&ledger, None).await {
+                let mut known = members.write().expect("not poisoned");
+                for member in epoch.committee {
+                    if let Some(m) = known.get_mut(&member.node_id) {
+                        *m = member;
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Audits the current epoch until it ends.
 async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Option<i64>) -> Result<(), String> {
     let ledger = &checker.ledger;
@@ -141,26 +165,40 @@ async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Option<i64>) -> 
             .await
             .map_err(|e| e.to_string())?,
     );
+    let pending: Pending = Arc::default();
     if *repaired_for != Some(epoch.epoch) && epoch.epoch > 0 {
         let previous = ledger::epoch(ledger, Some(epoch.epoch - 1))
             .await
             .map_err(|e| e.to_string())?;
+        // The closed epoch's record is final: results still on their way are refused.
+        let losses = ledger::losses(ledger, epoch.epoch - 1)
+            .await
+            .map_err(|e| e.to_string())?;
         *repaired_for = Some(epoch.epoch);
-        let (checker, committee, blobs) = (checker.clone(), epoch.committee.clone(), blobs.clone());
-        let losses: Vec<(String, u32)> = {
-            let mut noted = checker.losses.lock().expect("not poisoned");
-            let closed = noted
-                .iter()
-                .filter(|(e, _, _)| *e < epoch.epoch)
-                .cloned()
-                .collect::<Vec<_>>();
-            for loss in &closed {
-                noted.remove(loss);
+        {
+            let mut suspects = pending.lock().expect("not poisoned");
+            for shard in repair::moved_shards(&previous.committee, &epoch.committee) {
+                suspects.extend(blobs.iter().map(|b| (b.blob_id.clone(), shard)));
             }
-            closed.into_iter().map(|(_, b, s)| (b, s)).collect()
-        };
+            suspects.extend(losses);
+        }
+        let (checker, committee, blobs, pending, ended) = (
+            checker.clone(),
+            epoch.committee.clone(),
+            blobs.clone(),
+            pending.clone(),
+            ended.clone(),
+        );
         tokio::spawn(async move {
-            repair(&checker, &previous.committee, &committee, &blobs, &losses).await
+            repair(
+                &checker,
+                &previous.committee,
+                &committee,
+                &blobs,
+                &pending,
+                ended,
+            )
+            .await
         });
     }
     if epoch.committee.is_empty() || blobs.is_empty() {
@@ -174,6 +212,14 @@ async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Option<i64>) -> 
     let recorded = ledger::recorded(ledger, epoch.epoch)
         .await
         .map_err(|e| e.to_string())?;
+    let members: Members = Arc::new(RwLock::new(
+        epoch
+            .committee
+            .iter()
+            .map(|m| (m.node_id.clone(), m.clone()))
+            .collect(),
+    ));
+    refresh_members(ledger.clone(), members.clone(), ended.clone());
     // Leave room at the end of the epoch for the last challenges' re-asks.
     let left = (epoch.ends_at - chrono::Utc::now())
         .to_std()
@@ -186,146 +232,182 @@ async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Option<i64>) -> 
     for member in &epoch.committee {
         let done = recorded.get(&member.node_id).copied().unwrap_or(0);
         for at in plan::spread(target.saturating_sub(done), window, &mut rng) {
-            schedule.push((start + at, member.clone()));
+            schedule.push((start + at, member.node_id.clone(), member.shards.clone()));
         }
     }
-    schedule.sort_by_key(|(at, _)| *at);
+    schedule.sort_by_key(|(at, _, _)| *at);
     tracing::info!(
         epoch = epoch.epoch,
         challenges = schedule.len(),
         ?window,
         "auditing"
     );
-    for (at, member) in schedule {
+    for (at, node_id, shards) in schedule {
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {}
             _ = ended.changed() => return Ok(()),
         }
-        let Some((blob, shard, chunk)) = plan::draw(&blobs, &member.shards, &mut rng) else {
-            continue;
+        let challenge = Challenge {
+            checker: checker.clone(),
+            epoch: epoch.epoch,
+            node_id,
+            shards,
+            blobs: blobs.clone(),
+            members: members.clone(),
+            pending: pending.clone(),
+            ended: ended.clone(),
         };
-        let (checker, blobs) = (checker.clone(), blobs.clone());
-        let epoch = epoch.epoch;
-        tokio::spawn(async move {
-            challenge(&checker, epoch, &member, &blobs[blob], shard, chunk).await
-        });
+        tokio::spawn(challenge.run());
     }
     let _ = ended.changed().await;
     Ok(())
 }
 
-/// One challenge, re-asked after a timeout or an unreachable node, then reported; a
-/// missing or wrong sliver is noted for repair once the epoch has closed.
-async fn challenge(
-    checker: &Arc<Checker>,
+/// One scheduled challenge of one node.
+struct Challenge {
+    checker: Arc<Checker>,
     epoch: i64,
-    member: &Member,
-    blob: &StoredBlob,
-    shard: u32,
-    chunk: u32,
-) {
-    let Some(key) = member.key() else {
-        tracing::error!(node = %member.node_id, "the ledger gave an invalid protocol key");
-        return;
-    };
-    let mut attempt = 0;
-    let found = loop {
-        let found = {
-            let _permit = checker.permits.acquire().await.expect("open semaphore");
-            let target = probe::Target {
-                endpoint: &member.endpoint,
-                node_key: &key,
-                metadata: &blob.metadata,
-                blob_id: &blob.blob_id,
+    node_id: String,
+    shards: Vec<u32>,
+    blobs: Arc<Vec<StoredBlob>>,
+    members: Members,
+    pending: Pending,
+    ended: watch::Receiver<bool>,
+}
+
+impl Challenge {
+    /// Draws a sliver that is not awaiting repair (waiting while all of the node's
+    /// are), asks, re-asks after a timeout or an unreachable node, and reports.
+    async fn run(self) {
+        let (blob, shard, chunk) = loop {
+            let drawn = {
+                let pending = self.pending.lock().expect("not poisoned");
+                let mut rng = rand::rngs::StdRng::from_entropy();
+                plan::draw(&self.blobs, &self.shards, &mut rng, |blob, shard| {
+                    pending.contains(&(blob.to_owned(), shard))
+                })
+            };
+            if let Some(drawn) = drawn {
+                break drawn;
+            }
+            if *self.ended.borrow() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let blob = &self.blobs[blob];
+        let checker = &self.checker;
+        let mut attempt = 0;
+        let found = loop {
+            let member = self.members.read().expect("not poisoned")[&self.node_id].clone();
+            let Some(key) = member.key() else {
+                tracing::error!(node = %member.node_id, "the ledger gave an invalid protocol key");
+                return;
+            };
+            let found = {
+                let _permit = checker.permits.acquire().await.expect("open semaphore");
+                let target = probe::Target {
+                    endpoint: &member.endpoint,
+                    node_key: &key,
+                    metadata: &blob.metadata,
+                    blob_id: &blob.blob_id,
+                    shard,
+                    chunk,
+                };
+                probe::probe(&checker.http, &target, checker.timeout).await
+            };
+            let retry = matches!(found.outcome, Outcome::Timeout | Outcome::Unreachable);
+            if !retry || attempt >= checker.reasks {
+                break found;
+            }
+            attempt += 1;
+            tokio::time::sleep(checker.reask_delay).await;
+        };
+        checker.reporter.send(Reported {
+            epoch: self.epoch,
+            result: AuditResult {
+                challenge_id: found.nonce,
+                node_id: self.node_id.clone(),
+                blob_id: blob.blob_id.clone(),
                 shard,
                 chunk,
-            };
-            probe::probe(&checker.http, &target, checker.timeout).await
-        };
-        let retry = matches!(found.outcome, Outcome::Timeout | Outcome::Unreachable);
-        if !retry || attempt >= checker.reasks {
-            break found;
-        }
-        attempt += 1;
-        tokio::time::sleep(checker.reask_delay).await;
-    };
-    let outcome = found.outcome;
-    checker.reporter.send(Reported {
-        epoch,
-        result: AuditResult {
-            challenge_id: found.nonce,
-            node_id: member.node_id.clone(),
-            blob_id: blob.blob_id.clone(),
-            shard,
-            chunk,
-            outcome,
-            evidence: found.evidence,
-        },
-    });
-    if matches!(outcome, Outcome::Missing | Outcome::Fail) {
-        checker
-            .losses
-            .lock()
-            .expect("not poisoned")
-            .insert((epoch, blob.blob_id.clone(), shard));
+                outcome: found.outcome,
+                evidence: found.evidence,
+            },
+        });
     }
 }
 
-/// Stores on their holders the slivers of shards that changed holder, and the slivers
-/// found lost in the closed epoch.
+/// Stores on their holders the slivers awaiting repair (shards that changed holder,
+/// slivers found lost in the closed epoch), retrying with backoff until every one is
+/// in place or the epoch ends.
 async fn repair(
     checker: &Checker,
     previous: &[Member],
     committee: &[Member],
     blobs: &[StoredBlob],
-    losses: &[(String, u32)],
+    pending: &Pending,
+    ended: watch::Receiver<bool>,
 ) {
-    let moved = repair::moved_shards(previous, committee);
-    if moved.is_empty() && losses.is_empty() {
-        return;
-    }
     let holder_of = repair::holders(committee);
-    let mut stored = 0;
-    for blob in blobs {
-        let mut suspects = moved.clone();
-        suspects.extend(
-            losses
-                .iter()
-                .filter(|(b, _)| *b == blob.blob_id)
-                .map(|(_, s)| *s),
-        );
-        suspects.sort_unstable();
-        suspects.dedup();
-        let mut lacking = Vec::new();
-        for &shard in &suspects {
-            let Some(holder) = holder_of.get(&shard) else {
-                continue;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let mut stored = 0;
+        for blob in blobs {
+            let suspects: Vec<u32> = {
+                let pending = pending.lock().expect("not poisoned");
+                let mut shards: Vec<u32> = pending
+                    .iter()
+                    .filter(|(b, _)| *b == blob.blob_id)
+                    .map(|(_, s)| *s)
+                    .collect();
+                shards.sort_unstable();
+                shards
             };
-            if !repair::holds(
-                &checker.http,
-                &holder.endpoint,
-                &blob.metadata,
-                &blob.blob_id,
-                shard,
-            )
-            .await
+            let mut lacking = Vec::new();
+            for shard in suspects {
+                let held = match holder_of.get(&shard) {
+                    Some(holder) => {
+                        repair::holds(
+                            &checker.http,
+                            &holder.endpoint,
+                            &blob.metadata,
+                            &blob.blob_id,
+                            shard,
+                        )
+                        .await
+                    }
+                    None => true, // no holder: nothing to repair onto
+                };
+                if held {
+                    pending
+                        .lock()
+                        .expect("not poisoned")
+                        .remove(&(blob.blob_id.clone(), shard));
+                } else {
+                    lacking.push(shard);
+                }
+            }
+            if lacking.is_empty() {
+                continue;
+            }
+            match repair::repair_blob(&checker.http, &blob.metadata, &lacking, committee, previous)
+                .await
             {
-                lacking.push(shard);
+                Ok(n) => stored += n,
+                Err(e) => {
+                    tracing::warn!(blob_id = %blob.blob_id, error = %e, "repair failed; will retry")
+                }
             }
         }
-        if lacking.is_empty() {
-            continue;
+        let left = pending.lock().expect("not poisoned").len();
+        if stored > 0 || left > 0 {
+            tracing::info!(stored, left, "repair round");
         }
-        match repair::repair_blob(&checker.http, &blob.metadata, &lacking, committee, previous)
-            .await
-        {
-            Ok(n) => stored += n,
-            Err(e) => tracing::warn!(blob_id = %blob.blob_id, error = %e, "repair failed"),
+        if left == 0 || *ended.borrow() {
+            return;
         }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
-    tracing::info!(
-        shards = moved.len(),
-        slivers = stored,
-        "repaired shards that changed holder"
-    );
 }

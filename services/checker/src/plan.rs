@@ -15,15 +15,31 @@ pub fn spread(count: u32, window: Duration, rng: &mut impl Rng) -> Vec<Duration>
         .collect()
 }
 
-/// A random chunk of a random sliver the node holds: (blob index, shard, chunk).
-pub fn draw(blobs: &[StoredBlob], shards: &[u32], rng: &mut impl Rng) -> Option<(usize, u32, u32)> {
+/// Random draws before `draw` gives up (the caller waits and draws again).
+const DRAWS: usize = 32;
+
+/// A random chunk of a random sliver the node holds, other than the `excluded` (blob
+/// id, shard) pairs: (blob index, shard, chunk). None if the draws found only
+/// excluded pairs.
+pub fn draw(
+    blobs: &[StoredBlob],
+    shards: &[u32],
+    rng: &mut impl Rng,
+    excluded: impl Fn(&str, u32) -> bool,
+) -> Option<(usize, u32, u32)> {
     if blobs.is_empty() || shards.is_empty() {
         return None;
     }
-    let blob = rng.gen_range(0..blobs.len());
-    let shard = shards[rng.gen_range(0..shards.len())];
-    let chunks = blobs[blob].metadata.validate().ok()?.chunk_count();
-    Some((blob, shard, rng.gen_range(0..chunks)))
+    for _ in 0..DRAWS {
+        let blob = rng.gen_range(0..blobs.len());
+        let shard = shards[rng.gen_range(0..shards.len())];
+        if excluded(&blobs[blob].blob_id, shard) {
+            continue;
+        }
+        let chunks = blobs[blob].metadata.validate().ok()?.chunk_count();
+        return Some((blob, shard, rng.gen_range(0..chunks)));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -55,12 +71,15 @@ mod tests {
         }];
         let chunks = metadata.validate().unwrap().chunk_count();
         for _ in 0..200 {
-            let (blob, shard, chunk) = draw(&blobs, &[2, 5], &mut rng).unwrap();
+            let (blob, shard, chunk) = draw(&blobs, &[2, 5], &mut rng, |_, _| false).unwrap();
             assert_eq!(blob, 0);
             assert!(shard == 2 || shard == 5);
             assert!(chunk < chunks);
+            let (_, shard, _) = draw(&blobs, &[2, 5], &mut rng, |_, s| s == 2).unwrap();
+            assert_eq!(shard, 5, "an excluded sliver is never drawn");
         }
-        assert!(draw(&blobs, &[], &mut rng).is_none());
-        assert!(draw(&[], &[1], &mut rng).is_none());
+        assert!(draw(&blobs, &[2], &mut rng, |_, _| true).is_none());
+        assert!(draw(&blobs, &[], &mut rng, |_, _| false).is_none());
+        assert!(draw(&[], &[1], &mut rng, |_, _| false).is_none());
     }
 }

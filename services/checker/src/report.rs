@@ -1,13 +1,14 @@
 //! Reports results to `POST /v1/audits` in batches, durably and at most once.
 //!
 //! Each result is appended to `unsent.jsonl` in the state directory as soon as it is
-//! known (a line written before the process dies survives it). A batch (at most 200 results, or whatever came in 500 ms) is written to
-//! `batch-<idempotency key>.json` (write, fsync, rename) before it is sent, and
-//! `unsent.jsonl` is then emptied; the file is removed once the ledger has answered for
-//! good. After a crash the checker resends every batch file with its own key (the
-//! ledger replays, never counts twice) and batches the unsent results whose
-//! challenges no batch file holds. So a result is lost only if the process dies
-//! between the node's answer and the append.
+//! known (a line written before the process dies survives it). What came in 500 ms
+//! is cut into batches (at most 200 results and about 200 kB each), each written to
+//! `batch-<idempotency key>.json` (write, fsync, rename) before it is sent; the
+//! results are then taken out of `unsent.jsonl` (rewritten the same way). A batch file
+//! is removed once the ledger has answered for good. After a crash the checker resends
+//! every batch file with its own key (the ledger replays, never counts twice) and
+//! batches the unsent results that no batch file holds. So a result is lost only if
+//! the process dies between the node's answer and the append.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -22,6 +23,9 @@ use wal::audits::record::AuditResult;
 use wal::client::{ClientError, LedgerClient};
 
 const BATCH_RESULTS: usize = 200;
+/// Under the ledger's default body limit (256 KiB): a `fail` carries its chunk as
+/// evidence (about 8.6 KB), so a batch is cut by size as well as by count.
+const BATCH_BYTES: usize = 200_000;
 const BATCH_WAIT: Duration = Duration::from_millis(500);
 
 /// One result for one epoch.
@@ -85,27 +89,27 @@ impl Spool {
         file.write_all(&line)
     }
 
-    /// Turns results into batch files (one per epoch), then takes them out of
-    /// `unsent.jsonl`.
-    fn seal(&self, results: Vec<Reported>) -> std::io::Result<Vec<PathBuf>> {
+    /// Turns results into batch files (per epoch, at most `BATCH_RESULTS` results and
+    /// about `BATCH_BYTES`), then takes them out of `unsent.jsonl`.
+    fn seal(&self, results: Vec<Reported>) -> std::io::Result<()> {
         let _guard = self.unsent_lock.lock().expect("not poisoned");
         let mut epochs: Vec<i64> = results.iter().map(|r| r.epoch).collect();
         epochs.sort_unstable();
         epochs.dedup();
-        let mut paths = Vec::new();
         for epoch in epochs {
-            let batch = BatchFile {
-                key: uuid::Uuid::new_v4().to_string(),
-                epoch,
-                results: results
-                    .iter()
-                    .filter(|r| r.epoch == epoch)
-                    .map(|r| r.result.clone())
-                    .collect(),
-            };
-            let path = self.dir.join(format!("batch-{}.json", batch.key));
-            write_durably(&path, &serde_json::to_vec(&batch).expect("serialises"))?;
-            paths.push(path);
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            for r in results.iter().filter(|r| r.epoch == epoch) {
+                let size = serde_json::to_vec(&r.result).map_or(0, |v| v.len());
+                if !batch.is_empty() && (batch.len() == BATCH_RESULTS || bytes + size > BATCH_BYTES)
+                {
+                    self.write_batch(epoch, std::mem::take(&mut batch))?;
+                    bytes = 0;
+                }
+                batch.push(r.result.clone());
+                bytes += size;
+            }
+            self.write_batch(epoch, batch)?;
         }
         let sealed: HashSet<&str> = results
             .iter()
@@ -121,8 +125,21 @@ impl Spool {
                 rest.push('\n');
             }
         }
-        std::fs::write(self.unsent(), rest)?;
-        Ok(paths)
+        write_durably(&self.unsent(), rest.as_bytes())
+    }
+
+    /// Writes one batch file with a fresh idempotency key (nothing if empty).
+    fn write_batch(&self, epoch: i64, results: Vec<AuditResult>) -> std::io::Result<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let batch = BatchFile {
+            key: uuid::Uuid::new_v4().to_string(),
+            epoch,
+            results,
+        };
+        let path = self.dir.join(format!("batch-{}.json", batch.key));
+        write_durably(&path, &serde_json::to_vec(&batch).expect("serialises"))
     }
 
     fn batch_files(&self) -> std::io::Result<Vec<PathBuf>> {
@@ -156,37 +173,57 @@ impl Spool {
     }
 }
 
-/// Sends one batch file; true once the ledger has answered for good (recorded, or
-/// refused for a reason a resend cannot change), false to try again later.
-async fn send(ledger: &LedgerClient, path: &Path) -> bool {
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    /// Recorded, or refused for good (its epoch has closed): the file is removed.
+    Done,
+    /// Not delivered (the ledger unreachable, overloaded, or refusing the signature or
+    /// the role for now): kept and sent again later.
+    Retry,
+}
+
+/// Sends one batch file. A batch refused for its content (one result the ledger will
+/// not take, such as a blob deleted since it was challenged, or a body too large) is
+/// split in two, each half a new batch file with its own key, so one bad result costs
+/// only itself; a single bad result is dropped and logged.
+async fn send(spool: &Spool, ledger: &LedgerClient, path: &Path) -> Delivery {
     let Ok(bytes) = std::fs::read(path) else {
-        return true;
+        return Delivery::Done;
     };
     let Ok(batch) = serde_json::from_slice::<BatchFile>(&bytes) else {
         tracing::error!(path = %path.display(), "unreadable batch file dropped");
         let _ = std::fs::remove_file(path);
-        return true;
+        return Delivery::Done;
     };
     let body = serde_json::json!({"epoch": batch.epoch, "results": batch.results});
     let answer: Result<Value, ClientError> = ledger.post("/v1/audits", &body, &batch.key).await;
-    let done = match &answer {
-        Ok(recorded) => {
-            tracing::debug!(%recorded, "batch recorded");
-            true
+    match &answer {
+        Ok(recorded) => tracing::debug!(%recorded, "batch recorded"),
+        Err(ClientError::Problem(p)) if p.status == 409 => {
+            tracing::warn!(epoch = batch.epoch, detail = %p.detail, "batch refused for good")
         }
-        Err(ClientError::Problem(p)) if p.status < 500 => {
-            tracing::warn!(epoch = batch.epoch, code = %p.code, detail = %p.detail, "batch refused");
-            true
+        Err(ClientError::Problem(p)) if matches!(p.status, 400 | 404 | 413 | 422) => {
+            if batch.results.len() == 1 {
+                tracing::error!(epoch = batch.epoch, detail = %p.detail, "result refused; dropped");
+            } else {
+                let mut first = batch.results;
+                let second = first.split_off(first.len() / 2);
+                let split = spool
+                    .write_batch(batch.epoch, first)
+                    .and_then(|()| spool.write_batch(batch.epoch, second));
+                if let Err(e) = split {
+                    tracing::error!(error = %e, "cannot split a refused batch");
+                    return Delivery::Retry;
+                }
+            }
         }
         Err(e) => {
             tracing::warn!(error = %e, "batch not delivered; will resend");
-            false
+            return Delivery::Retry;
         }
-    };
-    if done {
-        let _ = std::fs::remove_file(path);
     }
-    done
+    let _ = std::fs::remove_file(path);
+    Delivery::Done
 }
 
 /// Starts the reporter: first delivers what an earlier run left (before it returns,
@@ -201,8 +238,8 @@ pub async fn start(state_dir: &Path, ledger: Arc<LedgerClient>) -> std::io::Resu
     });
     let leftover = spool.recover_unsent()?;
     spool.seal(leftover)?;
-    for path in spool.batch_files()? {
-        while !send(&ledger, &path).await {
+    while let Some(path) = spool.batch_files()?.into_iter().next() {
+        if send(&spool, &ledger, &path).await == Delivery::Retry {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
@@ -213,7 +250,7 @@ pub async fn start(state_dir: &Path, ledger: Arc<LedgerClient>) -> std::io::Resu
     tokio::spawn(async move {
         loop {
             for path in spool.batch_files().unwrap_or_default() {
-                if !send(&ledger, &path).await {
+                if send(&spool, &ledger, &path).await == Delivery::Retry {
                     break;
                 }
             }

@@ -192,15 +192,16 @@ async fn answer_challenge(
         Error::InvalidArgument(format!("chunk {} does not exist", challenge.chunk))
     })?;
     node.challenges.fetch_add(1, Ordering::Relaxed);
+    let signed = challenge::Signed {
+        nonce: &nonce,
+        blob_id: &blob,
+        shard: challenge.shard,
+        chunk_index: challenge.chunk,
+        chunk: &proof.chunk,
+        siblings: &proof.siblings,
+    };
     Ok(Json(challenge::Answer {
-        signature: challenge::sign(
-            &node.key,
-            &nonce,
-            &blob,
-            challenge.shard,
-            challenge.chunk,
-            &proof.chunk,
-        ),
+        signature: signed.sign(&node.key),
         chunk: hex::encode(&proof.chunk),
         siblings: proof.siblings.iter().map(hex::encode).collect(),
     }))
