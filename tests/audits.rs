@@ -237,6 +237,27 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
     let slot = wal(&slot["reward_slot_balance"]);
     let supply_burned_before = ledger.balance_of_key("sys:burn").await;
     let subsidy_before = ledger.balance_of_key("sys:subsidy").await;
+    // Before the change, the nodes' expected rewards already count their audits.
+    let expected = |id: String| {
+        let ledger = &ledger;
+        async move {
+            let node: Value = ledger
+                .public()
+                .get(&format!("/v1/nodes/{id}"))
+                .await
+                .unwrap();
+            wal(&node["expected_reward"])
+        }
+    };
+    assert_eq!(expected(a.id.clone()).await, Wal::ZERO, "A will be slashed");
+    let slot_less_burn = slot
+        .checked_sub(Wal::from_frost((slot.to_frost() * 3 / 100) as i64))
+        .unwrap();
+    assert_eq!(
+        expected(c.id.clone()).await,
+        slot_less_burn,
+        "C takes it all"
+    );
     post(
         &ledger,
         &admin,

@@ -30,7 +30,7 @@ use crate::ledger::account::{Account, Address, SystemAccount};
 use crate::ledger::journal::{self, balance_of_key, Leg, NewEntry};
 use crate::money::Wal;
 use crate::params::{self, Params};
-use crate::rewards::distribution::{distribute, Distribution, Member};
+use crate::rewards::distribution::{distribute, Distribution};
 use crate::staking::committee::{apportion, assign, select};
 use crate::staking::pool::Pool;
 
@@ -137,24 +137,7 @@ async fn pay_rewards(
     params: &Params,
     tallies: &HashMap<i64, Tally>,
 ) -> Result<Distribution, Error> {
-    let rows = sqlx::query!(
-        r#"SELECT c.node_id, cardinality(c.shards) AS "shards!",
-                  commission_rate_at(c.node_id, $1) AS "commission_rate!"
-           FROM committee_members c
-           WHERE c.epoch = $1 ORDER BY c.node_id"#,
-        epoch
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let members: Vec<Member> = rows
-        .iter()
-        .map(|r| Member {
-            node_id: r.node_id,
-            shards: r.shards as u32,
-            performance: audits::slashing::performance(tally_of(tallies, r.node_id), params),
-            commission_rate: r.commission_rate,
-        })
-        .collect();
+    let members = crate::rewards::members::load(conn, epoch, params, tallies).await?;
     let slot = Account::System(SystemAccount::Slot(epoch));
     let subsidy_pool = Account::System(SystemAccount::SubsidyPool);
     let d = distribute(

@@ -3,5 +3,6 @@
 
 pub mod claim;
 pub mod distribution;
+pub mod members;
 pub mod split;
 pub mod subsidy;

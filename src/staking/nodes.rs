@@ -375,33 +375,18 @@ async fn page_from(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Ve
         .collect())
 }
 
-/// What the current epoch would pay each committee member if it ended now.
+/// What the current epoch would pay each committee member if it ended now (with the
+/// performance its audits give so far).
 async fn expected_rewards(conn: &mut PgConnection, epoch: i64) -> Result<Vec<MemberReward>, Error> {
     use crate::ledger::account::{Account, SystemAccount};
     use crate::ledger::journal::balance_of_key;
-    use crate::rewards::distribution::{distribute, Member};
-    let rows = sqlx::query!(
-        r#"SELECT c.node_id, cardinality(c.shards) AS "shards!",
-                  commission_rate_at(c.node_id, $1) AS "commission_rate!"
-           FROM committee_members c
-           WHERE c.epoch = $1 ORDER BY c.node_id"#,
-        epoch
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    if rows.is_empty() {
+    use crate::rewards::distribution::distribute;
+    let params = crate::params::load(conn).await?;
+    let tallies = crate::audits::record::tallies(conn, epoch).await?;
+    let members = crate::rewards::members::load(conn, epoch, &params, &tallies).await?;
+    if members.is_empty() {
         return Ok(Vec::new());
     }
-    let members: Vec<Member> = rows
-        .into_iter()
-        .map(|r| Member {
-            node_id: r.node_id,
-            shards: r.shards as u32,
-            performance: Decimal::ONE,
-            commission_rate: r.commission_rate,
-        })
-        .collect();
-    let params = crate::params::load(conn).await?;
     let slot = balance_of_key(conn, &Account::System(SystemAccount::Slot(epoch)).key()).await?;
     let subsidy_pool =
         balance_of_key(conn, &Account::System(SystemAccount::SubsidyPool).key()).await?;
