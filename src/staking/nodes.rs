@@ -88,7 +88,8 @@ pub struct Node {
     /// Commission earned and not yet claimed.
     pub unclaimed_commission: Wal,
     /// What this epoch would pay the node if it ended now (its reward slot as it
-    /// stands, the performance its audits give so far): the whole reward and the commission part of it.
+    /// stands, the performance its audits give so far): the whole reward and the
+    /// commission part of it.
     pub expected_reward: Wal,
     pub expected_commission: Wal,
 }
