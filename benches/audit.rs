@@ -175,10 +175,10 @@ async fn repair_100_blobs() {
     let http = reqwest::Client::new();
     let started = Instant::now();
     for (m, _) in &blobs {
-        let stored = wal::storage::repair::rebuild(&http, m, &[lost], &endpoints, &endpoints)
+        let placed = wal::storage::repair::rebuild(&http, m, &[lost], &endpoints, &endpoints)
             .await
             .unwrap();
-        assert_eq!(stored, 1);
+        assert_eq!(placed, vec![(lost, wal::storage::repair::Placed::Stored)]);
     }
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(

@@ -228,8 +228,8 @@ async fn lost_corrupted_and_offline_nodes_are_slashed_and_repaired(db: PgPool) {
 
     // Node 0 silently loses two of its six slivers (a third); two of node 1's slivers
     // rot (every byte flipped); node 2 goes offline for the whole epoch. With 200
-    // challenges, a pass rate of 2/3 is below 90% and above 50% with overwhelming
-    // probability (about 1e-7 either way).
+    // challenges, a pass rate of 2/3 falls below 50% (jailed) with odds of about 4e-7
+    // per node and stays at 90% or more (not slashed) with odds of about 1e-14.
     let shard0 = net.shard_of(0).await;
     std::fs::remove_file(net.sliver_file(0, &blobs[0].0, shard0)).unwrap();
     std::fs::remove_file(net.sliver_file(0, &blobs[1].0, shard0)).unwrap();

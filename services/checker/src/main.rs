@@ -32,11 +32,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use tokio::sync::{watch, Semaphore};
 use wal::audits::record::{AuditResult, Outcome};
 use wal::client::LedgerClient;
 use wal::storage::contracts::StoredBlob;
+use wal::storage::repair::Placed;
 
 use crate::ledger::Member;
 use crate::report::{Reported, Reporter};
@@ -97,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
     });
     println!("checking the ledger at {ledger_url}");
     tracing::info!(%ledger_url, "checker running");
-    let mut repaired_for = None;
+    let mut repaired_for: Repairs = None;
     loop {
         if let Err(e) = audit_epoch(&checker, &mut repaired_for).await {
             tracing::warn!(error = %e, "cannot audit now; trying again");
@@ -131,8 +132,16 @@ fn watch_epoch(ledger: Arc<LedgerClient>, epoch: i64) -> watch::Receiver<bool> {
 type Members = Arc<RwLock<HashMap<String, Member>>>;
 
 /// (blob, shard) pairs whose holder may not have the sliver yet (its shard moved at
-/// the change, or the closed epoch found it lost): not challenged until repaired.
-type Pending = Arc<Mutex<HashSet<(String, u32)>>>;
+/// the change, or the closed epoch found it lost), each with how often its holder
+/// refused the rebuilt sliver or could not be reached: not challenged until repaired,
+/// or until the holder has had `HOLDER_CHANCES` and not taken it (then it is its own
+/// fault, and challenges find it).
+type Pending = Arc<Mutex<HashMap<(String, u32), u32>>>;
+
+const HOLDER_CHANCES: u32 = 3;
+
+/// The epoch whose repairs have started, and what they still have to do.
+type Repairs = Option<(i64, Pending)>;
 
 fn refresh_members(ledger: Arc<LedgerClient>, members: Members, mut ended: watch::Receiver<bool>) {
     tokio::spawn(async move {
@@ -153,8 +162,72 @@ fn refresh_members(ledger: Arc<LedgerClient>, members: Members, mut ended: watch
     });
 }
 
+/// What the new epoch must repair before it challenges it: the slivers of shards that
+/// changed holder, those the closed epoch found lost, and what the last epoch's
+/// repairs left; only of blobs still stored. Starts the repairs.
+async fn start_repairs(
+    checker: &Arc<Checker>,
+    epoch: &ledger::Epoch,
+    blobs: &Arc<Vec<StoredBlob>>,
+    last: Repairs,
+    ended: &watch::Receiver<bool>,
+) -> Result<Pending, String> {
+    let pending: Pending = Arc::default();
+    if epoch.epoch == 0 {
+        return Ok(pending);
+    }
+    let ledger = &checker.ledger;
+    let previous = ledger::epoch(ledger, Some(epoch.epoch - 1))
+        .await
+        .map_err(|e| e.to_string())?;
+    // The closed epoch's record is final: results still on their way are refused.
+    let losses = ledger::losses(ledger, epoch.epoch - 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stored: HashSet<&str> = blobs.iter().map(|b| b.blob_id.as_str()).collect();
+    {
+        let mut suspects = pending.lock().expect("not poisoned");
+        for shard in repair::moved_shards(&previous.committee, &epoch.committee) {
+            suspects.extend(blobs.iter().map(|b| ((b.blob_id.clone(), shard), 0)));
+        }
+        let left_over = last
+            .map(|(_, p)| {
+                p.lock()
+                    .expect("not poisoned")
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for pair in losses.into_iter().chain(left_over) {
+            if stored.contains(pair.0.as_str()) {
+                suspects.insert(pair, 0);
+            }
+        }
+    }
+    let (checker, committee, blobs, repairs, ended) = (
+        checker.clone(),
+        epoch.committee.clone(),
+        blobs.clone(),
+        pending.clone(),
+        ended.clone(),
+    );
+    tokio::spawn(async move {
+        repair(
+            &checker,
+            &previous.committee,
+            &committee,
+            &blobs,
+            &repairs,
+            ended,
+        )
+        .await
+    });
+    Ok(pending)
+}
+
 /// Audits the current epoch until it ends.
-async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Option<i64>) -> Result<(), String> {
+async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Repairs) -> Result<(), String> {
     let ledger = &checker.ledger;
     let epoch = ledger::epoch(ledger, None)
         .await
@@ -165,42 +238,15 @@ async fn audit_epoch(checker: &Arc<Checker>, repaired_for: &mut Option<i64>) -> 
             .await
             .map_err(|e| e.to_string())?,
     );
-    let pending: Pending = Arc::default();
-    if *repaired_for != Some(epoch.epoch) && epoch.epoch > 0 {
-        let previous = ledger::epoch(ledger, Some(epoch.epoch - 1))
-            .await
-            .map_err(|e| e.to_string())?;
-        // The closed epoch's record is final: results still on their way are refused.
-        let losses = ledger::losses(ledger, epoch.epoch - 1)
-            .await
-            .map_err(|e| e.to_string())?;
-        *repaired_for = Some(epoch.epoch);
-        {
-            let mut suspects = pending.lock().expect("not poisoned");
-            for shard in repair::moved_shards(&previous.committee, &epoch.committee) {
-                suspects.extend(blobs.iter().map(|b| (b.blob_id.clone(), shard)));
-            }
-            suspects.extend(losses);
+    let pending = match repaired_for {
+        Some((e, pending)) if *e == epoch.epoch => pending.clone(),
+        _ => {
+            let pending =
+                start_repairs(checker, &epoch, &blobs, repaired_for.take(), &ended).await?;
+            *repaired_for = Some((epoch.epoch, pending.clone()));
+            pending
         }
-        let (checker, committee, blobs, pending, ended) = (
-            checker.clone(),
-            epoch.committee.clone(),
-            blobs.clone(),
-            pending.clone(),
-            ended.clone(),
-        );
-        tokio::spawn(async move {
-            repair(
-                &checker,
-                &previous.committee,
-                &committee,
-                &blobs,
-                &pending,
-                ended,
-            )
-            .await
-        });
-    }
+    };
     if epoch.committee.is_empty() || blobs.is_empty() {
         // Nothing to audit yet: look again soon.
         let _ = tokio::time::timeout(Duration::from_secs(1), ended.changed()).await;
@@ -284,7 +330,7 @@ impl Challenge {
                 let pending = self.pending.lock().expect("not poisoned");
                 let mut rng = rand::rngs::StdRng::from_entropy();
                 plan::draw(&self.blobs, &self.shards, &mut rng, |blob, shard| {
-                    pending.contains(&(blob.to_owned(), shard))
+                    pending.contains_key(&(blob.to_owned(), shard))
                 })
             };
             if let Some(drawn) = drawn {
@@ -293,7 +339,9 @@ impl Challenge {
             if *self.ended.borrow() {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Jittered, so that waiting challenges do not all fire at one moment.
+            let wait = rand::rngs::StdRng::from_entropy().gen_range(250..750);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
         };
         let blob = &self.blobs[blob];
         let checker = &self.checker;
@@ -338,76 +386,114 @@ impl Challenge {
     }
 }
 
+/// Repairs of one blob at once, at most.
+const REPAIRS_PARALLEL: usize = 8;
+
 /// Stores on their holders the slivers awaiting repair (shards that changed holder,
-/// slivers found lost in the closed epoch), retrying with backoff until every one is
-/// in place or the epoch ends.
+/// slivers found lost), several blobs at once, retrying with backoff until every one
+/// is in place, its holder has had its chances, or the epoch ends.
 async fn repair(
-    checker: &Checker,
+    checker: &Arc<Checker>,
     previous: &[Member],
     committee: &[Member],
     blobs: &[StoredBlob],
     pending: &Pending,
     ended: watch::Receiver<bool>,
 ) {
-    let holder_of = repair::holders(committee);
     let mut backoff = Duration::from_millis(500);
     loop {
-        let mut stored = 0;
-        for blob in blobs {
-            let suspects: Vec<u32> = {
-                let pending = pending.lock().expect("not poisoned");
-                let mut shards: Vec<u32> = pending
-                    .iter()
-                    .filter(|(b, _)| *b == blob.blob_id)
-                    .map(|(_, s)| *s)
-                    .collect();
-                shards.sort_unstable();
-                shards
-            };
-            let mut lacking = Vec::new();
-            for shard in suspects {
-                let held = match holder_of.get(&shard) {
-                    Some(holder) => {
-                        repair::holds(
-                            &checker.http,
-                            &holder.endpoint,
-                            &blob.metadata,
-                            &blob.blob_id,
-                            shard,
-                        )
-                        .await
-                    }
-                    None => true, // no holder: nothing to repair onto
-                };
-                if held {
-                    pending
-                        .lock()
-                        .expect("not poisoned")
-                        .remove(&(blob.blob_id.clone(), shard));
-                } else {
-                    lacking.push(shard);
-                }
-            }
-            if lacking.is_empty() {
-                continue;
-            }
-            match repair::repair_blob(&checker.http, &blob.metadata, &lacking, committee, previous)
-                .await
-            {
-                Ok(n) => stored += n,
-                Err(e) => {
-                    tracing::warn!(blob_id = %blob.blob_id, error = %e, "repair failed; will retry")
-                }
+        let mut work: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (blob_id, shard) in pending.lock().expect("not poisoned").keys() {
+            if let Some(blob) = blobs.iter().find(|b| b.blob_id == *blob_id) {
+                work.entry(blob.blob_id.as_str()).or_default().push(*shard);
             }
         }
+        let permits = Arc::new(Semaphore::new(REPAIRS_PARALLEL));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (blob_id, shards) in work {
+            let blob = blobs
+                .iter()
+                .find(|b| b.blob_id == blob_id)
+                .expect("listed")
+                .clone();
+            let (checker, pending, permits) = (checker.clone(), pending.clone(), permits.clone());
+            let (previous, committee) = (previous.to_vec(), committee.to_vec());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("open semaphore");
+                repair_one(&checker, &blob, shards, &committee, &previous, &pending).await
+            });
+        }
+        while tasks.join_next().await.is_some() {}
         let left = pending.lock().expect("not poisoned").len();
-        if stored > 0 || left > 0 {
-            tracing::info!(stored, left, "repair round");
-        }
         if left == 0 || *ended.borrow() {
             return;
         }
+        tracing::info!(left, ?backoff, "repairs left; trying again");
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One blob's round: slivers its holders already have leave the pending set; the rest
+/// are rebuilt and stored. A holder that refuses or cannot be reached loses a chance.
+async fn repair_one(
+    checker: &Checker,
+    blob: &StoredBlob,
+    shards: Vec<u32>,
+    committee: &[Member],
+    previous: &[Member],
+    pending: &Pending,
+) {
+    let holder_of = repair::holders(committee);
+    let done = |shard: u32| {
+        pending
+            .lock()
+            .expect("not poisoned")
+            .remove(&(blob.blob_id.clone(), shard));
+    };
+    let mut lacking = Vec::new();
+    for shard in shards {
+        let held = match holder_of.get(&shard) {
+            Some(h) => {
+                repair::holds(
+                    &checker.http,
+                    &h.endpoint,
+                    &blob.metadata,
+                    &blob.blob_id,
+                    shard,
+                    checker.timeout,
+                )
+                .await
+            }
+            None => true, // no holder: nothing to repair onto
+        };
+        if held {
+            done(shard);
+        } else {
+            lacking.push(shard);
+        }
+    }
+    if lacking.is_empty() {
+        return;
+    }
+    match repair::repair_blob(&checker.http, &blob.metadata, &lacking, committee, previous).await {
+        Ok(placed) => {
+            for (shard, outcome) in placed {
+                if outcome == Placed::Stored {
+                    done(shard);
+                    continue;
+                }
+                let mut pending = pending.lock().expect("not poisoned");
+                let key = (blob.blob_id.clone(), shard);
+                let chances = pending.get(&key).copied().unwrap_or(0) + 1;
+                if chances >= HOLDER_CHANCES {
+                    tracing::warn!(blob_id = %blob.blob_id, shard, "the holder did not take the repair; it is challenged as it is");
+                    pending.remove(&key);
+                } else {
+                    pending.insert(key, chances);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(blob_id = %blob.blob_id, error = %e, "repair failed; will retry"),
     }
 }

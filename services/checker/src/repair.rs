@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use wal::encoding::BlobMetadata;
-use wal::storage::repair::rebuild;
+use wal::storage::repair::{rebuild, Placed};
 
 use crate::ledger::Member;
 
@@ -17,9 +17,10 @@ pub async fn holds(
     metadata: &BlobMetadata,
     blob_id: &str,
     shard: u32,
+    timeout: std::time::Duration,
 ) -> bool {
     let url = format!("{endpoint}/v1/blobs/{blob_id}/slivers/{shard}");
-    match http.get(url).send().await {
+    match http.get(url).timeout(timeout).send().await {
         Ok(r) if r.status().is_success() => r
             .bytes()
             .await
@@ -30,14 +31,14 @@ pub async fn holds(
 
 /// Rebuilds the slivers `shards` of one blob and stores each on its holder in
 /// `committee`. Slivers are read from the current holders and, for shards that moved,
-/// from `previous` holders too. Returns how many slivers were stored.
+/// from `previous` holders too. Returns what became of each.
 pub async fn repair_blob(
     http: &reqwest::Client,
     metadata: &BlobMetadata,
     shards: &[u32],
     committee: &[Member],
     previous: &[Member],
-) -> Result<usize, String> {
+) -> Result<Vec<(u32, Placed)>, String> {
     let holder_of = holders(committee);
     // Read each sliver from where it should be now, or else where it was.
     let mut sources: HashMap<u32, String> = holders(previous)

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
-use wal::audits::record::AuditResult;
+use wal::audits::record::{AuditResult, Outcome};
 use wal::client::{ClientError, LedgerClient};
 
 const BATCH_RESULTS: usize = 200;
@@ -173,6 +173,25 @@ impl Spool {
     }
 }
 
+/// A refusal of the batch's content (400, 404, 413, 422), which a resend of the same
+/// batch cannot change; a proxy's plain-text 413 counts too.
+fn refused_for_content(e: &ClientError) -> bool {
+    match e {
+        ClientError::Problem(p) => matches!(p.status, 400 | 404 | 413 | 422),
+        ClientError::Decode { status, .. } => *status == 413,
+        _ => false,
+    }
+}
+
+/// A `fail` turned into `missing` (no evidence), for a single refused result.
+fn without_evidence(result: &AuditResult) -> Option<AuditResult> {
+    (result.outcome == Outcome::Fail).then(|| AuditResult {
+        outcome: Outcome::Missing,
+        evidence: None,
+        ..result.clone()
+    })
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Delivery {
     /// Recorded, or refused for good (its epoch has closed): the file is removed.
@@ -202,9 +221,18 @@ async fn send(spool: &Spool, ledger: &LedgerClient, path: &Path) -> Delivery {
         Err(ClientError::Problem(p)) if p.status == 409 => {
             tracing::warn!(epoch = batch.epoch, detail = %p.detail, "batch refused for good")
         }
-        Err(ClientError::Problem(p)) if matches!(p.status, 400 | 404 | 413 | 422) => {
-            if batch.results.len() == 1 {
-                tracing::error!(epoch = batch.epoch, detail = %p.detail, "result refused; dropped");
+        Err(e) if refused_for_content(e) => {
+            if let [only] = &batch.results[..] {
+                if let Some(missing) = without_evidence(only) {
+                    // Evidence the ledger would not take (say the node changed its key
+                    // since it answered): the node still gave no valid answer.
+                    tracing::warn!(error = %e, "evidence refused; reported as missing");
+                    if spool.write_batch(batch.epoch, vec![missing]).is_err() {
+                        return Delivery::Retry;
+                    }
+                } else {
+                    tracing::error!(epoch = batch.epoch, error = %e, "result refused; dropped");
+                }
             } else {
                 let mut first = batch.results;
                 let second = first.split_off(first.len() / 2);
@@ -238,9 +266,17 @@ pub async fn start(state_dir: &Path, ledger: Arc<LedgerClient>) -> std::io::Resu
     });
     let leftover = spool.recover_unsent()?;
     spool.seal(leftover)?;
-    while let Some(path) = spool.batch_files()?.into_iter().next() {
-        if send(&spool, &ledger, &path).await == Delivery::Retry {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+    loop {
+        let files = spool.batch_files()?;
+        if files.is_empty() {
+            break;
+        }
+        for path in files {
+            if send(&spool, &ledger, &path).await == Delivery::Retry {
+                tracing::warn!("the ledger does not take the spooled results yet; waiting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                break;
+            }
         }
     }
     let reporter = Reporter {
@@ -268,8 +304,12 @@ pub async fn start(state_dir: &Path, ledger: Arc<LedgerClient>) -> std::io::Resu
                     _ => break,
                 }
             }
-            if let Err(e) = spool.seal(batch) {
-                tracing::error!(error = %e, "cannot write a batch file");
+            // fsyncs: off the async workers.
+            let sealing = spool.clone();
+            match tokio::task::spawn_blocking(move || sealing.seal(batch)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot write a batch file"),
+                Err(e) => tracing::error!(error = %e, "sealing a batch panicked"),
             }
         }
     });
