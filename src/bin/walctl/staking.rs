@@ -67,13 +67,14 @@ fn epoch_text(epoch: &Value) -> String {
     let change = &epoch["change"];
     if !change.is_null() {
         lines.push(format!(
-            "  change: reward pool {} WAL (subsidy {}), burned {}, paid {}, carried {}; \
-             stake activated {}, {} withdrawals paid {} WAL",
+            "  change: reward pool {} WAL (subsidy {}), burned {}, paid {}, carried {}, \
+             slashed {}; stake activated {}, {} withdrawals paid {} WAL",
             s(change, "reward_pool"),
             s(change, "subsidy"),
             s(change, "burned"),
             s(change, "distributed"),
             s(change, "carried_to_next"),
+            s(change, "slashed"),
             s(change, "stake_activated"),
             s(change, "withdrawals"),
             s(change, "withdrawals_paid")

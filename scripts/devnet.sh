@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole system on this machine, from a fresh Debian with Rust: PostgreSQL
+# (installed and started if none answers), a ledger on 127.0.0.1:8080, NODES storage
+# nodes (7) registered and staked, and the checker, all release builds. The treasury
+# key (devnet/run/treasury.key) is also the admin and the auditor. Each start is a new
+# network (database wal_devnet and devnet/run are recreated); Ctrl-C stops it all.
+#   NODES=7 WAL_EPOCH_DURATION_SECS=600 scripts/devnet.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+nodes=${NODES:-7}
+server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
+export DATABASE_URL=$server/postgres
+export WAL_LISTEN_ADDR=${WAL_LISTEN_ADDR:-127.0.0.1:8080}
+export WAL_EPOCH_DURATION_SECS=${WAL_EPOCH_DURATION_SECS:-600}
+scripts/ensure-postgres.sh
+cargo build --release --locked --workspace --bins
+
+psql -q "$server/postgres" -c 'DROP DATABASE IF EXISTS wal_devnet' -c 'CREATE DATABASE wal_devnet'
+work=devnet/run
+rm -rf "$work"
+mkdir -p "$work"
+pids=()
+stop() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap stop EXIT
+
+source scripts/lib/network.sh
+start_network "$server/wal_devnet" "$nodes"
+WAL_CHECKER_KEY_FILE=$work/treasury.key WAL_CHECKER_STATE_DIR=$work/checker \
+    WAL_LEDGER_URL=$ledger_url RUST_LOG=${RUST_LOG:-info} \
+    target/release/wal-checker >"$work/checker.out" 2>"$work/checker.err" &
+pids+=($!)
+
+cat <<INFO
+devnet: ledger at $ledger_url, $nodes storage nodes, the checker; epochs of $WAL_EPOCH_DURATION_SECS s.
+The treasury (admin, auditor) key is $work/treasury.key; logs are in $work/.
+Try, in another shell:
+  K=$work/treasury.key
+  target/release/walctl --key \$K committee
+  head -c 3000000 /dev/urandom > /tmp/blob.bin
+  target/release/walctl --key \$K store /tmp/blob.bin --epochs 3
+  target/release/walctl --key \$K blob health <blob_id>
+  target/release/walctl --key \$K read <blob_id> -o /tmp/copy.bin
+  target/release/walctl --key \$K node audit 1
+Ctrl-C stops everything.
+INFO
+wait -n "${pids[@]}" || true
+echo "devnet: a process exited; stopping" >&2
