@@ -14,6 +14,20 @@ use crate::ledger::genesis::{self, GenesisError, GenesisParams, NetworkInfo};
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Creates the database if it does not exist yet.
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), coloured only on a
+/// terminal. Every binary of the project (ledger, storage node, checker) starts with it.
+pub fn init_logging() {
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
 pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
     if !Postgres::database_exists(database_url).await? {
         Postgres::create_database(database_url).await?;

@@ -43,6 +43,12 @@ pub struct ConfigError {
 }
 
 /// Reads `var`, falling back to `default`, and parses it.
+/// An environment variable as text, or `default` when unset (the services' plain
+/// settings; the ledger's typed ones go through `Config::from_env`).
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
 fn var<T: FromStr>(var: &'static str, default: &str) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,

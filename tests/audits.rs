@@ -5,7 +5,7 @@
 mod common;
 
 use common::network::{confirmation_of, network_with, post, Node};
-use common::{address, code_of, new_key, snapshot, TestLedger};
+use common::{address, amount, code_of, new_key, snapshot, wal, TestLedger};
 use ed25519_dalek::SigningKey;
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -153,15 +153,6 @@ async fn report(
     .await
 }
 
-fn wal(value: &Value) -> Wal {
-    Wal::parse(
-        value
-            .as_str()
-            .unwrap_or_else(|| panic!("{value} is not an amount")),
-    )
-    .unwrap()
-}
-
 #[sqlx::test]
 async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
     let Audited {
@@ -234,7 +225,7 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
     .await;
     let staker_before = ledger.balance(&address(&staker)).await;
     let slot: Value = ledger.public().get("/v1/epochs/1").await.unwrap();
-    let slot = wal(&slot["reward_slot_balance"]);
+    let slot = amount(&slot["reward_slot_balance"]);
     let supply_burned_before = ledger.balance_of_key("sys:burn").await;
     let subsidy_before = ledger.balance_of_key("sys:subsidy").await;
     // Before the change, the nodes' expected rewards already count their audits.
@@ -246,7 +237,7 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
                 .get(&format!("/v1/nodes/{id}"))
                 .await
                 .unwrap();
-            wal(&node["expected_reward"])
+            amount(&node["expected_reward"])
         }
     };
     assert_eq!(expected(a.id.clone()).await, Wal::ZERO, "A will be slashed");
@@ -285,17 +276,17 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
     assert_eq!(member(&c.id)["performance"], "1");
     assert_eq!(member(&a.id)["challenges"], 20);
     assert_eq!(member(&a.id)["passed"], 17);
-    assert_eq!(wal(&member(&a.id)["reward"]), Wal::ZERO);
-    assert_eq!(wal(&member(&c.id)["reward"]), to_split);
+    assert_eq!(amount(&member(&a.id)["reward"]), Wal::ZERO);
+    assert_eq!(amount(&member(&c.id)["reward"]), to_split);
     // 5% of A's 300 and of B's 200; no unclaimed commission (rate 0).
-    assert_eq!(wal(&change["slashed"]), Wal::from_wal(25));
+    assert_eq!(amount(&change["slashed"]), Wal::from_wal(25));
     let node_a: Value = ledger
         .public()
         .get(&format!("/v1/nodes/{}", a.id))
         .await
         .unwrap();
     assert_eq!(
-        wal(&node_a["stake"]),
+        amount(&node_a["stake"]),
         Wal::ZERO,
         "slashed to 285, then its only stake paid out"
     );
@@ -312,7 +303,7 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
         .unwrap();
     assert_eq!(stakes["stakes"][0]["status"], "withdrawn");
     assert_eq!(
-        wal(&stakes["stakes"][0]["withdrawn_amount"]),
+        amount(&stakes["stakes"][0]["withdrawn_amount"]),
         Wal::from_wal(285),
         "the withdrawing delegator bears exactly 5%"
     );
@@ -325,7 +316,7 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
         .get(&format!("/v1/nodes/{}", b.id))
         .await
         .unwrap();
-    assert_eq!(wal(&node_b["stake"]), Wal::from_wal(190));
+    assert_eq!(amount(&node_b["stake"]), Wal::from_wal(190));
     assert_eq!(node_b["jailed_until_epoch"], 4, "jailed for epochs 2 and 3");
     assert_eq!(node_b["audits"]["slashes"][0]["jailed_until_epoch"], 4);
     assert_eq!(node_b["audits"]["failures"].as_array().unwrap().len(), 1);
@@ -336,7 +327,7 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(
-        wal(&node_c["stake"]),
+        amount(&node_c["stake"]),
         Wal::from_wal(100).checked_add(to_split).unwrap(),
         "an honest pool is not slashed and earns the reward"
     );
@@ -346,14 +337,12 @@ async fn audits_set_performance_slash_and_jail_to_the_frost(db: PgPool) {
         ledger.balance_of_key("sys:burn").await,
         supply_burned_before
             .checked_add(burn)
-            .and_then(|x| x.checked_add(Wal::parse("12.5").unwrap()))
+            .and_then(|x| x.checked_add(wal("12.5")))
             .unwrap()
     );
     assert_eq!(
         ledger.balance_of_key("sys:subsidy").await,
-        subsidy_before
-            .checked_add(Wal::parse("12.5").unwrap())
-            .unwrap()
+        subsidy_before.checked_add(wal("12.5")).unwrap()
     );
     // B, jailed, is out of the next committee although its 190 WAL would qualify; A
     // left too (its only stake was paid out); C holds all 10 shards.

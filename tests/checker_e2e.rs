@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::process::{self, json_of, start_checker, start_node, Process};
-use common::{address, new_key, TestLedger};
+use common::{address, amount, new_key, TestLedger};
 use ed25519_dalek::SigningKey;
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -210,15 +210,6 @@ impl Network {
     }
 }
 
-fn wal(value: &Value) -> Wal {
-    Wal::parse(
-        value
-            .as_str()
-            .unwrap_or_else(|| panic!("{value} is not an amount")),
-    )
-    .unwrap()
-}
-
 #[sqlx::test]
 async fn lost_corrupted_and_offline_nodes_are_slashed_and_repaired(db: PgPool) {
     const TARGET: u64 = 200;
@@ -271,13 +262,17 @@ async fn lost_corrupted_and_offline_nodes_are_slashed_and_repaired(db: PgPool) {
     net.advance(1).await;
     let epoch: Value = net.ledger.public().get("/v1/epochs/1").await.unwrap();
     assert_eq!(
-        wal(&epoch["change"]["slashed"]),
+        amount(&epoch["change"]["slashed"]),
         Wal::from_wal(15),
         "{epoch}"
     );
     for (i, jailed) in [(0, false), (1, false), (2, true)] {
         let node = net.node(i).await;
-        assert_eq!(wal(&node["stake"]), Wal::from_wal(95), "node {i}: {node}");
+        assert_eq!(
+            amount(&node["stake"]),
+            Wal::from_wal(95),
+            "node {i}: {node}"
+        );
         let slash = &node["audits"]["slashes"][0];
         assert_eq!(slash["epoch"], 1, "node {i}: {node}");
         assert_eq!(
@@ -292,7 +287,7 @@ async fn lost_corrupted_and_offline_nodes_are_slashed_and_repaired(db: PgPool) {
             .await
             .unwrap();
         assert_eq!(
-            wal(&stakes["stakes"][0]["value"]),
+            amount(&stakes["stakes"][0]["value"]),
             Wal::from_wal(95),
             "the delegator bears 5%"
         );
@@ -312,7 +307,7 @@ async fn lost_corrupted_and_offline_nodes_are_slashed_and_repaired(db: PgPool) {
             "{node}"
         );
         assert_eq!(node["audits"]["epochs"][0]["passed"], TARGET, "{node}");
-        assert!(wal(&node["stake"]) >= Wal::from_wal(100));
+        assert!(amount(&node["stake"]) >= Wal::from_wal(100));
     }
 
     // Node 2 is out of the committee; its shard moved. The checker stores that shard's
@@ -391,7 +386,7 @@ async fn lost_corrupted_and_offline_nodes_are_slashed_and_repaired(db: PgPool) {
     net.audited(NODES - 1, TARGET, 180).await;
     net.advance(2).await;
     let epoch: Value = net.ledger.public().get("/v1/epochs/2").await.unwrap();
-    assert_eq!(wal(&epoch["change"]["slashed"]), Wal::ZERO, "{epoch}");
+    assert_eq!(amount(&epoch["change"]["slashed"]), Wal::ZERO, "{epoch}");
     for member in epoch["committee"].as_array().unwrap() {
         assert_eq!(member["passed"], member["challenges"], "{member}");
     }
@@ -458,7 +453,7 @@ async fn honest_nodes_are_never_slashed(db: PgPool) {
             .get(&format!("/v1/epochs/{epoch}"))
             .await
             .unwrap();
-        assert_eq!(wal(&ended["change"]["slashed"]), Wal::ZERO, "{ended}");
+        assert_eq!(amount(&ended["change"]["slashed"]), Wal::ZERO, "{ended}");
         for member in ended["committee"].as_array().unwrap() {
             assert_eq!(member["performance"], "1", "epoch {epoch}: {member}");
             assert_eq!(

@@ -5,22 +5,12 @@
 mod common;
 
 use common::network::{confirmation_of, network, post, send};
-use common::{address, code_of, new_key};
+use common::{address, amount, code_of, new_key, wal};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use wal::encoding::{encode, BlobMetadata};
 use wal::money::Wal;
-
-fn wal(text: &str) -> Wal {
-    Wal::parse(text).unwrap()
-}
-
-fn amount(value: &Value) -> Wal {
-    wal(value
-        .as_str()
-        .unwrap_or_else(|| panic!("{value} is not an amount")))
-}
 
 fn metadata_of(seed: u8) -> BlobMetadata {
     let blob: Vec<u8> = (0..1_048_576u32).map(|i| (i as u8) ^ seed).collect();

@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::{address, code_of, new_key, TestLedger};
+use common::{address, amount, code_of, new_key, wal, TestLedger};
 use ed25519_dalek::SigningKey;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use wal::money::Wal;
 
 struct Roles {
     admin: SigningKey,
@@ -41,16 +40,6 @@ async fn post(ledger: &TestLedger, key: &SigningKey, path: &str, body: Value) ->
 
 async fn advance(ledger: &TestLedger, roles: &Roles) -> Value {
     post(ledger, &roles.admin, "/v1/admin/epochs/advance", json!({})).await
-}
-
-fn wal(text: &str) -> Wal {
-    Wal::parse(text).unwrap()
-}
-
-fn amount(value: &Value) -> Wal {
-    wal(value
-        .as_str()
-        .unwrap_or_else(|| panic!("{value} is not an amount")))
 }
 
 /// Three nodes voting 0.0001, 0.0002 and 0.0004 USD with 6, 3 and 1 shards.

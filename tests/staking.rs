@@ -3,16 +3,12 @@
 
 mod common;
 
-use common::{address, code_of, new_key, TestLedger};
+use common::{address, amount, code_of, new_key, wal, TestLedger};
 use ed25519_dalek::SigningKey;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use wal::money::Wal;
-
-fn wal(text: &str) -> Wal {
-    Wal::parse(text).unwrap()
-}
 
 fn registration(name: &str, commission: &str) -> Value {
     json!({
@@ -88,12 +84,6 @@ async fn withdraw(ledger: &TestLedger, owner: &SigningKey, stake: &str) -> Value
         json!({}),
     )
     .await
-}
-
-fn amount(value: &Value) -> Wal {
-    wal(value
-        .as_str()
-        .unwrap_or_else(|| panic!("{value} is not an amount")))
 }
 
 async fn shards_of(ledger: &TestLedger) -> Vec<(String, Vec<i64>)> {

@@ -1,10 +1,7 @@
 //! `wal-ledger`: serve the ledger API, migrate, or run genesis.
 
-use std::io::IsTerminal;
-
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 use wal::app;
 use wal::config::Config;
 use wal::http::AppState;
@@ -32,13 +29,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    app::init_logging();
     let cli = Cli::parse();
     let config = Config::from_env()?;
     app::create_database_if_missing(&config.database_url).await?;

@@ -50,6 +50,18 @@ pub fn address(key: &SigningKey) -> Address {
     Address::from_key(&key.verifying_key())
 }
 
+/// An amount written as WAL text, e.g. `wal("12.5")`.
+pub fn wal(text: &str) -> Wal {
+    Wal::parse(text).unwrap_or_else(|e| panic!("{text:?} is not an amount: {e}"))
+}
+
+/// An amount as the API writes it (a JSON string of WAL).
+pub fn amount(value: &Value) -> Wal {
+    wal(value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not an amount")))
+}
+
 pub fn new_key() -> SigningKey {
     SigningKey::generate(&mut OsRng)
 }

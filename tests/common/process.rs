@@ -27,7 +27,12 @@ impl Drop for Process {
 }
 
 /// Spawns `command` and waits (up to 60 s) for it to print `listening on URL`.
-fn spawn_listening(mut command: Command, what: &str) -> Process {
+fn spawn_listening(command: Command, what: &str) -> Process {
+    spawn_announcing(command, "listening on ", what)
+}
+
+/// Spawns `command` and waits (up to 60 s) for a stdout line `<prefix>URL`.
+fn spawn_announcing(mut command: Command, prefix: &'static str, what: &str) -> Process {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -37,7 +42,7 @@ fn spawn_listening(mut command: Command, what: &str) -> Process {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
+            if let Some(url) = line.strip_prefix(prefix) {
                 let _ = tx.send(url.to_owned());
             }
         }
@@ -48,7 +53,7 @@ fn spawn_listening(mut command: Command, what: &str) -> Process {
     };
     process.url = rx
         .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("{what} prints its address within 60 s"));
+        .unwrap_or_else(|_| panic!("{what} announces itself within 60 s"));
     process
 }
 
@@ -135,31 +140,18 @@ pub fn json_of(output: &Output) -> Value {
 /// Re-asks come quickly (two, 200 ms apart) so tests need not wait, and the timeout is
 /// generous (10 s) so a busy machine does not fail an honest node.
 pub fn start_checker(ledger_url: &str, key_file: &Path, state_dir: &Path) -> Process {
-    let mut child = Command::new(workspace_binary("wal-checker"))
+    let mut command = Command::new(workspace_binary("wal-checker"));
+    command
         .env("WAL_CHECKER_KEY_FILE", key_file)
         .env("WAL_CHECKER_STATE_DIR", state_dir)
         .env("WAL_LEDGER_URL", ledger_url)
         .env("WAL_CHECKER_TIMEOUT_MS", "10000")
         .env("WAL_CHECKER_REASKS", "2")
         .env("WAL_CHECKER_REASK_DELAY_MS", "200")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("wal-checker starts (scripts/test.sh builds it)");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("checking the ledger at ") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the checker starts within 60 s");
-    Process {
-        child,
-        url: ledger_url.to_owned(),
-    }
+        .env("RUST_LOG", "warn");
+    spawn_announcing(
+        command,
+        "checking the ledger at ",
+        "wal-checker (scripts/test.sh builds it)",
+    )
 }

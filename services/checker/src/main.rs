@@ -36,6 +36,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{watch, Semaphore};
 use wal::audits::record::{AuditResult, Outcome};
 use wal::client::LedgerClient;
+use wal::config::env_or;
 use wal::storage::contracts::StoredBlob;
 use wal::storage::repair::Placed;
 
@@ -52,18 +53,9 @@ struct Checker {
     reask_delay: Duration,
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    wal::app::init_logging();
     let key_file = PathBuf::from(
         std::env::var("WAL_CHECKER_KEY_FILE")
             .map_err(|_| anyhow::anyhow!("set WAL_CHECKER_KEY_FILE to the auditor's key file"))?,
@@ -400,22 +392,22 @@ async fn repair(
     pending: &Pending,
     ended: watch::Receiver<bool>,
 ) {
+    let by_id: HashMap<&str, &StoredBlob> = blobs.iter().map(|b| (b.blob_id.as_str(), b)).collect();
     let mut backoff = Duration::from_millis(500);
     loop {
-        let mut work: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut work: HashMap<&str, (&StoredBlob, Vec<u32>)> = HashMap::new();
         for (blob_id, shard) in pending.lock().expect("not poisoned").keys() {
-            if let Some(blob) = blobs.iter().find(|b| b.blob_id == *blob_id) {
-                work.entry(blob.blob_id.as_str()).or_default().push(*shard);
+            if let Some(&blob) = by_id.get(blob_id.as_str()) {
+                work.entry(blob.blob_id.as_str())
+                    .or_insert_with(|| (blob, Vec::new()))
+                    .1
+                    .push(*shard);
             }
         }
         let permits = Arc::new(Semaphore::new(REPAIRS_PARALLEL));
         let mut tasks = tokio::task::JoinSet::new();
-        for (blob_id, shards) in work {
-            let blob = blobs
-                .iter()
-                .find(|b| b.blob_id == blob_id)
-                .expect("listed")
-                .clone();
+        for (blob, shards) in work.into_values() {
+            let blob = blob.clone();
             let (checker, pending, permits) = (checker.clone(), pending.clone(), permits.clone());
             let (previous, committee) = (previous.to_vec(), committee.to_vec());
             tasks.spawn(async move {

@@ -27,6 +27,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
+use wal::config::env_or;
 use wal::encoding::chunk_proof;
 use wal::error::Error;
 use wal::storage::{challenge, confirmation};
@@ -48,10 +49,6 @@ struct Node {
 }
 
 type Shared = Arc<Node>;
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
 
 fn blob_id_bytes(blob_id: &str) -> Result<[u8; 32], Error> {
     confirmation::blob_id_bytes(blob_id).ok_or_else(|| {
@@ -270,12 +267,7 @@ fn router(node: Shared, sliver_bytes_max: usize, concurrency_max: usize) -> Rout
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    wal::app::init_logging();
     let key_file =
         PathBuf::from(std::env::var("WAL_NODE_KEY_FILE").map_err(|_| {
             anyhow::anyhow!("set WAL_NODE_KEY_FILE to the node's protocol key file")
