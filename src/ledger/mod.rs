@@ -4,6 +4,7 @@
 pub mod account;
 pub mod audit;
 pub mod entries;
+pub mod epochs;
 pub mod faucet;
 pub mod genesis;
 pub mod journal;

@@ -264,7 +264,7 @@ pub async fn withdraw(
             "UPDATE stakes SET withdraw_epoch = $2, shares = $3 WHERE id = $1",
             stake_id,
             epoch,
-            crate::epoch::change::shares_to_db(shares)?
+            crate::staking::pool::shares_to_db(shares)?
         )
         .execute(&mut *conn)
         .await?;
@@ -342,7 +342,7 @@ pub async fn stake(
             request.amount
         )));
     }
-    let epoch = crate::epoch::lock_shared(conn).await?;
+    let epoch = crate::ledger::epochs::lock_shared(conn).await?;
     let params = crate::params::load(conn).await?;
     if request.amount < params.stake_min || !request.amount.is_positive() {
         return Err(Error::InvalidArgument(format!(

@@ -8,8 +8,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
+use wal::client::read::fetch_blob;
 use wal::encoding::{encode, BlobMetadata};
-use wal::storage::read::fetch_blob;
 
 use crate::{client, fresh_key, print, s, signing_client, Cli, CliError, Command};
 

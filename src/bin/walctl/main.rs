@@ -13,8 +13,8 @@ use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
 use serde_json::{json, Value};
 use wal::client::{keyfile, ClientError, LedgerClient};
-use wal::ledger::account::Address;
 use wal::money::Wal;
+use wal::wire::Address;
 
 #[derive(Parser)]
 #[command(version, about = "Command-line client of the WAL ledger")]
