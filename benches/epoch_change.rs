@@ -102,7 +102,7 @@ async fn populate(pool: &PgPool, nodes: i64, stakes: i64) -> anyhow::Result<()> 
     }
     legs.push(Leg::debit(Account::User(treasury), total));
     let entry = NewEntry {
-        kind: "stake",
+        kind: wal::ledger::kind::EntryKind::Stake,
         actor: Some(treasury),
         memo: Some("synthetic stakes"),
         legs,

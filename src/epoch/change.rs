@@ -157,7 +157,7 @@ async fn pay_rewards(
         }
         let memo = format!("rewards of epoch {epoch}");
         let entry = NewEntry {
-            kind: "epoch_rewards",
+            kind: crate::ledger::kind::EntryKind::EpochRewards,
             actor: None,
             memo: Some(&memo),
             legs,
@@ -237,7 +237,7 @@ async fn slash(
         );
         let memo = format!("slash of node {node_id} for epoch {epoch}");
         let entry = NewEntry {
-            kind: "slash",
+            kind: crate::ledger::kind::EntryKind::Slash,
             actor: None,
             memo: Some(&memo),
             legs: vec![
@@ -302,10 +302,12 @@ async fn load_pools(conn: &mut PgConnection) -> Result<HashMap<i64, NodePool>, E
     let rows = sqlx::query!(
         r#"SELECT n.id, n.pool_shares, n.jailed_until_epoch,
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pool:' || n.id) AS "pool_wal!",
+                   WHERE account = $1::text || n.id) AS "pool_wal!",
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pending:' || n.id) AS "pending!"
-           FROM nodes n"#
+                   WHERE account = $2::text || n.id) AS "pending!"
+           FROM nodes n"#,
+        crate::ledger::account::POOL_PREFIX,
+        crate::ledger::account::PENDING_PREFIX
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -387,7 +389,7 @@ async fn pay_withdrawals(
     if total.is_positive() {
         let memo = format!("withdrawals of epoch {epoch}");
         let entry = NewEntry {
-            kind: "stake_withdrawals",
+            kind: crate::ledger::kind::EntryKind::StakeWithdrawals,
             actor: None,
             memo: Some(&memo),
             legs,
@@ -451,7 +453,7 @@ async fn activate_pending(
     .expect("within the supply");
     let memo = format!("stake active from epoch {next}");
     let entry = NewEntry {
-        kind: "stake_activation",
+        kind: crate::ledger::kind::EntryKind::StakeActivation,
         actor: None,
         memo: Some(&memo),
         legs,

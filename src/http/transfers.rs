@@ -30,7 +30,7 @@ pub async fn create_transfer(
         to,
         amount,
         memo: request.memo.as_deref(),
-        kind: transfer::KIND,
+        kind: crate::ledger::kind::EntryKind::Transfer,
         actor: from,
     };
     let done = transfer::execute(stx.conn(), &movement).await;

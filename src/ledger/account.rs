@@ -41,8 +41,9 @@ pub enum Account {
 pub const HOT_ACCOUNT_STRIPES: i16 = 16;
 
 pub const ISSUANCE_KEY: &str = "sys:issuance";
-/// Key prefixes of the per-epoch and per-node system accounts (the migrations' SQL
-/// builds the same keys).
+/// Key prefixes of the per-epoch and per-node system accounts: the one definition of
+/// the key format. Queries that aggregate per node bind these (`$n::text || n.id`)
+/// instead of spelling the keys in SQL.
 pub const SLOT_PREFIX: &str = "sys:slot:";
 pub const PENDING_PREFIX: &str = "sys:pending:";
 pub const POOL_PREFIX: &str = "sys:pool:";

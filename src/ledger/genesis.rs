@@ -78,7 +78,7 @@ pub async fn mint(
     .execute(&mut *tx)
     .await?;
     let mint = NewEntry {
-        kind: "genesis_mint",
+        kind: crate::ledger::kind::EntryKind::GenesisMint,
         actor: None,
         memo: Some("genesis mint of the total supply"),
         legs: vec![

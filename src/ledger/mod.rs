@@ -8,4 +8,5 @@ pub mod epochs;
 pub mod faucet;
 pub mod genesis;
 pub mod journal;
+pub mod kind;
 pub mod transfer;

@@ -85,7 +85,7 @@ pub async fn add(
     let posted = journal::post(
         conn,
         &NewEntry {
-            kind: "subsidy",
+            kind: crate::ledger::kind::EntryKind::Subsidy,
             actor: Some(from),
             memo: Some(&memo),
             legs,

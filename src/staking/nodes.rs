@@ -352,17 +352,20 @@ async fn page_from(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Ve
                   n.storage_price_vote,
                   n.write_price_vote, n.registered_epoch, n.jailed_until_epoch,
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pool:' || n.id) AS "pool_wal!",
+                   WHERE account = $4::text || n.id) AS "pool_wal!",
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pending:' || n.id) AS "pending_wal!",
+                   WHERE account = $5::text || n.id) AS "pending_wal!",
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:commission:' || n.id) AS "commission_wal!",
+                   WHERE account = $6::text || n.id) AS "commission_wal!",
                   c.shards AS "shards?"
            FROM nodes n LEFT JOIN committee_members c ON c.epoch = $3 AND c.node_id = n.id
            WHERE n.id > $1 ORDER BY n.id LIMIT $2"#,
         after,
         limit,
-        epoch
+        epoch,
+        crate::ledger::account::POOL_PREFIX,
+        crate::ledger::account::PENDING_PREFIX,
+        crate::ledger::account::COMMISSION_PREFIX
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -229,7 +229,7 @@ pub async fn buy(
     journal::post(
         conn,
         &NewEntry {
-            kind: "storage_purchase",
+            kind: crate::ledger::kind::EntryKind::StoragePurchase,
             actor: Some(owner),
             memo: Some(&memo),
             legs,
@@ -344,7 +344,7 @@ pub async fn extend(
     journal::post(
         conn,
         &NewEntry {
-            kind: "storage_extension",
+            kind: crate::ledger::kind::EntryKind::StorageExtension,
             actor: Some(signer),
             memo: Some(&memo),
             legs,
@@ -405,7 +405,7 @@ pub async fn delete(
         journal::post(
             conn,
             &NewEntry {
-                kind: "storage_refund",
+                kind: crate::ledger::kind::EntryKind::StorageRefund,
                 actor: Some(signer),
                 memo: Some(&memo),
                 legs,
