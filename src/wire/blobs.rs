@@ -15,7 +15,6 @@ pub struct StoredBlob {
     pub end_epoch: i64,
 }
 
-/// A page of `GET /v1/blobs`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct StoredBlobsPage {
