@@ -3,43 +3,13 @@
 //! read and checked here into one typed struct.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
 use sqlx::PgConnection;
 
 use crate::error::Error;
 use crate::money::Wal;
 
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Params {
-    /// The least WAL one stake may hold.
-    pub stake_min: Wal,
-    /// The least active stake a node needs to join the committee.
-    pub node_stake_min: Wal,
-    pub committee_size_max: u32,
-    /// Share of each epoch's reward pool that is burned.
-    #[schema(value_type = String)]
-    pub reward_burn_rate: Decimal,
-    /// Subsidy drawn from the subsidy pool per epoch, as a fraction of the reward slot.
-    #[schema(value_type = String)]
-    pub subsidy_rate: Decimal,
-    /// The most epochs a contract or subsidy may cover.
-    pub epochs_ahead_max: u32,
-    #[schema(value_type = String)]
-    pub rate_change_max: Decimal,
-    #[schema(value_type = String)]
-    pub price_change_max: Decimal,
-    /// Challenges the checker draws per committee node and epoch.
-    pub audit_challenges_per_epoch: u32,
-    /// Fewest challenges in an epoch for a node to be slashed.
-    pub audit_challenges_min: u32,
-    #[schema(value_type = String)]
-    pub slash_threshold: Decimal,
-    #[schema(value_type = String)]
-    pub slash_rate: Decimal,
-    #[schema(value_type = String)]
-    pub jail_threshold: Decimal,
-    pub jail_epochs: u32,
-}
+/// The parameters in force (a wire type: the ledger and its clients share it).
+pub use crate::wire::Params;
 
 fn bad(name: &str, value: &str) -> Error {
     Error::internal(format!("parameter {name} has the invalid value {value:?}"))

@@ -306,13 +306,7 @@ pub async fn tallies(conn: &mut PgConnection, epoch: i64) -> Result<HashMap<i64,
         .collect())
 }
 
-/// A sliver a challenge found missing or wrong.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Loss {
-    pub node_id: String,
-    pub blob_id: String,
-    pub shard: i32,
-}
+pub use crate::wire::audits::Loss;
 
 /// The distinct slivers found missing or wrong in `epoch` (what the checker repairs
 /// once the epoch has closed).

@@ -1,6 +1,7 @@
 //! A client of the ledger API: public reads and RFC 9421-signed writes with
 //! idempotent retries. Used by `walctl`, the services and the tests.
 
+pub mod api;
 pub mod keyfile;
 pub mod read;
 pub mod repair;
@@ -89,16 +90,7 @@ impl LedgerClient {
     /// The network id (signature `tag`), fetched once from `/v1/network`.
     pub async fn network_id(&self) -> Result<&str, ClientError> {
         self.network_id
-            .get_or_try_init(|| async {
-                let network: serde_json::Value = self.get("/v1/network").await?;
-                network["network_id"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ClientError::Decode {
-                        status: 200,
-                        cause: "/v1/network has no network_id".into(),
-                    })
-            })
+            .get_or_try_init(|| async { self.network().await.map(|network| network.network_id) })
             .await
             .map(String::as_str)
     }

@@ -2,7 +2,6 @@
 //! slot, and, once it has ended, what its change did.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
@@ -11,53 +10,7 @@ use crate::ledger::account::{Account, SystemAccount};
 use crate::ledger::journal::balance_of_key;
 use crate::money::Wal;
 
-/// A committee member; the reward fields are filled once its epoch has ended.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct CommitteeMember {
-    pub node_id: String,
-    /// Where the node serves slivers and challenges (as registered now).
-    pub endpoint: String,
-    /// The key that signs its confirmations and challenge answers (as registered now).
-    pub protocol_public_key: String,
-    /// The node's pool WAL when the committee was chosen.
-    pub stake: Wal,
-    pub shards: Vec<i32>,
-    #[schema(value_type = Option<String>)]
-    pub performance: Option<Decimal>,
-    pub reward: Option<Wal>,
-    #[schema(value_type = Option<String>)]
-    pub commission_rate: Option<Decimal>,
-    pub commission: Option<Wal>,
-    /// The audits of this epoch as its change counted them (null until it ended).
-    pub challenges: Option<i32>,
-    pub passed: Option<i32>,
-}
-
-/// What the change that ended an epoch did.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct EpochChange {
-    /// The epoch's reward slot (prepaid fees and subsidies) when it ended.
-    pub reward_slot: Wal,
-    /// Drawn from the subsidy pool.
-    pub subsidy: Wal,
-    /// slot + subsidy.
-    pub reward_pool: Wal,
-    pub burned: Wal,
-    /// Paid to the committee (commission included).
-    pub distributed: Wal,
-    /// Rounding remainders (or everything, with no committee) into the next slot.
-    pub carried_to_next: Wal,
-    /// Pending stake that became active in the next epoch.
-    pub stake_activated: Wal,
-    pub withdrawals_paid: Wal,
-    pub withdrawals: i32,
-    /// Taken from slashed nodes (pools and unclaimed commission), half burned and half
-    /// to the subsidy pool.
-    pub slashed: Wal,
-    pub changed_at: DateTime<Utc>,
-    /// The admin who ended it early, or null if its time had come.
-    pub advanced_by: Option<String>,
-}
+pub use crate::wire::epochs::{CommitteeMember, EpochChange};
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EpochView {

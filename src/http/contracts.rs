@@ -11,13 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{path_param, AppState};
 use crate::auth::{Signed, SignedTx};
-use crate::encoding::BlobMetadata;
 use crate::error::Error;
 use crate::ledger::entries::page_limit;
 use crate::ledger::epochs::current_epoch;
 use crate::storage::contracts::{self, BuyRequest, CertifyRequest, Contract, ExtendRequest};
 use crate::wire::Address;
-use crate::wire::StoredBlob;
 
 /// Buys storage for a blob: quote, `max_total` guard, payment into the epoch slots.
 #[utoipa::path(post, path = "/v1/storage/contracts", request_body = BuyRequest,
@@ -196,17 +194,7 @@ pub async fn list(
     }))
 }
 
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BlobStatus {
-    pub blob_id: String,
-    /// Some active contract is certified.
-    pub certified: bool,
-    /// The first epoch no active contract covers (null if none is active).
-    pub end_epoch: Option<i64>,
-    /// Active contracts for this blob.
-    pub contracts: Vec<String>,
-    pub metadata: BlobMetadata,
-}
+pub use crate::wire::blobs::BlobStatus;
 
 /// A blob's storage: its active contracts, certification and end epoch.
 #[utoipa::path(get, path = "/v1/blobs/{blob_id}/status", params(("blob_id" = String, Path)),
@@ -294,12 +282,7 @@ pub async fn blob(
         .into_response())
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct StoredBlobsPage {
-    pub epoch: i64,
-    pub blobs: Vec<StoredBlob>,
-    pub next_cursor: Option<String>,
-}
+pub use crate::wire::blobs::StoredBlobsPage;
 
 /// Blobs with certified storage covering the current epoch, with their metadata, in
 /// blob id order (what the checker audits).

@@ -4,10 +4,9 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::Serialize;
 
 use super::{path_param, AppState};
-use crate::epoch::view::{self, CommitteeMember, EpochView};
+use crate::epoch::view::{self, EpochView};
 use crate::error::Error;
 
 /// The epoch in progress.
@@ -44,12 +43,7 @@ pub async fn by_number(
         .ok_or_else(|| Error::NotFound(format!("epoch {number} has not started yet")))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Committee {
-    pub epoch: i64,
-    pub n_shards: u32,
-    pub members: Vec<CommitteeMember>,
-}
+pub use crate::wire::epochs::Committee;
 
 /// The committee of the current epoch and the shards each member holds.
 #[utoipa::path(get, path = "/v1/committee", responses((status = 200, body = Committee)))]

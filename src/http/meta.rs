@@ -4,12 +4,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::AppState;
 use crate::error::Error;
-use crate::money::Wal;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -49,22 +47,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Network {
-    /// The `tag` every signature must carry.
-    pub network_id: String,
-    pub epoch: i64,
-    pub epoch_started_at: DateTime<Utc>,
-    pub epoch_ends_at: DateTime<Utc>,
-    pub n_shards: u32,
-    pub total_supply: Wal,
-    pub treasury_address: String,
-    pub genesis_at: DateTime<Utc>,
-    #[schema(value_type = String)]
-    pub genesis_wal_usd: rust_decimal::Decimal,
-    pub signature_window_secs: u64,
-    pub faucet_enabled: bool,
-}
+pub use crate::wire::Network;
 
 /// The network's identity and current epoch.
 #[utoipa::path(get, path = "/v1/network", responses((status = 200, body = Network)))]

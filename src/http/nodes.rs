@@ -104,12 +104,7 @@ pub async fn node(
     Ok(Json(NodeDetail { node, audits }))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct NodesPage {
-    pub nodes: Vec<Node>,
-    /// Pass as `?cursor=` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
+pub use crate::wire::nodes::NodesPage;
 
 /// Registered nodes in registration order, in cursor pages.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -47,3 +47,32 @@ pub struct AuditResult {
     #[cfg_attr(feature = "server", schema(value_type = Option<Object>))]
     pub evidence: Option<Answer>,
 }
+
+/// A sliver a challenge found missing or wrong.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct Loss {
+    pub node_id: String,
+    pub blob_id: String,
+    pub shard: i32,
+}
+
+/// One node's recorded challenges in an epoch, as a client reads them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct NodeTally {
+    pub node_id: String,
+    pub challenges: u32,
+    pub passed: u32,
+}
+
+/// `GET /v1/audits?epoch=` as a client reads it. The ledger builds its answer from its
+/// own tally type (with the pass-rate rules), flattened into each node; the JSON is
+/// the same.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EpochAudits {
+    pub epoch: i64,
+    /// Challenges recorded per node so far (nodes with none are left out).
+    pub nodes: Vec<NodeTally>,
+    /// The distinct slivers found missing or wrong (a `missing` or `fail` result).
+    pub losses: Vec<Loss>,
+}

@@ -14,3 +14,24 @@ pub struct StoredBlob {
     /// The first epoch none of its contracts covers.
     pub end_epoch: i64,
 }
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct StoredBlobsPage {
+    pub epoch: i64,
+    pub blobs: Vec<StoredBlob>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct BlobStatus {
+    pub blob_id: String,
+    /// Some active contract is certified.
+    pub certified: bool,
+    /// The first epoch no active contract covers (null if none is active).
+    pub end_epoch: Option<i64>,
+    /// Active contracts for this blob.
+    pub contracts: Vec<String>,
+    pub metadata: BlobMetadata,
+}

@@ -7,9 +7,15 @@ pub mod audits;
 pub mod blobs;
 pub mod challenge;
 pub mod confirmation;
+pub mod epochs;
+pub mod network;
+pub mod nodes;
 pub mod problem;
 
 pub use address::{Address, AddressError};
-pub use audits::{AuditResult, Outcome};
-pub use blobs::StoredBlob;
+pub use audits::{AuditResult, EpochAudits, Loss, NodeTally, Outcome};
+pub use blobs::{BlobStatus, StoredBlob, StoredBlobsPage};
+pub use epochs::{Committee, CommitteeMember, EpochChange, EpochView};
+pub use network::{Network, Params};
+pub use nodes::{Node, NodesPage, PendingCommission};
 pub use problem::Problem;

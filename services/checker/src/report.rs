@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use wal::client::{ClientError, LedgerClient};
 use wal::wire::{AuditResult, Outcome};
 
@@ -46,16 +46,37 @@ struct BatchFile {
 pub struct Reporter {
     spool: Arc<Spool>,
     sender: mpsc::UnboundedSender<Reported>,
+    flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
 }
 
 impl Reporter {
     /// Records a result durably (it survives a crash of the checker) and queues it.
-    pub fn send(&self, reported: Reported) {
-        if let Err(e) = self.spool.append(&reported) {
-            tracing::error!(error = %e, "cannot write the spool");
+    pub async fn send(&self, reported: Reported) {
+        let (spool, line) = (self.spool.clone(), reported.clone());
+        match blocking(move || spool.append(&line)).await {
+            Ok(()) => {}
+            Err(e) => tracing::error!(error = %e, "cannot write the spool"),
         }
         let _ = self.sender.send(reported);
     }
+
+    /// Seals what is queued into batch files and delivers what the ledger takes, once;
+    /// then the reporter stops. What is not delivered stays spooled for the next run.
+    pub async fn flush(&self) {
+        let (done, answer) = oneshot::channel();
+        if self.flush.send(done).is_ok() {
+            let _ = answer.await;
+        }
+    }
+}
+
+/// Runs file I/O (with its fsyncs) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -205,13 +226,13 @@ enum Delivery {
 /// not take, such as a blob deleted since it was challenged, or a body too large) is
 /// split in two, each half a new batch file with its own key, so one bad result costs
 /// only itself; a single bad result is dropped and logged.
-async fn send(spool: &Spool, ledger: &LedgerClient, path: &Path) -> Delivery {
-    let Ok(bytes) = std::fs::read(path) else {
+async fn send(spool: &Arc<Spool>, ledger: &LedgerClient, path: &Path) -> Delivery {
+    let Ok(bytes) = tokio::fs::read(path).await else {
         return Delivery::Done;
     };
     let Ok(batch) = serde_json::from_slice::<BatchFile>(&bytes) else {
         tracing::error!(path = %path.display(), "unreadable batch file dropped");
-        let _ = std::fs::remove_file(path);
+        let _ = tokio::fs::remove_file(path).await;
         return Delivery::Done;
     };
     let body = serde_json::json!({"epoch": batch.epoch, "results": batch.results});
@@ -222,27 +243,8 @@ async fn send(spool: &Spool, ledger: &LedgerClient, path: &Path) -> Delivery {
             tracing::warn!(epoch = batch.epoch, detail = %p.detail, "batch refused for good")
         }
         Err(e) if refused_for_content(e) => {
-            if let [only] = &batch.results[..] {
-                if let Some(missing) = without_evidence(only) {
-                    // Evidence the ledger would not take (say the node changed its key
-                    // since it answered): the node still gave no valid answer.
-                    tracing::warn!(error = %e, "evidence refused; reported as missing");
-                    if spool.write_batch(batch.epoch, vec![missing]).is_err() {
-                        return Delivery::Retry;
-                    }
-                } else {
-                    tracing::error!(epoch = batch.epoch, error = %e, "result refused; dropped");
-                }
-            } else {
-                let mut first = batch.results;
-                let second = first.split_off(first.len() / 2);
-                let split = spool
-                    .write_batch(batch.epoch, first)
-                    .and_then(|()| spool.write_batch(batch.epoch, second));
-                if let Err(e) = split {
-                    tracing::error!(error = %e, "cannot split a refused batch");
-                    return Delivery::Retry;
-                }
+            if resend_parts(spool, batch, e).await.is_err() {
+                return Delivery::Retry;
             }
         }
         Err(e) => {
@@ -250,68 +252,133 @@ async fn send(spool: &Spool, ledger: &LedgerClient, path: &Path) -> Delivery {
             return Delivery::Retry;
         }
     }
-    let _ = std::fs::remove_file(path);
+    let _ = tokio::fs::remove_file(path).await;
     Delivery::Done
+}
+
+/// A batch refused for its content: its halves become new batch files, or a single
+/// `fail` whose evidence was refused is reported as `missing`; any other single
+/// result is dropped.
+async fn resend_parts(spool: &Arc<Spool>, batch: BatchFile, e: &ClientError) -> Result<(), ()> {
+    let epoch = batch.epoch;
+    let parts = if let [only] = &batch.results[..] {
+        if let Some(missing) = without_evidence(only) {
+            // Evidence the ledger would not take (say the node changed its key since
+            // it answered): the node still gave no valid answer.
+            tracing::warn!(error = %e, "evidence refused; reported as missing");
+            vec![vec![missing]]
+        } else {
+            tracing::error!(epoch, error = %e, "result refused; dropped");
+            return Ok(());
+        }
+    } else {
+        let mut first = batch.results;
+        let second = first.split_off(first.len() / 2);
+        vec![first, second]
+    };
+    let spool = spool.clone();
+    let written = blocking(move || {
+        parts
+            .into_iter()
+            .try_for_each(|part| spool.write_batch(epoch, part))
+    })
+    .await;
+    written.map_err(|e| tracing::error!(error = %e, "cannot write a refused batch's parts"))
+}
+
+/// Every batch file, sent in order; false if one is not delivered (the rest wait).
+async fn deliver(spool: &Arc<Spool>, ledger: &LedgerClient) -> bool {
+    let listing = spool.clone();
+    for path in blocking(move || listing.batch_files())
+        .await
+        .unwrap_or_default()
+    {
+        if send(spool, ledger, &path).await == Delivery::Retry {
+            return false;
+        }
+    }
+    true
+}
+
+/// Seals results into batch files (fsyncs: off the async workers).
+async fn seal(spool: &Arc<Spool>, results: Vec<Reported>) {
+    if results.is_empty() {
+        return;
+    }
+    let sealing = spool.clone();
+    if let Err(e) = blocking(move || sealing.seal(results)).await {
+        tracing::error!(error = %e, "cannot write a batch file");
+    }
 }
 
 /// Starts the reporter: first delivers what an earlier run left (before it returns,
 /// so the counts the checker then reads from the ledger include them), then batches
 /// new results as they come.
 pub async fn start(state_dir: &Path, ledger: Arc<LedgerClient>) -> std::io::Result<Reporter> {
-    std::fs::create_dir_all(state_dir)?;
-    let (sender, mut receiver) = mpsc::unbounded_channel::<Reported>();
     let spool = Arc::new(Spool {
         dir: state_dir.to_owned(),
         unsent_lock: std::sync::Mutex::new(()),
     });
-    let leftover = spool.recover_unsent()?;
-    spool.seal(leftover)?;
-    loop {
-        let files = spool.batch_files()?;
-        if files.is_empty() {
-            break;
-        }
-        for path in files {
-            if send(&spool, &ledger, &path).await == Delivery::Retry {
-                tracing::warn!("the ledger does not take the spooled results yet; waiting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                break;
-            }
-        }
+    let recovering = spool.clone();
+    blocking(move || {
+        std::fs::create_dir_all(&recovering.dir)?;
+        let leftover = recovering.recover_unsent()?;
+        recovering.seal(leftover)
+    })
+    .await?;
+    while !deliver(&spool, &ledger).await {
+        tracing::warn!("the ledger does not take the spooled results yet; waiting");
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    let (sender, receiver) = mpsc::unbounded_channel::<Reported>();
+    let (flush, flushes) = mpsc::unbounded_channel();
     let reporter = Reporter {
         spool: spool.clone(),
         sender,
+        flush,
     };
-    tokio::spawn(async move {
-        loop {
-            for path in spool.batch_files().unwrap_or_default() {
-                if send(&spool, &ledger, &path).await == Delivery::Retry {
-                    break;
-                }
-            }
-            let mut batch = Vec::new();
-            let first = match tokio::time::timeout(BATCH_WAIT, receiver.recv()).await {
+    tokio::spawn(batch_loop(spool, ledger, receiver, flushes));
+    Ok(reporter)
+}
+
+/// Delivers batch files, then gathers what comes in `BATCH_WAIT` (at most
+/// `BATCH_RESULTS`) into new ones; on a flush, seals everything queued, delivers once
+/// and stops.
+async fn batch_loop(
+    spool: Arc<Spool>,
+    ledger: Arc<LedgerClient>,
+    mut receiver: mpsc::UnboundedReceiver<Reported>,
+    mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
+    loop {
+        deliver(&spool, &ledger).await;
+        let first = tokio::select! {
+            next = tokio::time::timeout(BATCH_WAIT, receiver.recv()) => match next {
                 Ok(Some(first)) => first,
                 Ok(None) => return,
                 Err(_) => continue,
-            };
-            batch.push(first);
-            let deadline = tokio::time::Instant::now() + BATCH_WAIT;
-            while batch.len() < BATCH_RESULTS {
-                match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                    Ok(Some(next)) => batch.push(next),
-                    _ => break,
+            },
+            Some(done) = flushes.recv() => {
+                let mut queued = Vec::new();
+                while let Ok(next) = receiver.try_recv() {
+                    queued.push(next);
                 }
+                seal(&spool, queued).await;
+                if !deliver(&spool, &ledger).await {
+                    tracing::warn!("results left in the spool for the next run");
+                }
+                let _ = done.send(());
+                return;
             }
-            // fsyncs: off the async workers.
-            let sealing = spool.clone();
-            match tokio::task::spawn_blocking(move || sealing.seal(batch)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "cannot write a batch file"),
-                Err(e) => tracing::error!(error = %e, "sealing a batch panicked"),
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        while batch.len() < BATCH_RESULTS {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(next)) => batch.push(next),
+                _ => break,
             }
         }
-    });
-    Ok(reporter)
+        seal(&spool, batch).await;
+    }
 }

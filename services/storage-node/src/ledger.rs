@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use serde_json::Value;
 use tokio::sync::Mutex;
 use wal::client::{ClientError, LedgerClient};
 use wal::encoding::BlobMetadata;
@@ -24,13 +23,13 @@ fn unreachable(e: ClientError) -> Error {
 }
 
 impl Ledger {
-    pub fn new(url: &str, protocol_key_hex: String) -> anyhow::Result<Ledger> {
-        Ok(Ledger {
+    pub fn new(url: &str, protocol_key_hex: String) -> Ledger {
+        Ledger {
             client: LedgerClient::new(url, None, Duration::from_secs(10)),
             protocol_key_hex,
             node_id: Mutex::new(None),
             shards: Mutex::new(None),
-        })
+        }
     }
 
     async fn node_id(&self) -> Result<i64, Error> {
@@ -38,23 +37,17 @@ impl Ledger {
         if let Some(id) = *cached {
             return Ok(id);
         }
-        let page: Value = self
+        let node = self
             .client
-            .get(&format!(
-                "/v1/nodes?protocol_public_key={}",
-                self.protocol_key_hex
-            ))
+            .node_by_protocol_key(&self.protocol_key_hex)
             .await
             .map_err(unreachable)?;
-        let id = page["nodes"][0]["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .ok_or_else(|| {
-                Error::Unavailable(format!(
-                    "no node is registered with this node's protocol key {} yet",
-                    self.protocol_key_hex
-                ))
-            })?;
+        let id = node.and_then(|n| n.id.parse().ok()).ok_or_else(|| {
+            Error::Unavailable(format!(
+                "no node is registered with this node's protocol key {} yet",
+                self.protocol_key_hex
+            ))
+        })?;
         *cached = Some(id);
         Ok(id)
     }
@@ -68,39 +61,21 @@ impl Ledger {
                 return Ok((node_id, *epoch, shards.clone()));
             }
         }
-        let committee: Value = self
-            .client
-            .get("/v1/committee")
-            .await
-            .map_err(unreachable)?;
-        let epoch = committee["epoch"]
-            .as_i64()
-            .ok_or_else(|| Error::internal("committee without epoch"))?;
+        let committee = self.client.committee().await.map_err(unreachable)?;
         let me = node_id.to_string();
-        let shards: Vec<u32> = committee["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|m| m["node_id"] == me.as_str())
-            .and_then(|m| m["shards"].as_array())
-            .map(|s| {
-                s.iter()
-                    .filter_map(|v| v.as_u64())
-                    .map(|v| v as u32)
-                    .collect()
-            })
+        let shards: Vec<u32> = committee
+            .members
+            .iter()
+            .find(|m| m.node_id == me)
+            .map(|m| m.shard_numbers())
             .unwrap_or_default();
-        *cached = Some((Instant::now(), epoch, shards.clone()));
-        Ok((node_id, epoch, shards))
+        *cached = Some((Instant::now(), committee.epoch, shards.clone()));
+        Ok((node_id, committee.epoch, shards))
     }
 
     /// The metadata of a blob with an active contract; otherwise 403.
     pub async fn paid_metadata(&self, blob_id: &str) -> Result<BlobMetadata, Error> {
-        let status: Value = match self
-            .client
-            .get(&format!("/v1/blobs/{blob_id}/status"))
-            .await
-        {
+        let status = match self.client.blob_status(blob_id).await {
             Ok(status) => status,
             Err(ClientError::Problem(p)) if p.status == 404 => {
                 return Err(Error::Forbidden(format!(
@@ -109,19 +84,17 @@ impl Ledger {
             }
             Err(e) => return Err(unreachable(e)),
         };
-        if status["end_epoch"].is_null() {
+        if status.end_epoch.is_none() {
             return Err(Error::Forbidden(format!(
                 "the storage of blob {blob_id} has expired or was deleted"
             )));
         }
-        let metadata: BlobMetadata =
-            serde_json::from_value(status["metadata"].clone()).map_err(Error::internal)?;
-        if metadata.blob_id() != blob_id {
+        if status.metadata.blob_id() != blob_id {
             return Err(Error::internal(
                 "the ledger's metadata does not hash to the blob id",
             ));
         }
-        Ok(metadata)
+        Ok(status.metadata)
     }
 
     /// Whether a blob still has an active contract (errors other than "no" are "yes":

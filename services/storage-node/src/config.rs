@@ -1,0 +1,89 @@
+//! The storage node's configuration, read from the environment once at start. An
+//! error names the variable and the value it could not take.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("set {name} to {what}")]
+    Missing {
+        name: &'static str,
+        what: &'static str,
+    },
+    #[error("{name}={value} is invalid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `WAL_NODE_KEY_FILE`: the protocol key (required).
+    pub key_file: PathBuf,
+    /// `WAL_NODE_DATA_DIR` (wal-node-data).
+    pub data_dir: PathBuf,
+    /// `WAL_NODE_LISTEN_ADDR` (127.0.0.1:9000; port 0 picks one).
+    pub listen: SocketAddr,
+    /// `WAL_LEDGER_URL` (http://127.0.0.1:8080).
+    pub ledger_url: String,
+    /// `WAL_NODE_SLIVER_BYTES_MAX` (64 MiB).
+    pub sliver_bytes_max: usize,
+    /// `WAL_NODE_CONCURRENCY_MAX` (64).
+    pub concurrency_max: usize,
+    /// `WAL_NODE_EXPIRY_INTERVAL_SECS` (30, at least 1).
+    pub expiry_interval: Duration,
+}
+
+/// `name` parsed, or `default` when unset.
+fn parsed<T>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+            value,
+        }),
+    }
+}
+
+fn text(name: &'static str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let key_file = std::env::var("WAL_NODE_KEY_FILE").map_err(|_| ConfigError::Missing {
+            name: "WAL_NODE_KEY_FILE",
+            what: "the node's protocol key file",
+        })?;
+        let expiry_secs: u64 = parsed("WAL_NODE_EXPIRY_INTERVAL_SECS", 30)?;
+        if expiry_secs == 0 {
+            return Err(ConfigError::Invalid {
+                name: "WAL_NODE_EXPIRY_INTERVAL_SECS",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Config {
+            key_file: PathBuf::from(key_file),
+            data_dir: PathBuf::from(text("WAL_NODE_DATA_DIR", "wal-node-data")),
+            listen: parsed(
+                "WAL_NODE_LISTEN_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 9000)),
+            )?,
+            ledger_url: text("WAL_LEDGER_URL", "http://127.0.0.1:8080"),
+            sliver_bytes_max: parsed("WAL_NODE_SLIVER_BYTES_MAX", 64 << 20)?,
+            concurrency_max: parsed("WAL_NODE_CONCURRENCY_MAX", 64)?,
+            expiry_interval: Duration::from_secs(expiry_secs),
+        })
+    }
+}

@@ -1,0 +1,249 @@
+//! The node's HTTP API: sliver uploads (verified, only for paid blobs and its own
+//! shards), sliver reads, confirmations, challenge answers, health and metrics; and
+//! the expiry of slivers no longer paid for.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use wal::encoding::chunk_proof;
+use wal::wire::{challenge, confirmation};
+
+use crate::disk::Disk;
+use crate::error::Error;
+use crate::ledger::Ledger;
+
+pub struct Node {
+    pub key: SigningKey,
+    pub disk: Disk,
+    pub ledger: Ledger,
+    /// Uploads hold it shared from their payment check to their write; expiry holds it
+    /// exclusively while it re-checks and drops, so it never deletes a sliver that a
+    /// new contract just paid for and this node just confirmed.
+    pub expiry: tokio::sync::RwLock<()>,
+    pub stored: AtomicU64,
+    pub served: AtomicU64,
+    pub challenges: AtomicU64,
+}
+
+pub type Shared = Arc<Node>;
+
+fn blob_id_bytes(blob_id: &str) -> Result<[u8; 32], Error> {
+    confirmation::blob_id_bytes(blob_id).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "blob id {blob_id:?} is not 64 lowercase hex digits"
+        ))
+    })
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::internal(e)
+}
+
+#[derive(Serialize)]
+struct Confirmation {
+    node_id: String,
+    epoch: i64,
+    shards: Vec<u32>,
+    signature: String,
+}
+
+#[derive(Serialize)]
+struct Stored {
+    blob_id: String,
+    shard: u32,
+    /// Present once this node holds all its shards' slivers of the blob.
+    confirmation: Option<Confirmation>,
+}
+
+/// The confirmation, if every shard this node holds has its sliver here.
+async fn confirmation_if_complete(
+    node: &Node,
+    blob_id: &str,
+) -> Result<Option<Confirmation>, Error> {
+    let (node_id, epoch, shards) = node.ledger.my_shards().await?;
+    if shards.is_empty() || !node.disk.has_all(blob_id, &shards).await.map_err(io)? {
+        return Ok(None);
+    }
+    let blob = blob_id_bytes(blob_id)?;
+    Ok(Some(Confirmation {
+        node_id: node_id.to_string(),
+        epoch,
+        signature: confirmation::sign(&node.key, &blob, epoch, node_id, &shards),
+        shards,
+    }))
+}
+
+/// Accepts a sliver only for a blob with an active (paid) contract, only for a shard
+/// this node holds, and only if it verifies against the blob's metadata.
+async fn put_sliver(
+    State(node): State<Shared>,
+    Path((blob_id, shard)): Path<(String, u32)>,
+    body: Bytes,
+) -> Result<Json<Stored>, Error> {
+    blob_id_bytes(&blob_id)?;
+    let _no_expiry = node.expiry.read().await;
+    let metadata = node.ledger.paid_metadata(&blob_id).await?;
+    let (node_id, epoch, shards) = node.ledger.my_shards().await?;
+    if !shards.contains(&shard) {
+        return Err(Error::Forbidden(format!(
+            "node {node_id} does not hold shard {shard} in epoch {epoch} (it holds {shards:?})"
+        )));
+    }
+    metadata
+        .verify_sliver(shard, &body)
+        .map_err(|e| Error::InvalidArgument(format!("the sliver does not verify: {e}")))?;
+    node.disk.put(&blob_id, shard, body).await.map_err(io)?;
+    node.stored.fetch_add(1, Ordering::Relaxed);
+    let confirmation = confirmation_if_complete(&node, &blob_id).await?;
+    Ok(Json(Stored {
+        blob_id,
+        shard,
+        confirmation,
+    }))
+}
+
+/// A stored sliver, verified again before it is served.
+async fn get_sliver(
+    State(node): State<Shared>,
+    Path((blob_id, shard)): Path<(String, u32)>,
+) -> Result<impl IntoResponse, Error> {
+    blob_id_bytes(&blob_id)?;
+    let metadata = node.ledger.paid_metadata(&blob_id).await?;
+    let bytes = node
+        .disk
+        .get(&blob_id, shard)
+        .await
+        .map_err(io)?
+        .ok_or_else(|| Error::NotFound(format!("no sliver {shard} of blob {blob_id} here")))?;
+    metadata
+        .verify_sliver(shard, &bytes)
+        .map_err(|e| Error::internal(format!("stored sliver failed verification: {e}")))?;
+    node.served.fetch_add(1, Ordering::Relaxed);
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
+}
+
+async fn get_confirmation(
+    State(node): State<Shared>,
+    Path(blob_id): Path<String>,
+) -> Result<Json<Confirmation>, Error> {
+    blob_id_bytes(&blob_id)?;
+    node.ledger.paid_metadata(&blob_id).await?;
+    confirmation_if_complete(&node, &blob_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "this node does not hold all its slivers of blob {blob_id} yet"
+            ))
+        })
+}
+
+/// One chunk of one sliver with its Merkle proof, signed over the challenger's nonce.
+async fn answer_challenge(
+    State(node): State<Shared>,
+    Json(challenge): Json<challenge::Challenge>,
+) -> Result<Json<challenge::Answer>, Error> {
+    let blob = blob_id_bytes(&challenge.blob_id)?;
+    let mut nonce = [0u8; 32];
+    hex::decode_to_slice(&challenge.nonce, &mut nonce)
+        .map_err(|_| Error::InvalidArgument("nonce must be 64 hex digits".into()))?;
+    let metadata = node.ledger.paid_metadata(&challenge.blob_id).await?;
+    let sliver = node
+        .disk
+        .get(&challenge.blob_id, challenge.shard)
+        .await
+        .map_err(io)?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "no sliver {} of blob {} here",
+                challenge.shard, challenge.blob_id
+            ))
+        })?;
+    let proof = chunk_proof(&sliver, metadata.chunk_len, challenge.chunk).ok_or_else(|| {
+        Error::InvalidArgument(format!("chunk {} does not exist", challenge.chunk))
+    })?;
+    node.challenges.fetch_add(1, Ordering::Relaxed);
+    let signed = challenge::Signed {
+        nonce: &nonce,
+        blob_id: &blob,
+        shard: challenge.shard,
+        chunk_index: challenge.chunk,
+        chunk: &proof.chunk,
+        siblings: &proof.siblings,
+    };
+    Ok(Json(challenge::Answer {
+        signature: signed.sign(&node.key),
+        chunk: hex::encode(&proof.chunk),
+        siblings: proof.siblings.iter().map(hex::encode).collect(),
+    }))
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn metrics(State(node): State<Shared>) -> impl IntoResponse {
+    let text = format!(
+        "# TYPE wal_node_slivers_stored_total counter\nwal_node_slivers_stored_total {}\n\
+         # TYPE wal_node_slivers_served_total counter\nwal_node_slivers_served_total {}\n\
+         # TYPE wal_node_challenges_answered_total counter\nwal_node_challenges_answered_total {}\n",
+        node.stored.load(Ordering::Relaxed),
+        node.served.load(Ordering::Relaxed),
+        node.challenges.load(Ordering::Relaxed)
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// Drops the slivers of blobs whose storage is no longer paid for, every `interval`.
+pub fn spawn_expiry(node: Shared, interval: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            let Ok(blobs) = node.disk.blobs().await else {
+                continue;
+            };
+            for blob_id in blobs {
+                if !matches!(node.ledger.is_paid(&blob_id).await, Ok(false)) {
+                    continue;
+                }
+                // Again, with uploads held off: a contract may have been bought since.
+                let _exclusive = node.expiry.write().await;
+                if let Ok(false) = node.ledger.is_paid(&blob_id).await {
+                    match node.disk.drop_blob(&blob_id).await {
+                        Ok(()) => {
+                            tracing::info!(%blob_id, "dropped the slivers of an expired blob")
+                        }
+                        Err(e) => {
+                            tracing::warn!(%blob_id, error = %e, "could not drop an expired blob")
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+pub fn router(node: Shared, sliver_bytes_max: usize, concurrency_max: usize) -> Router {
+    Router::new()
+        .route(
+            "/v1/blobs/{blob_id}/slivers/{shard}",
+            put(put_sliver).get(get_sliver),
+        )
+        .route("/v1/blobs/{blob_id}/confirmation", get(get_confirmation))
+        .route("/v1/challenges", post(answer_challenge))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(sliver_bytes_max))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(concurrency_max))
+        .with_state(node)
+}
