@@ -1,10 +1,10 @@
 //! The checker's two costs, printed:
-//! 1. chunk-proof verifications per second: `wal::storage::challenge::check_answer`
+//! 1. chunk-proof verifications per second: `wal::wire::challenge::check_answer`
 //!    (the ed25519 signature over the nonce and the chunk, and the chunk's Merkle proof
 //!    against the sliver root), the exact code the checker judges answers with, on one
 //!    core and on every core;
 //! 2. repairing one node's slivers of 100 blobs (1 MiB, 10 shards) with
-//!    `wal::storage::repair::rebuild`, the checker's repair: fetch the other slivers
+//!    `wal::client::repair::rebuild`, the checker's repair: fetch the other slivers
 //!    over loopback HTTP, decode, re-encode, PUT the lost sliver to its holder, which
 //!    verifies it. The ten "nodes" are in-process axum servers holding slivers in
 //!    memory (no disk, no ledger), so this is the checker's side of a repair.
@@ -23,8 +23,8 @@ use axum::Router;
 use ed25519_dalek::SigningKey;
 use rand::{Rng, RngCore};
 use wal::encoding::{chunk_proof, encode, BlobMetadata};
-use wal::storage::challenge::{self, check_answer, Answer, Verdict};
-use wal::storage::confirmation::blob_id_bytes;
+use wal::wire::challenge::{self, check_answer, Answer, Verdict};
+use wal::wire::confirmation::blob_id_bytes;
 
 fn random_bytes(size: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; size];
@@ -175,10 +175,10 @@ async fn repair_100_blobs() {
     let http = reqwest::Client::new();
     let started = Instant::now();
     for (m, _) in &blobs {
-        let placed = wal::storage::repair::rebuild(&http, m, &[lost], &endpoints, &endpoints)
+        let placed = wal::client::repair::rebuild(&http, m, &[lost], &endpoints, &endpoints)
             .await
             .unwrap();
-        assert_eq!(placed, vec![(lost, wal::storage::repair::Placed::Stored)]);
+        assert_eq!(placed, vec![(lost, wal::client::repair::Placed::Stored)]);
     }
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(

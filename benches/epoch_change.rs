@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{PgPool, Postgres};
+use wal::app::genesis;
 use wal::epoch::change::{advance, ChangeSettings, Outcome};
 use wal::ledger::account::{Account, Address, SystemAccount};
-use wal::ledger::genesis::{self, GenesisParams};
+use wal::ledger::genesis::GenesisParams;
 use wal::ledger::journal::{self, Leg, NewEntry};
 use wal::money::Wal;
 use wal::rewards::subsidy::{self, SubsidyRequest};
@@ -101,7 +102,7 @@ async fn populate(pool: &PgPool, nodes: i64, stakes: i64) -> anyhow::Result<()> 
     }
     legs.push(Leg::debit(Account::User(treasury), total));
     let entry = NewEntry {
-        kind: "stake",
+        kind: wal::ledger::kind::EntryKind::Stake,
         actor: Some(treasury),
         memo: Some("synthetic stakes"),
         legs,

@@ -7,6 +7,8 @@
 #   CLIENTS=32 DURATION_SECS=20 BLOB_MIB=256 scripts/bench-storage.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Binaries live where cargo puts them (CARGO_TARGET_DIR honoured).
+release=${CARGO_TARGET_DIR:-target}/release
 
 clients=${CLIENTS:-32}
 duration=${DURATION_SECS:-20}

@@ -4,6 +4,8 @@
 #   CLIENTS=32 DURATION_SECS=20 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Binaries live where cargo puts them (CARGO_TARGET_DIR honoured).
+release=${CARGO_TARGET_DIR:-target}/release
 
 clients=${CLIENTS:-32}
 duration=${DURATION_SECS:-20}
@@ -17,10 +19,10 @@ work=$(mktemp -d)
 cleanup() { [ -n "${ledger_pid:-}" ] && kill "$ledger_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-target/release/walctl --key "$work/treasury.key" keygen >/dev/null
+$release/walctl --key "$work/treasury.key" keygen >/dev/null
 DATABASE_URL=$server/wal_bench WAL_LISTEN_ADDR=127.0.0.1:0 RUST_LOG=warn \
-    WAL_TREASURY_ADDRESS=$(target/release/walctl --key "$work/treasury.key" address) \
-    target/release/wal-ledger serve >"$work/ledger.out" 2>"$work/ledger.err" &
+    WAL_TREASURY_ADDRESS=$($release/walctl --key "$work/treasury.key" address) \
+    $release/wal-ledger serve >"$work/ledger.out" 2>"$work/ledger.err" &
 ledger_pid=$!
 for _ in $(seq 1 100); do
     grep -q '^listening on ' "$work/ledger.out" && break
@@ -30,10 +32,10 @@ url=$(sed -n 's/^listening on //p' "$work/ledger.out")
 [ -n "$url" ] || { cat "$work/ledger.err" >&2; exit 1; }
 
 echo "== walctl bench: $clients clients, $duration s (ledger at $url)"
-target/release/walctl --url "$url" --key "$work/treasury.key" bench \
+$release/walctl --url "$url" --key "$work/treasury.key" bench \
     --clients "$clients" --accounts $((clients * 2)) --duration-secs "$duration" | tee "$work/bench.txt"
 ledger_tps=$(sed -n 's/^\([0-9]*\) transfers\/s.*/\1/p' "$work/bench.txt")
-target/release/walctl --url "$url" audit >/dev/null && echo "audit ok after the bench"
+$release/walctl --url "$url" audit >/dev/null && echo "audit ok after the bench"
 kill "$ledger_pid"; wait "$ledger_pid" 2>/dev/null || true; ledger_pid=
 
 # The ledger talks to a PostgreSQL on this machine without TLS (see src/app.rs), so

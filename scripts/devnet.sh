@@ -7,6 +7,8 @@
 #   NODES=7 WAL_EPOCH_DURATION_SECS=600 scripts/devnet.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Binaries live where cargo puts them (CARGO_TARGET_DIR honoured).
+release=${CARGO_TARGET_DIR:-target}/release
 
 nodes=${NODES:-7}
 server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
@@ -31,7 +33,7 @@ source scripts/lib/network.sh
 start_network "$server/wal_devnet" "$nodes"
 WAL_CHECKER_KEY_FILE=$work/treasury.key WAL_CHECKER_STATE_DIR=$work/checker \
     WAL_LEDGER_URL=$ledger_url RUST_LOG=${RUST_LOG:-info} \
-    target/release/wal-checker >"$work/checker.out" 2>"$work/checker.err" &
+    $release/wal-checker >"$work/checker.out" 2>"$work/checker.err" &
 pids+=($!)
 
 cat <<INFO
@@ -39,12 +41,12 @@ devnet: ledger at $ledger_url, $nodes storage nodes, the checker; epochs of $WAL
 The treasury (admin, auditor) key is $work/treasury.key; logs are in $work/.
 Try, in another shell:
   K=$work/treasury.key
-  target/release/walctl --key \$K committee
+  $release/walctl --key \$K committee
   head -c 3000000 /dev/urandom > /tmp/blob.bin
-  target/release/walctl --key \$K store /tmp/blob.bin --epochs 3
-  target/release/walctl --key \$K blob health <blob_id>
-  target/release/walctl --key \$K read <blob_id> -o /tmp/copy.bin
-  target/release/walctl --key \$K node audit 1
+  $release/walctl --key \$K store /tmp/blob.bin --epochs 3
+  $release/walctl --key \$K blob health <blob_id>
+  $release/walctl --key \$K read <blob_id> -o /tmp/copy.bin
+  $release/walctl --key \$K node audit 1
 Ctrl-C stops everything.
 INFO
 wait -n "${pids[@]}" || true

@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use crate::ledger::account::Address;
 use crate::money::Wal;
+use crate::wire::Address;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -45,6 +45,7 @@ pub struct ConfigError {
 /// Reads `var`, falling back to `default`, and parses it.
 /// An environment variable as text, or `default` when unset (the services' plain
 /// settings; the ledger's typed ones go through `Config::from_env`).
+#[allow(dead_code)]
 pub fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }

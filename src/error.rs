@@ -1,8 +1,8 @@
 //! The one error type of the API, rendered as RFC 9457 problem details with a `code`.
 
+use crate::wire::Problem;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 /// Every way a request can fail. The variant is the API's `code`; the text is the
 /// `detail` a person can act on. Internal errors keep their cause for the log only.
@@ -41,18 +41,6 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The RFC 9457 body.
-#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub type_uri: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// One of the API's UPPER_SNAKE error codes.
-    pub code: String,
-}
 
 impl Error {
     pub fn code(&self) -> &'static str {
@@ -129,6 +117,18 @@ impl From<sqlx::Error> for Error {
                 Error::Unavailable("the database is busy or unreachable; retry shortly".into())
             }
             other => Error::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<crate::signing::SignatureError> for Error {
+    fn from(err: crate::signing::SignatureError) -> Self {
+        use crate::signing::SignatureError as S;
+        match err {
+            S::Missing(detail) => Error::MissingSignature(detail),
+            S::Invalid(detail) => Error::InvalidSignature(detail),
+            S::Stale(detail) => Error::StaleSignature(detail),
+            S::WrongNetwork(detail) => Error::WrongNetwork(detail),
         }
     }
 }

@@ -1,34 +1,84 @@
 //! The WAL ledger: the economic and audit layer of a Walrus-style blob store.
+//!
+//! # Layers
+//!
+//! A module imports only from the layers below it; nothing imports back up
+//! (`tests/module_graph.rs` fails when a cycle between modules comes back):
+//!
+//! ```text
+//! pure, linked by every service (no database, no server):
+//!   money, encoding          exact amounts, rates and splits; blob encoding
+//!   wire                     the types on the wire: ids, problem details, blobs,
+//!                            audit results, challenges and confirmations
+//!   signing                  RFC 9421 request signatures (sign and verify)
+//!   client                   the ledger client, the sliver read and repair path
+//! the ledger server (feature `server`, on by default):
+//!   error, config            the API error, the ledger's typed configuration
+//!   ledger                   journal (the only writer of balances), accounts, the
+//!                            epoch record and lock, genesis mint, transfers, audit
+//!   params                   governable parameters
+//!   pricing, staking, storage   the domains (each: pure rules, store)
+//!   audits                   audit results, slashing and jailing rules
+//!   rewards                  reward distribution, subsidies, claims
+//!   epoch                    the epoch change (orchestrates every domain), clock
+//!   auth, http               signed requests and idempotency; the routers
+//!   app                      `Application::build`, genesis orchestration
+//!   bin/                     wal-ledger (server), walctl (pure + client)
+//! ```
+//!
+//! The storage node and the checker depend on this crate with
+//! `default-features = false`: they see only the pure layers, the client and the wire
+//! types.
 
-/// Building and serving the ledger process: database set-up, genesis, HTTP server.
-pub mod app;
-/// Proof-of-storage audit results, and the performance, slashing and jailing rules.
-pub mod audits;
-/// RFC 9421 request signatures, nonces and idempotency keys.
-pub mod auth;
-/// A client of the API: reads, signed writes, idempotent retries, key files.
+/// A client of the API, the verified sliver read path and repair.
 pub mod client;
-/// Typed configuration from environment variables.
-pub mod config;
 /// Blob encoding: Reed-Solomon slivers, chunk Merkle trees, metadata and blob ids.
 pub mod encoding;
-/// Epochs: the epoch lock, the epoch change, the epoch clock, epoch views.
+/// Logging set-up shared by every binary.
+pub mod logging;
+/// Exact WAL amounts, rates, prices and splits that never lose a FROST.
+pub mod money;
+/// RFC 9421 request signatures with ed25519: signing (clients) and verifying (server).
+pub mod signing;
+/// The types ledger, services and clients exchange.
+pub mod wire;
+
+/// Building and serving the ledger process: database set-up, genesis, HTTP server.
+#[cfg(feature = "server")]
+pub mod app;
+/// Proof-of-storage audit results, and the performance, slashing and jailing rules.
+#[cfg(feature = "server")]
+pub mod audits;
+/// Signed requests (nonces, the exactly-once transaction) and idempotency keys.
+#[cfg(feature = "server")]
+pub mod auth;
+/// Typed configuration of the ledger from environment variables.
+#[cfg(feature = "server")]
+pub mod config;
+/// Epochs: the epoch change, the epoch clock, epoch views.
+#[cfg(feature = "server")]
 pub mod epoch;
-/// The one error type, rendered as RFC 9457 problem details.
+/// The ledger's error type, rendered as RFC 9457 problem details.
+#[cfg(feature = "server")]
 pub mod error;
 /// HTTP routers and handlers (thin).
+#[cfg(feature = "server")]
 pub mod http;
-/// Accounts, the journal, genesis, transfers, faucet and audit.
+/// Accounts, the journal, the epoch record, genesis, transfers, faucet and audit.
+#[cfg(feature = "server")]
 pub mod ledger;
-/// The `Wal` amount type: exact decimals with 9 fractional digits.
-pub mod money;
 /// The governable parameters in force.
+#[cfg(feature = "server")]
 pub mod params;
 /// The stable storage price: quantile votes, the oracle rate, per-epoch prices, quotes.
+#[cfg(feature = "server")]
 pub mod pricing;
-/// Rewards: reward-pool splits (pure rules), subsidies, commission claims.
+/// Rewards: reward-pool distribution, subsidies, commission claims.
+#[cfg(feature = "server")]
 pub mod rewards;
 /// Nodes, stakes and pools (exchange rates), committees and shard apportionment.
+#[cfg(feature = "server")]
 pub mod staking;
 /// Storage contracts and node confirmations.
+#[cfg(feature = "server")]
 pub mod storage;

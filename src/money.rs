@@ -4,6 +4,11 @@
 //! no exponent, no more than 9 fractional digits) and held as `rust_decimal::Decimal`
 //! with scale 9. All arithmetic is checked: an overflow is an error, never a wrap.
 
+/// Rates and dollar prices: decimals that are not amounts.
+pub mod rates;
+/// Splits of amounts that never create or destroy a FROST.
+pub mod split;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -184,6 +189,7 @@ impl<'de> Deserialize<'de> for Wal {
     }
 }
 
+#[cfg(feature = "server")]
 impl utoipa::PartialSchema for Wal {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
@@ -197,6 +203,7 @@ impl utoipa::PartialSchema for Wal {
     }
 }
 
+#[cfg(feature = "server")]
 impl utoipa::ToSchema for Wal {}
 
 impl std::ops::Neg for Wal {

@@ -54,7 +54,7 @@ fn count(name: &str, value: &str) -> Result<u32, Error> {
 }
 
 fn rate(name: &str, value: &str) -> Result<Decimal, Error> {
-    crate::staking::rates::parse_rate(value).map_err(|_| bad(name, value))
+    crate::money::rates::parse_rate(value).map_err(|_| bad(name, value))
 }
 
 impl Params {

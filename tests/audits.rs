@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use wal::encoding::{chunk_proof, encode, BlobMetadata};
 use wal::money::Wal;
-use wal::storage::challenge;
-use wal::storage::confirmation::blob_id_bytes;
+use wal::wire::challenge;
+use wal::wire::confirmation::blob_id_bytes;
 
 /// A blob of 1 MiB, its metadata and its 10 slivers.
 fn blob() -> (BlobMetadata, Vec<Vec<u8>>) {

@@ -13,8 +13,8 @@ use rand::Rng;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use wal::client::ClientError;
-use wal::ledger::account::Address;
 use wal::money::Wal;
+use wal::wire::Address;
 
 const ACCOUNTS: usize = 20;
 const CLIENTS: usize = 32;

@@ -8,12 +8,13 @@ use sqlx::PgPool;
 use wal::error::Error;
 use wal::ledger::account::{Account, SystemAccount, HOT_ACCOUNT_STRIPES};
 use wal::ledger::journal::{self, Leg, NewEntry};
+use wal::ledger::kind::EntryKind;
 use wal::money::Wal;
 
 async fn post(db: &PgPool, legs: Vec<Leg>) -> Result<i64, Error> {
     let mut tx = db.begin().await.unwrap();
     let entry = NewEntry {
-        kind: "test",
+        kind: EntryKind::Transfer,
         actor: None,
         memo: None,
         legs,
@@ -172,4 +173,31 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
     ledger.assert_audit_ok().await;
     let audit = ledger.audit().await;
     assert_eq!(audit["journal_entries"], 1);
+}
+
+/// The database's CHECK constraint lists exactly the kinds of `EntryKind`, and refuses
+/// any other kind whoever writes it.
+#[sqlx::test]
+async fn entry_kinds_match_the_database(db: PgPool) {
+    let _ledger = TestLedger::start(db.clone()).await;
+    let definition: String = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'journal_entries_kind_known'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let in_database: std::collections::BTreeSet<&str> =
+        definition.split('\'').skip(1).step_by(2).collect();
+    let in_code: std::collections::BTreeSet<&str> =
+        EntryKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(in_database, in_code, "{definition}");
+
+    let refused = sqlx::query("INSERT INTO journal_entries (kind, epoch) VALUES ('bogus', 0)")
+        .execute(&db)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.as_database_error().and_then(|e| e.constraint()),
+        Some("journal_entries_kind_known")
+    );
 }

@@ -9,7 +9,8 @@ use common::{address, code_of, new_key, PresignedTransfer, TestLedger};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use wal::ledger::genesis::{self, GenesisError, GenesisParams};
+use wal::app::genesis;
+use wal::ledger::genesis::{GenesisError, GenesisParams};
 use wal::money::Wal;
 
 async fn post_raw(

@@ -14,26 +14,26 @@ url_of() { # $1: its stdout file
     sed -n 's/^listening on //p' "$1"
 }
 
-walctl() { target/release/walctl --url "$ledger_url" --key "$work/treasury.key" "$@"; }
+walctl() { $release/walctl --url "$ledger_url" --key "$work/treasury.key" "$@"; }
 
 # start_network DATABASE_URL NODES: sets ledger_url and treasury.
 start_network() {
     local database_url=$1 nodes=$2 i node_url id
-    target/release/walctl --key "$work/treasury.key" keygen >/dev/null
-    treasury=$(target/release/walctl --key "$work/treasury.key" address)
+    $release/walctl --key "$work/treasury.key" keygen >/dev/null
+    treasury=$($release/walctl --key "$work/treasury.key" address)
     DATABASE_URL=$database_url WAL_LISTEN_ADDR=${WAL_LISTEN_ADDR:-127.0.0.1:0} \
         RUST_LOG=${RUST_LOG:-warn} WAL_TREASURY_ADDRESS=$treasury \
         WAL_ADMIN_ADDRESS=$treasury WAL_AUDITOR_ADDRESS=$treasury \
         WAL_N_SHARDS=${WAL_N_SHARDS:-$nodes} WAL_DATABASE_CONNECTIONS_MAX=32 \
-        target/release/wal-ledger serve >"$work/ledger.out" 2>"$work/ledger.err" &
+        $release/wal-ledger serve >"$work/ledger.out" 2>"$work/ledger.err" &
     pids+=($!)
     ledger_url=$(url_of "$work/ledger.out")
     [ -n "$ledger_url" ] || { cat "$work/ledger.err" >&2; return 1; }
     for i in $(seq 1 "$nodes"); do
-        target/release/walctl --key "$work/node$i.key" keygen >/dev/null
+        $release/walctl --key "$work/node$i.key" keygen >/dev/null
         WAL_NODE_KEY_FILE=$work/node$i.key WAL_NODE_DATA_DIR=$work/node$i \
             WAL_NODE_LISTEN_ADDR=127.0.0.1:0 WAL_LEDGER_URL=$ledger_url RUST_LOG=warn \
-            target/release/wal-storage-node >"$work/node$i.out" 2>"$work/node$i.err" &
+            $release/wal-storage-node >"$work/node$i.out" 2>"$work/node$i.err" &
         pids+=($!)
         node_url=$(url_of "$work/node$i.out")
         [ -n "$node_url" ] || { cat "$work/node$i.err" >&2; return 1; }

@@ -24,53 +24,13 @@ use super::slashing::Tally;
 use crate::encoding::BlobMetadata;
 use crate::error::Error;
 use crate::money::Wal;
-use crate::storage::challenge::{self, Answer, Verdict};
-use crate::storage::confirmation::blob_id_bytes;
 use crate::storage::contracts::blob_summary;
+use crate::wire::challenge::{self, Verdict};
+use crate::wire::confirmation::blob_id_bytes;
+use crate::wire::{AuditResult, Outcome};
 
 /// The most results one batch may carry.
 pub const BATCH_RESULTS_MAX: usize = 1000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Pass,
-    /// A wrong chunk or proof, signed: comes with evidence.
-    Fail,
-    /// The node has no such sliver (404), or gave no validly signed answer.
-    Missing,
-    /// No answer in time, even when asked again later in the epoch.
-    Timeout,
-    /// The node could not be reached.
-    Unreachable,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Fail => "fail",
-            Outcome::Missing => "missing",
-            Outcome::Timeout => "timeout",
-            Outcome::Unreachable => "unreachable",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuditResult {
-    /// The challenge's nonce, 64 hex digits.
-    pub challenge_id: String,
-    pub node_id: String,
-    pub blob_id: String,
-    pub shard: u32,
-    pub chunk: u32,
-    pub outcome: Outcome,
-    /// For `fail` only: the node's signed answer.
-    #[schema(value_type = Option<Object>)]
-    pub evidence: Option<Answer>,
-}
 
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

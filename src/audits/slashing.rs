@@ -5,9 +5,9 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
+use crate::money::split::fraction_down;
 use crate::money::Wal;
 use crate::params::Params;
-use crate::rewards::split::fraction_down;
 
 /// One node's audit results in one epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -8,9 +8,9 @@ use axum::extract::{FromRef, FromRequest, Request};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::signature::{verify, Policy, RequestParts, Verified};
 use crate::error::Error;
-use crate::ledger::account::Address;
+use crate::signing::{verify, Policy, RequestParts, Verified};
+use crate::wire::Address;
 
 /// What the extractor needs from the application state.
 #[derive(Clone, Debug)]

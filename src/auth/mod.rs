@@ -2,7 +2,6 @@
 //! protection and idempotency keys.
 
 pub mod extract;
-pub mod signature;
 pub mod signed_tx;
 
 pub use extract::Signed;

@@ -3,9 +3,10 @@
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use wal::app;
+use wal::app::genesis;
 use wal::config::Config;
 use wal::http::AppState;
-use wal::ledger::genesis::{self, GenesisError};
+use wal::ledger::genesis::GenesisError;
 
 #[derive(Parser)]
 #[command(

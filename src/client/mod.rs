@@ -2,6 +2,8 @@
 //! idempotent retries. Used by `walctl`, the services and the tests.
 
 pub mod keyfile;
+pub mod read;
+pub mod repair;
 
 use std::time::Duration;
 
@@ -11,9 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::auth::signature::{sign_request, SignatureParams};
-use crate::error::Problem;
-use crate::ledger::account::Address;
+use crate::signing::{sign_request, SignatureParams};
+use crate::wire::Address;
+use crate::wire::Problem;
 
 /// Attempts of a signed POST when the ledger times out, is unreachable or answers 503.
 pub const SEND_ATTEMPTS: u32 = 4;

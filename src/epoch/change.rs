@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
 
@@ -30,7 +30,7 @@ use crate::ledger::account::{Account, Address, SystemAccount};
 use crate::ledger::journal::{self, balance_of_key, Leg, NewEntry};
 use crate::money::Wal;
 use crate::params::{self, Params};
-use crate::rewards::distribution::{distribute, Distribution};
+use crate::rewards::distribution::Distribution;
 use crate::staking::committee::{apportion, assign, select};
 use crate::staking::pool::Pool;
 
@@ -85,7 +85,7 @@ pub async fn advance_in(
     settings: ChangeSettings,
     advanced_by: Option<Address>,
 ) -> Result<Outcome, Error> {
-    let current = super::lock_exclusive(conn).await?;
+    let current = crate::ledger::epochs::lock_exclusive(conn).await?;
     if current != from {
         return Ok(Outcome::AlreadyEnded { current });
     }
@@ -125,11 +125,6 @@ fn shares_from_db(shares: Decimal) -> Result<u128, Error> {
         .ok_or_else(|| Error::internal(format!("pool shares {shares} out of range")))
 }
 
-pub fn shares_to_db(shares: u128) -> Result<Decimal, Error> {
-    Decimal::from_u128(shares)
-        .ok_or_else(|| Error::internal(format!("pool shares {shares} out of range")))
-}
-
 /// Steps 1, 2 and 4: the reward pool of epoch `epoch` to its committee.
 async fn pay_rewards(
     conn: &mut PgConnection,
@@ -137,16 +132,9 @@ async fn pay_rewards(
     params: &Params,
     tallies: &HashMap<i64, Tally>,
 ) -> Result<Distribution, Error> {
-    let members = crate::rewards::members::load(conn, epoch, params, tallies).await?;
+    let (members, d) = crate::rewards::expected::distribution(conn, epoch, params, tallies).await?;
     let slot = Account::System(SystemAccount::Slot(epoch));
     let subsidy_pool = Account::System(SystemAccount::SubsidyPool);
-    let d = distribute(
-        balance_of_key(conn, &slot.key()).await?,
-        balance_of_key(conn, &subsidy_pool.key()).await?,
-        params.subsidy_rate,
-        params.reward_burn_rate,
-        &members,
-    );
     if d.reward_pool.is_positive() {
         let mut legs = vec![
             Leg::debit(slot, d.slot),
@@ -169,7 +157,7 @@ async fn pay_rewards(
         }
         let memo = format!("rewards of epoch {epoch}");
         let entry = NewEntry {
-            kind: "epoch_rewards",
+            kind: crate::ledger::kind::EntryKind::EpochRewards,
             actor: None,
             memo: Some(&memo),
             legs,
@@ -249,7 +237,7 @@ async fn slash(
         );
         let memo = format!("slash of node {node_id} for epoch {epoch}");
         let entry = NewEntry {
-            kind: "slash",
+            kind: crate::ledger::kind::EntryKind::Slash,
             actor: None,
             memo: Some(&memo),
             legs: vec![
@@ -314,10 +302,12 @@ async fn load_pools(conn: &mut PgConnection) -> Result<HashMap<i64, NodePool>, E
     let rows = sqlx::query!(
         r#"SELECT n.id, n.pool_shares, n.jailed_until_epoch,
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pool:' || n.id) AS "pool_wal!",
+                   WHERE account = $1::text || n.id) AS "pool_wal!",
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pending:' || n.id) AS "pending!"
-           FROM nodes n"#
+                   WHERE account = $2::text || n.id) AS "pending!"
+           FROM nodes n"#,
+        crate::ledger::account::POOL_PREFIX,
+        crate::ledger::account::PENDING_PREFIX
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -399,7 +389,7 @@ async fn pay_withdrawals(
     if total.is_positive() {
         let memo = format!("withdrawals of epoch {epoch}");
         let entry = NewEntry {
-            kind: "stake_withdrawals",
+            kind: crate::ledger::kind::EntryKind::StakeWithdrawals,
             actor: None,
             memo: Some(&memo),
             legs,
@@ -438,7 +428,7 @@ async fn activate_pending(
         }
         ids.push(node_id);
         rate_wal.push(wal_of_frost(node.pool.wal_frost).as_decimal());
-        rate_shares.push(shares_to_db(node.pool.shares)?);
+        rate_shares.push(crate::staking::pool::shares_to_db(node.pool.shares)?);
         let (after, _minted) = node.pool.deposit(node.pending);
         legs.push(Leg::debit(
             Account::System(SystemAccount::PendingStake(node_id)),
@@ -463,7 +453,7 @@ async fn activate_pending(
     .expect("within the supply");
     let memo = format!("stake active from epoch {next}");
     let entry = NewEntry {
-        kind: "stake_activation",
+        kind: crate::ledger::kind::EntryKind::StakeActivation,
         actor: None,
         memo: Some(&memo),
         legs,
@@ -492,7 +482,7 @@ async fn save_pool_shares(
     for (&id, node) in pools {
         if node.shares_changed {
             ids.push(id);
-            shares.push(shares_to_db(node.pool.shares)?);
+            shares.push(crate::staking::pool::shares_to_db(node.pool.shares)?);
         }
     }
     sqlx::query!(

@@ -105,7 +105,7 @@ pub async fn committee(conn: &mut PgConnection, epoch: i64) -> Result<Vec<Commit
 
 /// Epoch `epoch` if it has started.
 pub async fn epoch(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochView>, Error> {
-    let Some(bounds) = crate::ledger::genesis::epoch(conn, epoch).await? else {
+    let Some(bounds) = crate::ledger::epochs::epoch(conn, epoch).await? else {
         return Ok(None);
     };
     let change = sqlx::query!(

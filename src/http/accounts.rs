@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use super::{path_param, AppState, PageQuery};
 use crate::error::Error;
-use crate::ledger::account::Address;
 use crate::ledger::entries::{self, EntriesPage};
 use crate::ledger::journal;
 use crate::money::Wal;
+use crate::wire::Address;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AccountView {
@@ -41,7 +41,7 @@ fn account_key(text: &str) -> Result<(String, &'static str), Error> {
 /// An account's balance; an address never seen has balance "0".
 #[utoipa::path(get, path = "/v1/accounts/{address}",
     params(("address" = String, Path, description = "0x + 64 hex digits, or a sys: account")),
-    responses((status = 200, body = AccountView), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = AccountView), (status = 400, body = crate::wire::Problem)))]
 pub async fn account(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -60,7 +60,7 @@ pub async fn account(
 /// The account's journal lines, newest first, in cursor pages.
 #[utoipa::path(get, path = "/v1/accounts/{address}/entries",
     params(("address" = String, Path, description = "0x + 64 hex digits, or a sys: account"), PageQuery),
-    responses((status = 200, body = EntriesPage), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = EntriesPage), (status = 400, body = crate::wire::Problem)))]
 pub async fn entries(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,

@@ -24,7 +24,7 @@ pub struct AdvanceRequest {
 /// (or the epoch clock) racing this one finds it ended and gets 409.
 #[utoipa::path(post, path = "/v1/admin/epochs/advance", request_body = AdvanceRequest,
     responses((status = 200, body = EpochView, description = "the epoch that ended, with what its change did"),
-              (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+              (status = 403, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
 pub async fn advance_epoch(
     State(state): State<AppState>,
     signed: Signed,
@@ -56,7 +56,7 @@ pub async fn advance_epoch(
         let from = match request.epoch {
             Some(epoch) => epoch,
             None => {
-                crate::ledger::genesis::current_epoch(stx.conn())
+                crate::ledger::epochs::current_epoch(stx.conn())
                     .await?
                     .epoch
             }

@@ -13,15 +13,15 @@ use crate::audits::record::{self, AuditBatch, Loss, Recorded};
 use crate::audits::slashing::Tally;
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
-use crate::ledger::genesis::current_epoch;
+use crate::ledger::epochs::current_epoch;
 
 /// Records a batch of challenge results for the current epoch, all or nothing. A
 /// `fail` carries the node's signed wrong answer, which the ledger checks. Retry a
 /// batch with the same Idempotency-Key: it is recorded once.
 #[utoipa::path(post, path = "/v1/audits", request_body = AuditBatch,
-    responses((status = 201, body = Recorded), (status = 400, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem)))]
+    responses((status = 201, body = Recorded), (status = 400, body = crate::wire::Problem),
+              (status = 403, body = crate::wire::Problem), (status = 404, body = crate::wire::Problem),
+              (status = 409, body = crate::wire::Problem)))]
 pub async fn report(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let Some(auditor) = state.config.auditor_address else {
         return Err(Error::Forbidden(
@@ -38,7 +38,7 @@ pub async fn report(State(state): State<AppState>, signed: Signed) -> Result<Res
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
         // Shared: the epoch change, which reads these results, waits for this batch.
-        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
         record::record(stx.conn(), &batch, epoch).await
     }
     .await;
@@ -71,7 +71,7 @@ pub struct EpochAudits {
 /// The challenges recorded for each node in an epoch (a restarted checker resumes
 /// from these), and the slivers they found lost (repaired once the epoch has closed).
 #[utoipa::path(get, path = "/v1/audits", params(AuditsQuery),
-    responses((status = 200, body = EpochAudits), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = EpochAudits), (status = 400, body = crate::wire::Problem)))]
 pub async fn tallies(
     State(state): State<AppState>,
     query: Result<Query<AuditsQuery>, QueryRejection>,

@@ -13,23 +13,22 @@ use super::{path_param, AppState};
 use crate::auth::{Signed, SignedTx};
 use crate::encoding::BlobMetadata;
 use crate::error::Error;
-use crate::ledger::account::Address;
 use crate::ledger::entries::page_limit;
-use crate::ledger::genesis::current_epoch;
-use crate::storage::contracts::{
-    self, BuyRequest, CertifyRequest, Contract, ExtendRequest, StoredBlob,
-};
+use crate::ledger::epochs::current_epoch;
+use crate::storage::contracts::{self, BuyRequest, CertifyRequest, Contract, ExtendRequest};
+use crate::wire::Address;
+use crate::wire::StoredBlob;
 
 /// Buys storage for a blob: quote, `max_total` guard, payment into the epoch slots.
 #[utoipa::path(post, path = "/v1/storage/contracts", request_body = BuyRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Contract), (status = 400, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
+    responses((status = 201, body = Contract), (status = 400, body = crate::wire::Problem),
+              (status = 409, body = crate::wire::Problem), (status = 503, body = crate::wire::Problem)))]
 pub async fn buy(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let request: BuyRequest = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
-        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
         let params = crate::params::load(stx.conn()).await?;
         let network = &state.network;
         contracts::buy(
@@ -50,8 +49,8 @@ pub async fn buy(State(state): State<AppState>, signed: Signed) -> Result<Respon
 /// Extends a contract (its owner) by `epochs` at the current price.
 #[utoipa::path(post, path = "/v1/storage/contracts/{id}/extend", request_body = ExtendRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = Contract), (status = 400, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = Contract), (status = 400, body = crate::wire::Problem),
+              (status = 403, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
 pub async fn extend(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -61,7 +60,7 @@ pub async fn extend(
     let request: ExtendRequest = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
-        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
         let params = crate::params::load(stx.conn()).await?;
         contracts::extend(
             stx.conn(),
@@ -81,8 +80,8 @@ pub async fn extend(
 /// Records storage nodes' confirmations; certified at 2f+1 shards.
 #[utoipa::path(post, path = "/v1/storage/contracts/{id}/certificate", request_body = CertifyRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = Contract), (status = 400, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = Contract), (status = 400, body = crate::wire::Problem),
+              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
 pub async fn certify(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -92,7 +91,7 @@ pub async fn certify(
     let request: CertifyRequest = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
-        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
         contracts::certify(stx.conn(), &id, &request, state.network.n_shards, epoch).await
     }
     .await;
@@ -101,8 +100,8 @@ pub async fn certify(
 
 /// Deletes a deletable contract (its owner); refunds the whole epochs not yet started.
 #[utoipa::path(delete, path = "/v1/storage/contracts/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Contract), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = Contract), (status = 403, body = crate::wire::Problem),
+              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -112,7 +111,7 @@ pub async fn delete(
     let _: super::NoArguments = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
-        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
         contracts::delete(stx.conn(), signed.signer(), &id, epoch).await
     }
     .await;
@@ -121,7 +120,7 @@ pub async fn delete(
 
 /// A storage contract by id.
 #[utoipa::path(get, path = "/v1/storage/contracts/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Contract), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = Contract), (status = 404, body = crate::wire::Problem)))]
 pub async fn contract(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -151,14 +150,14 @@ pub struct ContractsPage {
 }
 
 fn blob_id_param(text: &str) -> Result<String, Error> {
-    crate::storage::confirmation::blob_id_bytes(&text.to_ascii_lowercase())
+    crate::wire::confirmation::blob_id_bytes(&text.to_ascii_lowercase())
         .map(hex::encode)
         .ok_or_else(|| Error::InvalidArgument(format!("blob_id {text:?} is not 64 hex digits")))
 }
 
 /// Storage contracts in creation order, of one owner and/or blob.
 #[utoipa::path(get, path = "/v1/storage/contracts", params(ContractsQuery),
-    responses((status = 200, body = ContractsPage), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = ContractsPage), (status = 400, body = crate::wire::Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ContractsQuery>, QueryRejection>,
@@ -211,8 +210,8 @@ pub struct BlobStatus {
 
 /// A blob's storage: its active contracts, certification and end epoch.
 #[utoipa::path(get, path = "/v1/blobs/{blob_id}/status", params(("blob_id" = String, Path)),
-    responses((status = 200, body = BlobStatus), (status = 400, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = BlobStatus), (status = 400, body = crate::wire::Problem),
+              (status = 404, body = crate::wire::Problem)))]
 pub async fn blob_status(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -243,8 +242,8 @@ const AGGREGATOR_PARALLEL: usize = 16;
 /// The blob's bytes, read from the storage nodes and decoded (Walrus's aggregator).
 #[utoipa::path(get, path = "/v1/blobs/{blob_id}", params(("blob_id" = String, Path)),
     responses((status = 200, content_type = "application/octet-stream", description = "the blob's bytes"),
-              (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem),
-              (status = 503, body = crate::error::Problem)))]
+              (status = 404, body = crate::wire::Problem), (status = 413, body = crate::wire::Problem),
+              (status = 503, body = crate::wire::Problem)))]
 pub async fn blob(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -275,7 +274,7 @@ pub async fn blob(
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(Error::internal)?;
-    let (bytes, _) = crate::storage::read::fetch_blob(
+    let (bytes, _) = crate::client::read::fetch_blob(
         &http,
         &metadata,
         &endpoints,
@@ -305,7 +304,7 @@ pub struct StoredBlobsPage {
 /// Blobs with certified storage covering the current epoch, with their metadata, in
 /// blob id order (what the checker audits).
 #[utoipa::path(get, path = "/v1/blobs", params(super::PageQuery),
-    responses((status = 200, body = StoredBlobsPage), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = StoredBlobsPage), (status = 400, body = crate::wire::Problem)))]
 pub async fn stored(
     State(state): State<AppState>,
     query: Result<Query<super::PageQuery>, QueryRejection>,

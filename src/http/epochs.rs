@@ -9,13 +9,12 @@ use serde::Serialize;
 use super::{path_param, AppState};
 use crate::epoch::view::{self, CommitteeMember, EpochView};
 use crate::error::Error;
-use crate::ledger::genesis;
 
 /// The epoch in progress.
 #[utoipa::path(get, path = "/v1/epochs/current", responses((status = 200, body = EpochView)))]
 pub async fn current(State(state): State<AppState>) -> Result<Json<EpochView>, Error> {
     let mut conn = state.pool.acquire().await?;
-    let epoch = genesis::current_epoch(&mut conn).await?.epoch;
+    let epoch = crate::ledger::epochs::current_epoch(&mut conn).await?.epoch;
     view::epoch(&mut conn, epoch)
         .await?
         .map(Json)
@@ -24,8 +23,8 @@ pub async fn current(State(state): State<AppState>) -> Result<Json<EpochView>, E
 
 /// An epoch that has started (genesis is epoch 0).
 #[utoipa::path(get, path = "/v1/epochs/{epoch}", params(("epoch" = i64, Path)),
-    responses((status = 200, body = EpochView), (status = 400, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = EpochView), (status = 400, body = crate::wire::Problem),
+              (status = 404, body = crate::wire::Problem)))]
 pub async fn by_number(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -56,7 +55,7 @@ pub struct Committee {
 #[utoipa::path(get, path = "/v1/committee", responses((status = 200, body = Committee)))]
 pub async fn committee(State(state): State<AppState>) -> Result<Json<Committee>, Error> {
     let mut conn = state.pool.acquire().await?;
-    let epoch = genesis::current_epoch(&mut conn).await?.epoch;
+    let epoch = crate::ledger::epochs::current_epoch(&mut conn).await?.epoch;
     Ok(Json(Committee {
         epoch,
         n_shards: state.network.n_shards,

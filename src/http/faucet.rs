@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::AppState;
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
-use crate::ledger::account::Address;
 use crate::ledger::faucet::{self, FaucetSettings};
+use crate::wire::Address;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -20,8 +20,8 @@ pub struct FaucetRequest {
 
 /// Sends the devnet drip (off unless the ledger names a faucet account).
 #[utoipa::path(post, path = "/v1/faucet", request_body = FaucetRequest,
-    responses((status = 201, body = crate::ledger::transfer::Transfer), (status = 403, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem)))]
+    responses((status = 201, body = crate::ledger::transfer::Transfer), (status = 403, body = crate::wire::Problem),
+              (status = 409, body = crate::wire::Problem)))]
 pub async fn faucet(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let Some(faucet_address) = state.config.faucet_address else {
         return Err(Error::Forbidden("the faucet is off on this network".into()));

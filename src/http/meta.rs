@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::error::Error;
-use crate::ledger::genesis;
 use crate::money::Wal;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -24,7 +23,7 @@ pub async fn health() -> Json<Health> {
 }
 
 /// The database is reachable.
-#[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), (status = 503, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), (status = 503, body = crate::wire::Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Error> {
     sqlx::query!("SELECT 1 AS one")
         .fetch_one(&state.pool)
@@ -71,7 +70,7 @@ pub struct Network {
 #[utoipa::path(get, path = "/v1/network", responses((status = 200, body = Network)))]
 pub async fn network(State(state): State<AppState>) -> Result<Json<Network>, Error> {
     let mut conn = state.pool.acquire().await?;
-    let epoch = genesis::current_epoch(&mut conn).await?;
+    let epoch = crate::ledger::epochs::current_epoch(&mut conn).await?;
     let network = &state.network;
     Ok(Json(Network {
         network_id: network.network_id.clone(),

@@ -99,7 +99,7 @@ pub fn prometheus() -> PrometheusHandle {
         title = "WAL ledger",
         description = "The WAL token ledger: signed transfers (RFC 9421, ed25519), a double-entry journal and its audit."
     ),
-    components(schemas(crate::error::Problem))
+    components(schemas(crate::wire::Problem))
 )]
 struct ApiDoc;
 

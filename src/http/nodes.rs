@@ -14,25 +14,30 @@ use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::entries::page_limit;
 use crate::rewards::claim::Claim;
+use crate::rewards::expected::{node_with_expected_rewards, with_expected_rewards};
 use crate::staking::nodes::{self, Node, RegisterNode, UpdateNode};
 
 /// Registers a storage node operated by the signer.
 #[utoipa::path(post, path = "/v1/nodes", request_body = RegisterNode,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Node), (status = 400, body = crate::error::Problem),
-              (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 201, body = Node), (status = 400, body = crate::wire::Problem),
+              (status = 401, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
 pub async fn register(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let request: RegisterNode = signed.json()?;
     let node = request.validate()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = nodes::register(stx.conn(), signed.signer(), &node).await;
+    let done = async {
+        let node = nodes::register(stx.conn(), signed.signer(), &node).await?;
+        node_with_expected_rewards(stx.conn(), node).await
+    }
+    .await;
     stx.finish(done, StatusCode::CREATED).await
 }
 
 /// Changes a node (its operator only). A commission change applies two epochs later.
 #[utoipa::path(patch, path = "/v1/nodes/{id}", request_body = UpdateNode, params(("id" = String, Path)),
-    responses((status = 200, body = Node), (status = 400, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = Node), (status = 400, body = crate::wire::Problem),
+              (status = 403, body = crate::wire::Problem), (status = 404, body = crate::wire::Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -42,14 +47,18 @@ pub async fn update(
     let request: UpdateNode = signed.json()?;
     let changes = request.validate()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = nodes::update(stx.conn(), signed.signer(), &id, &changes).await;
+    let done = async {
+        let node = nodes::update(stx.conn(), signed.signer(), &id, &changes).await?;
+        node_with_expected_rewards(stx.conn(), node).await
+    }
+    .await;
     stx.finish(done, StatusCode::OK).await
 }
 
 /// Pays the node's unclaimed commission to its operator (the operator only).
 #[utoipa::path(post, path = "/v1/nodes/{id}/rewards/claim", params(("id" = String, Path)),
-    responses((status = 200, body = Claim), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = Claim), (status = 403, body = crate::wire::Problem),
+              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
 pub async fn claim(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -60,7 +69,7 @@ pub async fn claim(
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
         // Under the epoch lock: no epoch change credits the commission meanwhile.
-        crate::epoch::lock_shared(stx.conn()).await?;
+        crate::ledger::epochs::lock_shared(stx.conn()).await?;
         crate::rewards::claim::claim(stx.conn(), signed.signer(), &id).await
     }
     .await;
@@ -79,7 +88,7 @@ pub struct NodeDetail {
 
 /// A node by id, with its audit record and every slash.
 #[utoipa::path(get, path = "/v1/nodes/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = NodeDetail), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = NodeDetail), (status = 404, body = crate::wire::Problem)))]
 pub async fn node(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -89,6 +98,7 @@ pub async fn node(
     let node = nodes::find(&mut conn, &id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no node with id {id:?}")))?;
+    let node = node_with_expected_rewards(&mut conn, node).await?;
     let node_id: i64 = node.id.parse().map_err(Error::internal)?;
     let audits = node_audits(&mut conn, node_id, node.jailed_until_epoch).await?;
     Ok(Json(NodeDetail { node, audits }))
@@ -114,7 +124,7 @@ pub struct NodesQuery {
 }
 
 #[utoipa::path(get, path = "/v1/nodes", params(NodesQuery),
-    responses((status = 200, body = NodesPage), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = NodesPage), (status = 400, body = crate::wire::Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<NodesQuery>, QueryRejection>,
@@ -129,6 +139,7 @@ pub async fn list(
             .await?
             .into_iter()
             .collect();
+        let nodes = with_expected_rewards(&mut conn, nodes).await?;
         return Ok(Json(NodesPage {
             nodes,
             next_cursor: None,
@@ -137,6 +148,7 @@ pub async fn list(
     let nodes = nodes::page(&mut conn, after, limit + 1).await?;
     let more = nodes.len() as i64 > limit;
     let nodes: Vec<Node> = nodes.into_iter().take(limit as usize).collect();
+    let nodes = with_expected_rewards(&mut conn, nodes).await?;
     let next_cursor = more.then(|| nodes.last().map(|n| n.id.clone())).flatten();
     Ok(Json(NodesPage { nodes, next_cursor }))
 }

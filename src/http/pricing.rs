@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::AppState;
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
-use crate::ledger::genesis::current_epoch;
+use crate::ledger::epochs::current_epoch;
 use crate::pricing::store::{self, Observation, Quote, RecordedObservation};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -24,8 +24,8 @@ pub struct QuoteQuery {
 
 /// What storing `size` bytes for `epochs` epochs costs now (the same all epoch).
 #[utoipa::path(get, path = "/v1/price", params(QuoteQuery),
-    responses((status = 200, body = Quote), (status = 400, body = crate::error::Problem),
-              (status = 503, body = crate::error::Problem)))]
+    responses((status = 200, body = Quote), (status = 400, body = crate::wire::Problem),
+              (status = 503, body = crate::wire::Problem)))]
 pub async fn quote(
     State(state): State<AppState>,
     query: Result<Query<QuoteQuery>, QueryRejection>,
@@ -52,8 +52,8 @@ pub async fn quote(
 /// Records a WAL/USD observation (oracle role); the median of an epoch's observations
 /// sets the next epoch's rate, within ±10%.
 #[utoipa::path(post, path = "/v1/oracle/prices", request_body = Observation,
-    responses((status = 201, body = RecordedObservation), (status = 400, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem)))]
+    responses((status = 201, body = RecordedObservation), (status = 400, body = crate::wire::Problem),
+              (status = 403, body = crate::wire::Problem)))]
 pub async fn observe(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let Some(oracle) = state.config.oracle_address else {
         return Err(Error::Forbidden(
@@ -69,7 +69,7 @@ pub async fn observe(State(state): State<AppState>, signed: Signed) -> Result<Re
     let observation: Observation = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
-        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
         store::record(stx.conn(), &observation, epoch).await
     }
     .await;

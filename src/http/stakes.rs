@@ -11,16 +11,16 @@ use serde::{Deserialize, Serialize};
 use super::{path_param, AppState};
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
-use crate::ledger::account::Address;
 use crate::ledger::entries::page_limit;
-use crate::ledger::genesis::current_epoch;
+use crate::ledger::epochs::current_epoch;
 use crate::staking::stakes::{self, Stake, StakeRequest};
+use crate::wire::Address;
 
 /// Stakes the signer's WAL with a node: pending now, active from the next epoch.
 #[utoipa::path(post, path = "/v1/stakes", request_body = StakeRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Stake), (status = 400, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 201, body = Stake), (status = 400, body = crate::wire::Problem),
+              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
 pub async fn create(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let request: StakeRequest = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
@@ -37,8 +37,8 @@ pub async fn create(State(state): State<AppState>, signed: Signed) -> Result<Res
 /// Withdraws a stake (its owner only): pending stake is refunded at once, active stake
 /// is paid principal + rewards − slashes at the next epoch change.
 #[utoipa::path(post, path = "/v1/stakes/{id}/withdraw", params(("id" = String, Path)),
-    responses((status = 200, body = Stake), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = Stake), (status = 403, body = crate::wire::Problem),
+              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
 pub async fn withdraw(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -48,7 +48,7 @@ pub async fn withdraw(
     let _: super::NoArguments = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
-        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
         stakes::withdraw(stx.conn(), signed.signer(), &id, epoch).await
     }
     .await;
@@ -57,7 +57,7 @@ pub async fn withdraw(
 
 /// A stake by id, with its current value.
 #[utoipa::path(get, path = "/v1/stakes/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Stake), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = Stake), (status = 404, body = crate::wire::Problem)))]
 pub async fn stake(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -91,7 +91,7 @@ pub struct StakesPage {
 
 /// Stakes in creation order, of one owner and/or node.
 #[utoipa::path(get, path = "/v1/stakes", params(StakesQuery),
-    responses((status = 200, body = StakesPage), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = StakesPage), (status = 400, body = crate::wire::Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<StakesQuery>, QueryRejection>,

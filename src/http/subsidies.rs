@@ -12,13 +12,13 @@ use crate::rewards::subsidy::{self, Subsidy, SubsidyRequest};
 /// Spreads WAL over the reward slots of the current epoch and the next `epochs - 1`.
 #[utoipa::path(post, path = "/v1/subsidies", request_body = SubsidyRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Subsidy), (status = 400, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem)))]
+    responses((status = 201, body = Subsidy), (status = 400, body = crate::wire::Problem),
+              (status = 409, body = crate::wire::Problem)))]
 pub async fn create(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let request: SubsidyRequest = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
     let done = async {
-        let epoch = crate::epoch::lock_shared(stx.conn()).await?;
+        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
         let params = crate::params::load(stx.conn()).await?;
         subsidy::validate(
             &request,

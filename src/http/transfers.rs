@@ -14,9 +14,9 @@ use crate::ledger::transfer::{self, Transfer, TransferRequest};
 /// Sends WAL from the signer to `to`.
 #[utoipa::path(post, path = "/v1/transfers", request_body = TransferRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Transfer), (status = 400, body = crate::error::Problem),
-              (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = Transfer), (status = 400, body = crate::wire::Problem),
+              (status = 401, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem),
+              (status = 422, body = crate::wire::Problem)))]
 pub async fn create_transfer(
     State(state): State<AppState>,
     signed: Signed,
@@ -30,7 +30,7 @@ pub async fn create_transfer(
         to,
         amount,
         memo: request.memo.as_deref(),
-        kind: transfer::KIND,
+        kind: crate::ledger::kind::EntryKind::Transfer,
         actor: from,
     };
     let done = transfer::execute(stx.conn(), &movement).await;
@@ -39,7 +39,7 @@ pub async fn create_transfer(
 
 /// A transfer by id.
 #[utoipa::path(get, path = "/v1/transfers/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Transfer), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = Transfer), (status = 404, body = crate::wire::Problem)))]
 pub async fn transfer(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,

@@ -1,4 +1,5 @@
-//! Account identities: user addresses (ed25519 public keys) and system accounts.
+//! Account identities: user addresses (ed25519 public keys, `wire::Address`) and
+//! system accounts.
 //!
 //! In the database an account is a text key: a user's `0x…` address, or `sys:…` for a
 //! system account. A system account that many unrelated requests credit (burn, escrow
@@ -7,104 +8,7 @@
 //! (ARCHITECTURE rule 3). Debits of striped accounts happen in epoch changes, which lock
 //! every stripe in order.
 
-use std::fmt;
-use std::str::FromStr;
-
-use ed25519_dalek::VerifyingKey;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-/// A user's address: `0x` + 64 lowercase hex digits of its ed25519 public key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Address([u8; 32]);
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum AddressError {
-    #[error("address {0:?} is not 0x followed by 64 hex digits")]
-    Malformed(String),
-    #[error("address {0} is not a valid ed25519 public key; WAL sent there could never be spent")]
-    NotAKey(String),
-}
-
-impl Address {
-    pub fn from_bytes(bytes: [u8; 32]) -> Address {
-        Address(bytes)
-    }
-
-    pub fn from_key(key: &VerifyingKey) -> Address {
-        Address(key.to_bytes())
-    }
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// The public key this address names, if its bytes are a valid curve point.
-    pub fn verifying_key(&self) -> Result<VerifyingKey, AddressError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|_| AddressError::NotAKey(self.to_string()))
-    }
-
-    /// Parses and also requires a valid public key: used where WAL is sent to an
-    /// address, so that no one can send to an address nobody can ever sign for.
-    pub fn parse_spendable(text: &str) -> Result<Address, AddressError> {
-        let address: Address = text.parse()?;
-        address.verifying_key()?;
-        Ok(address)
-    }
-}
-
-impl FromStr for Address {
-    type Err = AddressError;
-    /// `0x` + 64 hex digits; uppercase hex is accepted and normalised.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let malformed = || AddressError::Malformed(text.chars().take(80).collect());
-        let hex_part = text.strip_prefix("0x").ok_or_else(malformed)?;
-        if hex_part.len() != 64 {
-            return Err(malformed());
-        }
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(hex_part, &mut bytes).map_err(|_| malformed())?;
-        Ok(Address(bytes))
-    }
-}
-
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self}")
-    }
-}
-
-impl Serialize for Address {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Address {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl utoipa::PartialSchema for Address {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some("^0x[0-9a-fA-F]{64}$"))
-            .description(Some(
-                "0x + 64 hex digits of the account's ed25519 public key",
-            ))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Address {}
+pub use crate::wire::address::{Address, AddressError};
 
 /// Accounts the ledger itself owns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -137,8 +41,9 @@ pub enum Account {
 pub const HOT_ACCOUNT_STRIPES: i16 = 16;
 
 pub const ISSUANCE_KEY: &str = "sys:issuance";
-/// Key prefixes of the per-epoch and per-node system accounts (the migrations' SQL
-/// builds the same keys).
+/// Key prefixes of the per-epoch and per-node system accounts: the one definition of
+/// the key format. Queries that aggregate per node bind these (`$n::text || n.id`)
+/// instead of spelling the keys in SQL.
 pub const SLOT_PREFIX: &str = "sys:slot:";
 pub const PENDING_PREFIX: &str = "sys:pending:";
 pub const POOL_PREFIX: &str = "sys:pool:";

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::account::ISSUANCE_KEY;
+use super::account::{Account, SystemAccount, ISSUANCE_KEY, PENDING_PREFIX};
 use crate::error::Error;
 use crate::money::Wal;
 
@@ -48,7 +48,7 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
              (SELECT total_supply FROM network) AS total_supply,
              (SELECT coalesce(sum(balance), 0) FROM balances WHERE account <> $1) AS "sum_of_balances!",
              (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = $1) AS "issuance!",
-             (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'sys:burn') AS "burned!",
+             (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = $2) AS "burned!",
              (SELECT count(*) FROM (SELECT entry_id FROM journal_lines GROUP BY entry_id
                                     HAVING sum(amount) <> 0) u) AS "unbalanced!",
              (SELECT count(*) FROM journal_entries e
@@ -61,7 +61,7 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
              (SELECT count(*) FROM journal_entries) AS "entries!",
              (SELECT count(DISTINCT account) FROM balances) AS "accounts!",
              (SELECT count(*) FROM nodes n WHERE
-                (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'sys:pending:' || n.id)
+                (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = $3::text || n.id)
                   <> (SELECT coalesce(sum(principal), 0) FROM stakes s
                       WHERE s.node_id = n.id AND s.withdraw_epoch IS NULL
                         AND s.staked_epoch = (SELECT max(epoch) FROM epochs))
@@ -70,7 +70,9 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
                            ELSE div(s.principal * r.shares, r.wal) END)), 0)
                     FROM stakes s JOIN pool_rates r ON r.node_id = s.node_id AND r.epoch = s.staked_epoch + 1
                     WHERE s.node_id = n.id AND s.withdrawn_amount IS NULL)) AS "stake_mismatches!""#,
-        ISSUANCE_KEY
+        ISSUANCE_KEY,
+        Account::System(SystemAccount::Burn).key(),
+        PENDING_PREFIX
     )
     .fetch_one(&mut *tx)
     .await?;

@@ -10,8 +10,6 @@ use super::transfer::{self, Movement, Transfer};
 use crate::error::Error;
 use crate::money::Wal;
 
-pub const KIND: &str = "faucet";
-
 pub struct FaucetSettings {
     pub faucet: Address,
     pub drip: Wal,
@@ -62,7 +60,7 @@ pub async fn drip(
         to,
         amount: settings.drip,
         memo: Some("faucet"),
-        kind: KIND,
+        kind: super::kind::EntryKind::Faucet,
         actor: requester,
     };
     transfer::execute(conn, &movement)

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use super::account::{Account, Address, SystemAccount};
 use super::journal::{self, Leg, NewEntry};
@@ -46,10 +46,14 @@ impl From<sqlx::Error> for GenesisError {
     }
 }
 
-/// Runs genesis in one transaction. Two processes racing here: the second waits on
-/// the network row's primary key and then gets `AlreadyDone`.
-pub async fn run(pool: &PgPool, params: &GenesisParams) -> Result<NetworkInfo, GenesisError> {
-    let mut tx = pool.begin().await?;
+/// The ledger's part of genesis, in the caller's transaction: the network row, epoch 0
+/// and the mint. Two processes racing here: the second waits on the network row's
+/// primary key and then gets `AlreadyDone`. (The whole genesis, with the first prices,
+/// is `app::genesis::run`.)
+pub async fn mint(
+    tx: &mut PgConnection,
+    params: &GenesisParams,
+) -> Result<NetworkInfo, GenesisError> {
     let inserted = sqlx::query!(
         r#"INSERT INTO network (network_id, treasury_address, total_supply, n_shards, genesis_wal_usd)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"#,
@@ -63,10 +67,7 @@ pub async fn run(pool: &PgPool, params: &GenesisParams) -> Result<NetworkInfo, G
     .await?
     .rows_affected();
     if inserted == 0 {
-        let existing = load(&mut tx)
-            .await?
-            .map(|n| n.network_id)
-            .unwrap_or_default();
+        let existing = load(tx).await?.map(|n| n.network_id).unwrap_or_default();
         return Err(GenesisError::AlreadyDone(existing));
     }
     sqlx::query!(
@@ -76,9 +77,8 @@ pub async fn run(pool: &PgPool, params: &GenesisParams) -> Result<NetworkInfo, G
     )
     .execute(&mut *tx)
     .await?;
-    crate::pricing::store::set_genesis(&mut tx, params.genesis_wal_usd).await?;
     let mint = NewEntry {
-        kind: "genesis_mint",
+        kind: crate::ledger::kind::EntryKind::GenesisMint,
         actor: None,
         memo: Some("genesis mint of the total supply"),
         legs: vec![
@@ -89,11 +89,10 @@ pub async fn run(pool: &PgPool, params: &GenesisParams) -> Result<NetworkInfo, G
             Leg::credit(Account::User(params.treasury), params.total_supply),
         ],
     };
-    journal::post(&mut tx, &mint).await?;
-    let info = load(&mut tx)
+    journal::post(tx, &mint).await?;
+    let info = load(tx)
         .await?
         .ok_or_else(|| Error::internal("network row vanished"))?;
-    tx.commit().await?;
     Ok(info)
 }
 
@@ -113,33 +112,4 @@ pub async fn load(conn: &mut PgConnection) -> Result<Option<NetworkInfo>, Error>
         genesis_wal_usd: r.genesis_wal_usd.normalize(),
         genesis_at: r.created_at,
     }))
-}
-
-/// The current epoch and its bounds.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct EpochInfo {
-    pub epoch: i64,
-    pub started_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-}
-
-pub async fn current_epoch(conn: &mut PgConnection) -> Result<EpochInfo, Error> {
-    let row = sqlx::query_as!(
-        EpochInfo,
-        "SELECT epoch, started_at, ends_at FROM epochs ORDER BY epoch DESC LIMIT 1"
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.ok_or_else(|| Error::Unavailable("the ledger has no genesis yet".into()))
-}
-
-/// Epoch `epoch`, if it has started.
-pub async fn epoch(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochInfo>, Error> {
-    Ok(sqlx::query_as!(
-        EpochInfo,
-        "SELECT epoch, started_at, ends_at FROM epochs WHERE epoch = $1",
-        epoch
-    )
-    .fetch_optional(&mut *conn)
-    .await?)
 }

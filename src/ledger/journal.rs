@@ -12,6 +12,7 @@ use rand::Rng;
 use sqlx::PgConnection;
 
 use super::account::{Account, Address};
+use super::kind::EntryKind;
 use crate::error::Error;
 use crate::money::Wal;
 
@@ -35,10 +36,10 @@ impl Leg {
     }
 }
 
-/// An entry to post. `kind` names what happened ("transfer", "genesis_mint", ...).
+/// An entry to post; `kind` says what happened.
 #[derive(Clone, Debug)]
 pub struct NewEntry<'a> {
-    pub kind: &'static str,
+    pub kind: EntryKind,
     /// The signer whose request caused this entry, if any.
     pub actor: Option<Address>,
     pub memo: Option<&'a str>,
@@ -111,7 +112,7 @@ pub async fn post(conn: &mut PgConnection, entry: &NewEntry<'_>) -> Result<Poste
     let row = sqlx::query!(
         r#"SELECT new_id AS "id!", new_epoch AS "epoch!", new_created_at AS "created_at!"
            FROM journal_post($1, $2, $3, $4, $5, $6, $7)"#,
-        entry.kind,
+        entry.kind.as_str(),
         actor,
         entry.memo,
         &accounts,

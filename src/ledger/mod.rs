@@ -4,7 +4,9 @@
 pub mod account;
 pub mod audit;
 pub mod entries;
+pub mod epochs;
 pub mod faucet;
 pub mod genesis;
 pub mod journal;
+pub mod kind;
 pub mod transfer;

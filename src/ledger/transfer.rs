@@ -6,11 +6,11 @@ use sqlx::PgConnection;
 
 use super::account::{Account, Address};
 use super::journal::{self, Leg, NewEntry};
+use super::kind::EntryKind;
 use crate::error::Error;
 use crate::money::Wal;
 
 pub const MEMO_LEN_MAX: usize = 256;
-pub const KIND: &str = "transfer";
 
 /// The body of `POST /v1/transfers`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -76,8 +76,8 @@ pub struct Movement<'a> {
     pub to: Address,
     pub amount: Wal,
     pub memo: Option<&'a str>,
-    /// The entry's kind: "transfer", "faucet", ...
-    pub kind: &'static str,
+    /// The entry's kind: a transfer or a faucet drip.
+    pub kind: EntryKind,
     /// Whose signed request caused it (the payer, or the faucet's requester).
     pub actor: Address,
 }
@@ -114,7 +114,7 @@ pub async fn execute(conn: &mut PgConnection, movement: &Movement<'_>) -> Result
 }
 
 /// Entry kinds that `GET /v1/transfers/{id}` shows: payments between two users.
-const PAYMENT_KINDS: [&str; 2] = [KIND, super::faucet::KIND];
+const PAYMENT_KINDS: [EntryKind; 2] = [EntryKind::Transfer, EntryKind::Faucet];
 
 /// A transfer (or faucet drip) by id, read back from its journal entry.
 pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Transfer>, Error> {
@@ -128,7 +128,7 @@ pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Transfer>,
                   (SELECT amount FROM journal_lines WHERE entry_id = e.id AND amount > 0) AS "amount!"
            FROM journal_entries e WHERE e.id = $1 AND e.kind = ANY($2)"#,
         entry_id,
-        &PAYMENT_KINDS.map(str::to_owned)[..]
+        &PAYMENT_KINDS.map(|k| k.as_str().to_owned())[..]
     )
     .fetch_optional(&mut *conn)
     .await?;

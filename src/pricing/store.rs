@@ -162,9 +162,9 @@ pub async fn record(
     observation: &Observation,
     epoch: i64,
 ) -> Result<RecordedObservation, Error> {
-    let wal_usd = crate::staking::rates::parse_usd(&observation.wal_usd)
+    let wal_usd = crate::money::rates::parse_usd(&observation.wal_usd)
         .map_err(|e| Error::InvalidArgument(format!("wal_usd: {e}")))?;
-    let bounds = crate::ledger::genesis::epoch(conn, epoch)
+    let bounds = crate::ledger::epochs::epoch(conn, epoch)
         .await?
         .ok_or_else(|| Error::internal("the current epoch vanished"))?;
     let now = Utc::now();

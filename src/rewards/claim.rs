@@ -44,7 +44,7 @@ pub async fn claim(conn: &mut PgConnection, signer: Address, id: &str) -> Result
     }
     let memo = format!("commission of node {id}");
     let entry = NewEntry {
-        kind: "commission_claim",
+        kind: crate::ledger::kind::EntryKind::CommissionClaim,
         actor: Some(signer),
         memo: Some(&memo),
         legs: vec![

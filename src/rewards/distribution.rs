@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::split::{fraction_down, split_by_weight};
+use crate::money::split::{fraction_down, split_by_weight};
 use crate::money::Wal;
 
 /// A committee member of the closing epoch.

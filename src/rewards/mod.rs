@@ -3,6 +3,6 @@
 
 pub mod claim;
 pub mod distribution;
+pub mod expected;
 pub mod members;
-pub mod split;
 pub mod subsidy;

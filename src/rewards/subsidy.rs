@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use super::split::split_evenly;
 use crate::error::Error;
 use crate::ledger::account::{Account, Address, SystemAccount};
 use crate::ledger::journal::{self, Leg, NewEntry};
+use crate::money::split::split_evenly;
 use crate::money::Wal;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -85,7 +85,7 @@ pub async fn add(
     let posted = journal::post(
         conn,
         &NewEntry {
-            kind: "subsidy",
+            kind: crate::ledger::kind::EntryKind::Subsidy,
             actor: Some(from),
             memo: Some(&memo),
             legs,

@@ -4,5 +4,4 @@
 pub mod committee;
 pub mod nodes;
 pub mod pool;
-pub mod rates;
 pub mod stakes;

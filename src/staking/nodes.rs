@@ -8,12 +8,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use super::rates::{parse_rate, parse_usd};
 use crate::error::Error;
-use crate::ledger::account::Address;
-use crate::ledger::genesis::current_epoch;
+use crate::ledger::epochs::current_epoch;
+use crate::money::rates::{parse_rate, parse_usd};
 use crate::money::Wal;
-use crate::rewards::distribution::MemberReward;
+use crate::wire::Address;
 
 pub const NAME_LEN_MAX: usize = 64;
 pub const ENDPOINT_LEN_MAX: usize = 256;
@@ -238,7 +237,8 @@ struct NodeRow {
 }
 
 impl NodeRow {
-    fn view(self, expected: Option<&MemberReward>) -> Node {
+    /// The node as stored; `rewards::expected` fills in what the epoch would pay it.
+    fn view(self) -> Node {
         let pending_commission = self
             .pending_rates
             .iter()
@@ -264,8 +264,8 @@ impl NodeRow {
             pending_stake: Wal::from_decimal_unchecked(self.pending_wal),
             shards: self.shards.unwrap_or_default(),
             unclaimed_commission: Wal::from_decimal_unchecked(self.commission_wal),
-            expected_reward: expected.map_or(Wal::ZERO, |m| m.reward),
-            expected_commission: expected.map_or(Wal::ZERO, |m| m.commission),
+            expected_reward: Wal::ZERO,
+            expected_commission: Wal::ZERO,
         }
     }
 }
@@ -285,7 +285,7 @@ pub async fn register(
     operator: Address,
     node: &NewNode,
 ) -> Result<Node, Error> {
-    let epoch = crate::epoch::lock_shared(conn).await?;
+    let epoch = crate::ledger::epochs::lock_shared(conn).await?;
     let id = sqlx::query_scalar!(
         r#"INSERT INTO nodes (operator, name, endpoint, protocol_public_key, commission_rate,
                               storage_price_vote, write_price_vote, registered_epoch)
@@ -352,53 +352,24 @@ async fn page_from(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Ve
                   n.storage_price_vote,
                   n.write_price_vote, n.registered_epoch, n.jailed_until_epoch,
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pool:' || n.id) AS "pool_wal!",
+                   WHERE account = $4::text || n.id) AS "pool_wal!",
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pending:' || n.id) AS "pending_wal!",
+                   WHERE account = $5::text || n.id) AS "pending_wal!",
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:commission:' || n.id) AS "commission_wal!",
+                   WHERE account = $6::text || n.id) AS "commission_wal!",
                   c.shards AS "shards?"
            FROM nodes n LEFT JOIN committee_members c ON c.epoch = $3 AND c.node_id = n.id
            WHERE n.id > $1 ORDER BY n.id LIMIT $2"#,
         after,
         limit,
-        epoch
+        epoch,
+        crate::ledger::account::POOL_PREFIX,
+        crate::ledger::account::PENDING_PREFIX,
+        crate::ledger::account::COMMISSION_PREFIX
     )
     .fetch_all(&mut *conn)
     .await?;
-    let expected = expected_rewards(conn, epoch).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let reward = expected.iter().find(|m| m.node_id == r.id);
-            r.view(reward)
-        })
-        .collect())
-}
-
-/// What the current epoch would pay each committee member if it ended now (with the
-/// performance its audits give so far).
-async fn expected_rewards(conn: &mut PgConnection, epoch: i64) -> Result<Vec<MemberReward>, Error> {
-    use crate::ledger::account::{Account, SystemAccount};
-    use crate::ledger::journal::balance_of_key;
-    use crate::rewards::distribution::distribute;
-    let params = crate::params::load(conn).await?;
-    let tallies = crate::audits::record::tallies(conn, epoch).await?;
-    let members = crate::rewards::members::load(conn, epoch, &params, &tallies).await?;
-    if members.is_empty() {
-        return Ok(Vec::new());
-    }
-    let slot = balance_of_key(conn, &Account::System(SystemAccount::Slot(epoch)).key()).await?;
-    let subsidy_pool =
-        balance_of_key(conn, &Account::System(SystemAccount::SubsidyPool).key()).await?;
-    Ok(distribute(
-        slot,
-        subsidy_pool,
-        params.subsidy_rate,
-        params.reward_burn_rate,
-        &members,
-    )
-    .members)
+    Ok(rows.into_iter().map(NodeRow::view).collect())
 }
 
 /// Applies the operator's changes; anyone else gets 403, an unknown node 404.
@@ -408,7 +379,7 @@ pub async fn update(
     id: &str,
     changes: &NodeChanges,
 ) -> Result<Node, Error> {
-    let epoch = crate::epoch::lock_shared(conn).await?;
+    let epoch = crate::ledger::epochs::lock_shared(conn).await?;
     let not_found = || Error::NotFound(format!("no node with id {id:?}"));
     let node_id = parse_id(id).ok_or_else(not_found)?;
     let operator = sqlx::query_scalar!(

@@ -100,6 +100,12 @@ fn to_wal(frost: u128) -> Wal {
     Wal::from_frost(i64::try_from(frost).expect("a pool holds at most the supply"))
 }
 
+/// Pool shares as the database stores them (NUMERIC).
+pub fn shares_to_db(shares: u128) -> Result<rust_decimal::Decimal, crate::error::Error> {
+    <rust_decimal::Decimal as rust_decimal::prelude::FromPrimitive>::from_u128(shares)
+        .ok_or_else(|| crate::error::Error::internal(format!("pool shares {shares} out of range")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,7 +173,7 @@ pub async fn create(
     }
     let memo = format!("stake with node {node}");
     let entry = NewEntry {
-        kind: "stake",
+        kind: crate::ledger::kind::EntryKind::Stake,
         actor: Some(owner),
         memo: Some(&memo),
         legs: vec![
@@ -233,7 +233,7 @@ pub async fn withdraw(
         let principal = Wal::from_decimal_unchecked(row.principal);
         let memo = format!("pending stake {id} refunded");
         let entry = NewEntry {
-            kind: "stake_refund",
+            kind: crate::ledger::kind::EntryKind::StakeRefund,
             actor: Some(signer),
             memo: Some(&memo),
             legs: vec![
@@ -264,7 +264,7 @@ pub async fn withdraw(
             "UPDATE stakes SET withdraw_epoch = $2, shares = $3 WHERE id = $1",
             stake_id,
             epoch,
-            crate::epoch::change::shares_to_db(shares)?
+            crate::staking::pool::shares_to_db(shares)?
         )
         .execute(&mut *conn)
         .await?;
@@ -285,12 +285,13 @@ pub async fn find(conn: &mut PgConnection, id: &str, epoch: i64) -> Result<Optio
                   s.withdrawn_amount, s.withdrawn_epoch, s.created_at,
                   r.wal AS "rate_wal?", r.shares AS "rate_shares?",
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pool:' || s.node_id) AS "pool_wal!",
+                   WHERE account = $2::text || s.node_id) AS "pool_wal!",
                   n.pool_shares
            FROM stakes s JOIN nodes n ON n.id = s.node_id
            LEFT JOIN pool_rates r ON r.node_id = s.node_id AND r.epoch = s.staked_epoch + 1
            WHERE s.id = $1"#,
-        id
+        id,
+        crate::ledger::account::POOL_PREFIX
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -312,7 +313,7 @@ pub async fn page(
                   s.withdrawn_amount, s.withdrawn_epoch, s.created_at,
                   r.wal AS "rate_wal?", r.shares AS "rate_shares?",
                   (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = 'sys:pool:' || s.node_id) AS "pool_wal!",
+                   WHERE account = $5::text || s.node_id) AS "pool_wal!",
                   n.pool_shares
            FROM stakes s JOIN nodes n ON n.id = s.node_id
            LEFT JOIN pool_rates r ON r.node_id = s.node_id AND r.epoch = s.staked_epoch + 1
@@ -322,7 +323,8 @@ pub async fn page(
         owner.map(|o| o.to_string()),
         node_id,
         after,
-        limit
+        limit,
+        crate::ledger::account::POOL_PREFIX
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -342,7 +344,7 @@ pub async fn stake(
             request.amount
         )));
     }
-    let epoch = crate::epoch::lock_shared(conn).await?;
+    let epoch = crate::ledger::epochs::lock_shared(conn).await?;
     let params = crate::params::load(conn).await?;
     if request.amount < params.stake_min || !request.amount.is_positive() {
         return Err(Error::InvalidArgument(format!(

@@ -9,16 +9,17 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use super::confirmation;
 use crate::encoding::{faulty_shards, BlobMetadata};
 use crate::error::Error;
 use crate::ledger::account::{Account, Address, SystemAccount};
 use crate::ledger::journal::{self, Leg, NewEntry};
+use crate::money::split::split_evenly;
 use crate::money::Wal;
 use crate::params::Params;
 use crate::pricing::rules::cost;
 use crate::pricing::store::{prices, quote};
-use crate::rewards::split::split_evenly;
+use crate::wire::confirmation;
+use crate::wire::StoredBlob;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -228,7 +229,7 @@ pub async fn buy(
     journal::post(
         conn,
         &NewEntry {
-            kind: "storage_purchase",
+            kind: crate::ledger::kind::EntryKind::StoragePurchase,
             actor: Some(owner),
             memo: Some(&memo),
             legs,
@@ -343,7 +344,7 @@ pub async fn extend(
     journal::post(
         conn,
         &NewEntry {
-            kind: "storage_extension",
+            kind: crate::ledger::kind::EntryKind::StorageExtension,
             actor: Some(signer),
             memo: Some(&memo),
             legs,
@@ -404,7 +405,7 @@ pub async fn delete(
         journal::post(
             conn,
             &NewEntry {
-                kind: "storage_refund",
+                kind: crate::ledger::kind::EntryKind::StorageRefund,
                 actor: Some(signer),
                 memo: Some(&memo),
                 legs,
@@ -646,16 +647,6 @@ pub async fn blob_summary(
         end_epoch: row.end_epoch,
         active: row.active,
     }))
-}
-
-/// A blob with certified storage that has not expired: what the checker audits.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct StoredBlob {
-    pub blob_id: String,
-    #[schema(value_type = Object)]
-    pub metadata: BlobMetadata,
-    /// The first epoch none of its contracts covers.
-    pub end_epoch: i64,
 }
 
 /// Blobs with a certified contract covering `epoch`, in blob id order after `after`.

@@ -18,8 +18,8 @@ use wal::app;
 use wal::client::{ClientError, LedgerClient};
 use wal::config::Config;
 use wal::http::AppState;
-use wal::ledger::account::Address;
 use wal::money::Wal;
+use wal::wire::Address;
 
 pub struct TestLedger {
     pub url: String,
@@ -211,7 +211,7 @@ impl Drop for TestLedger {
 pub struct PresignedTransfer {
     url: String,
     body: Vec<u8>,
-    headers: wal::auth::signature::SignatureHeaders,
+    headers: wal::signing::SignatureHeaders,
 }
 
 impl PresignedTransfer {
@@ -222,13 +222,13 @@ impl PresignedTransfer {
         nonce: &str,
     ) -> PresignedTransfer {
         let body = serde_json::to_vec(body).unwrap();
-        let params = wal::auth::signature::SignatureParams {
+        let params = wal::signing::SignatureParams {
             network_id: &ledger.network_id,
             created_unix_secs: chrono::Utc::now().timestamp(),
             nonce,
         };
         let headers =
-            wal::auth::signature::sign_request(key, "POST", "/v1/transfers", None, &body, &params);
+            wal::signing::sign_request(key, "POST", "/v1/transfers", None, &body, &params);
         PresignedTransfer {
             url: format!("{}/v1/transfers", ledger.url),
             body,

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use wal::config::Config;
-use wal::storage::confirmation;
+use wal::wire::confirmation;
 
 use super::{address, new_key, TestLedger};
 

@@ -8,7 +8,7 @@ use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 use serde_json::Value;
 use wal::client::{ClientError, LedgerClient};
-use wal::storage::contracts::StoredBlob;
+use wal::wire::StoredBlob;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Member {

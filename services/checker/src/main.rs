@@ -34,11 +34,11 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use tokio::sync::{watch, Semaphore};
-use wal::audits::record::{AuditResult, Outcome};
 use wal::client::LedgerClient;
-use wal::config::env_or;
-use wal::storage::contracts::StoredBlob;
-use wal::storage::repair::Placed;
+use wal::wire::{AuditResult, Outcome};
+
+use wal::client::repair::Placed;
+use wal::wire::StoredBlob;
 
 use crate::ledger::Member;
 use crate::report::{Reported, Reporter};
@@ -55,7 +55,7 @@ struct Checker {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    wal::app::init_logging();
+    wal::logging::init();
     let key_file = PathBuf::from(
         std::env::var("WAL_CHECKER_KEY_FILE")
             .map_err(|_| anyhow::anyhow!("set WAL_CHECKER_KEY_FILE to the auditor's key file"))?,
@@ -488,4 +488,9 @@ async fn repair_one(
         }
         Err(e) => tracing::warn!(blob_id = %blob.blob_id, error = %e, "repair failed; will retry"),
     }
+}
+
+/// An environment variable as text, or `default` when unset.
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }

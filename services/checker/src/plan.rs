@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rand::Rng;
-use wal::storage::contracts::StoredBlob;
+use wal::wire::StoredBlob;
 
 /// Offsets for `count` challenges spread evenly over `window`: each at a uniformly
 /// random moment of its own slot.

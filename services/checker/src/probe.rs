@@ -8,10 +8,10 @@ use std::time::Duration;
 use ed25519_dalek::VerifyingKey;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use wal::audits::record::Outcome;
 use wal::encoding::BlobMetadata;
-use wal::storage::challenge::{check_answer, Answer, Challenge, Verdict};
-use wal::storage::confirmation::blob_id_bytes;
+use wal::wire::challenge::{check_answer, Answer, Challenge, Verdict};
+use wal::wire::confirmation::blob_id_bytes;
+use wal::wire::Outcome;
 
 /// What one attempt gave.
 #[derive(Clone, Debug)]

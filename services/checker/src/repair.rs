@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
+use wal::client::repair::{rebuild, Placed};
 use wal::encoding::BlobMetadata;
-use wal::storage::repair::{rebuild, Placed};
 
 use crate::ledger::Member;
 

@@ -19,8 +19,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
-use wal::audits::record::{AuditResult, Outcome};
 use wal::client::{ClientError, LedgerClient};
+use wal::wire::{AuditResult, Outcome};
 
 const BATCH_RESULTS: usize = 200;
 /// Under the ledger's default body limit (256 KiB): a `fail` carries its chunk as

@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use wal::client::{ClientError, LedgerClient};
 use wal::encoding::BlobMetadata;
-use wal::error::Error;
 
 const SHARDS_CACHE: Duration = Duration::from_secs(1);
 

@@ -11,6 +11,7 @@
 //! It learns its node id and its shards from the ledger by its protocol key.
 
 mod disk;
+mod error;
 mod ledger;
 
 use std::net::SocketAddr;
@@ -27,10 +28,10 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
-use wal::config::env_or;
+
+use crate::error::Error;
 use wal::encoding::chunk_proof;
-use wal::error::Error;
-use wal::storage::{challenge, confirmation};
+use wal::wire::{challenge, confirmation};
 
 use crate::disk::Disk;
 use crate::ledger::Ledger;
@@ -267,7 +268,7 @@ fn router(node: Shared, sliver_bytes_max: usize, concurrency_max: usize) -> Rout
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    wal::app::init_logging();
+    wal::logging::init();
     let key_file =
         PathBuf::from(std::env::var("WAL_NODE_KEY_FILE").map_err(|_| {
             anyhow::anyhow!("set WAL_NODE_KEY_FILE to the node's protocol key file")
@@ -305,4 +306,9 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// An environment variable as text, or `default` when unset.
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }

@@ -7,8 +7,8 @@ use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
 use serde_json::{json, Value};
 use wal::client::keyfile;
-use wal::ledger::account::Address;
 use wal::money::Wal;
+use wal::wire::Address;
 
 use crate::cli::{AccountCommand, Cli};
 use crate::output::{more_line, print, s};

@@ -11,8 +11,8 @@ use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
 use serde_json::{json, Value};
 use wal::client::LedgerClient;
-use wal::ledger::account::Address;
 use wal::money::Wal;
+use wal::wire::Address;
 
 use crate::cli::Cli;
 use crate::output::{print, s};

@@ -18,7 +18,7 @@ use clap::Parser;
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 use wal::client::{keyfile, ClientError, LedgerClient};
-use wal::ledger::account::Address;
+use wal::wire::Address;
 
 use cli::{Cli, Command};
 

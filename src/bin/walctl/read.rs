@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use wal::client::read::fetch_blob;
 use wal::encoding::BlobMetadata;
-use wal::storage::read::fetch_blob;
 
 use crate::cli::Cli;
 use crate::holders::{holders, node_http, progress, Holder, TRANSFERS_MAX};

@@ -1,5 +1,7 @@
 //! Building and serving the ledger: database set-up, genesis, background tasks, HTTP.
 
+pub mod genesis;
+
 use std::time::Duration;
 
 use sqlx::migrate::MigrateDatabase;
@@ -9,25 +11,13 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::{router, AppState};
-use crate::ledger::genesis::{self, GenesisError, GenesisParams, NetworkInfo};
+use crate::ledger::genesis::{GenesisError, GenesisParams, NetworkInfo};
+
+pub use crate::logging::init as init_logging;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Creates the database if it does not exist yet.
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`), coloured only on a
-/// terminal. Every binary of the project (ledger, storage node, checker) starts with it.
-pub fn init_logging() {
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
-
 pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
     if !Postgres::database_exists(database_url).await? {
         Postgres::create_database(database_url).await?;
@@ -79,7 +69,7 @@ pub fn genesis_params(config: &Config) -> anyhow::Result<GenesisParams> {
 /// to the configured network.
 pub async fn prepare(pool: &PgPool, config: &Config) -> anyhow::Result<NetworkInfo> {
     MIGRATOR.run(pool).await?;
-    let existing = genesis::load(&mut *pool.acquire().await?).await?;
+    let existing = crate::ledger::genesis::load(&mut *pool.acquire().await?).await?;
     let network = match existing {
         Some(network) => network,
         None => match genesis::run(pool, &genesis_params(config)?).await {
@@ -88,9 +78,11 @@ pub async fn prepare(pool: &PgPool, config: &Config) -> anyhow::Result<NetworkIn
                 network
             }
             // Another ledger process won the race: use what it wrote.
-            Err(GenesisError::AlreadyDone(_)) => genesis::load(&mut *pool.acquire().await?)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("genesis vanished"))?,
+            Err(GenesisError::AlreadyDone(_)) => {
+                crate::ledger::genesis::load(&mut *pool.acquire().await?)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("genesis vanished"))?
+            }
             Err(GenesisError::Ledger(e)) => return Err(e.into()),
         },
     };

@@ -1,0 +1,56 @@
+//! The epoch record and the epoch lock: which epoch is current, its bounds, and the
+//! advisory lock that keeps requests and epoch changes apart. Every domain reads the
+//! epoch through here, so it sits at the bottom with the journal.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::error::Error;
+
+/// Takes the shared epoch lock for the rest of the caller's transaction and returns
+/// the current epoch. Every request whose effect depends on the epoch calls this
+/// first, so no epoch change runs while it is half done (see the staking migration).
+pub async fn lock_shared(conn: &mut PgConnection) -> Result<i64, Error> {
+    let epoch = sqlx::query_scalar!(r#"SELECT epoch_lock_shared() AS "epoch!""#)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(epoch)
+}
+
+/// Takes the epoch lock exclusively (epoch changes only) and returns the current epoch.
+pub async fn lock_exclusive(conn: &mut PgConnection) -> Result<i64, Error> {
+    let epoch = sqlx::query_scalar!(r#"SELECT epoch_lock_exclusive() AS "epoch!""#)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(epoch)
+}
+
+/// The current epoch and its bounds.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EpochInfo {
+    pub epoch: i64,
+    pub started_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+pub async fn current_epoch(conn: &mut PgConnection) -> Result<EpochInfo, Error> {
+    let row = sqlx::query_as!(
+        EpochInfo,
+        "SELECT epoch, started_at, ends_at FROM epochs ORDER BY epoch DESC LIMIT 1"
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.ok_or_else(|| Error::Unavailable("the ledger has no genesis yet".into()))
+}
+
+/// Epoch `epoch`, if it has started.
+pub async fn epoch(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochInfo>, Error> {
+    Ok(sqlx::query_as!(
+        EpochInfo,
+        "SELECT epoch, started_at, ends_at FROM epochs WHERE epoch = $1",
+        epoch
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
+}
