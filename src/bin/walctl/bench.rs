@@ -14,7 +14,9 @@ use wal::client::LedgerClient;
 use wal::money::Wal;
 use wal::wire::Address;
 
-use crate::{client, fresh_key, signing_client, Cli, CliError};
+use crate::cli::Cli;
+use crate::output::{print, s};
+use crate::{client, fresh_key, signing_client, CliError};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Operation {
@@ -25,9 +27,23 @@ pub enum Operation {
 /// Size of each blob a purchase bench buys storage for.
 const PURCHASED_BLOB_BYTES: usize = 1024;
 
+/// Runs the bench and prints its report.
+pub async fn command(
+    cli: &Cli,
+    operation: Operation,
+    clients: usize,
+    accounts: usize,
+    duration_secs: u64,
+) -> Result<(), CliError> {
+    let duration = Duration::from_secs(duration_secs);
+    let report = run(cli, operation, clients, accounts, duration).await?;
+    print(cli, &report, report_text);
+    Ok(())
+}
+
 /// Funds fresh keys from the caller's key (`accounts` of them for transfers, one per
 /// client for purchases), then runs `clients` concurrent loops for `duration`.
-pub async fn run(
+async fn run(
     cli: &Cli,
     operation: Operation,
     clients: usize,
@@ -43,20 +59,7 @@ pub async fn run(
             "bench needs at least 1 client, and 2 accounts for transfers".into(),
         ));
     }
-    let funder = signing_client(cli)?;
-    let keys: Vec<SigningKey> = (0..accounts)
-        .map(|_| SigningKey::generate(&mut OsRng))
-        .collect();
-    for key in &keys {
-        let to = Address::from_key(&key.verifying_key());
-        let body = json!({"to": to, "amount": Wal::from_wal(1_000), "memo": "bench funding"});
-        let _: Value = funder.post("/v1/transfers", &body, &fresh_key()).await?;
-    }
-    let signers: Arc<Vec<LedgerClient>> =
-        Arc::new(keys.iter().map(|k| client(cli, Some(k.clone()))).collect());
-    for signer in signers.iter() {
-        signer.network_id().await?;
-    }
+    let signers = Arc::new(funded_signers(cli, accounts).await?);
     let purchase = match operation {
         Operation::Transfer => None,
         Operation::Purchase => Some(Arc::new(PurchaseTerms::now(cli).await?)),
@@ -66,25 +69,7 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     for client_index in 0..clients {
         let (signers, purchase) = (signers.clone(), purchase.clone());
-        tasks.spawn(async move {
-            let mut latencies_us = Vec::new();
-            let mut failed = 0u64;
-            while Instant::now() < deadline {
-                let (signer, path, body) = match &purchase {
-                    None => transfer(&signers),
-                    Some(terms) => (client_index, "/v1/storage/contracts", terms.body()),
-                };
-                let sent = Instant::now();
-                let result: Result<Value, _> = signers[signer]
-                    .send_signed(reqwest::Method::POST, path, &body, Some(&fresh_key()))
-                    .await;
-                match result {
-                    Ok(_) => latencies_us.push(sent.elapsed().as_micros() as u64),
-                    Err(_) => failed += 1,
-                }
-            }
-            (latencies_us, failed)
-        });
+        tasks.spawn(client_loop(signers, purchase, client_index, deadline));
     }
     let mut latencies_us = Vec::new();
     let mut failed = 0;
@@ -102,6 +87,52 @@ pub async fn run(
         latencies_us,
         failed,
     ))
+}
+
+/// `accounts` fresh keys, each given 1000 WAL from the caller's key, as clients that
+/// already know the network id (so that fetching it is not timed).
+async fn funded_signers(cli: &Cli, accounts: usize) -> Result<Vec<LedgerClient>, CliError> {
+    let funder = signing_client(cli)?;
+    let keys: Vec<SigningKey> = (0..accounts)
+        .map(|_| SigningKey::generate(&mut OsRng))
+        .collect();
+    for key in &keys {
+        let to = Address::from_key(&key.verifying_key());
+        let body = json!({"to": to, "amount": Wal::from_wal(1_000), "memo": "bench funding"});
+        let _: Value = funder.post("/v1/transfers", &body, &fresh_key()).await?;
+    }
+    let signers: Vec<LedgerClient> = keys.iter().map(|k| client(cli, Some(k.clone()))).collect();
+    for signer in &signers {
+        signer.network_id().await?;
+    }
+    Ok(signers)
+}
+
+/// One bench client: sends until `deadline`; the latencies of the successes in
+/// microseconds, and the count of failures.
+async fn client_loop(
+    signers: Arc<Vec<LedgerClient>>,
+    purchase: Option<Arc<PurchaseTerms>>,
+    client_index: usize,
+    deadline: Instant,
+) -> (Vec<u64>, u64) {
+    let mut latencies_us = Vec::new();
+    let mut failed = 0u64;
+    while Instant::now() < deadline {
+        let (signer, path, body) = match &purchase {
+            None => transfer(&signers),
+            Some(terms) => (client_index, "/v1/storage/contracts", terms.body()),
+        };
+        let sent = Instant::now();
+        let result: Result<Value, _> = signers[signer]
+            .send_signed(reqwest::Method::POST, path, &body, Some(&fresh_key()))
+            .await;
+        match result {
+            Ok(_) => latencies_us.push(sent.elapsed().as_micros() as u64),
+            Err(_) => failed += 1,
+        }
+    }
+    (latencies_us, failed)
 }
 
 /// A transfer of 1000 FROST between a random pair: (signer, path, body).
@@ -185,4 +216,13 @@ fn report(
         "p95_ms": percentile_ms(0.95),
         "p99_ms": percentile_ms(0.99),
     })
+}
+
+fn report_text(v: &Value) -> String {
+    format!(
+        "{} clients, {} accounts, {} s: {} {op}s ok, {} failed\n{} {op}s/s  latency p50 {} ms  p95 {} ms  p99 {} ms",
+        s(v, "clients"), s(v, "accounts"), s(v, "seconds"), s(v, "ok"), s(v, "failed"),
+        s(v, "per_sec"), s(v, "p50_ms"), s(v, "p95_ms"), s(v, "p99_ms"),
+        op = s(v, "operation")
+    )
 }

@@ -1,8 +1,118 @@
-//! walctl's staking, reward and epoch commands.
+//! walctl's staking, reward and epoch commands: stake, unstake, stakes, claim,
+//! committee, epoch and subsidize, with their text renderers.
 
 use serde_json::{json, Value};
 
-use crate::{address_or_own, client, fresh_key, print, s, signing_client, Cli, CliError, Command};
+use crate::cli::{Cli, StakingCommand};
+use crate::output::{more_line, print, s};
+use crate::{address_or_own, client, fresh_key, signing_client, with_cursor, CliError};
+
+pub async fn run(cli: &Cli, command: &StakingCommand) -> Result<(), CliError> {
+    match command {
+        StakingCommand::Stake { node_id, amount } => stake(cli, node_id, amount).await,
+        StakingCommand::Unstake { stake_id } => unstake(cli, stake_id).await,
+        StakingCommand::Stakes {
+            owner,
+            node_id,
+            limit,
+            cursor,
+        } => stakes(cli, owner, node_id, *limit, cursor).await,
+        StakingCommand::Claim { node_id } => claim(cli, node_id).await,
+        StakingCommand::Committee => committee(cli).await,
+        StakingCommand::Epoch { epoch, advance } => epoch_command(cli, *epoch, *advance).await,
+        StakingCommand::Subsidize { amount, epochs } => subsidize(cli, amount, *epochs).await,
+    }
+}
+
+async fn stake(cli: &Cli, node_id: &str, amount: &str) -> Result<(), CliError> {
+    let body = json!({"node_id": node_id, "amount": amount});
+    let out: Value = signing_client(cli)?
+        .post("/v1/stakes", &body, &fresh_key())
+        .await?;
+    print(cli, &out, stake_text);
+    Ok(())
+}
+
+async fn unstake(cli: &Cli, stake_id: &str) -> Result<(), CliError> {
+    let out: Value = signing_client(cli)?
+        .post(
+            &format!("/v1/stakes/{stake_id}/withdraw"),
+            &json!({}),
+            &fresh_key(),
+        )
+        .await?;
+    print(cli, &out, stake_text);
+    Ok(())
+}
+
+/// Lists by owner (default: yours) unless only a node is named.
+async fn stakes(
+    cli: &Cli,
+    owner: &Option<String>,
+    node_id: &Option<String>,
+    limit: u32,
+    cursor: &Option<String>,
+) -> Result<(), CliError> {
+    let mut path = format!("/v1/stakes?limit={limit}");
+    if node_id.is_none() || owner.is_some() {
+        path.push_str(&format!("&owner={}", address_or_own(cli, owner)?));
+    }
+    if let Some(node_id) = node_id {
+        path.push_str(&format!("&node_id={node_id}"));
+    }
+    let path = with_cursor(path, cursor);
+    let out: Value = client(cli, None).get(&path).await?;
+    print(cli, &out, stake_page_text);
+    Ok(())
+}
+
+async fn claim(cli: &Cli, node_id: &str) -> Result<(), CliError> {
+    let out: Value = signing_client(cli)?
+        .post(
+            &format!("/v1/nodes/{node_id}/rewards/claim"),
+            &json!({}),
+            &fresh_key(),
+        )
+        .await?;
+    print(cli, &out, claim_text);
+    Ok(())
+}
+
+async fn committee(cli: &Cli) -> Result<(), CliError> {
+    let out: Value = client(cli, None).get("/v1/committee").await?;
+    print(cli, &out, committee_text);
+    Ok(())
+}
+
+/// Shows an epoch, or with `advance` ends the current one.
+async fn epoch_command(cli: &Cli, epoch: Option<i64>, advance: bool) -> Result<(), CliError> {
+    let out: Value = if advance {
+        // Name the epoch to end, so that a retry after a lost answer can never
+        // end the next one too.
+        let current: Value = client(cli, None).get("/v1/epochs/current").await?;
+        let body = json!({"epoch": current["epoch"]});
+        signing_client(cli)?
+            .post("/v1/admin/epochs/advance", &body, &fresh_key())
+            .await?
+    } else {
+        let path = match epoch {
+            Some(n) => format!("/v1/epochs/{n}"),
+            None => "/v1/epochs/current".into(),
+        };
+        client(cli, None).get(&path).await?
+    };
+    print(cli, &out, epoch_text);
+    Ok(())
+}
+
+async fn subsidize(cli: &Cli, amount: &str, epochs: u32) -> Result<(), CliError> {
+    let body = json!({"amount": amount, "epochs": epochs});
+    let out: Value = signing_client(cli)?
+        .post("/v1/subsidies", &body, &fresh_key())
+        .await?;
+    print(cli, &out, subsidy_text);
+    Ok(())
+}
 
 fn stake_text(stake: &Value) -> String {
     let mut line = format!(
@@ -91,132 +201,56 @@ fn epoch_text(epoch: &Value) -> String {
     lines.join("\n")
 }
 
-pub async fn run(cli: &Cli, command: &Command) -> Result<(), CliError> {
-    match command {
-        Command::Stake { node_id, amount } => {
-            let body = json!({"node_id": node_id, "amount": amount});
-            let out: Value = signing_client(cli)?
-                .post("/v1/stakes", &body, &fresh_key())
-                .await?;
-            print(cli, &out, stake_text);
-        }
-        Command::Unstake { stake_id } => {
-            let out: Value = signing_client(cli)?
-                .post(
-                    &format!("/v1/stakes/{stake_id}/withdraw"),
-                    &json!({}),
-                    &fresh_key(),
-                )
-                .await?;
-            print(cli, &out, stake_text);
-        }
-        Command::Stakes {
-            owner,
-            node_id,
-            limit,
-            cursor,
-        } => {
-            let mut path = format!("/v1/stakes?limit={limit}");
-            if node_id.is_none() || owner.is_some() {
-                path.push_str(&format!("&owner={}", address_or_own(cli, owner)?));
-            }
-            if let Some(node_id) = node_id {
-                path.push_str(&format!("&node_id={node_id}"));
-            }
-            if let Some(cursor) = cursor {
-                path.push_str(&format!("&cursor={cursor}"));
-            }
-            let out: Value = client(cli, None).get(&path).await?;
-            print(cli, &out, |page| {
-                let mut lines: Vec<String> = page["stakes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(stake_text)
-                    .collect();
-                if lines.is_empty() {
-                    lines.push("no stakes".into());
-                }
-                if let Some(cursor) = page["next_cursor"].as_str() {
-                    lines.push(format!("more: --cursor {cursor}"));
-                }
-                lines.join("\n")
-            });
-        }
-        Command::Claim { node_id } => {
-            let out: Value = signing_client(cli)?
-                .post(
-                    &format!("/v1/nodes/{node_id}/rewards/claim"),
-                    &json!({}),
-                    &fresh_key(),
-                )
-                .await?;
-            print(cli, &out, |c| {
-                format!(
-                    "claimed {} WAL of node {} to {}",
-                    s(c, "amount"),
-                    s(c, "node_id"),
-                    s(c, "to")
-                )
-            });
-        }
-        Command::Committee => {
-            let out: Value = client(cli, None).get("/v1/committee").await?;
-            print(cli, &out, |c| {
-                let mut lines = vec![format!(
-                    "committee of epoch {} ({} shards):",
-                    s(c, "epoch"),
-                    s(c, "n_shards")
-                )];
-                lines.extend(
-                    c["members"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(member_text),
-                );
-                lines.join("\n")
-            });
-        }
-        Command::Epoch { epoch, advance } => {
-            let out: Value = if *advance {
-                // Name the epoch to end, so that a retry after a lost answer can never
-                // end the next one too.
-                let current: Value = client(cli, None).get("/v1/epochs/current").await?;
-                let body = json!({"epoch": current["epoch"]});
-                signing_client(cli)?
-                    .post("/v1/admin/epochs/advance", &body, &fresh_key())
-                    .await?
-            } else {
-                let path = match epoch {
-                    Some(n) => format!("/v1/epochs/{n}"),
-                    None => "/v1/epochs/current".into(),
-                };
-                client(cli, None).get(&path).await?
-            };
-            print(cli, &out, epoch_text);
-        }
-        Command::Subsidize { amount, epochs } => {
-            let body = json!({"amount": amount, "epochs": epochs});
-            let out: Value = signing_client(cli)?
-                .post("/v1/subsidies", &body, &fresh_key())
-                .await?;
-            print(cli, &out, |sub| {
-                let slots: Vec<String> = sub["slots"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|slot| format!("epoch {}: {} WAL", s(slot, "epoch"), s(slot, "amount")))
-                    .collect();
-                format!(
-                    "subsidy {} of {} WAL: {}",
-                    s(sub, "id"),
-                    s(sub, "amount"),
-                    slots.join(", ")
-                )
-            });
-        }
-        _ => unreachable!("main dispatches only staking commands here"),
+fn stake_page_text(page: &Value) -> String {
+    let mut lines: Vec<String> = page["stakes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(stake_text)
+        .collect();
+    if lines.is_empty() {
+        lines.push("no stakes".into());
     }
-    Ok(())
+    lines.extend(more_line(page));
+    lines.join("\n")
+}
+
+fn claim_text(c: &Value) -> String {
+    format!(
+        "claimed {} WAL of node {} to {}",
+        s(c, "amount"),
+        s(c, "node_id"),
+        s(c, "to")
+    )
+}
+
+fn committee_text(c: &Value) -> String {
+    let mut lines = vec![format!(
+        "committee of epoch {} ({} shards):",
+        s(c, "epoch"),
+        s(c, "n_shards")
+    )];
+    lines.extend(
+        c["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(member_text),
+    );
+    lines.join("\n")
+}
+
+fn subsidy_text(sub: &Value) -> String {
+    let slots: Vec<String> = sub["slots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|slot| format!("epoch {}: {} WAL", s(slot, "epoch"), s(slot, "amount")))
+        .collect();
+    format!(
+        "subsidy {} of {} WAL: {}",
+        s(sub, "id"),
+        s(sub, "amount"),
+        slots.join(", ")
+    )
 }

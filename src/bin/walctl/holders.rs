@@ -1,0 +1,64 @@
+//! What walctl's data path (store, read, blob health) shares when it talks to storage
+//! nodes: who holds each shard this epoch, the HTTP client for the nodes, and the
+//! progress bar of a sliver transfer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use crate::cli::Cli;
+use crate::output::s;
+use crate::{client, CliError};
+
+/// Parallel uploads or downloads at once.
+pub const TRANSFERS_MAX: usize = 8;
+const NODE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Holder {
+    pub node_id: String,
+    pub endpoint: String,
+}
+
+/// Who holds each shard in the current epoch, with their endpoints.
+pub async fn holders(cli: &Cli) -> Result<(i64, HashMap<u32, Arc<Holder>>), CliError> {
+    let ledger = client(cli, None);
+    let committee: Value = ledger.get("/v1/committee").await?;
+    let mut out = HashMap::new();
+    for member in committee["members"].as_array().into_iter().flatten() {
+        let holder = Arc::new(Holder {
+            node_id: s(member, "node_id"),
+            endpoint: s(member, "endpoint"),
+        });
+        for shard in member["shards"].as_array().into_iter().flatten() {
+            out.insert(shard.as_u64().unwrap_or(0) as u32, holder.clone());
+        }
+    }
+    let epoch = committee["epoch"].as_i64().unwrap_or(0);
+    Ok((epoch, out))
+}
+
+/// The HTTP client for storage nodes; each request gives up after `NODE_TIMEOUT`.
+pub fn node_http() -> Result<reqwest::Client, CliError> {
+    reqwest::Client::builder()
+        .timeout(NODE_TIMEOUT)
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// A bar counting slivers, hidden with `--json` (its output is for programs).
+pub fn progress(cli: &Cli, length: u64, what: &str) -> ProgressBar {
+    if cli.json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(length);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} slivers {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}

@@ -1,0 +1,157 @@
+//! walctl's read side of the data path: `read` (fetch verified slivers, decode, check
+//! the blob id) and `blob health` (which holder serves which sliver, verified now).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use wal::client::read::fetch_blob;
+use wal::encoding::BlobMetadata;
+
+use crate::cli::Cli;
+use crate::holders::{holders, node_http, progress, Holder, TRANSFERS_MAX};
+use crate::output::{print, s};
+use crate::{client, CliError};
+
+pub async fn read_command(cli: &Cli, blob_id: &str, output: &Path) -> Result<(), CliError> {
+    let out = read(cli, blob_id, output).await?;
+    print(cli, &out, read_text);
+    Ok(())
+}
+
+pub async fn health_command(cli: &Cli, blob_id: &str) -> Result<(), CliError> {
+    let out = health(cli, blob_id).await?;
+    print(cli, &out, health_text);
+    Ok(())
+}
+
+/// The blob's metadata from the ledger, checked against its id.
+async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError> {
+    let status: Value = client(cli, None)
+        .get(&format!("/v1/blobs/{blob_id}/status"))
+        .await?;
+    let metadata: BlobMetadata = serde_json::from_value(status["metadata"].clone())
+        .map_err(|e| CliError::Usage(format!("the ledger's metadata is unreadable: {e}")))?;
+    if metadata.blob_id() != blob_id {
+        return Err(CliError::Usage(
+            "the ledger's metadata does not match the blob id".into(),
+        ));
+    }
+    Ok(metadata)
+}
+
+async fn read(cli: &Cli, blob_id: &str, output: &Path) -> Result<Value, CliError> {
+    let blob_id = blob_id.to_ascii_lowercase();
+    let metadata = metadata_of(cli, &blob_id).await?;
+    let (_, holders) = holders(cli).await?;
+    let endpoints: HashMap<u32, String> = holders
+        .iter()
+        .map(|(&shard, h)| (shard, h.endpoint.clone()))
+        .collect();
+    let http = node_http()?;
+    let bar = progress(cli, u64::from(metadata.n_shards), "reading");
+    let tick = bar.clone();
+    let (bytes, verified) = fetch_blob(
+        &http,
+        &metadata,
+        &endpoints,
+        TRANSFERS_MAX,
+        Arc::new(move || tick.inc(1)),
+    )
+    .await
+    .map_err(|e| CliError::Usage(format!("cannot rebuild blob {blob_id}: {e}")))?;
+    bar.finish_and_clear();
+    std::fs::write(output, &bytes)
+        .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", output.display())))?;
+    Ok(
+        json!({"blob_id": blob_id, "size": bytes.len(), "verified_slivers": verified, "output": output.display().to_string()}),
+    )
+}
+
+/// Which sliver is where, and whether each holder serves it verified.
+async fn health(cli: &Cli, blob_id: &str) -> Result<Value, CliError> {
+    let blob_id = blob_id.to_ascii_lowercase();
+    let metadata = metadata_of(cli, &blob_id).await?;
+    let (epoch, holders) = holders(cli).await?;
+    let http = node_http()?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for shard in 0..metadata.n_shards {
+        let holder = holders.get(&shard).cloned();
+        let (http, metadata, blob_id) = (http.clone(), metadata.clone(), blob_id.clone());
+        tasks.spawn(async move { probe(&http, &metadata, &blob_id, shard, holder).await });
+    }
+    let mut slivers = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        slivers.push(done.map_err(|e| CliError::Usage(e.to_string()))?);
+    }
+    slivers.sort_by_key(|s| s["shard"].as_u64());
+    let verified = slivers.iter().filter(|s| s["state"] == "verified").count();
+    Ok(json!({
+        "blob_id": blob_id, "epoch": epoch, "n_shards": metadata.n_shards, "k": metadata.k,
+        "verified": verified, "readable": verified >= metadata.k as usize,
+        "fully_redundant": verified == metadata.n_shards as usize, "slivers": slivers,
+    }))
+}
+
+/// Fetches one sliver from its holder and says what came back.
+async fn probe(
+    http: &reqwest::Client,
+    metadata: &BlobMetadata,
+    blob_id: &str,
+    shard: u32,
+    holder: Option<Arc<Holder>>,
+) -> Value {
+    let Some(holder) = holder else {
+        return json!({"shard": shard, "node_id": null, "state": "no holder"});
+    };
+    let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
+    let state = match http.get(url).send().await {
+        Err(_) => "unreachable",
+        Ok(r) if r.status().as_u16() == 404 => "missing",
+        Ok(r) if !r.status().is_success() => "refused",
+        Ok(r) => match r.bytes().await {
+            Ok(b) if metadata.verify_sliver(shard, &b).is_ok() => "verified",
+            Ok(_) => "corrupt",
+            Err(_) => "unreachable",
+        },
+    };
+    json!({"shard": shard, "node_id": holder.node_id, "endpoint": holder.endpoint, "state": state})
+}
+
+fn read_text(o: &Value) -> String {
+    format!(
+        "read blob {} ({} bytes) into {}",
+        s(o, "blob_id"),
+        s(o, "size"),
+        s(o, "output")
+    )
+}
+
+fn health_text(h: &Value) -> String {
+    let mut lines = vec![format!(
+        "blob {} in epoch {}: {} of {} slivers verified (k = {}): {}",
+        s(h, "blob_id"),
+        s(h, "epoch"),
+        s(h, "verified"),
+        s(h, "n_shards"),
+        s(h, "k"),
+        if h["fully_redundant"] == true {
+            "fully redundant"
+        } else if h["readable"] == true {
+            "readable, redundancy reduced"
+        } else {
+            "NOT readable"
+        }
+    )];
+    for sliver in h["slivers"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "{:>6}  node {:>6}  {:<10} {}",
+            s(sliver, "shard"),
+            s(sliver, "node_id"),
+            s(sliver, "state"),
+            s(sliver, "endpoint")
+        ));
+    }
+    lines.join("\n")
+}
