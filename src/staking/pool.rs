@@ -7,6 +7,9 @@
 //! integers, because `amount * shares` reaches ~10^37, beyond the 28 digits that
 //! rust_decimal holds exactly. Integers keep it exact; nothing here is a float.
 
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
 use crate::money::Wal;
 
 /// A pool's totals: its WAL and its outstanding shares (both in FROST-sized units).
@@ -100,9 +103,26 @@ fn to_wal(frost: u128) -> Wal {
     Wal::from_frost(i64::try_from(frost).expect("a pool holds at most the supply"))
 }
 
+/// A pool balance in FROST (pools are never negative).
+pub fn frost_u128(amount: Wal) -> u128 {
+    u128::try_from(amount.to_frost()).expect("pool balances are not negative")
+}
+
+/// FROST back to WAL (within the supply).
+pub fn wal_of_frost(frost: u128) -> Wal {
+    Wal::from_frost(i64::try_from(frost).expect("within the supply"))
+}
+
+/// Pool shares from the database's NUMERIC.
+pub fn shares_from_db(shares: Decimal) -> Result<u128, crate::error::Error> {
+    shares
+        .to_u128()
+        .ok_or_else(|| crate::error::Error::internal(format!("pool shares {shares} out of range")))
+}
+
 /// Pool shares as the database stores them (NUMERIC).
-pub fn shares_to_db(shares: u128) -> Result<rust_decimal::Decimal, crate::error::Error> {
-    <rust_decimal::Decimal as rust_decimal::prelude::FromPrimitive>::from_u128(shares)
+pub fn shares_to_db(shares: u128) -> Result<Decimal, crate::error::Error> {
+    <Decimal as rust_decimal::prelude::FromPrimitive>::from_u128(shares)
         .ok_or_else(|| crate::error::Error::internal(format!("pool shares {shares} out of range")))
 }
 

@@ -231,28 +231,7 @@ pub async fn withdraw(
     }
     if row.staked_epoch >= epoch {
         let principal = Wal::from_decimal_unchecked(row.principal);
-        let memo = format!("pending stake {id} refunded");
-        let entry = NewEntry {
-            kind: crate::ledger::kind::EntryKind::StakeRefund,
-            actor: Some(signer),
-            memo: Some(&memo),
-            legs: vec![
-                Leg::debit(
-                    Account::System(SystemAccount::PendingStake(row.node_id)),
-                    principal,
-                ),
-                Leg::credit(Account::User(signer), principal),
-            ],
-        };
-        journal::post(conn, &entry).await?;
-        sqlx::query!(
-            r#"UPDATE stakes SET withdraw_epoch = $2, withdrawn_amount = principal, withdrawn_epoch = $2
-               WHERE id = $1"#,
-            stake_id,
-            epoch
-        )
-        .execute(&mut *conn)
-        .await?;
+        refund_pending(conn, signer, stake_id, row.node_id, principal, epoch).await?;
     } else {
         let (Some(wal), Some(shares)) = (row.rate_wal, row.rate_shares) else {
             return Err(Error::internal(format!(
@@ -272,6 +251,40 @@ pub async fn withdraw(
     find(conn, id, epoch)
         .await?
         .ok_or_else(|| Error::internal("the stake vanished"))
+}
+
+/// Withdrawing stake made this epoch: its principal goes back at once.
+async fn refund_pending(
+    conn: &mut PgConnection,
+    signer: Address,
+    stake_id: i64,
+    node_id: i64,
+    principal: Wal,
+    epoch: i64,
+) -> Result<(), Error> {
+    let memo = format!("pending stake {stake_id} refunded");
+    let entry = NewEntry {
+        kind: crate::ledger::kind::EntryKind::StakeRefund,
+        actor: Some(signer),
+        memo: Some(&memo),
+        legs: vec![
+            Leg::debit(
+                Account::System(SystemAccount::PendingStake(node_id)),
+                principal,
+            ),
+            Leg::credit(Account::User(signer), principal),
+        ],
+    };
+    journal::post(conn, &entry).await?;
+    sqlx::query!(
+        r#"UPDATE stakes SET withdraw_epoch = $2, withdrawn_amount = principal, withdrawn_epoch = $2
+           WHERE id = $1"#,
+        stake_id,
+        epoch
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// A stake as seen in `epoch` (the current one).
