@@ -136,7 +136,7 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
     // pair in one statement is accepted.
     let mut tx = ledger.db.begin().await.unwrap();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO journal_entries (kind, epoch) VALUES ('forged', 0) RETURNING id",
+        "INSERT INTO journal_entries (kind, epoch) VALUES ('transfer', 0) RETURNING id",
     )
     .fetch_one(&mut *tx)
     .await
@@ -156,7 +156,7 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
     drop(tx);
     let mut tx = ledger.db.begin().await.unwrap();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO journal_entries (kind, epoch) VALUES ('hand-made', 0) RETURNING id",
+        "INSERT INTO journal_entries (kind, epoch) VALUES ('transfer', 0) RETURNING id",
     )
     .fetch_one(&mut *tx)
     .await
