@@ -25,6 +25,8 @@ pub struct Config {
     pub faucet_drip: Wal,
     pub faucet_interval_secs: u64,
     pub epoch_duration_secs: u64,
+    /// Whether this process ends epochs on time (`WAL_EPOCH_CLOCK`, default true).
+    pub epoch_clock: bool,
     pub n_shards: u32,
     pub signature_window_secs: u64,
     pub genesis_wal_usd: Decimal,
@@ -42,19 +44,44 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-/// Reads `var`, falling back to `default`, and parses it.
-/// An environment variable as text, or `default` when unset (the services' plain
-/// settings; the ledger's typed ones go through `Config::from_env`).
-#[allow(dead_code)]
-pub fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/wal_ledger";
+
+/// Every variable with its default: the one source of the ledger's defaults, used by
+/// `from_env` and `for_database` alike. Optional variables (addresses) have none.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("DATABASE_URL", DEFAULT_DATABASE_URL),
+    ("WAL_DATABASE_CONNECTIONS_MAX", "16"),
+    ("WAL_LISTEN_ADDR", "127.0.0.1:8080"),
+    ("WAL_NETWORK_ID", "wal-devnet"),
+    ("WAL_FAUCET_DRIP_WAL", "100"),
+    ("WAL_FAUCET_INTERVAL_SECS", "60"),
+    ("WAL_EPOCH_DURATION_SECS", "1209600"),
+    ("WAL_EPOCH_CLOCK", "true"),
+    ("WAL_N_SHARDS", "100"),
+    ("WAL_SIGNATURE_WINDOW_SECS", "300"),
+    ("WAL_GENESIS_WAL_USD", "0.10"),
+    ("WAL_GENESIS_SUPPLY_WAL", "5000000000"),
+    ("WAL_BODY_LIMIT_BYTES", "262144"),
+    ("WAL_IDEMPOTENCY_RETENTION_SECS", "86400"),
+    ("WAL_REQUEST_TIMEOUT_SECS", "30"),
+];
+
+/// Where the variables come from: the environment, or only the defaults.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn default_of(var: &str) -> &'static str {
+    DEFAULTS
+        .iter()
+        .find(|(name, _)| *name == var)
+        .map_or("", |(_, value)| value)
 }
 
-fn var<T: FromStr>(var: &'static str, default: &str) -> Result<T, ConfigError>
+/// Reads `var` (or its default) and parses it.
+fn var<T: FromStr>(lookup: Lookup, var: &'static str) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
-    let value = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+    let value = lookup(var).unwrap_or_else(|| default_of(var).to_owned());
     value.parse().map_err(|e: T::Err| ConfigError {
         var,
         reason: e.to_string(),
@@ -63,12 +90,12 @@ where
 }
 
 /// Reads an optional variable; unset or empty means `None`.
-fn optional<T: FromStr>(var: &'static str) -> Result<Option<T>, ConfigError>
+fn optional<T: FromStr>(lookup: Lookup, var: &'static str) -> Result<Option<T>, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
-    match std::env::var(var) {
-        Ok(value) if !value.trim().is_empty() => {
+    match lookup(var) {
+        Some(value) if !value.trim().is_empty() => {
             value
                 .trim()
                 .parse()
@@ -83,58 +110,46 @@ where
     }
 }
 
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/wal_ledger";
-
 impl Config {
+    /// The configuration from the environment (every variable of the README).
     pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// A config for tests and embedding: the defaults, with the given database and
+    /// port 0.
+    pub fn for_database(database_url: &str) -> Config {
+        let mut config = Config::from_lookup(&|_| None).expect("the defaults are valid");
+        config.database_url = database_url.to_owned();
+        config.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+
+    fn from_lookup(lookup: Lookup) -> Result<Config, ConfigError> {
         let config = Config {
-            database_url: var("DATABASE_URL", DEFAULT_DATABASE_URL)?,
-            database_connections_max: var("WAL_DATABASE_CONNECTIONS_MAX", "16")?,
-            listen_addr: var("WAL_LISTEN_ADDR", "127.0.0.1:8080")?,
-            network_id: var("WAL_NETWORK_ID", "wal-devnet")?,
-            treasury_address: optional("WAL_TREASURY_ADDRESS")?,
-            admin_address: optional("WAL_ADMIN_ADDRESS")?,
-            oracle_address: optional("WAL_ORACLE_ADDRESS")?,
-            auditor_address: optional("WAL_AUDITOR_ADDRESS")?,
-            faucet_address: optional("WAL_FAUCET_ADDRESS")?,
-            faucet_drip: var("WAL_FAUCET_DRIP_WAL", "100")?,
-            faucet_interval_secs: var("WAL_FAUCET_INTERVAL_SECS", "60")?,
-            epoch_duration_secs: var("WAL_EPOCH_DURATION_SECS", "1209600")?,
-            n_shards: var("WAL_N_SHARDS", "100")?,
-            signature_window_secs: var("WAL_SIGNATURE_WINDOW_SECS", "300")?,
-            genesis_wal_usd: var("WAL_GENESIS_WAL_USD", "0.10")?,
-            genesis_supply: var("WAL_GENESIS_SUPPLY_WAL", "5000000000")?,
-            body_limit_bytes: var("WAL_BODY_LIMIT_BYTES", "262144")?,
-            idempotency_retention_secs: var("WAL_IDEMPOTENCY_RETENTION_SECS", "86400")?,
-            request_timeout_secs: var("WAL_REQUEST_TIMEOUT_SECS", "30")?,
+            database_url: var(lookup, "DATABASE_URL")?,
+            database_connections_max: var(lookup, "WAL_DATABASE_CONNECTIONS_MAX")?,
+            listen_addr: var(lookup, "WAL_LISTEN_ADDR")?,
+            network_id: var(lookup, "WAL_NETWORK_ID")?,
+            treasury_address: optional(lookup, "WAL_TREASURY_ADDRESS")?,
+            admin_address: optional(lookup, "WAL_ADMIN_ADDRESS")?,
+            oracle_address: optional(lookup, "WAL_ORACLE_ADDRESS")?,
+            auditor_address: optional(lookup, "WAL_AUDITOR_ADDRESS")?,
+            faucet_address: optional(lookup, "WAL_FAUCET_ADDRESS")?,
+            faucet_drip: var(lookup, "WAL_FAUCET_DRIP_WAL")?,
+            faucet_interval_secs: var(lookup, "WAL_FAUCET_INTERVAL_SECS")?,
+            epoch_duration_secs: var(lookup, "WAL_EPOCH_DURATION_SECS")?,
+            epoch_clock: var(lookup, "WAL_EPOCH_CLOCK")?,
+            n_shards: var(lookup, "WAL_N_SHARDS")?,
+            signature_window_secs: var(lookup, "WAL_SIGNATURE_WINDOW_SECS")?,
+            genesis_wal_usd: var(lookup, "WAL_GENESIS_WAL_USD")?,
+            genesis_supply: var(lookup, "WAL_GENESIS_SUPPLY_WAL")?,
+            body_limit_bytes: var(lookup, "WAL_BODY_LIMIT_BYTES")?,
+            idempotency_retention_secs: var(lookup, "WAL_IDEMPOTENCY_RETENTION_SECS")?,
+            request_timeout_secs: var(lookup, "WAL_REQUEST_TIMEOUT_SECS")?,
         };
         config.validate()?;
         Ok(config)
-    }
-
-    /// A config for tests and embedding: defaults, with the given database.
-    pub fn for_database(database_url: &str) -> Config {
-        Config {
-            database_url: database_url.to_owned(),
-            database_connections_max: 16,
-            listen_addr: "127.0.0.1:0".parse().expect("literal address"),
-            network_id: "wal-devnet".into(),
-            treasury_address: None,
-            admin_address: None,
-            oracle_address: None,
-            auditor_address: None,
-            faucet_address: None,
-            faucet_drip: Wal::from_wal(100),
-            faucet_interval_secs: 60,
-            epoch_duration_secs: 1_209_600,
-            n_shards: 100,
-            signature_window_secs: 300,
-            genesis_wal_usd: Decimal::new(10, 2),
-            genesis_supply: Wal::from_wal(5_000_000_000),
-            body_limit_bytes: 262_144,
-            idempotency_retention_secs: 86_400,
-            request_timeout_secs: 30,
-        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -120,3 +120,66 @@ pub async fn serve(
         .await?;
     Ok(())
 }
+
+/// The ledger process, built once the same way by `wal-ledger serve` and by the tests:
+/// a migrated database with its genesis, a bound listener, the state the handlers
+/// share. `run_until` starts the background tasks (the epoch clock, maintenance) and
+/// serves.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Creates the database if it is missing, connects with the configured limits,
+    /// migrates, runs genesis if there is none, and binds `config.listen_addr`.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        create_database_if_missing(&config.database_url).await?;
+        let pool = connect(&config).await?;
+        Application::build_with_pool(config, pool).await
+    }
+
+    /// `build` on a pool the caller made (tests: the `#[sqlx::test]` database).
+    pub async fn build_with_pool(config: Config, pool: PgPool) -> anyhow::Result<Application> {
+        let network = prepare(&pool, &config).await?;
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        Ok(Application {
+            listener,
+            state: AppState::new(pool, config, network),
+        })
+    }
+
+    /// The address it serves on (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// What genesis fixed.
+    pub fn network(&self) -> &NetworkInfo {
+        &self.state.network
+    }
+
+    /// Starts maintenance and (unless `WAL_EPOCH_CLOCK=false`) the epoch clock, then
+    /// serves until `shutdown` resolves and in-flight requests are done. The
+    /// background tasks end with the runtime.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application { listener, state } = self;
+        let pool = state.pool.clone();
+        spawn_maintenance(pool.clone(), state.config.idempotency_retention_secs);
+        if state.config.epoch_clock {
+            crate::epoch::clock::spawn(
+                pool.clone(),
+                crate::epoch::change::ChangeSettings {
+                    n_shards: state.network.n_shards,
+                    epoch_duration_secs: state.config.epoch_duration_secs,
+                },
+            );
+        }
+        serve(listener, state, shutdown).await?;
+        pool.close().await;
+        Ok(())
+    }
+}

@@ -1,11 +1,9 @@
 //! `wal-ledger`: serve the ledger API, migrate, or run genesis.
 
 use clap::{Parser, Subcommand};
-use tokio::net::TcpListener;
 use wal::app;
 use wal::app::genesis;
 use wal::config::Config;
-use wal::http::AppState;
 use wal::ledger::genesis::GenesisError;
 
 #[derive(Parser)]
@@ -54,22 +52,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Serve => {
-            let network = app::prepare(&pool, &config).await?;
-            let listener = TcpListener::bind(config.listen_addr).await?;
-            let addr = listener.local_addr()?;
-            tracing::info!(%addr, network = %network.network_id, "serving");
+            let application = app::Application::build_with_pool(config, pool).await?;
+            let addr = application.local_addr()?;
+            tracing::info!(%addr, network = %application.network().network_id, "serving");
             // One plain line on stdout, so scripts and tests that bind port 0 learn the port.
             println!("listening on http://{addr}");
-            app::spawn_maintenance(pool.clone(), config.idempotency_retention_secs);
-            wal::epoch::clock::spawn(
-                pool.clone(),
-                wal::epoch::change::ChangeSettings {
-                    n_shards: network.n_shards,
-                    epoch_duration_secs: config.epoch_duration_secs,
-                },
-            );
-            let state = AppState::new(pool, config, network);
-            app::serve(listener, state, shutdown_signal()).await?;
+            application.run_until(shutdown_signal()).await?;
         }
     }
     Ok(())

@@ -17,7 +17,6 @@ use tokio::sync::oneshot;
 use wal::app;
 use wal::client::{ClientError, LedgerClient};
 use wal::config::Config;
-use wal::http::AppState;
 use wal::money::Wal;
 use wal::wire::Address;
 
@@ -98,21 +97,18 @@ impl TestLedger {
                     .connect_with(options)
                     .await
                     .expect("the server connects to the test database");
-                let network = app::prepare(&pool, &config)
+                // The same startup as `wal-ledger serve`: migrations, genesis, the
+                // epoch clock and maintenance.
+                let application = app::Application::build_with_pool(config, pool)
                     .await
                     .expect("migrations and genesis");
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("a free port");
-                let addr = listener.local_addr().expect("bound");
-                let network_id = network.network_id.clone();
-                let state = AppState::new(pool.clone(), config, network);
+                let addr = application.local_addr().expect("bound");
+                let network_id = application.network().network_id.clone();
                 let _ = ready_tx.send((addr, network_id));
                 let shutdown = async {
                     let _ = shutdown_rx.await;
                 };
-                app::serve(listener, state, shutdown).await.expect("serves");
-                pool.close().await;
+                application.run_until(shutdown).await.expect("serves");
             });
         });
         let (addr, network_id) = tokio::time::timeout(Duration::from_secs(60), ready_rx)
