@@ -187,9 +187,12 @@ async fn get_operations_conform_to_the_document(db: PgPool) {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    let workdir = report.clone();
     let output = tokio::task::spawn_blocking(move || {
+        // In the temporary directory: schemathesis keeps a cache in its working directory.
         Command::new(python())
             .args(&args)
+            .current_dir(&workdir)
             .env("SCHEMATHESIS_TELEMETRY", "false")
             .output()
             .expect("python runs")
