@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 scripts/ensure-postgres.sh
 
-if ! .venv-test/bin/python -c 'import http_message_signatures, requests' 2>/dev/null; then
+if ! .venv-test/bin/python -c 'import http_message_signatures, requests, openapi_spec_validator, schemathesis' 2>/dev/null; then
     rm -rf .venv-test
     if ! python3 -m venv .venv-test 2>/dev/null; then
         echo "installing python3-venv..." >&2

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Serialize;
 
-use super::{path_param, AppState, PageQuery};
+use super::{doc, path_param, AppState, PageQuery};
 use crate::error::Error;
 use crate::ledger::entries::{self, EntriesPage};
 use crate::ledger::journal;
@@ -40,8 +40,9 @@ fn account_key(text: &str) -> Result<(String, &'static str), Error> {
 
 /// An account's balance; an address never seen has balance "0".
 #[utoipa::path(get, path = "/v1/accounts/{address}",
-    params(("address" = String, Path, description = "0x + 64 hex digits, or a sys: account")),
-    responses((status = 200, body = AccountView), (status = 400, body = crate::wire::Problem)))]
+    params(("address" = String, Path, description = "0x + 64 hex digits, or a sys: account",
+            pattern = "^(0x[0-9a-fA-F]{64}|sys:[a-z0-9:_]{1,64})$")),
+    responses((status = 200, body = AccountView), doc::BadRequest, doc::Unavailable))]
 pub async fn account(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -59,8 +60,9 @@ pub async fn account(
 
 /// The account's journal lines, newest first, in cursor pages.
 #[utoipa::path(get, path = "/v1/accounts/{address}/entries",
-    params(("address" = String, Path, description = "0x + 64 hex digits, or a sys: account"), PageQuery),
-    responses((status = 200, body = EntriesPage), (status = 400, body = crate::wire::Problem)))]
+    params(("address" = String, Path, description = "0x + 64 hex digits, or a sys: account",
+            pattern = "^(0x[0-9a-fA-F]{64}|sys:[a-z0-9:_]{1,64})$"), PageQuery),
+    responses((status = 200, body = EntriesPage), doc::BadRequest, doc::Unavailable))]
 pub async fn entries(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -70,7 +72,11 @@ pub async fn entries(
     let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
     let (key, _) = account_key(&address)?;
     let limit = entries::page_limit(query.limit)?;
-    let before = entries::parse_cursor(query.cursor.as_deref())?;
+    // Entries run newest first: a page continues below its cursor.
+    let before = match query.cursor.as_deref() {
+        None => i64::MAX,
+        cursor => super::cursor_after(cursor)?,
+    };
     let mut conn = state.pool.acquire().await?;
     Ok(Json(entries::page(&mut conn, &key, before, limit).await?))
 }

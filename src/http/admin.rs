@@ -23,8 +23,9 @@ pub struct AdvanceRequest {
 /// Ends the current epoch now. Exactly once: a second request for the same epoch
 /// (or the epoch clock) racing this one finds it ended and gets 409.
 #[utoipa::path(post, path = "/v1/admin/epochs/advance", request_body = AdvanceRequest,
+    security(("rfc9421" = [])), params(super::doc::SignedHeaders),
     responses((status = 200, body = EpochView, description = "the epoch that ended, with what its change did"),
-              (status = 403, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
+              super::doc::SignedErrors, super::doc::Forbidden, super::doc::Conflict))]
 pub async fn advance_epoch(
     State(state): State<AppState>,
     signed: Signed,

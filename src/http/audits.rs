@@ -19,9 +19,9 @@ use crate::ledger::epochs::current_epoch;
 /// `fail` carries the node's signed wrong answer, which the ledger checks. Retry a
 /// batch with the same Idempotency-Key: it is recorded once.
 #[utoipa::path(post, path = "/v1/audits", request_body = AuditBatch,
-    responses((status = 201, body = Recorded), (status = 400, body = crate::wire::Problem),
-              (status = 403, body = crate::wire::Problem), (status = 404, body = crate::wire::Problem),
-              (status = 409, body = crate::wire::Problem)))]
+    security(("rfc9421" = [])), params(super::doc::SignedHeaders),
+    responses((status = 201, body = Recorded), super::doc::SignedErrors, super::doc::Forbidden,
+              super::doc::NotFound, super::doc::Conflict))]
 pub async fn report(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let Some(auditor) = state.config.auditor_address else {
         return Err(Error::Forbidden(
@@ -46,9 +46,11 @@ pub async fn report(State(state): State<AppState>, signed: Signed) -> Result<Res
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditsQuery {
     /// Default: the current epoch.
+    #[param(minimum = 0, nullable = false)]
     pub epoch: Option<i64>,
 }
 
@@ -71,12 +73,17 @@ pub struct EpochAudits {
 /// The challenges recorded for each node in an epoch (a restarted checker resumes
 /// from these), and the slivers they found lost (repaired once the epoch has closed).
 #[utoipa::path(get, path = "/v1/audits", params(AuditsQuery),
-    responses((status = 200, body = EpochAudits), (status = 400, body = crate::wire::Problem)))]
+    responses((status = 200, body = EpochAudits), super::doc::BadRequest, super::doc::Unavailable))]
 pub async fn tallies(
     State(state): State<AppState>,
     query: Result<Query<AuditsQuery>, QueryRejection>,
 ) -> Result<Json<EpochAudits>, Error> {
     let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
+    if query.epoch.is_some_and(|epoch| epoch < 0) {
+        return Err(Error::InvalidArgument(
+            "epoch must be an epoch number (0, 1, ...)".into(),
+        ));
+    }
     let mut conn = state.pool.acquire().await?;
     let epoch = match query.epoch {
         Some(epoch) => epoch,

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{path_param, AppState};
+use super::{doc, path_param, AppState};
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::entries::page_limit;
@@ -19,9 +19,8 @@ use crate::wire::Address;
 
 /// Buys storage for a blob: quote, `max_total` guard, payment into the epoch slots.
 #[utoipa::path(post, path = "/v1/storage/contracts", request_body = BuyRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Contract), (status = 400, body = crate::wire::Problem),
-              (status = 409, body = crate::wire::Problem), (status = 503, body = crate::wire::Problem)))]
+    security(("rfc9421" = [])), params(doc::SignedHeaders),
+    responses((status = 201, body = Contract), doc::SignedErrors, doc::Conflict))]
 pub async fn buy(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let request: BuyRequest = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
@@ -46,9 +45,9 @@ pub async fn buy(State(state): State<AppState>, signed: Signed) -> Result<Respon
 
 /// Extends a contract (its owner) by `epochs` at the current price.
 #[utoipa::path(post, path = "/v1/storage/contracts/{id}/extend", request_body = ExtendRequest,
-    params(("id" = String, Path)),
-    responses((status = 200, body = Contract), (status = 400, body = crate::wire::Problem),
-              (status = 403, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
+    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+    responses((status = 200, body = Contract), doc::SignedErrors, doc::Forbidden, doc::NotFound,
+              doc::Conflict))]
 pub async fn extend(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -77,9 +76,8 @@ pub async fn extend(
 
 /// Records storage nodes' confirmations; certified at 2f+1 shards.
 #[utoipa::path(post, path = "/v1/storage/contracts/{id}/certificate", request_body = CertifyRequest,
-    params(("id" = String, Path)),
-    responses((status = 200, body = Contract), (status = 400, body = crate::wire::Problem),
-              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
+    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+    responses((status = 200, body = Contract), doc::SignedErrors, doc::NotFound, doc::Conflict))]
 pub async fn certify(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -97,9 +95,10 @@ pub async fn certify(
 }
 
 /// Deletes a deletable contract (its owner); refunds the whole epochs not yet started.
-#[utoipa::path(delete, path = "/v1/storage/contracts/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Contract), (status = 403, body = crate::wire::Problem),
-              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
+#[utoipa::path(delete, path = "/v1/storage/contracts/{id}", request_body = super::NoArguments,
+    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+    responses((status = 200, body = Contract), doc::SignedErrors, doc::Forbidden, doc::NotFound,
+              doc::Conflict))]
 pub async fn delete(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -117,8 +116,8 @@ pub async fn delete(
 }
 
 /// A storage contract by id.
-#[utoipa::path(get, path = "/v1/storage/contracts/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Contract), (status = 404, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/storage/contracts/{id}", params(("id" = String, Path, pattern = "^[1-9][0-9]*$")),
+    responses((status = 200, body = Contract), doc::BadRequest, doc::NotFound, doc::Unavailable))]
 pub async fn contract(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -133,11 +132,20 @@ pub async fn contract(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ContractsQuery {
+    /// Only this owner's contracts.
+    #[param(pattern = "^0x[0-9a-fA-F]{64}$", nullable = false)]
     pub owner: Option<String>,
+    /// Only contracts for this blob (64 hex digits).
+    #[param(pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
     pub blob_id: Option<String>,
+    /// Page size, 1..=500, default 50.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$", nullable = false)]
     pub cursor: Option<String>,
 }
 
@@ -154,8 +162,8 @@ fn blob_id_param(text: &str) -> Result<String, Error> {
 }
 
 /// Storage contracts in creation order, of one owner and/or blob.
-#[utoipa::path(get, path = "/v1/storage/contracts", params(ContractsQuery),
-    responses((status = 200, body = ContractsPage), (status = 400, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/storage/contracts", operation_id = "list_contracts", params(ContractsQuery),
+    responses((status = 200, body = ContractsPage), doc::BadRequest, doc::Unavailable))]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ContractsQuery>, QueryRejection>,
@@ -197,9 +205,9 @@ pub async fn list(
 pub use crate::wire::blobs::BlobStatus;
 
 /// A blob's storage: its active contracts, certification and end epoch.
-#[utoipa::path(get, path = "/v1/blobs/{blob_id}/status", params(("blob_id" = String, Path)),
-    responses((status = 200, body = BlobStatus), (status = 400, body = crate::wire::Problem),
-              (status = 404, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/blobs/{blob_id}/status",
+    params(("blob_id" = String, Path, pattern = "^[0-9a-fA-F]{64}$")),
+    responses((status = 200, body = BlobStatus), doc::BadRequest, doc::NotFound, doc::Unavailable))]
 pub async fn blob_status(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -228,10 +236,11 @@ pub const AGGREGATOR_BLOB_BYTES_MAX: i64 = 64 << 20;
 const AGGREGATOR_PARALLEL: usize = 16;
 
 /// The blob's bytes, read from the storage nodes and decoded (Walrus's aggregator).
-#[utoipa::path(get, path = "/v1/blobs/{blob_id}", params(("blob_id" = String, Path)),
-    responses((status = 200, content_type = "application/octet-stream", description = "the blob's bytes"),
-              (status = 404, body = crate::wire::Problem), (status = 413, body = crate::wire::Problem),
-              (status = 503, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/blobs/{blob_id}",
+    params(("blob_id" = String, Path, pattern = "^[0-9a-fA-F]{64}$")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>,
+               description = "the blob's bytes"),
+              doc::BadRequest, doc::NotFound, doc::PayloadTooLarge, doc::Unavailable))]
 pub async fn blob(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -284,13 +293,26 @@ pub async fn blob(
 
 pub use crate::wire::blobs::StoredBlobsPage;
 
+/// Query parameters of `GET /v1/blobs`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BlobsQuery {
+    /// Page size, 1..=500, default 50.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page: the blob id the page continues after.
+    #[param(pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
+    pub cursor: Option<String>,
+}
+
 /// Blobs with certified storage covering the current epoch, with their metadata, in
 /// blob id order (what the checker audits).
-#[utoipa::path(get, path = "/v1/blobs", params(super::PageQuery),
-    responses((status = 200, body = StoredBlobsPage), (status = 400, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/blobs", params(BlobsQuery),
+    responses((status = 200, body = StoredBlobsPage), doc::BadRequest, doc::Unavailable))]
 pub async fn stored(
     State(state): State<AppState>,
-    query: Result<Query<super::PageQuery>, QueryRejection>,
+    query: Result<Query<BlobsQuery>, QueryRejection>,
 ) -> Result<Json<StoredBlobsPage>, Error> {
     let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
     let limit = page_limit(query.limit)?;

@@ -10,7 +10,7 @@ use crate::epoch::view::{self, EpochView};
 use crate::error::Error;
 
 /// The epoch in progress.
-#[utoipa::path(get, path = "/v1/epochs/current", responses((status = 200, body = EpochView)))]
+#[utoipa::path(get, path = "/v1/epochs/current", responses((status = 200, body = EpochView), super::doc::Unavailable))]
 pub async fn current(State(state): State<AppState>) -> Result<Json<EpochView>, Error> {
     let mut conn = state.pool.acquire().await?;
     let epoch = crate::ledger::epochs::current_epoch(&mut conn).await?.epoch;
@@ -21,9 +21,9 @@ pub async fn current(State(state): State<AppState>) -> Result<Json<EpochView>, E
 }
 
 /// An epoch that has started (genesis is epoch 0).
-#[utoipa::path(get, path = "/v1/epochs/{epoch}", params(("epoch" = i64, Path)),
-    responses((status = 200, body = EpochView), (status = 400, body = crate::wire::Problem),
-              (status = 404, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/epochs/{epoch}", params(("epoch" = i64, Path, minimum = 0)),
+    responses((status = 200, body = EpochView), super::doc::BadRequest, super::doc::NotFound,
+              super::doc::Unavailable))]
 pub async fn by_number(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -46,7 +46,7 @@ pub async fn by_number(
 pub use crate::wire::epochs::Committee;
 
 /// The committee of the current epoch and the shards each member holds.
-#[utoipa::path(get, path = "/v1/committee", responses((status = 200, body = Committee)))]
+#[utoipa::path(get, path = "/v1/committee", responses((status = 200, body = Committee), super::doc::Unavailable))]
 pub async fn committee(State(state): State<AppState>) -> Result<Json<Committee>, Error> {
     let mut conn = state.pool.acquire().await?;
     let epoch = crate::ledger::epochs::current_epoch(&mut conn).await?.epoch;

@@ -20,8 +20,9 @@ pub struct FaucetRequest {
 
 /// Sends the devnet drip (off unless the ledger names a faucet account).
 #[utoipa::path(post, path = "/v1/faucet", request_body = FaucetRequest,
-    responses((status = 201, body = crate::ledger::transfer::Transfer), (status = 403, body = crate::wire::Problem),
-              (status = 409, body = crate::wire::Problem)))]
+    security(("rfc9421" = [])), params(super::doc::SignedHeaders),
+    responses((status = 201, body = crate::ledger::transfer::Transfer), super::doc::SignedErrors,
+              super::doc::Forbidden, super::doc::Conflict))]
 pub async fn faucet(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let Some(faucet_address) = state.config.faucet_address else {
         return Err(Error::Forbidden("the faucet is off on this network".into()));

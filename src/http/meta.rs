@@ -21,7 +21,7 @@ pub async fn health() -> Json<Health> {
 }
 
 /// The database is reachable.
-#[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), (status = 503, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), super::doc::Unavailable))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Error> {
     sqlx::query!("SELECT 1 AS one")
         .fetch_one(&state.pool)
@@ -50,7 +50,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 pub use crate::wire::Network;
 
 /// The network's identity and current epoch.
-#[utoipa::path(get, path = "/v1/network", responses((status = 200, body = Network)))]
+#[utoipa::path(get, path = "/v1/network", responses((status = 200, body = Network), super::doc::Unavailable))]
 pub async fn network(State(state): State<AppState>) -> Result<Json<Network>, Error> {
     let mut conn = state.pool.acquire().await?;
     let epoch = crate::ledger::epochs::current_epoch(&mut conn).await?;
@@ -71,7 +71,7 @@ pub async fn network(State(state): State<AppState>) -> Result<Json<Network>, Err
 }
 
 /// The governable parameters in force.
-#[utoipa::path(get, path = "/v1/params", responses((status = 200, body = crate::params::Params)))]
+#[utoipa::path(get, path = "/v1/params", responses((status = 200, body = crate::params::Params), super::doc::Unavailable))]
 pub async fn params(State(state): State<AppState>) -> Result<Json<crate::params::Params>, Error> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(crate::params::load(&mut conn).await?))

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod audits;
 pub mod contracts;
+pub mod doc;
 pub mod epochs;
 pub mod faucet;
 pub mod meta;
@@ -36,6 +37,7 @@ use crate::auth::extract::AuthSettings;
 use crate::config::Config;
 use crate::error::Error;
 use crate::ledger::genesis::NetworkInfo;
+use doc::Security as SecurityScheme;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -99,7 +101,8 @@ pub fn prometheus() -> PrometheusHandle {
         title = "WAL ledger",
         description = "The WAL token ledger: signed transfers (RFC 9421, ed25519), a double-entry journal and its audit."
     ),
-    components(schemas(crate::wire::Problem))
+    components(schemas(crate::wire::Problem)),
+    modifiers(&SecurityScheme)
 )]
 struct ApiDoc;
 
@@ -203,10 +206,16 @@ pub fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, E
 pub fn cursor_after(cursor: Option<&str>) -> Result<i64, Error> {
     match cursor {
         None => Ok(0),
-        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+        Some(text) => id_cursor(text).ok_or_else(|| {
             Error::InvalidArgument(format!("cursor {text:?} is not one this API gave out"))
         }),
     }
+}
+
+/// An id cursor: 1 to 18 decimal digits (the documented pattern `^[0-9]{1,18}$`).
+fn id_cursor(text: &str) -> Option<i64> {
+    let digits = !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| text.parse().ok()).flatten()
 }
 
 /// The body of requests that take no arguments: `{}` (or empty); any field is a 400.
@@ -216,10 +225,13 @@ pub struct NoArguments {}
 
 /// Query parameters of paged lists.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page size, 1..=500, default 50.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$", nullable = false)]
     pub cursor: Option<String>,
 }

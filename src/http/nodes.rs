@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 
-use super::{path_param, AppState};
+use super::{doc, path_param, AppState};
 use crate::audits::record::{node_audits, NodeAudits};
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
@@ -19,9 +19,8 @@ use crate::staking::nodes::{self, Node, RegisterNode, UpdateNode};
 
 /// Registers a storage node operated by the signer.
 #[utoipa::path(post, path = "/v1/nodes", request_body = RegisterNode,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Node), (status = 400, body = crate::wire::Problem),
-              (status = 401, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
+    security(("rfc9421" = [])), params(doc::SignedHeaders),
+    responses((status = 201, body = Node), doc::SignedErrors, doc::Conflict))]
 pub async fn register(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let request: RegisterNode = signed.json()?;
     let node = request.validate()?;
@@ -35,9 +34,10 @@ pub async fn register(State(state): State<AppState>, signed: Signed) -> Result<R
 }
 
 /// Changes a node (its operator only). A commission change applies two epochs later.
-#[utoipa::path(patch, path = "/v1/nodes/{id}", request_body = UpdateNode, params(("id" = String, Path)),
-    responses((status = 200, body = Node), (status = 400, body = crate::wire::Problem),
-              (status = 403, body = crate::wire::Problem), (status = 404, body = crate::wire::Problem)))]
+#[utoipa::path(patch, path = "/v1/nodes/{id}", request_body = UpdateNode,
+    security(("rfc9421" = [])),
+    params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+    responses((status = 200, body = Node), doc::SignedErrors, doc::Forbidden, doc::NotFound))]
 pub async fn update(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -56,9 +56,11 @@ pub async fn update(
 }
 
 /// Pays the node's unclaimed commission to its operator (the operator only).
-#[utoipa::path(post, path = "/v1/nodes/{id}/rewards/claim", params(("id" = String, Path)),
-    responses((status = 200, body = Claim), (status = 403, body = crate::wire::Problem),
-              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
+#[utoipa::path(post, path = "/v1/nodes/{id}/rewards/claim", request_body = super::NoArguments,
+    security(("rfc9421" = [])),
+    params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+    responses((status = 200, body = Claim), doc::SignedErrors, doc::Forbidden, doc::NotFound,
+              doc::Conflict))]
 pub async fn claim(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -87,8 +89,8 @@ pub struct NodeDetail {
 }
 
 /// A node by id, with its audit record and every slash.
-#[utoipa::path(get, path = "/v1/nodes/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = NodeDetail), (status = 404, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/nodes/{id}", params(("id" = String, Path, pattern = "^[1-9][0-9]*$")),
+    responses((status = 200, body = NodeDetail), doc::BadRequest, doc::NotFound, doc::Unavailable))]
 pub async fn node(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -108,18 +110,23 @@ pub use crate::wire::nodes::NodesPage;
 
 /// Registered nodes in registration order, in cursor pages.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct NodesQuery {
     /// Page size, 1..=500, default 50.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$", nullable = false)]
     pub cursor: Option<String>,
     /// Only the node with this protocol key (64 hex digits): how a storage node finds
     /// its own id.
+    #[param(pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
     pub protocol_public_key: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/nodes", params(NodesQuery),
-    responses((status = 200, body = NodesPage), (status = 400, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/nodes", operation_id = "list_nodes", params(NodesQuery),
+    responses((status = 200, body = NodesPage), doc::BadRequest, doc::Unavailable))]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<NodesQuery>, QueryRejection>,

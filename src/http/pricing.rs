@@ -14,18 +14,21 @@ use crate::ledger::epochs::current_epoch;
 use crate::pricing::store::{self, Observation, Quote, RecordedObservation};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteQuery {
     /// The blob's size in bytes.
+    #[param(minimum = 1)]
     pub size: u64,
-    /// Epochs to store it, the current one included.
+    /// Epochs to store it, the current one included (at most the parameter
+    /// `epochs_ahead_max` of `GET /v1/params`).
+    #[param(minimum = 1)]
     pub epochs: u32,
 }
 
 /// What storing `size` bytes for `epochs` epochs costs now (the same all epoch).
 #[utoipa::path(get, path = "/v1/price", params(QuoteQuery),
-    responses((status = 200, body = Quote), (status = 400, body = crate::wire::Problem),
-              (status = 503, body = crate::wire::Problem)))]
+    responses((status = 200, body = Quote), super::doc::BadRequest, super::doc::Unavailable))]
 pub async fn quote(
     State(state): State<AppState>,
     query: Result<Query<QuoteQuery>, QueryRejection>,
@@ -52,8 +55,9 @@ pub async fn quote(
 /// Records a WAL/USD observation (oracle role); the median of an epoch's observations
 /// sets the next epoch's rate, within ±10%.
 #[utoipa::path(post, path = "/v1/oracle/prices", request_body = Observation,
-    responses((status = 201, body = RecordedObservation), (status = 400, body = crate::wire::Problem),
-              (status = 403, body = crate::wire::Problem)))]
+    security(("rfc9421" = [])), params(super::doc::SignedHeaders),
+    responses((status = 201, body = RecordedObservation), super::doc::SignedErrors,
+              super::doc::Forbidden))]
 pub async fn observe(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let Some(oracle) = state.config.oracle_address else {
         return Err(Error::Forbidden(

@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{path_param, AppState};
+use super::{doc, path_param, AppState};
 use crate::auth::{Signed, SignedTx};
 use crate::error::Error;
 use crate::ledger::entries::page_limit;
@@ -17,10 +17,9 @@ use crate::staking::stakes::{self, Stake, StakeRequest};
 use crate::wire::Address;
 
 /// Stakes the signer's WAL with a node: pending now, active from the next epoch.
-#[utoipa::path(post, path = "/v1/stakes", request_body = StakeRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Stake), (status = 400, body = crate::wire::Problem),
-              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
+#[utoipa::path(post, path = "/v1/stakes", operation_id = "create_stake", request_body = StakeRequest,
+    security(("rfc9421" = [])), params(doc::SignedHeaders),
+    responses((status = 201, body = Stake), doc::SignedErrors, doc::NotFound, doc::Conflict))]
 pub async fn create(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let request: StakeRequest = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;
@@ -36,9 +35,10 @@ pub async fn create(State(state): State<AppState>, signed: Signed) -> Result<Res
 
 /// Withdraws a stake (its owner only): pending stake is refunded at once, active stake
 /// is paid principal + rewards − slashes at the next epoch change.
-#[utoipa::path(post, path = "/v1/stakes/{id}/withdraw", params(("id" = String, Path)),
-    responses((status = 200, body = Stake), (status = 403, body = crate::wire::Problem),
-              (status = 404, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem)))]
+#[utoipa::path(post, path = "/v1/stakes/{id}/withdraw", request_body = super::NoArguments,
+    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+    responses((status = 200, body = Stake), doc::SignedErrors, doc::Forbidden, doc::NotFound,
+              doc::Conflict))]
 pub async fn withdraw(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -56,8 +56,8 @@ pub async fn withdraw(
 }
 
 /// A stake by id, with its current value.
-#[utoipa::path(get, path = "/v1/stakes/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Stake), (status = 404, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/stakes/{id}", params(("id" = String, Path, pattern = "^[1-9][0-9]*$")),
+    responses((status = 200, body = Stake), doc::BadRequest, doc::NotFound, doc::Unavailable))]
 pub async fn stake(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -72,14 +72,20 @@ pub async fn stake(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StakesQuery {
     /// Only this owner's stakes.
+    #[param(pattern = "^0x[0-9a-fA-F]{64}$", nullable = false)]
     pub owner: Option<String>,
     /// Only stakes with this node.
+    #[param(pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
     pub node_id: Option<String>,
     /// Page size, 1..=500, default 50.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$", nullable = false)]
     pub cursor: Option<String>,
 }
 
@@ -90,8 +96,8 @@ pub struct StakesPage {
 }
 
 /// Stakes in creation order, of one owner and/or node.
-#[utoipa::path(get, path = "/v1/stakes", params(StakesQuery),
-    responses((status = 200, body = StakesPage), (status = 400, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/stakes", operation_id = "list_stakes", params(StakesQuery),
+    responses((status = 200, body = StakesPage), doc::BadRequest, doc::Unavailable))]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<StakesQuery>, QueryRejection>,

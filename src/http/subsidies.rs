@@ -10,10 +10,9 @@ use crate::error::Error;
 use crate::rewards::subsidy::{self, Subsidy, SubsidyRequest};
 
 /// Spreads WAL over the reward slots of the current epoch and the next `epochs - 1`.
-#[utoipa::path(post, path = "/v1/subsidies", request_body = SubsidyRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Subsidy), (status = 400, body = crate::wire::Problem),
-              (status = 409, body = crate::wire::Problem)))]
+#[utoipa::path(post, path = "/v1/subsidies", operation_id = "create_subsidy", request_body = SubsidyRequest,
+    security(("rfc9421" = [])), params(super::doc::SignedHeaders),
+    responses((status = 201, body = Subsidy), super::doc::SignedErrors, super::doc::Conflict))]
 pub async fn create(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
     let request: SubsidyRequest = signed.json()?;
     let mut stx = SignedTx::begin(&state.pool, &signed).await?;

@@ -13,10 +13,8 @@ use crate::ledger::transfer::{self, Transfer, TransferRequest};
 
 /// Sends WAL from the signer to `to`.
 #[utoipa::path(post, path = "/v1/transfers", request_body = TransferRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Transfer), (status = 400, body = crate::wire::Problem),
-              (status = 401, body = crate::wire::Problem), (status = 409, body = crate::wire::Problem),
-              (status = 422, body = crate::wire::Problem)))]
+    security(("rfc9421" = [])), params(super::doc::SignedHeaders),
+    responses((status = 201, body = Transfer), super::doc::SignedErrors, super::doc::Conflict))]
 pub async fn create_transfer(
     State(state): State<AppState>,
     signed: Signed,
@@ -38,8 +36,9 @@ pub async fn create_transfer(
 }
 
 /// A transfer by id.
-#[utoipa::path(get, path = "/v1/transfers/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Transfer), (status = 404, body = crate::wire::Problem)))]
+#[utoipa::path(get, path = "/v1/transfers/{id}", params(("id" = String, Path, pattern = "^[1-9][0-9]*$")),
+    responses((status = 200, body = Transfer), super::doc::BadRequest, super::doc::NotFound,
+              super::doc::Unavailable))]
 pub async fn transfer(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
