@@ -10,6 +10,11 @@
 //!    memory (no disk, no ledger), so this is the checker's side of a repair.
 //!
 //!   cargo bench --bench audit
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -4,6 +4,11 @@
 //! reed-solomon-simd encoding the same data shards as a reference (code only, no
 //! Merkle trees). Decoding starts from the last k slivers (mostly parity: the worst
 //! case). Run: `cargo bench --bench encoding` (or a filter such as `-- 1MiB`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::RngCore;

@@ -3,6 +3,11 @@
 //! hour at this codec's speed (10 samples of minutes each). Prints both times.
 //!
 //!   cargo bench --bench encoding_once [-- SIZE_MIB N_SHARDS]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use std::time::Instant;
 

@@ -8,6 +8,11 @@
 //!
 //! Run: `cargo bench --bench epoch_change` (DATABASE_URL names the server; default
 //! postgres://postgres@127.0.0.1:5432/postgres). Prints a Markdown table.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use std::time::{Duration, Instant};
 

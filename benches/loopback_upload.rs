@@ -4,6 +4,11 @@
 //! `scripts/bench-storage.sh` prints it next to the real store of the same file.
 //!
 //!   cargo bench --bench loopback_upload -- FILE N_SHARDS
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -140,6 +140,10 @@ impl IntoResponse for Error {
         }
         let problem = self.to_problem();
         let status = self.status();
+        #[expect(
+            clippy::expect_used,
+            reason = "a Problem is strings and a u16; serialising it to a Vec cannot fail"
+        )]
         let body = serde_json::to_vec(&problem).expect("problem serialises");
         let mut response = (status, body).into_response();
         response.headers_mut().insert(

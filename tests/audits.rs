@@ -1,6 +1,11 @@
 //! Audits on the ledger: the checker's results (auditor role) decide each node's
 //! performance, slashes and jail at the epoch change, to the FROST; evidence of a
 //! failure is checked; bad reports are refused whole and count nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -2,6 +2,11 @@
 //! 20 accounts, some of them overdrawing. Afterwards no WAL was created or lost, no
 //! balance is negative, every accepted transfer is in the journal exactly once, and the
 //! final balances are exactly what the accepted transfers imply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

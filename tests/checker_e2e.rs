@@ -10,6 +10,11 @@
 //!   of challenges.
 //! - Over several epochs with honest nodes, one of them slow (behind a delaying proxy,
 //!   within the timeout), nobody is ever slashed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

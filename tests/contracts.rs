@@ -1,6 +1,11 @@
 //! Storage contracts through the API: purchases into epoch slots, fees reaching the
 //! nodes to the FROST, certification by signed node confirmations, extension,
 //! deletion with refunds, expiry, and bad input that charges nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

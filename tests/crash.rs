@@ -1,6 +1,11 @@
 //! Crash safety with the real `wal-ledger` process: SIGKILL during a burst of transfers,
 //! restart, and check that every acknowledged transfer is there, that in-flight ones
 //! retried with their Idempotency-Key execute exactly once, and that the audit holds.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Epoch changes under load and under failure: exactly once when triggered twice,
 //! racing stakes, withdrawals and transfers, rolled back whole when they fail, and run
 //! by the clocks of two real `wal-ledger` processes on one database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! The README's first command, as a new user runs it: `scripts/run-ledger.sh` against a
 //! database that does not exist yet must build, create the database, migrate, run
 //! genesis and answer `/ready`, without touching the PostgreSQL server's configuration.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

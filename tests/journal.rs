@@ -1,5 +1,10 @@
 //! The journal in the database: striped hot accounts, append-only tables, and the
 //! database's own refusal of unbalanced entries.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! The ledger's HTTP API as a client sees it: validation, idempotency, faucet, pages,
 //! genesis, and the operational endpoints. Every rejection is checked to change nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

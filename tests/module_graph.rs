@@ -2,6 +2,11 @@
 //! reads every `crate::…` and `super::…` path in `src/` (tests and binaries aside) and
 //! fails on an import that goes up a layer, on a cycle between top-level modules, and on
 //! a cycle between the files of one module.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,9 @@
 //! Storage-node registration and updates through the API.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

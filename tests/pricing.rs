@@ -1,6 +1,11 @@
 //! The stable storage price through the API: the committee's 2/3 quantile vote, the
 //! oracle's clamped rate, WAL prices clamped to ±10% per epoch, quotes fixed for the
 //! epoch, and bad oracle and quote input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

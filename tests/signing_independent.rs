@@ -1,6 +1,11 @@
 //! RFC 9421 interoperability: requests signed by Python's `http-message-signatures`
 //! (an independent implementation) are accepted, and every tampering is rejected with
 //! its API code while changing nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! Staking, epoch changes, committees and rewards through the API, with exact
 //! balances worked out by hand in the comments.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -4,6 +4,11 @@
 //! `walctl read` still brings the file back byte for byte. Uploads for unpaid blobs
 //! are refused; a node SIGKILLed while it writes a sliver restarts without torn files
 //! and serves the sliver whole or not at all; expired blobs are dropped from disk.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

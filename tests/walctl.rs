@@ -1,4 +1,9 @@
 //! `walctl` as a user runs it: the real binary against a real ledger.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

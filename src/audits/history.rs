@@ -75,7 +75,7 @@ pub async fn node_audits(
 
 /// The last 20 epochs the node was audited in, newest first.
 async fn audited_epochs(conn: &mut PgConnection, node_id: i64) -> Result<Vec<EpochAudit>, Error> {
-    Ok(sqlx::query!(
+    sqlx::query!(
         r#"SELECT epoch, count(*) AS "challenges!",
                   count(*) FILTER (WHERE outcome = 'pass') AS "passed!",
                   count(*) FILTER (WHERE outcome = 'fail') AS "failed!",
@@ -89,22 +89,24 @@ async fn audited_epochs(conn: &mut PgConnection, node_id: i64) -> Result<Vec<Epo
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .map(|r| EpochAudit {
-        epoch: r.epoch,
-        challenges: r.challenges,
-        passed: r.passed,
-        failed: r.failed,
-        missing: r.missing,
-        timeout: r.timeout,
-        unreachable: r.unreachable,
-        pass_rate: Tally {
-            challenges: r.challenges as u32,
-            passed: r.passed as u32,
-        }
-        .pass_rate()
-        .normalize(),
+    .map(|r| {
+        Ok(EpochAudit {
+            epoch: r.epoch,
+            challenges: r.challenges,
+            passed: r.passed,
+            failed: r.failed,
+            missing: r.missing,
+            timeout: r.timeout,
+            unreachable: r.unreachable,
+            pass_rate: Tally {
+                challenges: u32::try_from(r.challenges).map_err(Error::internal)?,
+                passed: u32::try_from(r.passed).map_err(Error::internal)?,
+            }
+            .pass_rate()
+            .normalize(),
+        })
     })
-    .collect())
+    .collect()
 }
 
 /// Every slash of the node, newest first.

@@ -117,7 +117,9 @@ fn check_evidence(
             "{who} is a fail without evidence; a fail carries the node's signed answer"
         )));
     };
-    let blob = blob_id_bytes(&result.blob_id).expect("checked before");
+    let blob = blob_id_bytes(&result.blob_id).ok_or_else(|| {
+        Error::internal(format!("{who}: blob id {} was not checked", result.blob_id))
+    })?;
     match challenge::check_answer(
         &member.protocol_key,
         metadata,
@@ -292,16 +294,15 @@ pub async fn tallies(conn: &mut PgConnection, epoch: i64) -> Result<HashMap<i64,
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| {
             let tally = Tally {
-                challenges: r.challenges as u32,
-                passed: r.passed as u32,
+                challenges: u32::try_from(r.challenges).map_err(Error::internal)?,
+                passed: u32::try_from(r.passed).map_err(Error::internal)?,
             };
-            (r.node_id, tally)
+            Ok((r.node_id, tally))
         })
-        .collect())
+        .collect()
 }
 
 pub use super::history::{node_audits, EpochAudit, FailureEvidence, NodeAudits, SlashRecord};

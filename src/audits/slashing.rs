@@ -81,6 +81,10 @@ pub struct Slash {
 /// What a slash takes from a pool holding `pool_wal` and an operator with
 /// `unclaimed_commission`, and how it is divided. pool + commission == burned +
 /// to_subsidy_pool, to the FROST.
+#[expect(
+    clippy::expect_used,
+    reason = "amounts are bounded by the supply (< i64::MAX FROST), so the sum cannot overflow and half of it fits"
+)]
 pub fn slash(pool_wal: Wal, unclaimed_commission: Wal, slash_rate: Decimal) -> Slash {
     let pool = fraction_down(pool_wal, slash_rate);
     let total = pool

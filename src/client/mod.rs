@@ -32,6 +32,10 @@ pub enum ClientError {
     Decode { status: u16, cause: String },
     #[error("this command needs a key: pass --key or set WAL_KEY_FILE")]
     NoKey,
+    #[error("cannot serialise the request body: {0}")]
+    Body(String),
+    #[error("cannot sign the request: {0}")]
+    Sign(String),
 }
 
 impl ClientError {
@@ -51,6 +55,10 @@ pub struct LedgerClient {
 }
 
 impl LedgerClient {
+    #[expect(
+        clippy::expect_used,
+        reason = "building fails only if the TLS backend cannot initialise, where reqwest::Client::new panics too"
+    )]
     pub fn new(base_url: &str, key: Option<SigningKey>, timeout: Duration) -> LedgerClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -104,7 +112,7 @@ impl LedgerClient {
         body: &B,
         idempotency_key: &str,
     ) -> Result<T, ClientError> {
-        let body = serde_json::to_vec(body).expect("request bodies serialise");
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::Body(e.to_string()))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -160,7 +168,8 @@ impl LedgerClient {
             created_unix_secs: chrono::Utc::now().timestamp(),
             nonce: &nonce,
         };
-        let headers = sign_request(key, method.as_str(), path_only, query, body, &params);
+        let headers = sign_request(key, method.as_str(), path_only, query, body, &params)
+            .map_err(|e| ClientError::Sign(e.to_string()))?;
         let url = format!("{}{path}", self.base_url);
         let mut request = self
             .http

@@ -36,6 +36,10 @@ pub async fn fetch_blob(
         );
         let url = format!("{endpoint}/v1/blobs/{blob_id}/slivers/{shard}");
         tasks.spawn(async move {
+            #[expect(
+                clippy::expect_used,
+                reason = "the semaphore is never closed, so acquiring only waits"
+            )]
             let _permit = permits.acquire_owned().await.expect("open semaphore");
             let sliver = match http.get(&url).send().await {
                 Ok(r) if r.status().is_success() => r.bytes().await.ok().map(|b| b.to_vec()),

@@ -8,7 +8,8 @@ use super::{sliver_root, BlobMetadata, EncodingError, Layout, GF8_SHARDS_MAX};
 /// Encodes a blob into its metadata and `n_shards` slivers.
 pub fn encode(blob: &[u8], n_shards: u32) -> Result<(BlobMetadata, Vec<Vec<u8>>), EncodingError> {
     let layout = Layout::new(blob.len() as u64, n_shards)?;
-    let sliver_len = layout.sliver_len as usize;
+    let sliver_len =
+        usize::try_from(layout.sliver_len).map_err(|_| EncodingError::TooLarge(layout.size))?;
     let mut slivers: Vec<Vec<u8>> = (0..n_shards as usize)
         .map(|i| {
             let start = (i * sliver_len).min(blob.len());
@@ -46,14 +47,10 @@ pub fn decode(
 ) -> Result<Vec<u8>, EncodingError> {
     let layout = metadata.validate()?;
     let mut verified: Vec<Option<Vec<u8>>> = vec![None; layout.n_shards as usize];
-    for (index, sliver) in slivers
-        .into_iter()
-        .enumerate()
-        .take(layout.n_shards as usize)
-    {
+    for (index, sliver) in (0..layout.n_shards).zip(slivers) {
         if let Some(sliver) = sliver {
-            if metadata.verify_sliver(index as u32, &sliver).is_ok() {
-                verified[index] = Some(sliver);
+            if metadata.verify_sliver(index, &sliver).is_ok() {
+                verified[index as usize] = Some(sliver);
             }
         }
     }
@@ -65,16 +62,22 @@ pub fn decode(
         });
     }
     code(&layout, Codec::Reconstruct(&mut verified))?;
-    let mut blob = Vec::with_capacity(layout.k as usize * layout.sliver_len as usize);
-    for sliver in verified.into_iter().take(layout.k as usize) {
-        blob.extend_from_slice(&sliver.expect("reconstructed"));
+    let too_large = || EncodingError::TooLarge(layout.size);
+    let sliver_len = usize::try_from(layout.sliver_len).map_err(|_| too_large())?;
+    let size = usize::try_from(layout.size).map_err(|_| too_large())?;
+    let mut blob = Vec::with_capacity(layout.k as usize * sliver_len);
+    for (index, sliver) in verified.into_iter().take(layout.k as usize).enumerate() {
+        let sliver = sliver.ok_or_else(|| {
+            EncodingError::Codec(format!("data sliver {index} was not reconstructed"))
+        })?;
+        blob.extend_from_slice(&sliver);
     }
     // Every sliver matched its own root, but a writer could have committed to parity
     // that does not belong to the data: then different sets of k slivers would decode
     // to different blobs. Re-encoding and comparing every root rules that out (and
     // checks the padding past `size` was zeros).
-    let padded_ok = blob[layout.size as usize..].iter().all(|&b| b == 0);
-    blob.truncate(layout.size as usize);
+    let padded_ok = blob[size..].iter().all(|&b| b == 0);
+    blob.truncate(size);
     let (again, _) = encode(&blob, layout.n_shards)?;
     if !padded_ok || again.sliver_roots != metadata.sliver_roots {
         return Err(EncodingError::Inconsistent);

@@ -27,9 +27,9 @@ fn node_hash(left: &Hash, right: &Hash) -> Hash {
 /// is carried up unchanged.
 fn levels(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
     assert!(!leaves.is_empty(), "a tree has at least one leaf");
-    let mut levels = vec![leaves];
-    while levels.last().expect("non-empty").len() > 1 {
-        let level = levels.last().expect("non-empty");
+    let mut levels = Vec::new();
+    let mut level = leaves;
+    while level.len() > 1 {
         let next = level
             .chunks(2)
             .map(|pair| match pair {
@@ -38,14 +38,17 @@ fn levels(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
                 _ => unreachable!("chunks of two"),
             })
             .collect();
-        levels.push(next);
+        levels.push(std::mem::replace(&mut level, next));
     }
+    levels.push(level);
     levels
 }
 
 /// The root over the chunks' leaf hashes.
 pub fn root(leaves: Vec<Hash>) -> Hash {
-    levels(leaves).pop().expect("a root")[0]
+    // `levels` always ends with the one-node root level.
+    let levels = levels(leaves);
+    levels[levels.len() - 1][0]
 }
 
 /// The sibling hashes from leaf `index` up to the root (levels where the node has no

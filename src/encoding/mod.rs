@@ -110,6 +110,10 @@ impl Layout {
         })
     }
 
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "Layout::new bounds sliver_len by BLOB_SIZE_MAX (2^36) and makes chunk_len min(4096, sliver_len): at most 2^24 chunks"
+    )]
     pub fn chunk_count(&self) -> u32 {
         self.sliver_len.div_ceil(self.chunk_len) as u32
     }
@@ -199,7 +203,12 @@ impl BlobMetadata {
         out.extend_from_slice(&self.n_shards.to_be_bytes());
         out.extend_from_slice(&self.k.to_be_bytes());
         out.extend_from_slice(&self.sliver_len.to_be_bytes());
-        out.extend_from_slice(&(self.chunk_len as u32).to_be_bytes());
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "the field is a u32 in the canonical encoding; validate refuses chunk_len above CHUNK_LEN_MAX (4096), so the cast is exact for any metadata it accepts (unchanged for any other)"
+        )]
+        let chunk_len = self.chunk_len as u32;
+        out.extend_from_slice(&chunk_len.to_be_bytes());
         for index in 0..self.sliver_roots.len() {
             out.extend_from_slice(&self.root(index).unwrap_or([0; 32]));
         }
@@ -271,7 +280,7 @@ impl BlobMetadata {
 
 fn chunk_leaves(sliver: &[u8], chunk_len: u64) -> Vec<Hash> {
     sliver
-        .chunks(chunk_len as usize)
+        .chunks(usize::try_from(chunk_len).unwrap_or(usize::MAX))
         .map(merkle::leaf_hash)
         .collect()
 }
@@ -290,7 +299,7 @@ pub struct ChunkProof {
 /// The proof for chunk `chunk_index` of a sliver (the node's side of a challenge).
 pub fn chunk_proof(sliver: &[u8], chunk_len: u64, chunk_index: u32) -> Option<ChunkProof> {
     let chunk = sliver
-        .chunks(chunk_len as usize)
+        .chunks(usize::try_from(chunk_len).unwrap_or(usize::MAX))
         .nth(chunk_index as usize)?
         .to_vec();
     let siblings = merkle::proof(chunk_leaves(sliver, chunk_len), chunk_index as usize);

@@ -1,3 +1,8 @@
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test sizes and shard counts are small literals"
+)]
+
 use super::*;
 use proptest::prelude::*;
 use rand::seq::index::sample;

@@ -192,7 +192,7 @@ pub async fn list(
     )
     .await?;
     let more = contracts.len() as i64 > limit;
-    contracts.truncate(limit as usize);
+    contracts.truncate(usize::try_from(limit).map_err(Error::internal)?);
     let next_cursor = more
         .then(|| contracts.last().map(|c| c.id.clone()))
         .flatten();
@@ -326,7 +326,7 @@ pub async fn stored(
     let epoch = current_epoch(&mut conn).await?.epoch;
     let mut blobs = contracts::stored_blobs(&mut conn, epoch, &after, limit + 1).await?;
     let more = blobs.len() as i64 > limit;
-    blobs.truncate(limit as usize);
+    blobs.truncate(usize::try_from(limit).map_err(Error::internal)?);
     let next_cursor = more
         .then(|| blobs.last().map(|b| b.blob_id.clone()))
         .flatten();

@@ -80,6 +80,10 @@ pub fn prometheus() -> PrometheusHandle {
             let buckets = [
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ];
+            #[expect(
+                clippy::expect_used,
+                reason = "set_buckets_for_metric fails only on an empty slice; the buckets are a non-empty literal"
+            )]
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Full("http_request_duration_seconds".into()),

@@ -149,7 +149,8 @@ pub async fn list(
     }
     let nodes = nodes::page(&mut conn, after, limit + 1).await?;
     let more = nodes.len() as i64 > limit;
-    let nodes: Vec<Node> = nodes.into_iter().take(limit as usize).collect();
+    let take = usize::try_from(limit).map_err(Error::internal)?;
+    let nodes: Vec<Node> = nodes.into_iter().take(take).collect();
     let nodes = with_expected_rewards(&mut conn, nodes).await?;
     let next_cursor = more.then(|| nodes.last().map(|n| n.id.clone())).flatten();
     Ok(Json(NodesPage { nodes, next_cursor }))

@@ -127,7 +127,7 @@ pub async fn list(
     let epoch = current_epoch(&mut conn).await?.epoch;
     let mut stakes = stakes::page(&mut conn, owner, node_id, after, limit + 1, epoch).await?;
     let more = stakes.len() as i64 > limit;
-    stakes.truncate(limit as usize);
+    stakes.truncate(usize::try_from(limit).map_err(Error::internal)?);
     let next_cursor = more.then(|| stakes.last().map(|s| s.id.clone())).flatten();
     Ok(Json(StakesPage {
         stakes,

@@ -87,9 +87,10 @@ pub async fn page(
     .fetch_all(&mut *conn)
     .await?;
     let has_more = rows.len() as i64 > limit;
+    let take = usize::try_from(limit).map_err(Error::internal)?;
     let entries: Vec<AccountEntry> = rows
         .into_iter()
-        .take(limit as usize)
+        .take(take)
         .map(|r| AccountEntry {
             entry_id: r.entry_id.to_string(),
             kind: r.kind,

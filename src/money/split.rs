@@ -22,6 +22,10 @@ pub fn fraction_down(amount: Wal, rate: Decimal) -> Wal {
 /// `pool * weight / sum of weights` rounded down; the remainder, and the whole pool if
 /// every weight is zero, is returned to carry into the next epoch's slot.
 /// Shares + remainder == pool, to the FROST.
+#[expect(
+    clippy::expect_used,
+    reason = "weights are not negative (asserted), so each share rounds down to at most the pool and the shares sum to at most the pool"
+)]
 pub fn split_by_weight(pool: Wal, weights: &[Decimal]) -> (Vec<Wal>, Wal) {
     assert!(
         weights.iter().all(|w| !w.is_sign_negative()),
@@ -55,6 +59,10 @@ pub fn split_evenly(amount: Wal, parts: u32) -> Vec<Wal> {
     let total = amount.to_frost();
     let each = total / i128::from(parts);
     let remainder = total - each * i128::from(parts);
+    #[expect(
+        clippy::expect_used,
+        reason = "every part, the first with the remainder included, is at most the amount, which is a Wal"
+    )]
     let frost = |f: i128| Wal::from_frost(i64::try_from(f).expect("a part is at most the amount"));
     (0..parts)
         .map(|i| frost(if i == 0 { each + remainder } else { each }))

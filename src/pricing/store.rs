@@ -120,7 +120,7 @@ pub async fn set_next(
            VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
         next,
         rate,
-        observations.len() as i32,
+        i32::try_from(observations.len()).map_err(Error::internal)?,
         storage_usd,
         write_usd,
         storage_price.map(Wal::as_decimal),

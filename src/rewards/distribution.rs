@@ -46,6 +46,10 @@ pub struct Distribution {
 /// Steps 1, 2 and 4. Rounding: the burn, each reward and each commission round down;
 /// the reward remainders go to the next slot; the commission remainder stays in the
 /// reward that goes to the pool.
+#[expect(
+    clippy::expect_used,
+    reason = "the slot and the subsidy are bounded by the supply, and burns and commissions are fractions (rounded down) of what they are taken from"
+)]
 pub fn distribute(
     slot: Wal,
     subsidy_pool: Wal,

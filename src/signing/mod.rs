@@ -192,6 +192,8 @@ pub struct SignatureParams<'a> {
 }
 
 /// Signs a request the way API.md prescribes (client side: walctl, services, tests).
+/// Fails (`Invalid`) when the parameters cannot be written as structured fields, e.g. a
+/// network id or nonce with characters an sf-string cannot hold.
 pub fn sign_request(
     key: &SigningKey,
     method: &str,
@@ -199,7 +201,7 @@ pub fn sign_request(
     query: Option<&str>,
     body: &[u8],
     params: &SignatureParams,
-) -> SignatureHeaders {
+) -> Result<SignatureHeaders, SignatureError> {
     let SignatureParams {
         network_id,
         created_unix_secs,
@@ -217,13 +219,16 @@ pub fn sign_request(
     params.insert("tag".into(), BareItem::String(network_id.to_owned()));
     params.insert("alg".into(), BareItem::String("ed25519".into()));
     let inner = InnerList::with_params(components, params);
-    let serialized = serialize_inner_list(&inner).expect("client parameters serialise");
+    let serialized = serialize_inner_list(&inner)
+        .map_err(|e| invalid(format!("the signature parameters do not serialise: {e}")))?;
 
     let digest = content_digest(body);
     let mut headers = HeaderMap::new();
     headers.insert(
         "content-digest",
-        digest.parse().expect("digest is a valid header value"),
+        digest
+            .parse()
+            .map_err(|e| invalid(format!("the content digest is not a header value: {e}")))?,
     );
     let parts = RequestParts {
         method,
@@ -232,13 +237,13 @@ pub fn sign_request(
         headers: &headers,
     };
     let ids: Vec<String> = REQUIRED_COMPONENTS.iter().map(|s| s.to_string()).collect();
-    let base = signature_base(&parts, &ids, &serialized).expect("required components resolve");
+    let base = signature_base(&parts, &ids, &serialized)?;
     let signature = key.sign(base.as_bytes());
-    SignatureHeaders {
+    Ok(SignatureHeaders {
         content_digest: digest,
         signature_input: format!("sig1={serialized}"),
         signature: format!("sig1=:{}:", BASE64.encode(signature.to_bytes())),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ fn sign_transfer(
         created_unix_secs,
         nonce,
     };
-    sign_request(key, "POST", "/v1/transfers", None, b"{}", &params)
+    sign_request(key, "POST", "/v1/transfers", None, b"{}", &params).unwrap()
 }
 
 #[test]

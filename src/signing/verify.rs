@@ -81,7 +81,9 @@ fn single_input(field: &str) -> Result<(String, InnerList), SignatureError> {
             dictionary.len()
         )));
     }
-    let (label, entry) = dictionary.into_iter().next().expect("one member");
+    let Some((label, entry)) = dictionary.into_iter().next() else {
+        return Err(invalid("Signature-Input has no signature"));
+    };
     match entry {
         ListEntry::InnerList(inner) => Ok((label, inner)),
         ListEntry::Item(_) => Err(invalid(

@@ -28,6 +28,10 @@ const CAP_COMMITTEE_SIZE: usize = 20;
 /// ceil(n_shards / 10) once the committee has 20 or more nodes. Always large enough for
 /// the committee to hold every shard (cap * size >= 2 n_shards).
 pub fn shard_cap(n_shards: u32, committee_size: usize) -> u32 {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "clamped to 1..=CAP_COMMITTEE_SIZE (20) on this line"
+    )]
     let divisor = committee_size.clamp(1, CAP_COMMITTEE_SIZE) as u32;
     (2 * n_shards).div_ceil(divisor)
 }
@@ -63,6 +67,10 @@ pub fn apportion(n_shards: u32, stakes: &[Decimal]) -> Vec<u32> {
                 best = Some(node);
             }
         }
+        #[expect(
+            clippy::expect_used,
+            reason = "shard_cap makes cap * committee size >= n_shards, so some node always has room"
+        )]
         let node = best.expect("the cap leaves room for every shard");
         shards[node] += 1;
     }
@@ -74,6 +82,10 @@ pub fn apportion(n_shards: u32, stakes: &[Decimal]) -> Vec<u32> {
 /// holder's index in the new committee, or None if it left or the shard is new).
 /// Every node first keeps up to its count of the shards it held (lowest first); the
 /// rest go, lowest shard first, to the nodes still short, lowest index first.
+#[expect(
+    clippy::expect_used,
+    reason = "the counts sum to n_shards (asserted), so the room left covers every shard not kept"
+)]
 pub fn assign(counts: &[u32], previous: &[Option<usize>]) -> Vec<usize> {
     let n_shards = previous.len();
     assert_eq!(counts.iter().map(|&c| c as usize).sum::<usize>(), n_shards);

@@ -89,26 +89,46 @@ impl Pool {
 /// `a * b / c` rounded down. The product of a pool's WAL and shares stays below
 /// ~10^38 while a share is worth at least a FROST; should slashes ever push it past
 /// u128, this stops rather than wrapping around (release builds do not check).
+#[expect(
+    clippy::expect_used,
+    reason = "an overflow is a deliberate stop (see above): below ~10^38 it cannot happen, and past it continuing would corrupt the pool"
+)]
 fn mul_div(a: u128, b: u128, c: u128) -> u128 {
     a.checked_mul(b)
         .expect("pool arithmetic overflows u128; the pool needs rescaling")
         / c
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "pool amounts come from pool balances and stakes, which are never negative"
+)]
 fn frost(amount: Wal) -> u128 {
     u128::try_from(amount.to_frost()).expect("pool amounts are not negative")
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "a pool's share of WAL is at most the pool, which is bounded by the supply"
+)]
 fn to_wal(frost: u128) -> Wal {
     Wal::from_frost(i64::try_from(frost).expect("a pool holds at most the supply"))
 }
 
 /// A pool balance in FROST (pools are never negative).
+#[expect(
+    clippy::expect_used,
+    reason = "no account but issuance goes negative (may_go_negative, checked by the ledger audit), so pool balances are not negative"
+)]
 pub fn frost_u128(amount: Wal) -> u128 {
     u128::try_from(amount.to_frost()).expect("pool balances are not negative")
 }
 
 /// FROST back to WAL (within the supply).
+#[expect(
+    clippy::expect_used,
+    reason = "callers convert pool amounts, which are bounded by the supply (< i64::MAX FROST)"
+)]
 pub fn wal_of_frost(frost: u128) -> Wal {
     Wal::from_frost(i64::try_from(frost).expect("within the supply"))
 }

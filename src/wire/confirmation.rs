@@ -18,7 +18,10 @@ pub fn message(blob_id: &[u8; 32], epoch: i64, node_id: i64, shards: &[u32]) -> 
     out.extend_from_slice(blob_id);
     out.extend_from_slice(&(epoch as u64).to_be_bytes());
     out.extend_from_slice(&(node_id as u64).to_be_bytes());
-    out.extend_from_slice(&(sorted.len() as u32).to_be_bytes());
+    // A node holds at most N_SHARDS_MAX shards; a list past u32::MAX (which no valid
+    // confirmation has) saturates rather than wrapping to a short length.
+    let count = u32::try_from(sorted.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&count.to_be_bytes());
     for shard in sorted {
         out.extend_from_slice(&shard.to_be_bytes());
     }

@@ -224,7 +224,7 @@ impl PresignedTransfer {
             nonce,
         };
         let headers =
-            wal::signing::sign_request(key, "POST", "/v1/transfers", None, &body, &params);
+            wal::signing::sign_request(key, "POST", "/v1/transfers", None, &body, &params).unwrap();
         PresignedTransfer {
             url: format!("{}/v1/transfers", ledger.url),
             body,

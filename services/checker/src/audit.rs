@@ -12,12 +12,13 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use wal::client::LedgerClient;
+use wal::wire::confirmation::blob_id_bytes;
 use wal::wire::{AuditResult, EpochView, Outcome, StoredBlob};
 
 use crate::checker::Checker;
 use crate::error::Error;
 use crate::ledger::{self, Member};
-use crate::repairs::{start_repairs, Pending, Repairs};
+use crate::repairs::{lock_pending, start_repairs, Pending, Repairs};
 use crate::report::Reported;
 use crate::{plan, probe};
 
@@ -34,6 +35,10 @@ fn refresh_members(ledger: Arc<LedgerClient>, members: Members, mut ended: watch
                 _ = ended.changed() => return,
             }
             if let Ok(epoch) = ledger.epoch(None).await {
+                #[expect(
+                    clippy::expect_used,
+                    reason = "the members lock is held only for map lookups, inserts and clones, which do not panic, so it is never poisoned"
+                )]
                 let mut known = members.write().expect("not poisoned");
                 for member in epoch.committee {
                     if let Some(m) = known.get_mut(&member.node_id) {
@@ -186,7 +191,7 @@ impl Challenge {
     async fn draw(&self) -> Option<(usize, u32, u32)> {
         loop {
             let drawn = {
-                let pending = self.pending.lock().expect("not poisoned");
+                let pending = lock_pending(&self.pending);
                 let mut rng = rand::rngs::StdRng::from_entropy();
                 plan::draw(&self.blobs, &self.shards, &mut rng, |blob, shard| {
                     pending.contains_key(&(blob.to_owned(), shard))
@@ -205,23 +210,36 @@ impl Challenge {
     }
 
     /// Challenges the node where it is now, asking again after a timeout or an
-    /// unreachable node up to `reasks` times. None if its key is invalid.
+    /// unreachable node up to `reasks` times. None if its key or the blob id is invalid.
     async fn ask(&self, blob: &StoredBlob, shard: u32, chunk: u32) -> Option<probe::Probe> {
         let checker = &self.checker;
+        let Some(blob_bytes) = blob_id_bytes(&blob.blob_id) else {
+            tracing::error!(blob = %blob.blob_id, "the ledger gave an invalid blob id");
+            return None;
+        };
         let mut attempt = 0;
         loop {
+            #[expect(
+                clippy::expect_used,
+                reason = "writers of the members lock (refresh_members) only insert and clone under it, so it is never poisoned"
+            )]
             let member = self.members.read().expect("not poisoned")[&self.node_id].clone();
             let Some(key) = member.key() else {
                 tracing::error!(node = %member.node_id, "the ledger gave an invalid protocol key");
                 return None;
             };
             let found = {
+                #[expect(
+                    clippy::expect_used,
+                    reason = "the checker's semaphore is never closed, so acquiring only waits"
+                )]
                 let _permit = checker.permits.acquire().await.expect("open semaphore");
                 let target = probe::Target {
                     endpoint: &member.endpoint,
                     node_key: &key,
                     metadata: &blob.metadata,
                     blob_id: &blob.blob_id,
+                    blob: &blob_bytes,
                     shard,
                     chunk,
                 };

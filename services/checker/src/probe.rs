@@ -10,7 +10,6 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use wal::encoding::BlobMetadata;
 use wal::wire::challenge::{check_answer, Answer, Challenge, Verdict};
-use wal::wire::confirmation::blob_id_bytes;
 use wal::wire::Outcome;
 
 /// What one attempt gave.
@@ -29,6 +28,8 @@ pub struct Target<'a> {
     pub node_key: &'a VerifyingKey,
     pub metadata: &'a BlobMetadata,
     pub blob_id: &'a str,
+    /// `blob_id` as bytes (the caller checked it is a valid id).
+    pub blob: &'a [u8; 32],
     pub shard: u32,
     pub chunk: u32,
 }
@@ -74,11 +75,10 @@ pub async fn probe(http: &reqwest::Client, target: &Target<'_>, timeout: Duratio
 /// Pass if signed and correct; fail (with the answer as evidence) if signed and wrong;
 /// missing if not validly signed (there is nothing to hold the node to).
 pub fn judge(target: &Target<'_>, nonce: &[u8; 32], answer: Answer) -> (Outcome, Option<Answer>) {
-    let blob = blob_id_bytes(target.blob_id).expect("blob ids from the ledger are valid");
     match check_answer(
         target.node_key,
         target.metadata,
-        &blob,
+        target.blob,
         nonce,
         target.shard,
         target.chunk,

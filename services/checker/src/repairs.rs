@@ -4,7 +4,7 @@
 //! closed epoch's challenges found missing or wrong.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
@@ -22,6 +22,15 @@ use crate::ledger::{self, Member};
 /// or until the holder has had `HOLDER_CHANCES` and not taken it (then it is its own
 /// fault, and challenges find it).
 pub type Pending = Arc<Mutex<HashMap<(String, u32), u32>>>;
+
+/// Locks a pending set.
+#[expect(
+    clippy::expect_used,
+    reason = "the pending set is only looked up, inserted into and removed from under its lock, none of which panics, so it is never poisoned"
+)]
+pub fn lock_pending(pending: &Pending) -> MutexGuard<'_, HashMap<(String, u32), u32>> {
+    pending.lock().expect("not poisoned")
+}
 
 const HOLDER_CHANCES: u32 = 3;
 
@@ -48,18 +57,12 @@ pub async fn start_repairs(
     let losses = ledger::losses(ledger, epoch.epoch - 1).await?;
     let stored: HashSet<&str> = blobs.iter().map(|b| b.blob_id.as_str()).collect();
     {
-        let mut suspects = pending.lock().expect("not poisoned");
+        let mut suspects = lock_pending(&pending);
         for shard in moved_shards(&previous.committee, &epoch.committee) {
             suspects.extend(blobs.iter().map(|b| ((b.blob_id.clone(), shard), 0)));
         }
         let left_over = last
-            .map(|(_, p)| {
-                p.lock()
-                    .expect("not poisoned")
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
+            .map(|(_, p)| lock_pending(&p).keys().cloned().collect::<Vec<_>>())
             .unwrap_or_default();
         for pair in losses.into_iter().chain(left_over) {
             if stored.contains(pair.0.as_str()) {
@@ -106,7 +109,7 @@ async fn repair(
     let mut backoff = Duration::from_millis(500);
     loop {
         let mut work: HashMap<&str, (&StoredBlob, Vec<u32>)> = HashMap::new();
-        for (blob_id, shard) in pending.lock().expect("not poisoned").keys() {
+        for (blob_id, shard) in lock_pending(pending).keys() {
             if let Some(&blob) = by_id.get(blob_id.as_str()) {
                 work.entry(blob.blob_id.as_str())
                     .or_insert_with(|| (blob, Vec::new()))
@@ -121,12 +124,16 @@ async fn repair(
             let (checker, pending, permits) = (checker.clone(), pending.clone(), permits.clone());
             let (previous, committee) = (previous.to_vec(), committee.to_vec());
             tasks.spawn(async move {
+                #[expect(
+                    clippy::expect_used,
+                    reason = "the semaphore is never closed, so acquiring only waits"
+                )]
                 let _permit = permits.acquire_owned().await.expect("open semaphore");
                 repair_one(&checker, &blob, shards, &committee, &previous, &pending).await
             });
         }
         while tasks.join_next().await.is_some() {}
-        let left = pending.lock().expect("not poisoned").len();
+        let left = lock_pending(pending).len();
         if left == 0 || *ended.borrow() {
             return;
         }
@@ -151,10 +158,7 @@ async fn repair_one(
 ) {
     let holder_of = holders(committee);
     let done = |shard: u32| {
-        pending
-            .lock()
-            .expect("not poisoned")
-            .remove(&(blob.blob_id.clone(), shard));
+        lock_pending(pending).remove(&(blob.blob_id.clone(), shard));
     };
     let mut lacking = Vec::new();
     for shard in shards {
@@ -190,7 +194,7 @@ async fn repair_one(
 /// Rebuilt slivers that were stored leave the pending set; a holder that did not take
 /// one loses a chance, and after `HOLDER_CHANCES` it is challenged as it is.
 fn record_placed(blob: &StoredBlob, placed: Vec<(u32, Placed)>, pending: &Pending) {
-    let mut pending = pending.lock().expect("not poisoned");
+    let mut pending = lock_pending(pending);
     for (shard, outcome) in placed {
         let key = (blob.blob_id.clone(), shard);
         if outcome == Placed::Stored {

@@ -85,7 +85,10 @@ fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)?;
-    std::fs::File::open(path.parent().expect("in the state dir"))?.sync_all()
+    let dir = path.parent().ok_or_else(|| {
+        std::io::Error::other(format!("{} is not in a directory", path.display()))
+    })?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 struct Spool {
@@ -99,13 +102,20 @@ impl Spool {
         self.dir.join("unsent.jsonl")
     }
 
+    /// The lock on `unsent.jsonl`; poisoned only if a holder panicked mid-write.
+    fn lock_unsent(&self) -> std::io::Result<std::sync::MutexGuard<'_, ()>> {
+        self.unsent_lock
+            .lock()
+            .map_err(|_| std::io::Error::other("the unsent.jsonl lock is poisoned"))
+    }
+
     fn append(&self, reported: &Reported) -> std::io::Result<()> {
-        let _guard = self.unsent_lock.lock().expect("not poisoned");
+        let _guard = self.lock_unsent()?;
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.unsent())?;
-        let mut line = serde_json::to_vec(reported).expect("serialises");
+        let mut line = serde_json::to_vec(reported)?;
         line.push(b'\n');
         file.write_all(&line)
     }
@@ -113,7 +123,7 @@ impl Spool {
     /// Turns results into batch files (per epoch, at most `BATCH_RESULTS` results and
     /// about `BATCH_BYTES`), then takes them out of `unsent.jsonl`.
     fn seal(&self, results: Vec<Reported>) -> std::io::Result<()> {
-        let _guard = self.unsent_lock.lock().expect("not poisoned");
+        let _guard = self.lock_unsent()?;
         let mut epochs: Vec<i64> = results.iter().map(|r| r.epoch).collect();
         epochs.sort_unstable();
         epochs.dedup();
@@ -160,7 +170,7 @@ impl Spool {
             results,
         };
         let path = self.dir.join(format!("batch-{}.json", batch.key));
-        write_durably(&path, &serde_json::to_vec(&batch).expect("serialises"))
+        write_durably(&path, &serde_json::to_vec(&batch)?)
     }
 
     fn batch_files(&self) -> std::io::Result<Vec<PathBuf>> {

@@ -1,7 +1,11 @@
 //! SIGTERM stops the storage node cleanly: exit code 0, promptly. The node starts
 //! without a ledger (it asks the ledger only when a request needs it), so the ledger
 //! URL here answers nothing.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader};

@@ -128,7 +128,9 @@ async fn client_loop(
             .send_signed(reqwest::Method::POST, path, &body, Some(&fresh_key()))
             .await;
         match result {
-            Ok(_) => latencies_us.push(sent.elapsed().as_micros() as u64),
+            Ok(_) => {
+                latencies_us.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))
+            }
             Err(_) => failed += 1,
         }
     }
@@ -145,6 +147,10 @@ fn transfer(signers: &[LedgerClient]) -> (usize, &'static str, Vec<u8>) {
             (from + rng.gen_range(1..signers.len())) % signers.len(),
         )
     };
+    #[expect(
+        clippy::expect_used,
+        reason = "funded_signers builds every bench client with Some(key)"
+    )]
     let to = signers[to].address().expect("bench clients have keys");
     let body = json!({"to": to, "amount": Wal::from_frost(1_000)});
     (from, "/v1/transfers", body.to_string().into_bytes())
@@ -164,8 +170,21 @@ impl PurchaseTerms {
         let quote: Value = ledger
             .get(&format!("/v1/price?size={PURCHASED_BLOB_BYTES}&epochs=1"))
             .await?;
+        let n_shards = u32::try_from(network["n_shards"].as_u64().unwrap_or(0)).map_err(|_| {
+            CliError::Usage(format!(
+                "the ledger's n_shards {} does not fit in a u32",
+                network["n_shards"]
+            ))
+        })?;
+        // Every purchase encodes a blob of this size with these shards; fail here, once,
+        // if that cannot work, rather than in each bench client.
+        wal::encoding::encode(&[0u8; PURCHASED_BLOB_BYTES], n_shards).map_err(|e| {
+            CliError::Usage(format!(
+                "a {PURCHASED_BLOB_BYTES}-byte blob does not encode at the ledger's {n_shards} shards: {e}"
+            ))
+        })?;
         Ok(PurchaseTerms {
-            n_shards: network["n_shards"].as_u64().unwrap_or(0) as u32,
+            n_shards,
             total: quote["total"].as_str().unwrap_or("0").to_owned(),
         })
     }
@@ -174,6 +193,10 @@ impl PurchaseTerms {
     fn body(&self) -> Vec<u8> {
         let mut blob = vec![0u8; PURCHASED_BLOB_BYTES];
         rand::thread_rng().fill_bytes(&mut blob);
+        #[expect(
+            clippy::expect_used,
+            reason = "PurchaseTerms::now encoded a blob of this size at these shards already; the layout depends only on both"
+        )]
         let (metadata, _) =
             wal::encoding::encode(&blob, self.n_shards).expect("a 1 KiB blob encodes");
         json!({"metadata": metadata, "epochs": 1, "max_total": self.total})
@@ -196,10 +219,19 @@ fn report(
         if latencies_us.is_empty() {
             return 0.0;
         }
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "p is at most 1, so the product is at most len, which is a usize"
+        )]
         let index =
             ((latencies_us.len() as f64 * p).ceil() as usize).clamp(1, latencies_us.len()) - 1;
         (latencies_us[index] as f64 / 1000.0 * 100.0).round() / 100.0
     };
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a float-to-int `as` saturates (and NaN is 0); a rate of operations is far below u64::MAX"
+    )]
+    let per_sec = (latencies_us.len() as f64 / seconds).round() as u64;
     let operation = match operation {
         Operation::Transfer => "transfer",
         Operation::Purchase => "purchase",
@@ -211,7 +243,7 @@ fn report(
         "seconds": (seconds * 10.0).round() / 10.0,
         "ok": latencies_us.len(),
         "failed": failed,
-        "per_sec": (latencies_us.len() as f64 / seconds).round() as u64,
+        "per_sec": per_sec,
         "p50_ms": percentile_ms(0.50),
         "p95_ms": percentile_ms(0.95),
         "p99_ms": percentile_ms(0.99),

@@ -33,7 +33,12 @@ pub async fn holders(cli: &Cli) -> Result<(i64, HashMap<u32, Arc<Holder>>), CliE
             endpoint: s(member, "endpoint"),
         });
         for shard in member["shards"].as_array().into_iter().flatten() {
-            out.insert(shard.as_u64().unwrap_or(0) as u32, holder.clone());
+            let shard = u32::try_from(shard.as_u64().unwrap_or(0)).map_err(|_| {
+                CliError::Usage(format!(
+                    "the committee's shard {shard} does not fit in a u32"
+                ))
+            })?;
+            out.insert(shard, holder.clone());
         }
     }
     let epoch = committee["epoch"].as_i64().unwrap_or(0);
@@ -54,11 +59,13 @@ pub fn progress(cli: &Cli, length: u64, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(length);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} slivers {elapsed}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
+    #[expect(
+        clippy::expect_used,
+        reason = "the template is a literal that parses (every walctl upload uses it)"
+    )]
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} slivers {elapsed}")
+        .expect("a valid template");
+    bar.set_style(style.progress_chars("=> "));
     bar.set_message(what.to_owned());
     bar
 }

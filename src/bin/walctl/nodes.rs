@@ -95,6 +95,10 @@ async fn update(
 
 /// A PATCH body of the fields that have a value (a JSON object's keys are sorted, so
 /// their order here does not matter).
+#[expect(
+    clippy::expect_used,
+    reason = "a map of strings to JSON strings always serialises to a Vec"
+)]
 fn update_body<'a>(fields: impl Iterator<Item = (&'a str, &'a Option<String>)>) -> Vec<u8> {
     let body: serde_json::Map<String, Value> = fields
         .filter_map(|(field, value)| Some((field.to_owned(), Value::String(value.clone()?))))

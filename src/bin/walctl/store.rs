@@ -87,7 +87,12 @@ async fn encode_for_network(
     bytes: Vec<u8>,
 ) -> Result<(BlobMetadata, Vec<Vec<u8>>), CliError> {
     let network: Value = ledger.get("/v1/network").await?;
-    let n_shards = network["n_shards"].as_u64().unwrap_or(0) as u32;
+    let n_shards = u32::try_from(network["n_shards"].as_u64().unwrap_or(0)).map_err(|_| {
+        CliError::Usage(format!(
+            "the ledger's n_shards {} does not fit in a u32",
+            network["n_shards"]
+        ))
+    })?;
     tokio::task::spawn_blocking(move || encode(&bytes, n_shards))
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?
@@ -107,7 +112,8 @@ async fn upload_all(
     let permits = Arc::new(Semaphore::new(TRANSFERS_MAX));
     let mut tasks = tokio::task::JoinSet::new();
     for (shard, sliver) in slivers.into_iter().enumerate() {
-        let shard = shard as u32;
+        let shard = u32::try_from(shard)
+            .map_err(|_| CliError::Usage(format!("sliver {shard} is past the u32 shard ids")))?;
         let Some(holder) = holders.get(&shard).cloned() else {
             return Err(CliError::Usage(format!(
                 "shard {shard} has no holder in the committee"
@@ -120,6 +126,10 @@ async fn upload_all(
             bar.clone(),
         );
         tasks.spawn(async move {
+            #[expect(
+                clippy::expect_used,
+                reason = "the semaphore is never closed, so acquiring only waits"
+            )]
             let _permit = permits.acquire_owned().await.expect("open semaphore");
             let result = upload(&http, &holder, &blob_id, shard, sliver).await;
             bar.inc(1);

@@ -58,7 +58,7 @@ pub(super) async fn choose_committee(
     let holders = assign(&counts, &previous);
     let mut shards_of: Vec<Vec<i32>> = vec![Vec::new(); members.len()];
     for (shard, &holder) in holders.iter().enumerate() {
-        shards_of[holder].push(shard as i32);
+        shards_of[holder].push(i32::try_from(shard).map_err(Error::internal)?);
     }
     let ids: Vec<i64> = members.iter().map(|(id, _)| *id).collect();
     let member_stakes: Vec<Decimal> = members.iter().map(|(_, s)| s.as_decimal()).collect();

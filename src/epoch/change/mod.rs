@@ -75,7 +75,7 @@ pub async fn advance(
 pub fn committed(ended: i64, elapsed: std::time::Duration) {
     tracing::info!(
         ended,
-        elapsed_ms = elapsed.as_millis() as u64,
+        elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         "epoch change"
     );
     metrics::counter!("wal_epoch_changes_total").increment(1);

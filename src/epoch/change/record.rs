@@ -45,6 +45,10 @@ pub(super) async fn record(
         activated,
         slashed,
     } = done;
+    #[expect(
+        clippy::expect_used,
+        reason = "the rewards are paid out of the reward pool, so their sum is bounded by the supply"
+    )]
     let distributed =
         Wal::checked_sum(rewards.members.iter().map(|m| m.reward)).expect("within the supply");
     sqlx::query!(

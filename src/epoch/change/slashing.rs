@@ -53,10 +53,15 @@ pub(super) async fn slash(
             journal::post(conn, &entry).await?;
         }
         record_slash(conn, epoch, node_id, tally, &s, jailed).await?;
-        total = total
+        #[expect(
+            clippy::expect_used,
+            reason = "the slashed WAL is taken from balances in the journal, so the running total is bounded by the supply"
+        )]
+        let slashed_so_far = total
             .checked_add(s.pool)
             .and_then(|t| t.checked_add(s.commission))
             .expect("within the supply");
+        total = slashed_so_far;
     }
     Ok(total)
 }

@@ -88,6 +88,10 @@ pub(super) async fn pay_withdrawals(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let (legs, paid) = plan_payouts(&stakes, pools)?;
+    #[expect(
+        clippy::expect_used,
+        reason = "the payouts come out of the pools' balances in the journal, so their sum is bounded by the supply"
+    )]
     let total = Wal::checked_sum(paid.iter().copied()).expect("within the supply");
     if total.is_positive() {
         let memo = format!("withdrawals of epoch {epoch}");
@@ -111,7 +115,7 @@ pub(super) async fn pay_withdrawals(
     .execute(&mut *conn)
     .await?;
     Ok(Withdrawals {
-        count: rows.len() as i32,
+        count: i32::try_from(rows.len()).map_err(Error::internal)?,
         paid: total,
     })
 }
@@ -181,6 +185,10 @@ pub(super) async fn activate_pending(
     if ids.is_empty() {
         return Ok(Wal::ZERO);
     }
+    #[expect(
+        clippy::expect_used,
+        reason = "the activated stake is pending WAL already in the journal, so its sum is bounded by the supply"
+    )]
     let activated = Wal::checked_sum(
         legs.iter()
             .filter(|l| l.amount.is_positive())

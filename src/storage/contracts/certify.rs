@@ -47,7 +47,11 @@ pub async fn certify(
         )));
     }
     let confirmed = check_confirmations(conn, request, &row.blob_id, epoch).await?;
-    let covered: u32 = confirmed.iter().map(|c| c.shards.len() as u32).sum();
+    let covered: u32 = confirmed
+        .iter()
+        .map(|c| u32::try_from(c.shards.len()))
+        .sum::<Result<u32, _>>()
+        .map_err(Error::internal)?;
     let needed = shards_needed(n_shards);
     if covered < needed {
         return Err(Error::InvalidArgument(format!(
