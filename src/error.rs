@@ -97,16 +97,7 @@ impl Error {
             }
             other => other.to_string(),
         };
-        Problem {
-            type_uri: format!(
-                "https://docs.wal.invalid/errors/{}",
-                self.code().to_lowercase()
-            ),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail,
-            code: self.code().to_owned(),
-        }
+        Problem::new(status, self.code(), detail)
     }
 }
 

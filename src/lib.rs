@@ -8,6 +8,7 @@
 //! ```text
 //! pure, linked by every service (no database, no server):
 //!   money, encoding          exact amounts, rates and splits; blob encoding
+//!   logging, env             logging set-up; typed environment variables
 //!   wire                     the types on the wire: ids, problem details, blobs,
 //!                            audit results, challenges and confirmations
 //!   signing                  RFC 9421 request signatures (sign and verify)
@@ -34,6 +35,8 @@
 pub mod client;
 /// Blob encoding: Reed-Solomon slivers, chunk Merkle trees, metadata and blob ids.
 pub mod encoding;
+/// Typed reading of environment variables (the services' configs).
+pub mod env;
 /// Logging set-up shared by every binary.
 pub mod logging;
 /// Exact WAL amounts, rates, prices and splits that never lose a FROST.

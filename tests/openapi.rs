@@ -11,27 +11,11 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use common::{new_key, TestLedger};
+use common::{new_key, python, TestLedger};
 use serde_json::Value;
 use sqlx::PgPool;
-
-/// The Python of the test virtualenv that `scripts/test.sh` creates.
-fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("WAL_TEST_PYTHON") {
-        return python.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
-    assert!(
-        venv.exists(),
-        "{} is missing: run scripts/test.sh (it creates the venv from tests/py/requirements.txt) \
-         or set WAL_TEST_PYTHON",
-        venv.display()
-    );
-    venv
-}
 
 /// `openapi-spec-validator` on a document given on stdin.
 const VALIDATE: &str = r#"

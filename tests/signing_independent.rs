@@ -13,25 +13,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{address, new_key, TestLedger};
+use common::{address, new_key, python, TestLedger};
 use serde_json::Value;
 use sqlx::PgPool;
 use wal::money::Wal;
-
-/// The Python of the test virtualenv that `scripts/test.sh` creates.
-fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("WAL_TEST_PYTHON") {
-        return python.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
-    assert!(
-        venv.exists(),
-        "{} is missing: run scripts/test.sh (it creates the venv from tests/py/requirements.txt) \
-         or set WAL_TEST_PYTHON",
-        venv.display()
-    );
-    venv
-}
 
 #[sqlx::test]
 async fn independent_rfc9421_client_is_accepted_and_tampering_is_rejected(db: PgPool) {

@@ -14,3 +14,17 @@ pub struct Problem {
     /// One of the API's UPPER_SNAKE error codes.
     pub code: String,
 }
+
+impl Problem {
+    /// The problem document of a refusal with `status`, the API `code` and a `detail`
+    /// a person can act on; `type` and `title` follow from them.
+    pub fn new(status: http::StatusCode, code: &str, detail: String) -> Problem {
+        Problem {
+            type_uri: format!("https://docs.wal.invalid/errors/{}", code.to_lowercase()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+        }
+    }
+}

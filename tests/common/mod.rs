@@ -282,3 +282,18 @@ pub async fn snapshot(db: &PgPool) -> String {
     }
     out
 }
+
+/// The Python of the test virtualenv that `scripts/test.sh` creates.
+pub fn python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("WAL_TEST_PYTHON") {
+        return python.into();
+    }
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/test.sh (it creates the venv from tests/py/requirements.txt) \
+         or set WAL_TEST_PYTHON",
+        venv.display()
+    );
+    venv
+}

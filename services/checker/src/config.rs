@@ -2,23 +2,12 @@
 //! names the variable and the value it could not take.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("set {name} to {what}")]
-    Missing {
-        name: &'static str,
-        what: &'static str,
-    },
-    #[error("{name}={value} is invalid: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-}
+use wal::env::{parsed, required, text};
+
+/// Why the configuration is refused: the variable, its value and the reason.
+pub type ConfigError = wal::env::EnvError;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -38,36 +27,13 @@ pub struct Config {
     pub reask_delay: Duration,
 }
 
-/// `name` parsed, or `default` when unset.
-fn parsed<T>(name: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T: FromStr,
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-            value,
-        }),
-    }
-}
-
-fn text(name: &'static str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
 fn millis(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     parsed(name, default).map(Duration::from_millis)
 }
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
-        let key_file = std::env::var("WAL_CHECKER_KEY_FILE").map_err(|_| ConfigError::Missing {
-            name: "WAL_CHECKER_KEY_FILE",
-            what: "the auditor's key file",
-        })?;
+        let key_file = required("WAL_CHECKER_KEY_FILE", "the auditor's key file")?;
         let concurrency: usize = parsed("WAL_CHECKER_CONCURRENCY", 32)?;
         if concurrency == 0 {
             return Err(ConfigError::Invalid {
