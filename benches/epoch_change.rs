@@ -117,7 +117,8 @@ async fn populate(pool: &PgPool, nodes: i64, stakes: i64) -> anyhow::Result<()> 
         amount: Wal::from_wal(53_000_000),
         epochs: 53,
     };
-    subsidy::add(&mut tx, treasury, &request, 0).await?;
+    let lock = wal::ledger::epochs::lock_shared(&mut tx).await?;
+    subsidy::add(&mut tx, &lock, treasury, &request).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -130,7 +131,7 @@ async fn change(pool: &PgPool, from: i64, settings: ChangeSettings) -> anyhow::R
 }
 
 /// Asks `WITHDRAWALS` active stakes to withdraw, through the real store code.
-async fn request_withdrawals(pool: &PgPool, epoch: i64) -> anyhow::Result<()> {
+async fn request_withdrawals(pool: &PgPool) -> anyhow::Result<()> {
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT id, owner FROM stakes WHERE withdraw_epoch IS NULL ORDER BY id LIMIT $1",
     )
@@ -140,7 +141,9 @@ async fn request_withdrawals(pool: &PgPool, epoch: i64) -> anyhow::Result<()> {
     for (id, owner) in rows {
         let mut tx = pool.begin().await?;
         let owner: Address = owner.parse()?;
-        wal::staking::stakes::withdraw(&mut tx, owner, &id.to_string(), epoch).await?;
+        let lock = wal::ledger::epochs::lock_shared(&mut tx).await?;
+        let id = wal::wire::ids::StakeId::from_row(id);
+        wal::staking::stakes::withdraw(&mut tx, &lock, owner, id).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -171,7 +174,7 @@ async fn measure(nodes: i64, stakes: i64) -> anyhow::Result<Row> {
         epoch_duration_secs: 3600,
     };
     let activation = change(&pool, 0, settings).await?;
-    request_withdrawals(&pool, 1).await?;
+    request_withdrawals(&pool).await?;
     let withdrawals = change(&pool, 1, settings).await?;
     let mut steady = Vec::new();
     for from in 2..7 {

@@ -22,9 +22,10 @@ use sqlx::PgConnection;
 use super::slashing::Tally;
 use crate::encoding::BlobMetadata;
 use crate::error::Error;
+use crate::ledger::epochs::EpochLock;
 use crate::storage::contracts::blob_summary;
 use crate::wire::challenge::{self, Verdict};
-use crate::wire::confirmation::blob_id_bytes;
+use crate::wire::ids::{BlobId, NodeId};
 use crate::wire::{AuditResult, Outcome};
 
 /// The most results one batch may carry.
@@ -87,20 +88,20 @@ fn nonce_of(challenge_id: &str) -> Result<[u8; 32], Error> {
 /// The metadata of a blob that may be audited in `epoch`: certified and unexpired.
 async fn audited_blob(
     conn: &mut PgConnection,
-    blobs: &mut HashMap<String, BlobMetadata>,
-    blob_id: &str,
+    blobs: &mut HashMap<BlobId, BlobMetadata>,
+    blob_id: BlobId,
     epoch: i64,
 ) -> Result<BlobMetadata, Error> {
-    if let Some(metadata) = blobs.get(blob_id) {
+    if let Some(metadata) = blobs.get(&blob_id) {
         return Ok(metadata.clone());
     }
-    let summary = blob_summary(conn, blob_id, epoch).await?;
+    let summary = blob_summary(conn, &blob_id, epoch).await?;
     let Some(summary) = summary.filter(|s| s.certified && s.end_epoch.is_some()) else {
         return Err(Error::InvalidArgument(format!(
             "blob {blob_id} has no certified, unexpired storage in epoch {epoch}; only such blobs are audited"
         )));
     };
-    blobs.insert(blob_id.to_owned(), summary.metadata.clone());
+    blobs.insert(blob_id, summary.metadata.clone());
     Ok(summary.metadata)
 }
 
@@ -110,6 +111,7 @@ fn check_evidence(
     nonce: &[u8; 32],
     member: &Member,
     metadata: &BlobMetadata,
+    blob: &BlobId,
 ) -> Result<(), Error> {
     let who = format!("challenge {}", result.challenge_id);
     let Some(answer) = &result.evidence else {
@@ -117,13 +119,10 @@ fn check_evidence(
             "{who} is a fail without evidence; a fail carries the node's signed answer"
         )));
     };
-    let blob = blob_id_bytes(&result.blob_id).ok_or_else(|| {
-        Error::internal(format!("{who}: blob id {} was not checked", result.blob_id))
-    })?;
     match challenge::check_answer(
         &member.protocol_key,
         metadata,
-        &blob,
+        blob.bytes(),
         nonce,
         result.shard,
         result.chunk,
@@ -148,14 +147,14 @@ async fn check(
     result: &AuditResult,
     epoch: i64,
     members: &HashMap<i64, Member>,
-    blobs: &mut HashMap<String, BlobMetadata>,
+    blobs: &mut HashMap<BlobId, BlobMetadata>,
 ) -> Result<(), Error> {
     let nonce = nonce_of(&result.challenge_id)?;
     let member = result
         .node_id
-        .parse::<i64>()
+        .parse::<NodeId>()
         .ok()
-        .and_then(|id| members.get(&id))
+        .and_then(|id| members.get(&id.get()))
         .ok_or_else(|| {
             Error::NotFound(format!(
                 "node {} is not in the committee of epoch {epoch}; only members are audited",
@@ -168,13 +167,11 @@ async fn check(
             result.node_id, result.shard
         )));
     }
-    if blob_id_bytes(&result.blob_id).is_none() {
-        return Err(Error::InvalidArgument(format!(
-            "blob_id {:?} is not 64 lowercase hex digits",
-            result.blob_id
-        )));
-    }
-    let metadata = audited_blob(conn, blobs, &result.blob_id, epoch).await?;
+    let blob: BlobId = result
+        .blob_id
+        .parse()
+        .map_err(|e| Error::InvalidArgument(format!("blob_id: {e}")))?;
+    let metadata = audited_blob(conn, blobs, blob, epoch).await?;
     let chunks = metadata.validate().map_err(Error::internal)?.chunk_count();
     if result.chunk >= chunks {
         return Err(Error::InvalidArgument(format!(
@@ -183,7 +180,7 @@ async fn check(
         )));
     }
     match result.outcome {
-        Outcome::Fail => check_evidence(result, &nonce, member, &metadata),
+        Outcome::Fail => check_evidence(result, &nonce, member, &metadata, &blob),
         _ if result.evidence.is_some() => Err(Error::InvalidArgument(format!(
             "challenge {}: only a fail carries evidence",
             result.challenge_id
@@ -195,9 +192,10 @@ async fn check(
 /// Records a batch for the current epoch `current`, all of it or nothing.
 pub async fn record(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     batch: &AuditBatch,
-    current: i64,
 ) -> Result<Recorded, Error> {
+    let current = lock.epoch();
     if batch.epoch < current {
         return Err(Error::Conflict(format!(
             "epoch {} is closed (the current epoch is {current}); its results can no longer count",
@@ -238,8 +236,19 @@ pub async fn record(
 async fn insert(conn: &mut PgConnection, batch: &AuditBatch) -> Result<Recorded, Error> {
     let r = &batch.results;
     let ids: Vec<String> = r.iter().map(|r| r.challenge_id.clone()).collect();
-    let nodes: Vec<i64> = r.iter().map(|r| r.node_id.parse().unwrap_or(0)).collect();
-    let blob_ids: Vec<String> = r.iter().map(|r| r.blob_id.clone()).collect();
+    // Every result passed `check`, so its ids parse; they are stored canonically.
+    let nodes: Vec<i64> = r
+        .iter()
+        .map(|r| r.node_id.parse().map_or(0, NodeId::get))
+        .collect();
+    let blob_ids: Vec<String> = r
+        .iter()
+        .map(|r| {
+            r.blob_id
+                .parse()
+                .map_or_else(|_| r.blob_id.clone(), |b: BlobId| b.to_string())
+        })
+        .collect();
     let shards: Vec<i32> = r.iter().map(|r| r.shard as i32).collect();
     let chunks: Vec<i32> = r.iter().map(|r| r.chunk as i32).collect();
     let outcomes: Vec<String> = r.iter().map(|r| r.outcome.as_str().to_owned()).collect();

@@ -137,3 +137,31 @@ where
         })
     }
 }
+
+/// A signed request with its JSON body parsed by the extractor (an empty body reads as
+/// `{}`; unknown fields and malformed values are 400s).
+pub struct SignedJson<T> {
+    pub signed: Signed,
+    pub body: T,
+}
+
+impl<T> SignedJson<T> {
+    pub fn signer(&self) -> Address {
+        self.signed.signer()
+    }
+}
+
+impl<S, T> FromRequest<S> for SignedJson<T>
+where
+    AuthSettings: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let signed = Signed::from_request(request, state).await?;
+        let body = signed.json()?;
+        Ok(SignedJson { signed, body })
+    }
+}

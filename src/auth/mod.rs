@@ -2,9 +2,11 @@
 //! protection and idempotency keys.
 
 pub mod extract;
+pub mod roles;
 pub mod signed_tx;
 
-pub use extract::Signed;
+pub use extract::{Signed, SignedJson};
+pub use roles::{require, Role};
 pub use signed_tx::SignedTx;
 
 use sqlx::PgPool;

@@ -28,6 +28,35 @@ use crate::error::Error;
 
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
+impl Signed {
+    /// Runs a signed write, the one way every handler runs one: `work` in a
+    /// transaction, then the nonce, the key and the stored response claimed before
+    /// COMMIT (see the module docs). A store that needs the epoch lock takes the
+    /// `EpochLock` that `ledger::epochs::lock_shared` gives `work`.
+    pub async fn write<T: Serialize>(
+        &self,
+        pool: &PgPool,
+        status: StatusCode,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, Error>,
+    ) -> Result<Response, Error> {
+        let mut stx = SignedTx::begin(pool, self).await?;
+        let done = work(stx.conn()).await;
+        stx.finish(done, status).await
+    }
+}
+
+impl<B> super::SignedJson<B> {
+    /// [`Signed::write`] for a request whose body the extractor parsed.
+    pub async fn write<T: Serialize>(
+        &self,
+        pool: &PgPool,
+        status: StatusCode,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, Error>,
+    ) -> Result<Response, Error> {
+        self.signed.write(pool, status, work).await
+    }
+}
+
 pub struct SignedTx<'r> {
     tx: Transaction<'static, Postgres>,
     pool: &'r PgPool,

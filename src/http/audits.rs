@@ -1,19 +1,20 @@
 //! `POST /v1/audits`: the checker's challenge results (auditor role);
 //! `GET /v1/audits?epoch=`: what is recorded per node.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::extract::ApiQuery;
 use super::AppState;
 use crate::audits::record::{self, AuditBatch, Loss, Recorded};
 use crate::audits::slashing::Tally;
-use crate::auth::{Signed, SignedTx};
+use crate::auth::{require, Role, SignedJson};
 use crate::error::Error;
 use crate::ledger::epochs::current_epoch;
+use crate::ledger::epochs::lock_shared;
 
 /// Records a batch of challenge results for the current epoch, all or nothing. A
 /// `fail` carries the node's signed wrong answer, which the ledger checks. Retry a
@@ -22,27 +23,22 @@ use crate::ledger::epochs::current_epoch;
     security(("rfc9421" = [])), params(super::doc::SignedHeaders),
     responses((status = 201, body = Recorded), super::doc::SignedErrors, super::doc::Forbidden,
               super::doc::NotFound, super::doc::Conflict))]
-pub async fn report(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
-    let Some(auditor) = state.config.auditor_address else {
-        return Err(Error::Forbidden(
-            "the auditor role is disabled on this ledger (WAL_AUDITOR_ADDRESS is unset)".into(),
-        ));
-    };
-    if signed.signer() != auditor {
-        return Err(Error::Forbidden(format!(
-            "only the auditor {auditor} may report audit results, not {}",
-            signed.signer()
-        )));
-    }
-    let batch: AuditBatch = signed.json()?;
-    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = async {
-        // Shared: the epoch change, which reads these results, waits for this batch.
-        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
-        record::record(stx.conn(), &batch, epoch).await
-    }
-    .await;
-    stx.finish(done, StatusCode::CREATED).await
+pub async fn report(
+    State(state): State<AppState>,
+    request: SignedJson<AuditBatch>,
+) -> Result<Response, Error> {
+    require(
+        Role::Auditor,
+        state.config.auditor_address,
+        request.signer(),
+    )?;
+    request
+        .write(&state.pool, StatusCode::CREATED, async |conn| {
+            // Shared: the epoch change, which reads these results, waits for this batch.
+            let lock = lock_shared(conn).await?;
+            record::record(conn, &lock, &request.body).await
+        })
+        .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -76,9 +72,8 @@ pub struct EpochAudits {
     responses((status = 200, body = EpochAudits), super::doc::BadRequest, super::doc::Unavailable))]
 pub async fn tallies(
     State(state): State<AppState>,
-    query: Result<Query<AuditsQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<AuditsQuery>,
 ) -> Result<Json<EpochAudits>, Error> {
-    let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
     if query.epoch.is_some_and(|epoch| epoch < 0) {
         return Err(Error::InvalidArgument(
             "epoch must be an epoch number (0, 1, ...)".into(),

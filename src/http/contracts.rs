@@ -2,133 +2,121 @@
 //! `.../{id}/certificate`, `DELETE .../{id}` (signed); `GET /v1/storage/contracts/{id}`,
 //! `GET /v1/storage/contracts?owner=&blob_id=`; `GET /v1/blobs/{blob_id}/status`.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{doc, path_param, AppState};
-use crate::auth::{Signed, SignedTx};
+use super::extract::{ApiPath, ApiQuery};
+use super::paging::Paging;
+use super::{doc, AppState, NoArguments};
+use crate::auth::SignedJson;
 use crate::error::Error;
-use crate::ledger::entries::page_limit;
-use crate::ledger::epochs::current_epoch;
+use crate::ledger::epochs::{current_epoch, lock_shared};
 use crate::storage::contracts::{self, BuyRequest, CertifyRequest, Contract, ExtendRequest};
+use crate::wire::ids::{BlobId, ContractId};
 use crate::wire::Address;
 
 /// Buys storage for a blob: quote, `max_total` guard, payment into the epoch slots.
 #[utoipa::path(post, path = "/v1/storage/contracts", request_body = BuyRequest,
     security(("rfc9421" = [])), params(doc::SignedHeaders),
     responses((status = 201, body = Contract), doc::SignedErrors, doc::Conflict))]
-pub async fn buy(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
-    let request: BuyRequest = signed.json()?;
-    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = async {
-        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
-        let params = crate::params::load(stx.conn()).await?;
-        let network = &state.network;
-        contracts::buy(
-            stx.conn(),
-            signed.signer(),
-            &request,
-            network.n_shards,
-            network.total_supply,
-            epoch,
-            &params,
-        )
+pub async fn buy(
+    State(state): State<AppState>,
+    request: SignedJson<BuyRequest>,
+) -> Result<Response, Error> {
+    let network = &state.network;
+    request
+        .write(&state.pool, StatusCode::CREATED, async |conn| {
+            let lock = lock_shared(conn).await?;
+            let params = crate::params::load(conn).await?;
+            let owner = request.signer();
+            let (n_shards, total_supply) = (network.n_shards, network.total_supply);
+            contracts::buy(
+                conn,
+                &lock,
+                owner,
+                &request.body,
+                n_shards,
+                total_supply,
+                &params,
+            )
+            .await
+        })
         .await
-    }
-    .await;
-    stx.finish(done, StatusCode::CREATED).await
 }
 
 /// Extends a contract (its owner) by `epochs` at the current price.
 #[utoipa::path(post, path = "/v1/storage/contracts/{id}/extend", request_body = ExtendRequest,
-    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}$"), doc::SignedHeaders),
     responses((status = 200, body = Contract), doc::SignedErrors, doc::Forbidden, doc::NotFound,
               doc::Conflict))]
 pub async fn extend(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    signed: Signed,
+    ApiPath(id): ApiPath<ContractId>,
+    request: SignedJson<ExtendRequest>,
 ) -> Result<Response, Error> {
-    let id = path_param(path)?;
-    let request: ExtendRequest = signed.json()?;
-    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = async {
-        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
-        let params = crate::params::load(stx.conn()).await?;
-        contracts::extend(
-            stx.conn(),
-            signed.signer(),
-            &id,
-            &request,
-            state.network.total_supply,
-            epoch,
-            &params,
-        )
+    let total_supply = state.network.total_supply;
+    request
+        .write(&state.pool, StatusCode::OK, async |conn| {
+            let lock = lock_shared(conn).await?;
+            let params = crate::params::load(conn).await?;
+            let owner = request.signer();
+            contracts::extend(conn, &lock, owner, id, &request.body, total_supply, &params).await
+        })
         .await
-    }
-    .await;
-    stx.finish(done, StatusCode::OK).await
 }
 
 /// Records storage nodes' confirmations; certified at 2f+1 shards.
 #[utoipa::path(post, path = "/v1/storage/contracts/{id}/certificate", request_body = CertifyRequest,
-    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}$"), doc::SignedHeaders),
     responses((status = 200, body = Contract), doc::SignedErrors, doc::NotFound, doc::Conflict))]
 pub async fn certify(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    signed: Signed,
+    ApiPath(id): ApiPath<ContractId>,
+    request: SignedJson<CertifyRequest>,
 ) -> Result<Response, Error> {
-    let id = path_param(path)?;
-    let request: CertifyRequest = signed.json()?;
-    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = async {
-        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
-        contracts::certify(stx.conn(), &id, &request, state.network.n_shards, epoch).await
-    }
-    .await;
-    stx.finish(done, StatusCode::OK).await
+    let n_shards = state.network.n_shards;
+    request
+        .write(&state.pool, StatusCode::OK, async |conn| {
+            let lock = lock_shared(conn).await?;
+            contracts::certify(conn, &lock, id, &request.body, n_shards).await
+        })
+        .await
 }
 
 /// Deletes a deletable contract (its owner); refunds the whole epochs not yet started.
-#[utoipa::path(delete, path = "/v1/storage/contracts/{id}", request_body = super::NoArguments,
-    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]*$"), doc::SignedHeaders),
+#[utoipa::path(delete, path = "/v1/storage/contracts/{id}", request_body = NoArguments,
+    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}$"), doc::SignedHeaders),
     responses((status = 200, body = Contract), doc::SignedErrors, doc::Forbidden, doc::NotFound,
               doc::Conflict))]
 pub async fn delete(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    signed: Signed,
+    ApiPath(id): ApiPath<ContractId>,
+    request: SignedJson<NoArguments>,
 ) -> Result<Response, Error> {
-    let id = path_param(path)?;
-    let _: super::NoArguments = signed.json()?;
-    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = async {
-        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
-        contracts::delete(stx.conn(), signed.signer(), &id, epoch).await
-    }
-    .await;
-    stx.finish(done, StatusCode::OK).await
+    request
+        .write(&state.pool, StatusCode::OK, async |conn| {
+            let lock = lock_shared(conn).await?;
+            contracts::delete(conn, &lock, request.signer(), id).await
+        })
+        .await
 }
 
 /// A storage contract by id.
-#[utoipa::path(get, path = "/v1/storage/contracts/{id}", params(("id" = String, Path, pattern = "^[1-9][0-9]*$")),
+#[utoipa::path(get, path = "/v1/storage/contracts/{id}", params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}$")),
     responses((status = 200, body = Contract), doc::BadRequest, doc::NotFound, doc::Unavailable))]
 pub async fn contract(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    ApiPath(id): ApiPath<ContractId>,
 ) -> Result<Json<Contract>, Error> {
-    let id = path_param(path)?;
     let mut conn = state.pool.acquire().await?;
     let epoch = current_epoch(&mut conn).await?.epoch;
-    contracts::find(&mut conn, &id, epoch)
+    contracts::find(&mut conn, id, epoch)
         .await?
         .map(Json)
-        .ok_or_else(|| Error::NotFound(format!("no storage contract with id {id:?}")))
+        .ok_or_else(|| Error::NotFound(format!("no storage contract with id {id}")))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -136,17 +124,17 @@ pub async fn contract(
 #[serde(deny_unknown_fields)]
 pub struct ContractsQuery {
     /// Only this owner's contracts.
-    #[param(pattern = "^0x[0-9a-fA-F]{64}$", nullable = false)]
-    pub owner: Option<String>,
+    #[param(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$", nullable = false)]
+    pub owner: Option<Address>,
     /// Only contracts for this blob (64 hex digits).
-    #[param(pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
-    pub blob_id: Option<String>,
+    #[param(value_type = String, pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
+    pub blob_id: Option<BlobId>,
     /// Page size, 1..=500, default 50.
     #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,18}$", nullable = false)]
-    pub cursor: Option<String>,
+    #[param(value_type = String, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
+    pub cursor: Option<ContractId>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -155,47 +143,20 @@ pub struct ContractsPage {
     pub next_cursor: Option<String>,
 }
 
-fn blob_id_param(text: &str) -> Result<String, Error> {
-    crate::wire::confirmation::blob_id_bytes(&text.to_ascii_lowercase())
-        .map(hex::encode)
-        .ok_or_else(|| Error::InvalidArgument(format!("blob_id {text:?} is not 64 hex digits")))
-}
-
 /// Storage contracts in creation order, of one owner and/or blob.
 #[utoipa::path(get, path = "/v1/storage/contracts", operation_id = "list_contracts", params(ContractsQuery),
     responses((status = 200, body = ContractsPage), doc::BadRequest, doc::Unavailable))]
 pub async fn list(
     State(state): State<AppState>,
-    query: Result<Query<ContractsQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<ContractsQuery>,
 ) -> Result<Json<ContractsPage>, Error> {
-    let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
-    let limit = page_limit(query.limit)?;
-    let owner = query
-        .owner
-        .as_deref()
-        .map(|o| {
-            o.parse::<Address>()
-                .map_err(|e| Error::InvalidArgument(format!("owner: {e}")))
-        })
-        .transpose()?;
-    let blob_id = query.blob_id.as_deref().map(blob_id_param).transpose()?;
-    let after = super::cursor_after(query.cursor.as_deref())?;
+    let paging = Paging::new(query.limit, query.cursor)?;
+    let after = paging.after.map_or(0, ContractId::get);
     let mut conn = state.pool.acquire().await?;
     let epoch = current_epoch(&mut conn).await?.epoch;
-    let mut contracts = contracts::page(
-        &mut conn,
-        owner,
-        blob_id.as_deref(),
-        after,
-        limit + 1,
-        epoch,
-    )
-    .await?;
-    let more = contracts.len() as i64 > limit;
-    contracts.truncate(usize::try_from(limit).map_err(Error::internal)?);
-    let next_cursor = more
-        .then(|| contracts.last().map(|c| c.id.clone()))
-        .flatten();
+    let (owner, blob_id, limit) = (query.owner, query.blob_id, paging.fetch_limit());
+    let rows = contracts::page(&mut conn, owner, blob_id, after, limit, epoch).await?;
+    let (contracts, next_cursor) = paging.page(rows, |c| c.id.clone());
     Ok(Json(ContractsPage {
         contracts,
         next_cursor,
@@ -210,9 +171,8 @@ pub use crate::wire::blobs::BlobStatus;
     responses((status = 200, body = BlobStatus), doc::BadRequest, doc::NotFound, doc::Unavailable))]
 pub async fn blob_status(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    ApiPath(blob_id): ApiPath<BlobId>,
 ) -> Result<Json<BlobStatus>, Error> {
-    let blob_id = blob_id_param(&path_param(path)?)?;
     let mut conn = state.pool.acquire().await?;
     let epoch = current_epoch(&mut conn).await?.epoch;
     let summary = contracts::blob_summary(&mut conn, &blob_id, epoch)
@@ -223,7 +183,7 @@ pub async fn blob_status(
             ))
         })?;
     Ok(Json(BlobStatus {
-        blob_id,
+        blob_id: blob_id.to_string(),
         certified: summary.certified,
         end_epoch: summary.end_epoch,
         contracts: summary.active.iter().map(i64::to_string).collect(),
@@ -243,10 +203,8 @@ const AGGREGATOR_PARALLEL: usize = 16;
               doc::BadRequest, doc::NotFound, doc::PayloadTooLarge, doc::Unavailable))]
 pub async fn blob(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    ApiPath(blob_id): ApiPath<BlobId>,
 ) -> Result<Response, Error> {
-    use axum::response::IntoResponse;
-    let blob_id = blob_id_param(&path_param(path)?)?;
     let (metadata, endpoints) = {
         let mut conn = state.pool.acquire().await?;
         let epoch = current_epoch(&mut conn).await?.epoch;
@@ -302,8 +260,8 @@ pub struct BlobsQuery {
     #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page: the blob id the page continues after.
-    #[param(pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
-    pub cursor: Option<String>,
+    #[param(value_type = String, pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
+    pub cursor: Option<BlobId>,
 }
 
 /// Blobs with certified storage covering the current epoch, with their metadata, in
@@ -312,24 +270,14 @@ pub struct BlobsQuery {
     responses((status = 200, body = StoredBlobsPage), doc::BadRequest, doc::Unavailable))]
 pub async fn stored(
     State(state): State<AppState>,
-    query: Result<Query<BlobsQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<BlobsQuery>,
 ) -> Result<Json<StoredBlobsPage>, Error> {
-    let Query(query) = query.map_err(|e| Error::InvalidArgument(e.body_text()))?;
-    let limit = page_limit(query.limit)?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(blob_id_param)
-        .transpose()?
-        .unwrap_or_default();
+    let paging = Paging::new(query.limit, query.cursor)?;
     let mut conn = state.pool.acquire().await?;
     let epoch = current_epoch(&mut conn).await?.epoch;
-    let mut blobs = contracts::stored_blobs(&mut conn, epoch, &after, limit + 1).await?;
-    let more = blobs.len() as i64 > limit;
-    blobs.truncate(usize::try_from(limit).map_err(Error::internal)?);
-    let next_cursor = more
-        .then(|| blobs.last().map(|b| b.blob_id.clone()))
-        .flatten();
+    let rows =
+        contracts::stored_blobs(&mut conn, epoch, paging.after, paging.fetch_limit()).await?;
+    let (blobs, next_cursor) = paging.page(rows, |b| b.blob_id.clone());
     Ok(Json(StoredBlobsPage {
         epoch,
         blobs,

@@ -1,11 +1,11 @@
 //! `GET /v1/epochs/current`, `GET /v1/epochs/{epoch}` (bounds, committee, reward slot,
 //! and what the change that ended it did), `GET /v1/committee`.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 
-use super::{path_param, AppState};
+use super::extract::{ApiPath, EpochNumber};
+use super::AppState;
 use crate::epoch::view::{self, EpochView};
 use crate::error::Error;
 
@@ -26,16 +26,8 @@ pub async fn current(State(state): State<AppState>) -> Result<Json<EpochView>, E
               super::doc::Unavailable))]
 pub async fn by_number(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    ApiPath(EpochNumber(number)): ApiPath<EpochNumber>,
 ) -> Result<Json<EpochView>, Error> {
-    let text = path_param(path)?;
-    let number = text
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 0)
-        .ok_or_else(|| {
-            Error::InvalidArgument(format!("epoch {text:?} is not an epoch number (0, 1, ...)"))
-        })?;
     let mut conn = state.pool.acquire().await?;
     view::epoch(&mut conn, number)
         .await?

@@ -8,9 +8,11 @@ pub mod audits;
 pub mod contracts;
 pub mod doc;
 pub mod epochs;
+pub mod extract;
 pub mod faucet;
 pub mod meta;
 pub mod nodes;
+pub mod paging;
 pub mod pricing;
 pub mod stakes;
 pub mod subsidies;
@@ -19,8 +21,7 @@ pub mod transfers;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRef, MatchedPath, Path, Request};
+use axum::extract::{FromRef, MatchedPath, Request};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -200,42 +201,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     response
 }
 
-/// A path parameter, or a problem+json 400 when it does not decode (bad UTF-8, ...).
-pub fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Error> {
-    path.map(|Path(value)| value)
-        .map_err(|e| Error::InvalidArgument(format!("invalid path: {}", e.body_text())))
-}
-
-/// The id after which a page starts, from a `?cursor=` this API gave out (ids).
-pub fn cursor_after(cursor: Option<&str>) -> Result<i64, Error> {
-    match cursor {
-        None => Ok(0),
-        Some(text) => id_cursor(text).ok_or_else(|| {
-            Error::InvalidArgument(format!("cursor {text:?} is not one this API gave out"))
-        }),
-    }
-}
-
-/// An id cursor: 1 to 18 decimal digits (the documented pattern `^[0-9]{1,18}$`).
-fn id_cursor(text: &str) -> Option<i64> {
-    let digits = !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit());
-    digits.then(|| text.parse().ok()).flatten()
-}
-
 /// The body of requests that take no arguments: `{}` (or empty); any field is a 400.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoArguments {}
-
-/// Query parameters of paged lists.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// Page size, 1..=500, default 50.
-    #[param(minimum = 1, maximum = 500, nullable = false)]
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,18}$", nullable = false)]
-    pub cursor: Option<String>,
-}

@@ -1,16 +1,16 @@
 //! `GET /v1/price` (quotes) and `POST /v1/oracle/prices` (oracle role).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 
+use super::extract::ApiQuery;
 use super::AppState;
-use crate::auth::{Signed, SignedTx};
+use crate::auth::{require, Role, SignedJson};
 use crate::error::Error;
-use crate::ledger::epochs::current_epoch;
+use crate::ledger::epochs::{current_epoch, lock_shared};
 use crate::pricing::store::{self, Observation, Quote, RecordedObservation};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -31,11 +31,8 @@ pub struct QuoteQuery {
     responses((status = 200, body = Quote), super::doc::BadRequest, super::doc::Unavailable))]
 pub async fn quote(
     State(state): State<AppState>,
-    query: Result<Query<QuoteQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<QuoteQuery>,
 ) -> Result<Json<Quote>, Error> {
-    let Query(query) = query.map_err(|e| {
-        Error::InvalidArgument(format!("{}; give ?size=<bytes>&epochs=<n>", e.body_text()))
-    })?;
     let mut conn = state.pool.acquire().await?;
     let epoch = current_epoch(&mut conn).await?.epoch;
     let params = crate::params::load(&mut conn).await?;
@@ -58,24 +55,15 @@ pub async fn quote(
     security(("rfc9421" = [])), params(super::doc::SignedHeaders),
     responses((status = 201, body = RecordedObservation), super::doc::SignedErrors,
               super::doc::Forbidden))]
-pub async fn observe(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
-    let Some(oracle) = state.config.oracle_address else {
-        return Err(Error::Forbidden(
-            "the oracle role is disabled on this ledger (WAL_ORACLE_ADDRESS is unset)".into(),
-        ));
-    };
-    if signed.signer() != oracle {
-        return Err(Error::Forbidden(format!(
-            "only the oracle {oracle} may post prices, not {}",
-            signed.signer()
-        )));
-    }
-    let observation: Observation = signed.json()?;
-    let mut stx = SignedTx::begin(&state.pool, &signed).await?;
-    let done = async {
-        let epoch = crate::ledger::epochs::lock_shared(stx.conn()).await?;
-        store::record(stx.conn(), &observation, epoch).await
-    }
-    .await;
-    stx.finish(done, StatusCode::CREATED).await
+pub async fn observe(
+    State(state): State<AppState>,
+    request: SignedJson<Observation>,
+) -> Result<Response, Error> {
+    require(Role::Oracle, state.config.oracle_address, request.signer())?;
+    request
+        .write(&state.pool, StatusCode::CREATED, async |conn| {
+            let lock = lock_shared(conn).await?;
+            store::record(conn, &lock, &request.body).await
+        })
+        .await
 }

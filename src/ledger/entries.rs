@@ -7,9 +7,6 @@ use sqlx::PgConnection;
 use crate::error::Error;
 use crate::money::Wal;
 
-pub const PAGE_LIMIT_DEFAULT: i64 = 50;
-pub const PAGE_LIMIT_MAX: i64 = 500;
-
 /// One journal entry as seen from one account.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountEntry {
@@ -34,41 +31,15 @@ pub struct EntriesPage {
     pub next_cursor: Option<String>,
 }
 
-/// Parses `?limit=`, default 50, 1..=500.
-pub fn page_limit(limit: Option<i64>) -> Result<i64, Error> {
-    let limit = limit.unwrap_or(PAGE_LIMIT_DEFAULT);
-    if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
-        return Err(Error::InvalidArgument(format!(
-            "limit must be 1..={PAGE_LIMIT_MAX}, got {limit}"
-        )));
-    }
-    Ok(limit)
-}
-
-/// Cursors are the entry id to continue below; opaque to clients.
-pub fn parse_cursor(cursor: Option<&str>) -> Result<i64, Error> {
-    match cursor {
-        None | Some("") => Ok(i64::MAX),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "cursor {text:?} is not a cursor this ledger gave out"
-                ))
-            }),
-    }
-}
-
-/// A page of the account's entries, newest first. Entry ids only grow, so a page that
-/// continues below a cursor is stable under concurrent inserts.
+/// Up to `limit` of the account's entries below `before_entry_id`, newest first. Entry
+/// ids only grow, so a page that continues below a cursor is stable under concurrent
+/// inserts.
 pub async fn page(
     conn: &mut PgConnection,
     account_key: &str,
     before_entry_id: i64,
     limit: i64,
-) -> Result<EntriesPage, Error> {
+) -> Result<Vec<AccountEntry>, Error> {
     let rows = sqlx::query!(
         r#"SELECT l.entry_id, e.kind, e.epoch, e.actor, e.memo, e.created_at,
                   sum(l.amount) AS "amount!",
@@ -82,15 +53,12 @@ pub async fn page(
            LIMIT $3"#,
         account_key,
         before_entry_id,
-        limit + 1
+        limit
     )
     .fetch_all(&mut *conn)
     .await?;
-    let has_more = rows.len() as i64 > limit;
-    let take = usize::try_from(limit).map_err(Error::internal)?;
-    let entries: Vec<AccountEntry> = rows
+    let entries = rows
         .into_iter()
-        .take(take)
         .map(|r| AccountEntry {
             entry_id: r.entry_id.to_string(),
             kind: r.kind,
@@ -102,12 +70,5 @@ pub async fn page(
             created_at: r.created_at,
         })
         .collect();
-    let next_cursor = has_more
-        .then(|| entries.last().map(|e| e.entry_id.clone()))
-        .flatten();
-    Ok(EntriesPage {
-        address: account_key.to_owned(),
-        entries,
-        next_cursor,
-    })
+    Ok(entries)
 }

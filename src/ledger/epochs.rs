@@ -8,14 +8,30 @@ use sqlx::PgConnection;
 
 use crate::error::Error;
 
+/// Proof that the caller's transaction holds the shared epoch lock, with the epoch it
+/// read under it. Only [`lock_shared`] makes one, so a store that takes an `EpochLock`
+/// says in its signature that it must run under the lock, and cannot be called
+/// without it.
+#[derive(Clone, Copy, Debug)]
+pub struct EpochLock {
+    epoch: i64,
+}
+
+impl EpochLock {
+    /// The current epoch, which cannot change before the transaction ends.
+    pub fn epoch(&self) -> i64 {
+        self.epoch
+    }
+}
+
 /// Takes the shared epoch lock for the rest of the caller's transaction and returns
 /// the current epoch. Every request whose effect depends on the epoch calls this
 /// first, so no epoch change runs while it is half done (see the staking migration).
-pub async fn lock_shared(conn: &mut PgConnection) -> Result<i64, Error> {
+pub async fn lock_shared(conn: &mut PgConnection) -> Result<EpochLock, Error> {
     let epoch = sqlx::query_scalar!(r#"SELECT epoch_lock_shared() AS "epoch!""#)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(epoch)
+    Ok(EpochLock { epoch })
 }
 
 /// Takes the epoch lock exclusively (epoch changes only) and returns the current epoch.

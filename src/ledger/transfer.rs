@@ -117,10 +117,11 @@ pub async fn execute(conn: &mut PgConnection, movement: &Movement<'_>) -> Result
 const PAYMENT_KINDS: [EntryKind; 2] = [EntryKind::Transfer, EntryKind::Faucet];
 
 /// A transfer (or faucet drip) by id, read back from its journal entry.
-pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Transfer>, Error> {
-    let Ok(entry_id) = id.parse::<i64>() else {
-        return Ok(None);
-    };
+pub async fn find(
+    conn: &mut PgConnection,
+    id: crate::wire::ids::TransferId,
+) -> Result<Option<Transfer>, Error> {
+    let entry_id = id.get();
     let row = sqlx::query!(
         r#"SELECT e.epoch, e.memo, e.created_at,
                   (SELECT account FROM journal_lines WHERE entry_id = e.id AND amount < 0) AS "from!",

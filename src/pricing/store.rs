@@ -156,12 +156,13 @@ pub struct RecordedObservation {
 /// Tolerated clock skew of `observed_at` into the future.
 const OBSERVATION_FUTURE_SECS: i64 = 300;
 
-/// Records an observation in the current epoch (under the caller's epoch lock).
+/// Records an observation in the locked (current) epoch.
 pub async fn record(
     conn: &mut PgConnection,
+    lock: &crate::ledger::epochs::EpochLock,
     observation: &Observation,
-    epoch: i64,
 ) -> Result<RecordedObservation, Error> {
+    let epoch = lock.epoch();
     let wal_usd = crate::money::rates::parse_usd(&observation.wal_usd)
         .map_err(|e| Error::InvalidArgument(format!("wal_usd: {e}")))?;
     let bounds = crate::ledger::epochs::epoch(conn, epoch)

@@ -6,8 +6,10 @@ use sqlx::PgConnection;
 
 use crate::error::Error;
 use crate::ledger::account::{Account, Address, SystemAccount};
+use crate::ledger::epochs::EpochLock;
 use crate::ledger::journal::{self, balance_of_key, Leg, NewEntry};
 use crate::money::Wal;
+use crate::wire::ids::NodeId;
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claim {
@@ -18,14 +20,16 @@ pub struct Claim {
     pub amount: Wal,
 }
 
-/// Pays the node's unclaimed commission to its operator (the signer must be it).
-pub async fn claim(conn: &mut PgConnection, signer: Address, id: &str) -> Result<Claim, Error> {
-    let not_found = || Error::NotFound(format!("no node with id {id:?}"));
-    let node_id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(not_found)?;
+/// Pays the node's unclaimed commission to its operator (the signer must be it), under
+/// the epoch lock: no epoch change credits the commission meanwhile.
+pub async fn claim(
+    conn: &mut PgConnection,
+    _lock: &EpochLock,
+    signer: Address,
+    id: NodeId,
+) -> Result<Claim, Error> {
+    let not_found = || Error::NotFound(format!("no node with id {id}"));
+    let node_id = id.get();
     let operator = sqlx::query_scalar!("SELECT operator FROM nodes WHERE id = $1", node_id)
         .fetch_optional(&mut *conn)
         .await?
@@ -62,7 +66,7 @@ pub async fn claim(conn: &mut PgConnection, signer: Address, id: &str) -> Result
     })?;
     Ok(Claim {
         id: posted.id.to_string(),
-        node_id: id.to_owned(),
+        node_id: id.to_string(),
         to: signer.to_string(),
         amount,
     })

@@ -59,14 +59,15 @@ pub fn validate(
     Ok(())
 }
 
-/// Moves the subsidy from `from` into the slots, starting with `epoch` (the current
-/// one, under the caller's epoch lock).
+/// Moves the subsidy from `from` into the slots, starting with the locked (current)
+/// epoch.
 pub async fn add(
     conn: &mut PgConnection,
+    lock: &crate::ledger::epochs::EpochLock,
     from: Address,
     request: &SubsidyRequest,
-    epoch: i64,
 ) -> Result<Subsidy, Error> {
+    let epoch = lock.epoch();
     let slots: Vec<SlotAmount> = split_evenly(request.amount, request.epochs)
         .into_iter()
         .zip(epoch..)

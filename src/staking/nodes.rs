@@ -9,9 +9,10 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 
 use crate::error::Error;
-use crate::ledger::epochs::current_epoch;
+use crate::ledger::epochs::{current_epoch, EpochLock};
 use crate::money::rates::{parse_rate, parse_usd};
 use crate::money::Wal;
+use crate::wire::ids::{IdError, NodeId, ProtocolKey};
 use crate::wire::Address;
 
 pub const NAME_LEN_MAX: usize = 64;
@@ -81,19 +82,12 @@ fn endpoint(text: &str) -> Result<String, Error> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
-/// 64 hex digits (`0x` accepted, any case) of a valid ed25519 point; stored lowercase.
-pub fn protocol_key(text: &str) -> Result<String, Error> {
-    let hex_part = text.strip_prefix("0x").unwrap_or(text);
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(hex_part, &mut bytes).map_err(|_| {
-        invalid(
-            "protocol_public_key",
-            "64 hex digits of an ed25519 public key",
-        )
-    })?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| invalid("protocol_public_key", "not a valid ed25519 public key"))?;
-    Ok(hex::encode(bytes))
+/// A protocol key by [`ProtocolKey`]'s rule; stored lowercase.
+fn protocol_key(text: &str) -> Result<String, Error> {
+    let key: ProtocolKey = text
+        .parse()
+        .map_err(|e: IdError| invalid("protocol_public_key", e.expected))?;
+    Ok(key.to_string())
 }
 
 fn rate(text: &str) -> Result<Decimal, Error> {
@@ -240,10 +234,11 @@ fn key_taken(e: sqlx::Error) -> Error {
 /// Registers a node in the current epoch.
 pub async fn register(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     operator: Address,
     node: &NewNode,
 ) -> Result<Node, Error> {
-    let epoch = crate::ledger::epochs::lock_shared(conn).await?;
+    let epoch = lock.epoch();
     let id = sqlx::query_scalar!(
         r#"INSERT INTO nodes (operator, name, endpoint, protocol_public_key, commission_rate,
                               storage_price_vote, write_price_vote, registered_epoch)
@@ -261,33 +256,33 @@ pub async fn register(
     .fetch_one(&mut *conn)
     .await
     .map_err(key_taken)?;
-    find(conn, &id.to_string())
+    find(conn, NodeId::from_row(id))
         .await?
         .ok_or_else(|| Error::internal("the new node vanished"))
 }
 
-fn parse_id(id: &str) -> Option<i64> {
-    id.parse::<i64>().ok().filter(|n| *n > 0)
-}
-
 /// A node as seen in the current epoch.
-pub async fn find(conn: &mut PgConnection, id: &str) -> Result<Option<Node>, Error> {
-    let Some(id) = parse_id(id) else {
-        return Ok(None);
-    };
+pub async fn find(conn: &mut PgConnection, id: NodeId) -> Result<Option<Node>, Error> {
+    let id = id.get();
     Ok(page_from(conn, id - 1, 1)
         .await?
         .into_iter()
         .find(|n| n.id == id.to_string()))
 }
 
-/// The node registered with this protocol key (64 lowercase hex digits).
-pub async fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<Option<Node>, Error> {
-    let id = sqlx::query_scalar!("SELECT id FROM nodes WHERE protocol_public_key = $1", key)
-        .fetch_optional(&mut *conn)
-        .await?;
+/// The node registered with this protocol key.
+pub async fn find_by_key(
+    conn: &mut PgConnection,
+    key: &ProtocolKey,
+) -> Result<Option<Node>, Error> {
+    let id = sqlx::query_scalar!(
+        "SELECT id FROM nodes WHERE protocol_public_key = $1",
+        key.to_string()
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     match id {
-        Some(id) => find(conn, &id.to_string()).await,
+        Some(id) => find(conn, NodeId::from_row(id)).await,
         None => Ok(None),
     }
 }
@@ -333,13 +328,14 @@ async fn page_from(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Ve
 /// Applies the operator's changes; anyone else gets 403, an unknown node 404.
 pub async fn update(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     signer: Address,
-    id: &str,
+    id: NodeId,
     changes: &NodeChanges,
 ) -> Result<Node, Error> {
-    let epoch = crate::ledger::epochs::lock_shared(conn).await?;
-    let not_found = || Error::NotFound(format!("no node with id {id:?}"));
-    let node_id = parse_id(id).ok_or_else(not_found)?;
+    let epoch = lock.epoch();
+    let not_found = || Error::NotFound(format!("no node with id {id}"));
+    let node_id = id.get();
     let operator = sqlx::query_scalar!(
         "SELECT operator FROM nodes WHERE id = $1 FOR UPDATE",
         node_id

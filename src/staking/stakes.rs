@@ -16,15 +16,18 @@ use sqlx::PgConnection;
 
 use crate::error::Error;
 use crate::ledger::account::{Account, Address, SystemAccount};
+use crate::ledger::epochs::EpochLock;
 use crate::ledger::journal::{self, Leg, NewEntry};
 use crate::money::Wal;
 use crate::staking::pool::Pool;
+use crate::wire::ids::{NodeId, StakeId};
 
 /// The body of `POST /v1/stakes`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StakeRequest {
-    pub node_id: String,
+    #[schema(value_type = String, pattern = "^[1-9][0-9]{0,17}$")]
+    pub node_id: NodeId,
     /// WAL to stake, at least `stake_min` (GET /v1/params).
     pub amount: Wal,
 }
@@ -145,21 +148,17 @@ impl StakeRow {
     }
 }
 
-fn parse_id(id: &str) -> Option<i64> {
-    id.parse::<i64>().ok().filter(|n| *n > 0)
-}
-
 /// Stakes `amount` of the owner's WAL with a node (after the caller checked the amount
-/// against `stake_min` and took the epoch lock, which gives `epoch`).
+/// against `stake_min`), pending from the locked epoch.
 pub async fn create(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     owner: Address,
-    node_id: &str,
+    node_id: NodeId,
     amount: Wal,
-    epoch: i64,
 ) -> Result<Stake, Error> {
-    let node = parse_id(node_id)
-        .ok_or_else(|| Error::NotFound(format!("node_id: no node with id {node_id:?}")))?;
+    let epoch = lock.epoch();
+    let node = node_id.get();
     let exists = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM nodes WHERE id = $1) AS "exists!""#,
         node
@@ -168,7 +167,7 @@ pub async fn create(
     .await?;
     if !exists {
         return Err(Error::NotFound(format!(
-            "node_id: no node with id {node_id:?}; GET /v1/nodes lists them"
+            "node_id: no node with id {node_id}; GET /v1/nodes lists them"
         )));
     }
     let memo = format!("stake with node {node}");
@@ -192,7 +191,7 @@ pub async fn create(
     )
     .fetch_one(&mut *conn)
     .await?;
-    find(conn, &id.to_string(), epoch)
+    find(conn, StakeId::from_row(id), epoch)
         .await?
         .ok_or_else(|| Error::internal("the new stake vanished"))
 }
@@ -201,12 +200,13 @@ pub async fn create(
 /// stake is paid at the next epoch change.
 pub async fn withdraw(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     signer: Address,
-    id: &str,
-    epoch: i64,
+    id: StakeId,
 ) -> Result<Stake, Error> {
-    let not_found = || Error::NotFound(format!("no stake with id {id:?}"));
-    let stake_id = parse_id(id).ok_or_else(not_found)?;
+    let epoch = lock.epoch();
+    let not_found = || Error::NotFound(format!("no stake with id {id}"));
+    let stake_id = id.get();
     let row = sqlx::query!(
         r#"SELECT s.owner, s.node_id, s.principal, s.staked_epoch, s.withdraw_epoch,
                   r.wal AS "rate_wal?", r.shares AS "rate_shares?"
@@ -288,10 +288,12 @@ async fn refund_pending(
 }
 
 /// A stake as seen in `epoch` (the current one).
-pub async fn find(conn: &mut PgConnection, id: &str, epoch: i64) -> Result<Option<Stake>, Error> {
-    let Some(id) = parse_id(id) else {
-        return Ok(None);
-    };
+pub async fn find(
+    conn: &mut PgConnection,
+    id: StakeId,
+    epoch: i64,
+) -> Result<Option<Stake>, Error> {
+    let id = id.get();
     let row = sqlx::query_as!(
         StakeRow,
         r#"SELECT s.id, s.owner, s.node_id, s.principal, s.staked_epoch, s.shares, s.withdraw_epoch,
@@ -315,7 +317,7 @@ pub async fn find(conn: &mut PgConnection, id: &str, epoch: i64) -> Result<Optio
 pub async fn page(
     conn: &mut PgConnection,
     owner: Option<Address>,
-    node_id: Option<i64>,
+    node_id: Option<NodeId>,
     after: i64,
     limit: i64,
     epoch: i64,
@@ -334,7 +336,7 @@ pub async fn page(
              AND s.id > $3
            ORDER BY s.id LIMIT $4"#,
         owner.map(|o| o.to_string()),
-        node_id,
+        node_id.map(NodeId::get),
         after,
         limit,
         crate::ledger::account::POOL_PREFIX
@@ -347,6 +349,7 @@ pub async fn page(
 /// `POST /v1/stakes`: checks the request, takes the epoch lock, stakes.
 pub async fn stake(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     owner: Address,
     request: &StakeRequest,
     total_supply: Wal,
@@ -357,7 +360,6 @@ pub async fn stake(
             request.amount
         )));
     }
-    let epoch = crate::ledger::epochs::lock_shared(conn).await?;
     let params = crate::params::load(conn).await?;
     if request.amount < params.stake_min || !request.amount.is_positive() {
         return Err(Error::InvalidArgument(format!(
@@ -365,5 +367,5 @@ pub async fn stake(
             request.amount, params.stake_min
         )));
     }
-    create(conn, owner, &request.node_id, request.amount, epoch).await
+    create(conn, lock, owner, request.node_id, request.amount).await
 }

@@ -62,14 +62,12 @@ pub fn verify(
     .is_ok()
 }
 
-/// A blob id's 32 bytes, from its 64 hex digits.
+/// A blob id's 32 bytes, by the one rule of [`crate::wire::ids::BlobId`].
 pub fn blob_id_bytes(blob_id: &str) -> Option<[u8; 32]> {
-    let mut bytes = [0u8; 32];
-    if blob_id.len() != 64 || blob_id.bytes().any(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    hex::decode_to_slice(blob_id, &mut bytes).ok()?;
-    Some(bytes)
+    blob_id
+        .parse::<crate::wire::ids::BlobId>()
+        .ok()
+        .map(|b| b.0)
 }
 
 #[cfg(test)]

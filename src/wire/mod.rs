@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod challenge;
 pub mod confirmation;
 pub mod epochs;
+pub mod ids;
 pub mod network;
 pub mod nodes;
 pub mod problem;

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use wal::encoding::chunk_proof;
+use wal::wire::ids::{BlobId, IdError};
 use wal::wire::{challenge, confirmation};
 
 use crate::disk::Disk;
@@ -36,12 +37,11 @@ pub struct Node {
 
 pub type Shared = Arc<Node>;
 
-fn blob_id_bytes(blob_id: &str) -> Result<[u8; 32], Error> {
-    confirmation::blob_id_bytes(blob_id).ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "blob id {blob_id:?} is not 64 lowercase hex digits"
-        ))
-    })
+/// A blob id by the one rule of `wire::ids::BlobId` (either case); its canonical
+/// (lower-case) spelling names it on disk and at the ledger.
+fn parse_blob_id(text: &str) -> Result<BlobId, Error> {
+    text.parse()
+        .map_err(|e: IdError| Error::InvalidArgument(format!("blob_id: {e}")))
 }
 
 fn io(e: std::io::Error) -> Error {
@@ -73,7 +73,7 @@ async fn confirmation_if_complete(
     if shards.is_empty() || !node.disk.has_all(blob_id, &shards).await.map_err(io)? {
         return Ok(None);
     }
-    let blob = blob_id_bytes(blob_id)?;
+    let blob = *parse_blob_id(blob_id)?.bytes();
     Ok(Some(Confirmation {
         node_id: node_id.to_string(),
         epoch,
@@ -89,7 +89,7 @@ async fn put_sliver(
     Path((blob_id, shard)): Path<(String, u32)>,
     body: Bytes,
 ) -> Result<Json<Stored>, Error> {
-    blob_id_bytes(&blob_id)?;
+    let blob_id = parse_blob_id(&blob_id)?.to_string();
     let _no_expiry = node.expiry.read().await;
     let metadata = node.ledger.paid_metadata(&blob_id).await?;
     let (node_id, epoch, shards) = node.ledger.my_shards().await?;
@@ -116,7 +116,7 @@ async fn get_sliver(
     State(node): State<Shared>,
     Path((blob_id, shard)): Path<(String, u32)>,
 ) -> Result<impl IntoResponse, Error> {
-    blob_id_bytes(&blob_id)?;
+    let blob_id = parse_blob_id(&blob_id)?.to_string();
     let metadata = node.ledger.paid_metadata(&blob_id).await?;
     let bytes = node
         .disk
@@ -135,7 +135,7 @@ async fn get_confirmation(
     State(node): State<Shared>,
     Path(blob_id): Path<String>,
 ) -> Result<Json<Confirmation>, Error> {
-    blob_id_bytes(&blob_id)?;
+    let blob_id = parse_blob_id(&blob_id)?.to_string();
     node.ledger.paid_metadata(&blob_id).await?;
     confirmation_if_complete(&node, &blob_id)
         .await?
@@ -152,20 +152,22 @@ async fn answer_challenge(
     State(node): State<Shared>,
     Json(challenge): Json<challenge::Challenge>,
 ) -> Result<Json<challenge::Answer>, Error> {
-    let blob = blob_id_bytes(&challenge.blob_id)?;
+    let blob_id = parse_blob_id(&challenge.blob_id)?;
+    let blob = *blob_id.bytes();
+    let blob_id = blob_id.to_string();
     let mut nonce = [0u8; 32];
     hex::decode_to_slice(&challenge.nonce, &mut nonce)
         .map_err(|_| Error::InvalidArgument("nonce must be 64 hex digits".into()))?;
-    let metadata = node.ledger.paid_metadata(&challenge.blob_id).await?;
+    let metadata = node.ledger.paid_metadata(&blob_id).await?;
     let sliver = node
         .disk
-        .get(&challenge.blob_id, challenge.shard)
+        .get(&blob_id, challenge.shard)
         .await
         .map_err(io)?
         .ok_or_else(|| {
             Error::NotFound(format!(
                 "no sliver {} of blob {} here",
-                challenge.shard, challenge.blob_id
+                challenge.shard, blob_id
             ))
         })?;
     let proof = chunk_proof(&sliver, metadata.chunk_len, challenge.chunk).ok_or_else(|| {

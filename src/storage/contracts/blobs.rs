@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 
 use crate::encoding::BlobMetadata;
 use crate::error::Error;
+use crate::wire::ids::BlobId;
 use crate::wire::StoredBlob;
 
 /// Where each shard of the current committee is served: shard -> node endpoint.
@@ -42,7 +43,7 @@ pub struct BlobSummary {
 
 pub async fn blob_summary(
     conn: &mut PgConnection,
-    blob_id: &str,
+    blob_id: &BlobId,
     epoch: i64,
 ) -> Result<Option<BlobSummary>, Error> {
     let row = sqlx::query!(
@@ -55,7 +56,7 @@ pub async fn blob_summary(
              (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM
                 (SELECT id FROM contracts WHERE blob_id = $1 AND deleted_epoch IS NULL
                    AND end_epoch > $2 ORDER BY id LIMIT 100) a) AS "active!""#,
-        blob_id,
+        blob_id.to_string(),
         epoch
     )
     .fetch_one(&mut *conn)
@@ -75,7 +76,7 @@ pub async fn blob_summary(
 pub async fn stored_blobs(
     conn: &mut PgConnection,
     epoch: i64,
-    after: &str,
+    after: Option<BlobId>,
     limit: i64,
 ) -> Result<Vec<StoredBlob>, Error> {
     let rows = sqlx::query!(
@@ -86,7 +87,7 @@ pub async fn stored_blobs(
              AND end_epoch > $1
            GROUP BY blob_id ORDER BY blob_id LIMIT $3"#,
         epoch,
-        after,
+        after.map(|b| b.to_string()).unwrap_or_default(),
         limit
     )
     .fetch_all(&mut *conn)

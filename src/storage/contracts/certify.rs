@@ -3,10 +3,12 @@
 
 use sqlx::PgConnection;
 
-use super::{find, parse_id, CertifyRequest, Contract};
+use super::{find, CertifyRequest, Contract};
 use crate::encoding::faulty_shards;
 use crate::error::Error;
+use crate::ledger::epochs::EpochLock;
 use crate::wire::confirmation;
+use crate::wire::ids::ContractId;
 
 /// A committee member's share of a certification: its shards and its signature.
 struct Confirmed {
@@ -15,17 +17,18 @@ struct Confirmed {
     signature: String,
 }
 
-/// Certifies contract `id` with the nodes' confirmations for `epoch`: the parent
-/// keeps the control flow; the coverage rule is pure (`shards_needed`).
+/// Certifies contract `id` with the nodes' confirmations for the locked epoch: the
+/// parent keeps the control flow; the coverage rule is pure (`shards_needed`).
 pub async fn certify(
     conn: &mut PgConnection,
-    id: &str,
+    lock: &EpochLock,
+    id: ContractId,
     request: &CertifyRequest,
     n_shards: u32,
-    epoch: i64,
 ) -> Result<Contract, Error> {
-    let not_found = || Error::NotFound(format!("no storage contract with id {id:?}"));
-    let contract_id = parse_id(id).ok_or_else(not_found)?;
+    let epoch = lock.epoch();
+    let not_found = || Error::NotFound(format!("no storage contract with id {id}"));
+    let contract_id = id.get();
     let row = sqlx::query!(
         "SELECT blob_id, end_epoch, deleted_epoch, certified_epoch FROM contracts WHERE id = $1 FOR UPDATE",
         contract_id
@@ -80,9 +83,7 @@ async fn check_confirmations(
     let mut seen = std::collections::HashSet::new();
     let mut confirmed = Vec::with_capacity(request.confirmations.len());
     for c in &request.confirmations {
-        let node_id = parse_id(&c.node_id).ok_or_else(|| {
-            Error::InvalidArgument(format!("node_id {:?} is not a node id", c.node_id))
-        })?;
+        let node_id = c.node_id.get();
         if !seen.insert(node_id) {
             return Err(Error::InvalidArgument(format!(
                 "node {node_id} confirms twice"

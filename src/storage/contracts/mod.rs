@@ -22,6 +22,7 @@ use crate::encoding::BlobMetadata;
 use crate::error::Error;
 use crate::ledger::account::Address;
 use crate::money::Wal;
+use crate::wire::ids::{BlobId, ContractId, NodeId};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +47,8 @@ pub struct ExtendRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmationRequest {
-    pub node_id: String,
+    #[schema(value_type = String, pattern = "^[1-9][0-9]{0,17}$")]
+    pub node_id: NodeId,
     /// 128 hex digits: the node's ed25519 signature (storage::confirmation).
     pub signature: String,
 }
@@ -88,18 +90,12 @@ pub struct Contract {
     pub created_at: DateTime<Utc>,
 }
 
-fn parse_id(id: &str) -> Option<i64> {
-    id.parse::<i64>().ok().filter(|n| *n > 0)
-}
-
 pub async fn find(
     conn: &mut PgConnection,
-    id: &str,
+    id: ContractId,
     epoch: i64,
 ) -> Result<Option<Contract>, Error> {
-    let Some(id) = parse_id(id) else {
-        return Ok(None);
-    };
+    let id = id.get();
     let row = sqlx::query_as!(
         ContractRow,
         r#"SELECT id, owner, blob_id, metadata, size, encoded_size, storage_units, start_epoch,
@@ -117,7 +113,7 @@ pub async fn find(
 pub async fn page(
     conn: &mut PgConnection,
     owner: Option<Address>,
-    blob_id: Option<&str>,
+    blob_id: Option<BlobId>,
     after: i64,
     limit: i64,
     epoch: i64,
@@ -131,7 +127,7 @@ pub async fn page(
            WHERE ($1::text IS NULL OR owner = $1) AND ($2::text IS NULL OR blob_id = $2) AND id > $3
            ORDER BY id LIMIT $4"#,
         owner.map(|o| o.to_string()),
-        blob_id,
+        blob_id.map(|b| b.to_string()),
         after,
         limit
     )

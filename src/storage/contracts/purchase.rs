@@ -5,16 +5,18 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::row::ContractRow;
-use super::{find, parse_id, BuyRequest, Contract, ExtendRequest};
+use super::{find, BuyRequest, Contract, ExtendRequest};
 use crate::encoding::{BlobMetadata, Layout};
 use crate::error::Error;
 use crate::ledger::account::{Account, Address, SystemAccount};
+use crate::ledger::epochs::EpochLock;
 use crate::ledger::journal::{self, Leg, NewEntry};
 use crate::money::split::split_evenly;
 use crate::money::Wal;
 use crate::params::Params;
 use crate::pricing::rules::cost;
 use crate::pricing::store::{prices, quote};
+use crate::wire::ids::ContractId;
 
 fn check_max_total(max_total: Wal, total_supply: Wal) -> Result<(), Error> {
     if max_total.is_negative() || max_total > total_supply {
@@ -74,16 +76,17 @@ fn layout_of(metadata: &BlobMetadata, n_shards: u32) -> Result<Layout, Error> {
     Ok(layout)
 }
 
-/// Buys storage for a blob in the current epoch (`epoch`, under the epoch lock).
+/// Buys storage for a blob in the locked epoch.
 pub async fn buy(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     owner: Address,
     request: &BuyRequest,
     n_shards: u32,
     total_supply: Wal,
-    epoch: i64,
     params: &Params,
 ) -> Result<Contract, Error> {
+    let epoch = lock.epoch();
     let layout = layout_of(&request.metadata, n_shards)?;
     check_max_total(request.max_total, total_supply)?;
     let quote = quote(conn, layout.size, request.epochs, n_shards, epoch, params).await?;
@@ -135,7 +138,7 @@ pub async fn buy(
     .fetch_one(&mut *conn)
     .await?;
     record_slots(conn, id, epoch, &slots).await?;
-    find(conn, &id.to_string(), epoch)
+    find(conn, ContractId::from_row(id), epoch)
         .await?
         .ok_or_else(|| Error::internal("the new contract vanished"))
 }
@@ -144,10 +147,10 @@ pub async fn buy(
 async fn owned_for_update(
     conn: &mut PgConnection,
     signer: Address,
-    id: &str,
+    id: ContractId,
 ) -> Result<ContractRow, Error> {
-    let not_found = || Error::NotFound(format!("no storage contract with id {id:?}"));
-    let contract_id = parse_id(id).ok_or_else(not_found)?;
+    let not_found = || Error::NotFound(format!("no storage contract with id {id}"));
+    let contract_id = id.get();
     let row = sqlx::query_as!(
         ContractRow,
         r#"SELECT id, owner, blob_id, metadata, size, encoded_size, storage_units, start_epoch,
@@ -168,7 +171,12 @@ async fn owned_for_update(
     Ok(row)
 }
 
-fn refuse_if_over(row: &ContractRow, id: &str, epoch: i64, action: &str) -> Result<(), Error> {
+fn refuse_if_over(
+    row: &ContractRow,
+    id: ContractId,
+    epoch: i64,
+    action: &str,
+) -> Result<(), Error> {
     if let Some(deleted) = row.deleted_epoch {
         return Err(Error::Conflict(format!(
             "storage contract {id} was deleted in epoch {deleted}; it cannot be {action}"
@@ -186,13 +194,14 @@ fn refuse_if_over(row: &ContractRow, id: &str, epoch: i64, action: &str) -> Resu
 /// Adds `epochs` after the contract's end at the current epoch's storage price.
 pub async fn extend(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     signer: Address,
-    id: &str,
+    id: ContractId,
     request: &ExtendRequest,
     total_supply: Wal,
-    epoch: i64,
     params: &Params,
 ) -> Result<Contract, Error> {
+    let epoch = lock.epoch();
     check_max_total(request.max_total, total_supply)?;
     let row = owned_for_update(conn, signer, id).await?;
     refuse_if_over(&row, id, epoch, "extended")?;
@@ -249,10 +258,11 @@ pub async fn extend(
 /// refunded to the owner.
 pub async fn delete(
     conn: &mut PgConnection,
+    lock: &EpochLock,
     signer: Address,
-    id: &str,
-    epoch: i64,
+    id: ContractId,
 ) -> Result<Contract, Error> {
+    let epoch = lock.epoch();
     let row = owned_for_update(conn, signer, id).await?;
     if !row.deletable {
         return Err(Error::Conflict(format!(

@@ -1,0 +1,94 @@
+//! The extractors every handler uses, each rejecting with our problem+json `Error`:
+//! `ApiPath` (one path parameter, parsed by its type's rule) and `ApiQuery` (query
+//! parameters; unknown ones are refused). Signed bodies come through
+//! [`crate::auth::SignedJson`].
+
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::wire::ids::{BlobId, ContractId, IdError, NodeId, StakeId, TransferId};
+
+/// A value that can stand in a path segment, and what its refusal is.
+pub trait PathParam: Sized {
+    fn from_path(text: &str) -> Result<Self, Error>;
+}
+
+/// A row id in a path names a row: text that cannot be such an id names none, so it is
+/// a 404 like an id that is free (the detail says what ids look like).
+macro_rules! row_path_params {
+    ($($name:ty),*) => {$(
+        impl PathParam for $name {
+            fn from_path(text: &str) -> Result<Self, Error> {
+                text.parse().map_err(|e: IdError| {
+                    Error::NotFound(format!(
+                        "no {} with id {:?} (a {} is {})",
+                        <$name>::WHAT, e.text, e.what, e.expected
+                    ))
+                })
+            }
+        }
+    )*};
+}
+
+row_path_params!(NodeId, StakeId, ContractId, TransferId);
+
+impl PathParam for BlobId {
+    fn from_path(text: &str) -> Result<Self, Error> {
+        text.parse()
+            .map_err(|e: IdError| Error::InvalidArgument(format!("blob_id: {e}")))
+    }
+}
+
+/// An epoch number: 0 (genesis), 1, ...
+#[derive(Clone, Copy, Debug)]
+pub struct EpochNumber(pub i64);
+
+impl PathParam for EpochNumber {
+    fn from_path(text: &str) -> Result<Self, Error> {
+        let digits = (1..=18).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| text.parse().ok())
+            .flatten()
+            .map(EpochNumber)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("epoch {text:?} is not an epoch number (0, 1, ...)"))
+            })
+    }
+}
+
+/// Any text (accounts parse theirs themselves: an address or a `sys:` name).
+impl PathParam for String {
+    fn from_path(text: &str) -> Result<Self, Error> {
+        Ok(text.to_owned())
+    }
+}
+
+/// The one path parameter of a route, parsed by `T`'s rule.
+pub struct ApiPath<T>(pub T);
+
+impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::InvalidArgument(format!("invalid path: {}", e.body_text())))?;
+        T::from_path(&text).map(ApiPath)
+    }
+}
+
+/// Query parameters; a malformed or unknown one is a 400 that names it.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(query)| ApiQuery(query))
+            .map_err(|e| Error::InvalidArgument(e.body_text()))
+    }
+}
