@@ -9,41 +9,65 @@ use rust_decimal::Decimal;
 use crate::money::Wal;
 use crate::wire::Address;
 
+/// The ledger's settings, one field per environment variable (`Config::from_env`); the
+/// defaults are in `DEFAULTS`, and each value is checked once when it is read.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// PostgreSQL connection URL (`DATABASE_URL`, default `DEFAULT_DATABASE_URL`).
     pub database_url: String,
+    /// Size of the database connection pool (`WAL_DATABASE_CONNECTIONS_MAX`, default 16, >= 1).
     pub database_connections_max: u32,
+    /// HTTP listen address (`WAL_LISTEN_ADDR`, default `127.0.0.1:8080`; port 0 picks a free one).
     pub listen_addr: SocketAddr,
+    /// The network id, the signature `tag` (`WAL_NETWORK_ID`, default `wal-devnet`, 1..=64 chars).
     pub network_id: String,
     /// Receives the genesis mint; only needed when genesis runs.
     pub treasury_address: Option<Address>,
+    /// The admin role's address (`WAL_ADMIN_ADDRESS`); it may end epochs early. Unset: no admin.
     pub admin_address: Option<Address>,
+    /// The oracle role's address, which posts WAL/USD prices (`WAL_ORACLE_ADDRESS`); unset: none.
     pub oracle_address: Option<Address>,
+    /// The auditor role's address, posting challenge results (`WAL_AUDITOR_ADDRESS`); unset: none.
     pub auditor_address: Option<Address>,
     /// The account the devnet faucet pays from; unset disables the faucet.
     pub faucet_address: Option<Address>,
+    /// WAL the faucet pays per drip (`WAL_FAUCET_DRIP_WAL`, default 100 WAL).
     pub faucet_drip: Wal,
+    /// Least seconds between two drips to one recipient (`WAL_FAUCET_INTERVAL_SECS`, default 60).
     pub faucet_interval_secs: u64,
+    /// Epoch length in seconds (`WAL_EPOCH_DURATION_SECS`, default 1209600 = 14 days, > 0).
     pub epoch_duration_secs: u64,
     /// Whether this process ends epochs on time (`WAL_EPOCH_CLOCK`, default true).
     pub epoch_clock: bool,
+    /// Number of shards, fixed at genesis (`WAL_N_SHARDS`, default 100, 1..=1000).
     pub n_shards: u32,
+    /// Accepted clock skew of a signature's `created`, seconds (`WAL_SIGNATURE_WINDOW_SECS`, 300).
     pub signature_window_secs: u64,
+    /// WAL/USD reference rate of epoch 0, USD per WAL (`WAL_GENESIS_WAL_USD`, default 0.10, > 0).
     pub genesis_wal_usd: Decimal,
+    /// Total supply minted at genesis (`WAL_GENESIS_SUPPLY_WAL`, default 5000000000 WAL, > 0).
     pub genesis_supply: Wal,
+    /// Largest accepted request body in bytes; above it 413 (`WAL_BODY_LIMIT_BYTES`, 262144).
     pub body_limit_bytes: usize,
+    /// Seconds idempotency keys are kept (`WAL_IDEMPOTENCY_RETENTION_SECS`, 86400, >= 86400).
     pub idempotency_retention_secs: u64,
+    /// Longest a query may run or a transaction idle, seconds (`WAL_REQUEST_TIMEOUT_SECS`, 30).
     pub request_timeout_secs: u64,
 }
 
+/// A configuration variable whose value cannot be parsed or is out of bounds.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {var}={value:?} is invalid: {reason}")]
 pub struct ConfigError {
+    /// The environment variable's name, e.g. `WAL_N_SHARDS`.
     pub var: &'static str,
+    /// The offending value as read (or the default, when the variable is unset).
     pub value: String,
+    /// Why the value is refused, e.g. "must be 1..=1000".
     pub reason: String,
 }
 
+/// Default of `DATABASE_URL`: the local PostgreSQL's `wal_ledger` database as user `postgres`.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/wal_ledger";
 
 /// Every variable with its default: the one source of the ledger's defaults, used by

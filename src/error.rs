@@ -8,41 +8,58 @@ use axum::response::{IntoResponse, Response};
 /// `detail` a person can act on. Internal errors keep their cause for the log only.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A malformed or out-of-bounds input (amount, address, id, query, body): 400.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The addressed object (node, contract, stake, proposal, blob...) is unknown: 404 `NOT_FOUND`.
     #[error("{0}")]
     NotFound(String),
+    /// A state-changing request came without a signature: 401 `MISSING_SIGNATURE`.
     #[error("{0}")]
     MissingSignature(String),
+    /// The signature does not verify, or its headers are malformed: 401 `INVALID_SIGNATURE`.
     #[error("{0}")]
     InvalidSignature(String),
+    /// The signature's `created` is outside the accepted clock-skew window: 401 `STALE_SIGNATURE`.
     #[error("{0}")]
     StaleSignature(String),
+    /// The signature's nonce was already used by this `keyid` in the window: 401 `REPLAYED_NONCE`.
     #[error("{0}")]
     ReplayedNonce(String),
+    /// The signature's `tag` is not this ledger's network id: 401 `WRONG_NETWORK`.
     #[error("{0}")]
     WrongNetwork(String),
+    /// The signer may not do this (another account's object, a role it lacks): 403 `FORBIDDEN`.
     #[error("{0}")]
     Forbidden(String),
+    /// The paying account's balance is below the amount to debit: 409 `INSUFFICIENT_FUNDS`.
     #[error("{0}")]
     InsufficientFunds(String),
+    /// The quoted total exceeds the buyer's `max_total`: 409 `PRICE_ABOVE_LIMIT`.
     #[error("{0}")]
     PriceAboveLimit(String),
+    /// The request clashes with the current state (duplicate, closed, at a limit): 409 `CONFLICT`.
     #[error("{0}")]
     Conflict(String),
+    /// An `Idempotency-Key` was reused with a different body: 422 `IDEMPOTENCY_KEY_REUSED`.
     #[error("{0}")]
     IdempotencyKeyReused(String),
+    /// The body or the requested blob is larger than the ledger serves: 413 `PAYLOAD_TOO_LARGE`.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The database, the storage nodes or genesis is not ready; retry later: 503 `UNAVAILABLE`.
     #[error("{0}")]
     Unavailable(String),
+    /// A bug or unexpected failure; the text is logged only, never sent: 500 `INTERNAL`.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+/// A `Result` whose error defaults to the API's `Error`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The API's UPPER_SNAKE error `code` of this error, as sent in the problem document.
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
@@ -63,6 +80,7 @@ impl Error {
         }
     }
 
+    /// The HTTP status this error is answered with (400, 401, 403, 404, 409, 413, 422, 500, 503).
     pub fn status(&self) -> StatusCode {
         match self {
             Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
@@ -83,6 +101,7 @@ impl Error {
         }
     }
 
+    /// An `Internal` error from any displayable cause; the cause is logged, never sent to clients.
     pub fn internal(cause: impl std::fmt::Display) -> Error {
         Error::Internal(cause.to_string())
     }

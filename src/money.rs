@@ -26,9 +26,13 @@ const INTEGER_DIGITS_MAX: usize = 19;
 /// Why a string is not a plain decimal (callers word the message for their field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlainDecimalError {
+    /// The string is empty.
     Empty,
+    /// Not digits with an optional point and fraction: a sign, exponent, space, ".5" or "5.".
     Malformed,
+    /// More than 9 fractional digits (finer than a FROST).
     TooPrecise,
+    /// More than 19 integer digits (leading zeros not counted).
     TooLarge,
 }
 
@@ -60,19 +64,25 @@ pub fn parse_plain_decimal(text: &str) -> Result<Decimal, PlainDecimalError> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Wal(Decimal);
 
+/// Why a string is not an amount of WAL; each carries the offending text (400 at the API).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AmountError {
+    /// The amount string is empty.
     #[error("amount is empty")]
     Empty,
+    /// Not a plain decimal: a sign, exponent, space, separator or a bare point.
     #[error("amount {0:?} is not a plain decimal number of WAL like \"12.5\" (no sign, exponent, spaces or separators)")]
     Malformed(String),
+    /// More than 9 fractional digits, i.e. finer than one FROST.
     #[error("amount {0:?} has more than 9 fractional digits (1 FROST = 0.000000001 WAL is the smallest unit)")]
     TooPrecise(String),
+    /// More than 19 integer digits: above any possible supply.
     #[error("amount {0:?} is too large")]
     TooLarge(String),
 }
 
 impl Wal {
+    /// Zero WAL.
     pub const ZERO: Wal = Wal(Decimal::ZERO);
 
     /// One FROST, the smallest unit.
@@ -118,30 +128,37 @@ impl Wal {
         Ok(Wal::from_decimal_unchecked(value))
     }
 
+    /// The amount as a `Decimal` in WAL, at scale 9.
     pub fn as_decimal(self) -> Decimal {
         self.0
     }
 
+    /// Whether the amount is above zero.
     pub fn is_positive(self) -> bool {
         self.0 > Decimal::ZERO
     }
 
+    /// Whether the amount is below zero (a journal leg may be; a parsed amount never is).
     pub fn is_negative(self) -> bool {
         self.0 < Decimal::ZERO
     }
 
+    /// Whether the amount is exactly zero.
     pub fn is_zero(self) -> bool {
         self.0.is_zero()
     }
 
+    /// The sum, `None` if it overflows the 96-bit decimal.
     pub fn checked_add(self, other: Wal) -> Option<Wal> {
         self.0.checked_add(other.0).map(Wal)
     }
 
+    /// The difference (may be negative), `None` if it overflows the 96-bit decimal.
     pub fn checked_sub(self, other: Wal) -> Option<Wal> {
         self.0.checked_sub(other.0).map(Wal)
     }
 
+    /// The amount without its sign.
     pub fn abs(self) -> Wal {
         Wal(self.0.abs())
     }

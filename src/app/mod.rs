@@ -15,6 +15,8 @@ use crate::ledger::genesis::{GenesisError, GenesisParams, NetworkInfo};
 
 pub use crate::logging::init as init_logging;
 
+/// The ledger's sqlx migrations (`./migrations`), embedded at build time; `prepare` runs
+/// them before anything else touches the database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Creates the database if it does not exist yet.
@@ -51,6 +53,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .await?)
 }
 
+/// The genesis parameters taken from the config. Fails if `WAL_TREASURY_ADDRESS` is unset,
+/// which matters only when the database has no genesis yet.
 pub fn genesis_params(config: &Config) -> anyhow::Result<GenesisParams> {
     let treasury = config.treasury_address.ok_or_else(|| {
         anyhow::anyhow!("the database has no genesis yet: set WAL_TREASURY_ADDRESS to the address that receives the supply")

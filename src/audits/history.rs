@@ -9,41 +9,69 @@ use super::slashing::Tally;
 use crate::error::Error;
 use crate::money::Wal;
 
+/// A node's audit results in one epoch: how many challenges it got and how each ended.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EpochAudit {
+    /// The epoch the challenges were recorded in.
     pub epoch: i64,
+    /// Challenges recorded for the node in that epoch, of every outcome.
     pub challenges: i64,
+    /// Challenges answered with a chunk and proof that verify (`pass`).
     pub passed: i64,
+    /// Challenges answered with a signed wrong chunk or proof (`fail`, kept as evidence).
     pub failed: i64,
+    /// Challenges the node had no sliver for, or gave no validly signed answer to (`missing`).
     pub missing: i64,
+    /// Challenges not answered in time, even when asked again later in the epoch (`timeout`).
     pub timeout: i64,
+    /// Challenges for which the node could not be reached (`unreachable`).
     pub unreachable: i64,
     /// passed / challenges, rounded down to 9 decimals.
     #[schema(value_type = String)]
     pub pass_rate: Decimal,
 }
 
+/// One slash of the node at an epoch change: the audits that caused it and the WAL it took.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SlashRecord {
+    /// The epoch whose audits caused the slash (applied when that epoch closed).
     pub epoch: i64,
+    /// Challenges recorded for the node in that epoch.
     pub challenges: i32,
+    /// Of those, the challenges it passed.
     pub passed: i32,
+    /// passed / challenges, rounded down to 9 decimals; a decimal string in JSON.
     #[schema(value_type = String)]
     pub pass_rate: Decimal,
+    /// WAL taken from the node's pool: `slash_rate` of it, rounded down to the FROST.
     pub pool_slashed: Wal,
+    /// WAL taken from the operator: the whole unclaimed commission.
     pub commission_slashed: Wal,
+    /// WAL burned: half of the slashed total, rounded up to the FROST.
     pub burned: Wal,
+    /// WAL paid into the subsidy pool: half of the slashed total, rounded down.
     pub to_subsidy_pool: Wal,
+    /// Set if the pass rate was below `jail_threshold`: the first epoch the node may rejoin
+    /// the committee.
     pub jailed_until_epoch: Option<i64>,
 }
 
+/// A recorded `fail`: the challenge and the node's signed wrong answer, which anyone can
+/// check against the blob's metadata.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FailureEvidence {
+    /// The epoch the result was recorded in.
     pub epoch: i64,
+    /// The challenge's id: its nonce, 64 hex digits.
     pub challenge_id: String,
+    /// The challenged blob's id: 64 lowercase hex digits.
     pub blob_id: String,
+    /// The challenged shard (sliver index), one the node held in that epoch.
     pub shard: i32,
+    /// The index of the challenged chunk within the sliver.
     pub chunk: i32,
+    /// The node's signed answer, `{chunk, siblings, signature}` in hex, as the ledger verified
+    /// it before recording the result.
     #[schema(value_type = Object)]
     pub evidence: serde_json::Value,
 }
@@ -52,13 +80,21 @@ pub struct FailureEvidence {
 /// evidence of its last 20 failures.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct NodeAudits {
+    /// The node's id, as a decimal string.
     pub node_id: String,
+    /// The first epoch the node may rejoin the committee after its latest jailing (it may
+    /// be past); `None` if it was never jailed.
     pub jailed_until_epoch: Option<i64>,
+    /// The last 20 epochs the node was audited in, newest first.
     pub epochs: Vec<EpochAudit>,
+    /// Every slash of the node, newest first.
     pub slashes: Vec<SlashRecord>,
+    /// The evidence of the node's last 20 `fail` results, newest first.
     pub failures: Vec<FailureEvidence>,
 }
 
+/// Reads the audit record of node `node_id`; `jailed_until_epoch` is the node's own, passed
+/// through.
 pub async fn node_audits(
     conn: &mut PgConnection,
     node_id: i64,

@@ -31,17 +31,23 @@ use crate::wire::{AuditResult, Outcome};
 /// The most results one batch may carry.
 pub const BATCH_RESULTS_MAX: usize = 1000;
 
+/// The body of `POST /v1/audits`: the checker's results for the current epoch, recorded
+/// all or nothing.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditBatch {
     /// The current epoch.
     pub epoch: i64,
+    /// The results: 1 to `BATCH_RESULTS_MAX` (1000), each challenge id at most once.
     pub results: Vec<AuditResult>,
 }
 
+/// The answer to `POST /v1/audits` once a batch is recorded.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Recorded {
+    /// The epoch the results were recorded in.
     pub epoch: i64,
+    /// How many results were recorded: always the whole batch.
     pub recorded: usize,
 }
 

@@ -12,7 +12,9 @@ use crate::params::Params;
 /// One node's audit results in one epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Tally {
+    /// Challenges recorded for the node in the epoch.
     pub challenges: u32,
+    /// Of those, the challenges it passed: at most `challenges`.
     pub passed: u32,
 }
 
@@ -30,9 +32,13 @@ impl Tally {
     }
 }
 
+/// What the epoch change does to a node for its audits in the closing epoch (`verdict`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Not slashed: fewer than `audit_challenges_min` challenges, or a pass rate of at least
+    /// `slash_threshold`.
     Clean,
+    /// Slashed (pass rate below `slash_threshold`), but not below `jail_threshold`.
     Slashed,
     /// Slashed, and kept out of the committee for `jail_epochs` epochs.
     SlashedAndJailed,
@@ -65,6 +71,8 @@ pub fn performance(tally: Tally, params: &Params) -> Decimal {
     }
 }
 
+/// What one slash takes and where it goes, in WAL: pool + commission == burned +
+/// to_subsidy_pool, to the FROST.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Slash {
     /// `slash_rate` of the pool's WAL, rounded down (the FROST below stays with the

@@ -15,8 +15,11 @@ use crate::wire::Address;
 /// What the extractor needs from the application state.
 #[derive(Clone, Debug)]
 pub struct AuthSettings {
+    /// The ledger's network id; a signature's `tag` must equal it (else 401 `WRONG_NETWORK`).
     pub network_id: Arc<str>,
+    /// Accepted clock skew of a signature's `created`, in seconds (`WAL_SIGNATURE_WINDOW_SECS`).
     pub signature_window_secs: u64,
+    /// Largest accepted body in bytes; a larger one is 413 (`WAL_BODY_LIMIT_BYTES`).
     pub body_limit_bytes: usize,
 }
 
@@ -24,18 +27,24 @@ pub struct AuthSettings {
 /// request's transaction, so that a rejected request does not burn its nonce).
 #[derive(Clone, Debug)]
 pub struct Signed {
+    /// The verified signature: signer, nonce, `created` and the body's SHA-256.
     pub verified: Verified,
+    /// The `Idempotency-Key` header, if sent (1..=255 visible ASCII characters).
     pub idempotency_key: Option<String>,
     /// SHA-256 over method, target and body: what "the same request" means for
     /// idempotency keys.
     pub fingerprint: [u8; 32],
+    /// When the nonce may be reused, Unix seconds: `created` plus twice the window, plus 1.
     pub nonce_expires_unix_secs: i64,
+    /// The request body, exactly as received and signed (at most `body_limit_bytes`).
     pub body: Bytes,
 }
 
+/// Longest accepted `Idempotency-Key`, in visible ASCII characters; a longer one is 400.
 pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
 
 impl Signed {
+    /// The address that signed the request (the signature's `keyid`): the account acted for.
     pub fn signer(&self) -> Address {
         self.verified.signer
     }
@@ -141,11 +150,14 @@ where
 /// A signed request with its JSON body parsed by the extractor (an empty body reads as
 /// `{}`; unknown fields and malformed values are 400s).
 pub struct SignedJson<T> {
+    /// The verified request, with its signer, nonce and idempotency key.
     pub signed: Signed,
+    /// The body parsed as JSON into `T`.
     pub body: T,
 }
 
 impl<T> SignedJson<T> {
+    /// The address that signed the request (the signature's `keyid`): the account acted for.
     pub fn signer(&self) -> Address {
         self.signed.signer()
     }

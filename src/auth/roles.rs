@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::wire::Address;
 
+/// A privileged role the ledger's config assigns to one address; unset means disabled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// Advances epochs by hand (`WAL_ADMIN_ADDRESS`).

@@ -26,6 +26,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use super::extract::Signed;
 use crate::error::Error;
 
+/// Response header (`Idempotent-Replayed: true`) on a response replayed for an idempotency key.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 impl Signed {
@@ -57,6 +58,7 @@ impl<B> super::SignedJson<B> {
     }
 }
 
+/// The database transaction of one signed request: `begin`, do the work on `conn`, `finish`.
 pub struct SignedTx<'r> {
     tx: Transaction<'static, Postgres>,
     pool: &'r PgPool,
@@ -65,6 +67,7 @@ pub struct SignedTx<'r> {
 }
 
 impl<'r> SignedTx<'r> {
+    /// Opens the request's transaction on `pool` (nothing is claimed until `finish`).
     pub async fn begin(pool: &'r PgPool, signed: &'r Signed) -> Result<SignedTx<'r>, Error> {
         Ok(SignedTx {
             tx: pool.begin().await?,
@@ -74,6 +77,7 @@ impl<'r> SignedTx<'r> {
         })
     }
 
+    /// The transaction's connection, for the request's work.
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }

@@ -8,15 +8,21 @@ use std::path::Path;
 
 use ed25519_dalek::SigningKey;
 
+/// Why a key file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
+    /// Reading, creating or writing the file (or creating its directory) failed.
     #[error("{path}: {source}")]
     Io {
+        /// The key file's path, as displayed.
         path: String,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is not 64 hex digits and an optional line end; holds the path.
     #[error("{0}: a key file holds 64 hex digits (the ed25519 secret seed) and a newline")]
     Malformed(String),
+    /// `write_new` found a file at the path already; holds the path.
     #[error("{0} already exists; refusing to overwrite a key (move it away first)")]
     Exists(String),
 }

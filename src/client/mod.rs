@@ -21,24 +21,44 @@ use crate::wire::Problem;
 /// Attempts of a signed POST when the ledger times out, is unreachable or answers 503.
 pub const SEND_ATTEMPTS: u32 = 4;
 
+/// Why a call to the ledger failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The ledger answered with a problem document.
     #[error("{} ({}, HTTP {})", .0.detail, .0.code, .0.status)]
     Problem(Problem),
+    /// The ledger gave no (whole) answer: timeout, refused or reset connection, DNS, or a
+    /// body cut off.
     #[error("cannot reach the ledger at {url}: {cause}")]
-    Transport { url: String, cause: String },
+    Transport {
+        /// The URL requested.
+        url: String,
+        /// The innermost cause (refused, reset, DNS...), or "timed out".
+        cause: String,
+    },
+    /// The answer was not the expected one: an error status without a problem document, or
+    /// a success whose body is not the expected JSON.
     #[error("unexpected answer from the ledger (HTTP {status}): {cause}")]
-    Decode { status: u16, cause: String },
+    Decode {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The JSON error, or the first 200 characters of a body that is no problem document.
+        cause: String,
+    },
+    /// A signed request was made by a client built without a signing key.
     #[error("this command needs a key: pass --key or set WAL_KEY_FILE")]
     NoKey,
+    /// The request body could not be serialised to JSON; holds the serde error.
     #[error("cannot serialise the request body: {0}")]
     Body(String),
+    /// The request could not be signed (e.g. a network id or nonce no structured-field
+    /// string can hold); holds the reason.
     #[error("cannot sign the request: {0}")]
     Sign(String),
 }
 
 impl ClientError {
+    /// The API's UPPER_SNAKE error code if the ledger answered with a problem document.
     pub fn code(&self) -> Option<&str> {
         match self {
             ClientError::Problem(p) => Some(&p.code),
@@ -47,6 +67,8 @@ impl ClientError {
     }
 }
 
+/// A client of one ledger: its base URL, an optional signing key for writes, and the
+/// network id, fetched once, that signatures are made for.
 pub struct LedgerClient {
     http: reqwest::Client,
     base_url: String,
@@ -55,6 +77,8 @@ pub struct LedgerClient {
 }
 
 impl LedgerClient {
+    /// A client of the ledger at `base_url` (a trailing `/` is dropped); `timeout` bounds each
+    /// request; writes need `key`.
     #[expect(
         clippy::expect_used,
         reason = "building fails only if the TLS backend cannot initialise, where reqwest::Client::new panics too"
@@ -73,12 +97,14 @@ impl LedgerClient {
         }
     }
 
+    /// The address of the client's key, or `None` if it has no key.
     pub fn address(&self) -> Option<Address> {
         self.key
             .as_ref()
             .map(|k| Address::from_key(&k.verifying_key()))
     }
 
+    /// The ledger's base URL, without a trailing `/`.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -203,6 +229,8 @@ fn transport(url: &str, error: reqwest::Error) -> ClientError {
     }
 }
 
+/// Decodes a ledger response: the JSON body as `T` on a success status, else
+/// `ClientError::Problem` from its problem document; `Decode` if the body is neither.
 pub async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
     let status = response.status();
     let url = response.url().to_string();

@@ -14,6 +14,7 @@ const FETCH_PARALLEL: usize = 16;
 /// What became of one rebuilt sliver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placed {
+    /// The holder accepted it (a success status to the PUT).
     Stored,
     /// The holder answered, but refused it.
     Refused,

@@ -3,11 +3,13 @@
 
 use sha2::{Digest, Sha256};
 
+/// A SHA-256 digest: a leaf, node or root hash of the tree.
 pub type Hash = [u8; 32];
 
 const LEAF_TAG: u8 = 0x00;
 const NODE_TAG: u8 = 0x01;
 
+/// The leaf hash of a chunk: SHA-256(0x00 ‖ chunk).
 pub fn leaf_hash(chunk: &[u8]) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update([LEAF_TAG]);

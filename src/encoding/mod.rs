@@ -33,46 +33,89 @@ use sha2::{Digest, Sha256};
 pub use codec::{decode, encode};
 use merkle::Hash;
 
+/// The most shards a blob may be encoded for: `n_shards` must be 1..=1000.
 pub const N_SHARDS_MAX: u32 = 1000;
 /// Shards above this need GF(2^16).
 pub const GF8_SHARDS_MAX: u32 = 256;
+/// The longest Merkle chunk, in bytes: `chunk_len = min(4096, sliver_len)`.
 pub const CHUNK_LEN_MAX: u64 = 4096;
 /// The largest blob the encoding accepts (the API may set a lower limit).
 pub const BLOB_SIZE_MAX: u64 = 1 << 36;
 const METADATA_DOMAIN: &[u8] = b"wal-blob-metadata-v1";
 
+/// Why a blob could not be encoded or decoded, or why metadata, a sliver or a chunk was
+/// refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EncodingError {
+    /// `n_shards` is outside 1..=`N_SHARDS_MAX` (1000); holds the count given.
     #[error("n_shards must be 1..={N_SHARDS_MAX}, not {0}")]
     ShardCount(u32),
+    /// The blob's size in bytes is above `BLOB_SIZE_MAX` (2^36), or the blob or its slivers
+    /// do not fit in a `usize` on this machine; holds the size.
     #[error("size {0} is above the largest blob of {BLOB_SIZE_MAX} bytes")]
     TooLarge(u64),
+    /// A metadata field (`k`, `sliver_len` or `chunk_len`) differs from the value that `size`
+    /// and `n_shards` determine.
     #[error("metadata field {field} is {given}, but size and n_shards make it {expected}")]
     Field {
+        /// The name of the field that differs.
         field: &'static str,
+        /// The value in the metadata.
         given: u64,
+        /// The value `size` and `n_shards` determine.
         expected: u64,
     },
+    /// The metadata's `sliver_roots` does not hold exactly one root per shard.
     #[error("metadata has {given} sliver roots; n_shards is {expected}")]
-    RootCount { given: usize, expected: usize },
+    RootCount {
+        /// How many roots the metadata lists.
+        given: usize,
+        /// How many it must list: `n_shards`.
+        expected: usize,
+    },
+    /// The sliver root at this index (its shard number) is not 64 lowercase hex digits.
     #[error("sliver root {0} is not 64 hex digits")]
     RootSyntax(usize),
+    /// A sliver is not `sliver_len` bytes long.
     #[error("sliver {index} is {given} bytes; the metadata says {expected}")]
     SliverLength {
+        /// The sliver's index: its shard number.
         index: u32,
+        /// The sliver's length, in bytes.
         given: usize,
+        /// The metadata's `sliver_len`, in bytes.
         expected: u64,
     },
+    /// A sliver index is not below `n_shards`; holds the index given.
     #[error("sliver index {0} is not a shard of this blob")]
     SliverIndex(u32),
+    /// A whole sliver's Merkle root differs from its root in the metadata; holds the
+    /// sliver's index.
     #[error("sliver {0} does not match its Merkle root in the metadata")]
     SliverRoot(u32),
+    /// A chunk was refused: its index is past the sliver's last chunk, its length is wrong for
+    /// that index, or its Merkle proof does not lead to the sliver's root.
     #[error("chunk {chunk} of sliver {sliver} does not match its Merkle proof")]
-    ChunkProof { sliver: u32, chunk: u32 },
+    ChunkProof {
+        /// The sliver's index: its shard number.
+        sliver: u32,
+        /// The chunk's index within the sliver.
+        chunk: u32,
+    },
+    /// Decoding found fewer than `k` slivers that verify against the metadata.
     #[error("{have} verified slivers; at least {need} are needed to decode")]
-    NotEnoughSlivers { have: usize, need: usize },
+    NotEnoughSlivers {
+        /// How many slivers verified.
+        have: usize,
+        /// How many are needed: the metadata's `k`.
+        need: usize,
+    },
+    /// The Reed-Solomon library failed, or a data sliver was not reconstructed; holds the
+    /// message.
     #[error("Reed-Solomon: {0}")]
     Codec(String),
+    /// On decode, the rebuilt blob re-encodes to other sliver roots than the metadata's, or its
+    /// padding past `size` is not zeros: the writer encoded it wrongly, so it is refused.
     #[error("the blob's slivers are not one consistent encoding: the decoded bytes re-encode to other sliver roots than the metadata's (the writer encoded it wrongly)")]
     Inconsistent,
 }
@@ -80,14 +123,22 @@ pub enum EncodingError {
 /// Everything that follows from `size` and `n_shards`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
+    /// The blob's length, in bytes: at most `BLOB_SIZE_MAX` (2^36).
     pub size: u64,
+    /// The number of shards, one sliver each: 1..=`N_SHARDS_MAX` (1000).
     pub n_shards: u32,
+    /// Data slivers, `n_shards - 2f`: any `k` of the slivers rebuild the blob.
     pub k: u32,
+    /// Bytes per sliver: `ceil(size / k)` rounded up to the symbol size (1 byte up to 256
+    /// shards, else 2), and at least one symbol.
     pub sliver_len: u64,
+    /// Bytes per Merkle chunk: `min(4096, sliver_len)`; a sliver's last chunk may be shorter.
     pub chunk_len: u64,
 }
 
 impl Layout {
+    /// The layout of a blob of `size` bytes over `n_shards` shards; `ShardCount` if
+    /// `n_shards` is not 1..=1000, `TooLarge` if `size` is above `BLOB_SIZE_MAX`.
     pub fn new(size: u64, n_shards: u32) -> Result<Layout, EncodingError> {
         if !(1..=N_SHARDS_MAX).contains(&n_shards) {
             return Err(EncodingError::ShardCount(n_shards));
@@ -110,6 +161,7 @@ impl Layout {
         })
     }
 
+    /// The number of chunks in each sliver, `ceil(sliver_len / chunk_len)`: at most 2^24.
     #[expect(
         clippy::cast_possible_truncation,
         reason = "Layout::new bounds sliver_len by BLOB_SIZE_MAX (2^36) and makes chunk_len min(4096, sliver_len): at most 2^24 chunks"
@@ -142,14 +194,21 @@ fn symbol_bytes(n_shards: u32) -> u64 {
     }
 }
 
+/// A blob's metadata: its layout and one Merkle root per sliver. Its canonical encoding
+/// hashes to the blob id; `validate` checks it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BlobMetadata {
+    /// The blob's length, in bytes: at most `BLOB_SIZE_MAX` (2^36).
     pub size: u64,
+    /// The number of shards the blob is encoded for, one sliver each: 1..=1000.
     pub n_shards: u32,
+    /// Data slivers, `n_shards - 2f`: any `k` slivers rebuild the blob. Must match the layout.
     pub k: u32,
+    /// Bytes per sliver, as the layout of `size` and `n_shards` computes it.
     pub sliver_len: u64,
+    /// Bytes per Merkle chunk, `min(4096, sliver_len)`, as the layout computes it.
     pub chunk_len: u64,
     /// Merkle root of each sliver, 64 lowercase hex digits, in shard order.
     pub sliver_roots: Vec<String>,
@@ -285,6 +344,8 @@ fn chunk_leaves(sliver: &[u8], chunk_len: u64) -> Vec<Hash> {
         .collect()
 }
 
+/// The Merkle root of a sliver cut into chunks of `chunk_len` bytes (the last may be
+/// shorter).
 pub fn sliver_root(sliver: &[u8], chunk_len: u64) -> Hash {
     merkle::root(chunk_leaves(sliver, chunk_len))
 }
@@ -292,7 +353,9 @@ pub fn sliver_root(sliver: &[u8], chunk_len: u64) -> Hash {
 /// A chunk of a sliver and the sibling hashes that prove it against the sliver root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChunkProof {
+    /// The chunk's bytes: `chunk_len` of them, or fewer for a sliver's last chunk.
     pub chunk: Vec<u8>,
+    /// The sibling hashes from the chunk's leaf up to the sliver root, lowest level first.
     pub siblings: Vec<Hash>,
 }
 

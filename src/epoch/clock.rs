@@ -36,6 +36,8 @@ pub async fn tick(pool: &PgPool, settings: ChangeSettings) -> Result<u32, crate:
     }
 }
 
+/// Starts the epoch clock as a background task: every `poll_interval` it runs `tick`,
+/// logging a failed or panicking change and trying again at the next tick.
 pub fn spawn(pool: PgPool, settings: ChangeSettings) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(poll_interval(settings.epoch_duration_secs));

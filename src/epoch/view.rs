@@ -12,14 +12,22 @@ use crate::money::Wal;
 
 pub use crate::wire::epochs::{CommitteeMember, EpochChange};
 
+/// An epoch as `GET /v1/epochs/{epoch}` and `GET /v1/epochs/current` show it: its bounds,
+/// committee, reward slot and prices, and once it has ended what its change did.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EpochView {
+    /// The epoch's number; genesis is epoch 0.
     pub epoch: i64,
+    /// When the epoch started: at genesis, or at the change out of the previous epoch.
     pub started_at: DateTime<Utc>,
+    /// When the epoch is due to end (its start plus the epoch duration); once it has ended,
+    /// when it did, if that was earlier (an admin advance).
     pub ends_at: DateTime<Utc>,
+    /// Whether the change out of this epoch has run (then `change` is set).
     pub ended: bool,
     /// WAL in this epoch's reward slot now (for an ended epoch: 0, it was paid out).
     pub reward_slot_balance: Wal,
+    /// The nodes serving this epoch, with their stake and shards, in node id order.
     pub committee: Vec<CommitteeMember>,
     /// The rate and storage prices in force for the whole epoch.
     pub prices: Option<crate::pricing::store::EpochPrices>,

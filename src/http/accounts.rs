@@ -14,11 +14,14 @@ use crate::money::Wal;
 use crate::wire::ids::EntryId;
 use crate::wire::Address;
 
+/// An account's balance, as `GET /v1/accounts/{address}` returns it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AccountView {
+    /// The account's key: the address in lowercase hex, or a system account's `sys:` name.
     pub address: String,
     /// "user" for an address, "system" for a `sys:` account.
     pub kind: &'static str,
+    /// WAL the account holds now (the sum of its stripes); "0" for an account never seen.
     pub balance: Wal,
 }
 

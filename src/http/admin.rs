@@ -12,6 +12,7 @@ use crate::epoch::change::{self, ChangeSettings, Outcome};
 use crate::epoch::view::{self, EpochView};
 use crate::error::Error;
 
+/// The body of `POST /v1/admin/epochs/advance`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceRequest {

@@ -41,6 +41,7 @@ pub async fn report(
         .await
 }
 
+/// Query parameters of `GET /v1/audits`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -50,15 +51,20 @@ pub struct AuditsQuery {
     pub epoch: Option<i64>,
 }
 
+/// One node's challenge results recorded in the epoch.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NodeTally {
+    /// The node the challenges were put to.
     pub node_id: String,
+    /// Challenges recorded for the node in the epoch, and how many it passed.
     #[serde(flatten)]
     pub tally: Tally,
 }
 
+/// What `GET /v1/audits` returns: an epoch's audit record so far.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EpochAudits {
+    /// The epoch reported on: the one asked for, or the current epoch.
     pub epoch: i64,
     /// Challenges recorded per node so far (nodes with none are left out).
     pub nodes: Vec<NodeTally>,

@@ -119,6 +119,7 @@ pub async fn contract(
         .ok_or_else(|| Error::NotFound(format!("no storage contract with id {id}")))
 }
 
+/// Query parameters of `GET /v1/storage/contracts`: filters and paging.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -137,9 +138,12 @@ pub struct ContractsQuery {
     pub cursor: Option<ContractId>,
 }
 
+/// A page of `GET /v1/storage/contracts`, in creation order.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ContractsPage {
+    /// At most `limit` contracts, oldest first, after the cursor's contract.
     pub contracts: Vec<Contract>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -40,9 +40,14 @@ macro_rules! problem_responses {
 problem_responses! {
     /// A parameter (or the body) is malformed.
     BadRequest => ["400": "INVALID_ARGUMENT: a parameter or the body is malformed"];
+    /// The resource named by the path does not exist.
     NotFound => ["404": "NOT_FOUND: no such resource"];
+    /// The signer may not do this (a role it lacks, or another account's object).
     Forbidden => ["403": "FORBIDDEN: the signer may not do this"];
+    /// The ledger's current state refuses the request: too little WAL, a price above the
+    /// buyer's limit, or an object in the wrong state.
     Conflict => ["409": "CONFLICT, INSUFFICIENT_FUNDS or PRICE_ABOVE_LIMIT: the state does not allow it now"];
+    /// The request body is larger than the ledger accepts.
     PayloadTooLarge => ["413": "PAYLOAD_TOO_LARGE"];
     /// The database is busy or unreachable (every operation that reads it).
     Unavailable => ["503": "UNAVAILABLE: retry shortly"];

@@ -12,6 +12,8 @@ use crate::wire::ids::{BlobId, ContractId, IdError, NodeId, StakeId, TransferId}
 
 /// A value that can stand in a path segment, and what its refusal is.
 pub trait PathParam: Sized {
+    /// Parses one path segment; the error is the API's refusal (404 for text that cannot be
+    /// a row id, 400 for other malformed values).
     fn from_path(text: &str) -> Result<Self, Error>;
 }
 

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::ledger::faucet::{self, FaucetSettings};
 use crate::wire::Address;
 
+/// The body of `POST /v1/faucet` (devnet only).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaucetRequest {

@@ -9,8 +9,11 @@ use serde::Serialize;
 use super::AppState;
 use crate::error::Error;
 
+/// The answer of `GET /health` and `GET /ready`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
+    /// `"ok"` from `/health` (the process is up), `"ready"` from `/ready` (the database
+    /// answered).
     pub status: &'static str,
 }
 

@@ -43,14 +43,21 @@ use doc::Security as SecurityScheme;
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// The PostgreSQL connection pool every handler takes its connection or transaction from.
     pub pool: PgPool,
+    /// The configuration read at start-up (role addresses, limits, epoch duration, ...).
     pub config: Arc<Config>,
+    /// What genesis fixed: network id, total supply, number of shards.
     pub network: Arc<NetworkInfo>,
+    /// What the signed-request extractor checks against: network id, clock window, body limit.
     pub auth: AuthSettings,
+    /// The Prometheus recorder's handle, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
 }
 
 impl AppState {
+    /// The state of a ledger on `pool` with `config` and the network genesis fixed; takes the
+    /// auth settings from the config and installs the Prometheus recorder on first use.
     pub fn new(pool: PgPool, config: Config, network: NetworkInfo) -> AppState {
         let auth = AuthSettings {
             network_id: network.network_id.as_str().into(),

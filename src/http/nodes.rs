@@ -79,6 +79,7 @@ pub async fn claim(
 /// A node with its audit record.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NodeDetail {
+    /// The node as `GET /v1/nodes` lists it, flattened into this object.
     #[serde(flatten)]
     pub node: Node,
     /// Challenges per epoch (the last 20 audited epochs), every slash, and the signed
@@ -121,6 +122,8 @@ pub struct NodesQuery {
     pub protocol_public_key: Option<ProtocolKey>,
 }
 
+/// Registered nodes in registration order, in cursor pages; with `protocol_public_key`,
+/// only the node holding that key (how a storage node finds its own id).
 #[utoipa::path(get, path = "/v1/nodes", operation_id = "list_nodes", params(NodesQuery),
     responses((status = 200, body = NodesPage), doc::BadRequest, doc::Unavailable))]
 pub async fn list(

@@ -5,17 +5,22 @@
 
 use crate::error::Error;
 
+/// Items per page when `?limit=` is not given.
 pub const PAGE_LIMIT_DEFAULT: i64 = 50;
+/// The largest `?limit=` accepted; a larger one is 400 INVALID_ARGUMENT.
 pub const PAGE_LIMIT_MAX: i64 = 500;
 
 /// A checked page request: its size and the key it continues after.
 #[derive(Clone, Copy, Debug)]
 pub struct Paging<K> {
     limit: i64,
+    /// The `?cursor=`: the key of the previous page's last item; `None` for the first page.
     pub after: Option<K>,
 }
 
 impl<K> Paging<K> {
+    /// Checks `?limit=` (1..=`PAGE_LIMIT_MAX`, default `PAGE_LIMIT_DEFAULT`; else 400
+    /// INVALID_ARGUMENT) and keeps the parsed `?cursor=`, if any.
     pub fn new(limit: Option<i64>, cursor: Option<K>) -> Result<Paging<K>, Error> {
         let limit = limit.unwrap_or(PAGE_LIMIT_DEFAULT);
         if !(1..=PAGE_LIMIT_MAX).contains(&limit) {

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::ledger::epochs::{current_epoch, lock_shared};
 use crate::pricing::store::{self, Observation, Quote, RecordedObservation};
 
+/// Query parameters of `GET /v1/price`: what to store and for how long.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

@@ -68,6 +68,7 @@ pub async fn stake(
         .ok_or_else(|| Error::NotFound(format!("no stake with id {id}")))
 }
 
+/// Query parameters of `GET /v1/stakes`: filters and paging.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -86,9 +87,12 @@ pub struct StakesQuery {
     pub cursor: Option<StakeId>,
 }
 
+/// A page of `GET /v1/stakes`, in creation order.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StakesPage {
+    /// At most `limit` stakes, oldest first, after the cursor's stake.
     pub stakes: Vec<Stake>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -33,20 +33,26 @@ pub enum SystemAccount {
 /// Any account that can hold WAL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Account {
+    /// A user's account, named by its address (an ed25519 public key).
     User(Address),
+    /// An account the ledger itself owns.
     System(SystemAccount),
 }
 
 /// Stripes of a striped system account; a power of two is not required.
 pub const HOT_ACCOUNT_STRIPES: i16 = 16;
 
+/// Key of the issuance account, the counter-account of the genesis mint.
 pub const ISSUANCE_KEY: &str = "sys:issuance";
 /// Key prefixes of the per-epoch and per-node system accounts: the one definition of
 /// the key format. Queries that aggregate per node bind these (`$n::text || n.id`)
 /// instead of spelling the keys in SQL.
 pub const SLOT_PREFIX: &str = "sys:slot:";
+/// Prefix of a node's pending-stake account key; the node id follows.
 pub const PENDING_PREFIX: &str = "sys:pending:";
+/// Prefix of a node's staking-pool account key; the node id follows.
 pub const POOL_PREFIX: &str = "sys:pool:";
+/// Prefix of a node's unclaimed-commission account key; the node id follows.
 pub const COMMISSION_PREFIX: &str = "sys:commission:";
 
 impl Account {

@@ -17,26 +17,39 @@ use super::account::{Account, SystemAccount, ISSUANCE_KEY, PENDING_PREFIX};
 use crate::error::Error;
 use crate::money::Wal;
 
+/// What `GET /v1/audit` returns: the invariants of the module docs, checked on one
+/// snapshot, with the counts behind them; `ok` needs every count of faults to be 0.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditReport {
+    /// Whether every invariant holds.
     pub ok: bool,
+    /// WAL minted at genesis: the network's fixed total supply.
     pub total_supply: Wal,
+    /// Sum of every balance but the issuance account's; equals `total_supply` when sound.
     pub sum_of_balances: Wal,
     /// Balance of the genesis issuance account; always minus the supply.
     #[schema(value_type = String)]
     pub issuance_balance: String,
+    /// Journal entries whose lines do not sum to zero.
     pub unbalanced_entries: i64,
+    /// Journal entries that have no lines.
     pub entries_without_lines: i64,
+    /// Balance rows (stripes) below zero, the issuance account's excepted.
     pub negative_balances: i64,
     /// Balance rows that differ from the sum of their journal lines.
     pub balance_mismatches: i64,
+    /// Journal entries written since genesis.
     pub journal_entries: i64,
+    /// Distinct accounts that have a balance row.
     pub accounts: i64,
     /// Nodes whose pending account or pool shares disagree with their stakes.
     pub stake_mismatches: i64,
+    /// WAL in the burn account: everything burned since genesis (it stays in the supply).
     pub burned: Wal,
 }
 
+/// Checks every invariant on one read-only snapshot (it never blocks writers) and logs
+/// an error if one fails; `Unavailable` before genesis.
 pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
     let mut tx = pool.begin().await?;
     // One snapshot for every query, and read-only: the audit never blocks writers.

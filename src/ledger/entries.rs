@@ -10,22 +10,32 @@ use crate::money::Wal;
 /// One journal entry as seen from one account.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountEntry {
+    /// The journal entry's id (ids only grow; a page's `next_cursor` is its last one).
     pub entry_id: String,
+    /// What the entry records, as its snake_case kind (`transfer`, `stake`, `epoch_rewards`...).
     pub kind: String,
+    /// The epoch that was current when the entry was posted.
     pub epoch: i64,
     /// The account's net change: positive received, negative sent.
     #[schema(value_type = String)]
     pub amount: String,
     /// The other account, when the entry moved WAL between exactly two accounts.
     pub counterparty: Option<String>,
+    /// Address of the signer whose request caused the entry; null for the ledger's own entries
+    /// (genesis, epoch changes).
     pub actor: Option<String>,
+    /// Free text kept with the entry: a transfer's memo, or the ledger's note of what it did.
     pub memo: Option<String>,
+    /// When the entry was posted.
     pub created_at: DateTime<Utc>,
 }
 
+/// A page of `GET /v1/accounts/{address}/entries`, newest first.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EntriesPage {
+    /// The account's key: its lowercase address, or a system account's `sys:` name.
     pub address: String,
+    /// At most `limit` of the account's entries, newest first.
     pub entries: Vec<AccountEntry>,
     /// Pass as `?cursor=` for the next (older) page; null on the last page.
     pub next_cursor: Option<String>,

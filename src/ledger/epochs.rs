@@ -45,11 +45,16 @@ pub async fn lock_exclusive(conn: &mut PgConnection) -> Result<i64, Error> {
 /// The current epoch and its bounds.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EpochInfo {
+    /// The epoch's number; genesis is epoch 0.
     pub epoch: i64,
+    /// When the epoch started.
     pub started_at: DateTime<Utc>,
+    /// When the epoch is due to end; for an ended epoch, when it did if that was earlier.
     pub ends_at: DateTime<Utc>,
 }
 
+/// The current epoch (the latest started) and its bounds, read without the epoch lock;
+/// `Unavailable` before genesis.
 pub async fn current_epoch(conn: &mut PgConnection) -> Result<EpochInfo, Error> {
     let row = sqlx::query_as!(
         EpochInfo,

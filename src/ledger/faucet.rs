@@ -10,9 +10,13 @@ use super::transfer::{self, Movement, Transfer};
 use crate::error::Error;
 use crate::money::Wal;
 
+/// How the devnet faucet pays, from the config.
 pub struct FaucetSettings {
+    /// The account the drips are paid from (`WAL_FAUCET_ADDRESS`).
     pub faucet: Address,
+    /// WAL paid per drip (`WAL_FAUCET_DRIP_WAL`, default 100).
     pub drip: Wal,
+    /// Seconds a recipient waits between drips (`WAL_FAUCET_INTERVAL_SECS`, default 60).
     pub interval_secs: u64,
 }
 

@@ -11,31 +11,47 @@ use super::journal::{self, Leg, NewEntry};
 use crate::error::Error;
 use crate::money::Wal;
 
+/// What genesis needs, taken from the config (`app::genesis_params`).
 #[derive(Clone, Debug)]
 pub struct GenesisParams {
+    /// The network id every signature's `tag` must carry (1..=64 characters).
     pub network_id: String,
+    /// The address that receives the whole supply at genesis.
     pub treasury: Address,
+    /// WAL minted once, to the treasury (positive).
     pub total_supply: Wal,
+    /// Shards of the network, 1..=1000; fixed for the network's life.
     pub n_shards: u32,
+    /// The WAL/USD reference rate of epoch 0, in USD per WAL (positive).
     pub genesis_wal_usd: Decimal,
+    /// Length of epoch 0, in seconds (positive).
     pub epoch_duration_secs: u64,
 }
 
 /// What genesis fixed: read once at start-up, never changes afterwards.
 #[derive(Clone, Debug, Serialize)]
 pub struct NetworkInfo {
+    /// The network id every signature's `tag` must carry.
     pub network_id: String,
+    /// The address that received the genesis mint.
     pub treasury_address: String,
+    /// WAL minted at genesis; burns never lower it (burned WAL stays in the burn account).
     pub total_supply: Wal,
+    /// Shards of the network, 1..=1000.
     pub n_shards: u32,
+    /// The WAL/USD reference rate of epoch 0, in USD per WAL.
     pub genesis_wal_usd: Decimal,
+    /// When genesis ran.
     pub genesis_at: DateTime<Utc>,
 }
 
+/// Why genesis did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisError {
+    /// The database already has a genesis; holds the id of its network.
     #[error("genesis already ran on this database (network {0:?}); refusing to mint again")]
     AlreadyDone(String),
+    /// A database or journal error; the genesis transaction must be rolled back.
     #[error(transparent)]
     Ledger(#[from] Error),
 }

@@ -19,15 +19,19 @@ use crate::money::Wal;
 /// One side of an entry: a positive amount credits the account, a negative one debits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Leg {
+    /// The account whose balance the leg changes.
     pub account: Account,
+    /// Signed WAL: positive credits the account, negative debits it.
     pub amount: Wal,
 }
 
 impl Leg {
+    /// A leg that adds `amount` (positive) to `account`.
     pub fn credit(account: Account, amount: Wal) -> Leg {
         Leg { account, amount }
     }
 
+    /// A leg that takes `amount` (positive) from `account`: the leg holds `-amount`.
     pub fn debit(account: Account, amount: Wal) -> Leg {
         Leg {
             account,
@@ -39,17 +43,24 @@ impl Leg {
 /// An entry to post; `kind` says what happened.
 #[derive(Clone, Debug)]
 pub struct NewEntry<'a> {
+    /// What the entry records; one of the kinds the database accepts.
     pub kind: EntryKind,
     /// The signer whose request caused this entry, if any.
     pub actor: Option<Address>,
+    /// Free text kept with the entry (a transfer's memo, or a note such as the epoch paid).
     pub memo: Option<&'a str>,
+    /// The legs; they must sum to zero, and legs of one account are merged before posting.
     pub legs: Vec<Leg>,
 }
 
+/// What the database assigned to a posted entry.
 #[derive(Clone, Debug)]
 pub struct PostedEntry {
+    /// The journal entry's id: ids only grow, so later entries have larger ids.
     pub id: i64,
+    /// The epoch that was current when the entry was posted.
     pub epoch: i64,
+    /// When the entry was posted (the database's `now()` in the caller's transaction).
     pub created_at: DateTime<Utc>,
 }
 

@@ -10,6 +10,7 @@ use super::kind::EntryKind;
 use crate::error::Error;
 use crate::money::Wal;
 
+/// The longest memo a transfer may carry, in characters; a longer one is 400 INVALID_ARGUMENT.
 pub const MEMO_LEN_MAX: usize = 256;
 
 /// The body of `POST /v1/transfers`.
@@ -27,12 +28,19 @@ pub struct TransferRequest {
 /// A transfer as the API returns it. Its `id` is the journal entry's id.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Transfer {
+    /// The journal entry's id (`GET /v1/transfers/{id}`).
     pub id: String,
+    /// The paying account (the signer, or the faucet).
     pub from: Address,
+    /// The receiving account.
     pub to: Address,
+    /// WAL moved, positive.
     pub amount: Wal,
+    /// Free text kept with the entry, at most 256 characters.
     pub memo: Option<String>,
+    /// The epoch in which the transfer was made.
     pub epoch: i64,
+    /// When the transfer was posted.
     pub created_at: DateTime<Utc>,
 }
 
@@ -72,9 +80,13 @@ pub fn validate(
 
 /// A payment between two user accounts, as one journal entry.
 pub struct Movement<'a> {
+    /// The user account debited.
     pub from: Address,
+    /// The user account credited.
     pub to: Address,
+    /// WAL to move, positive; the debit fails with `InsufficientFunds` if `from` lacks it.
     pub amount: Wal,
+    /// Free text kept with the entry.
     pub memo: Option<&'a str>,
     /// The entry's kind: a transfer or a faucet drip.
     pub kind: EntryKind,

@@ -23,6 +23,7 @@ pub struct EpochPrices {
     /// The committee's 2/3 quantile votes, USD per unit per epoch and per unit once.
     #[schema(value_type = Option<String>)]
     pub storage_usd: Option<Decimal>,
+    /// The write-price quantile vote in USD per storage unit, once; null without a committee.
     #[schema(value_type = Option<String>)]
     pub write_usd: Option<Decimal>,
     /// WAL per storage unit (1 MiB encoded) per epoch; null without a committee.
@@ -31,6 +32,7 @@ pub struct EpochPrices {
     pub write_price: Option<Wal>,
 }
 
+/// The rate and prices of `epoch`, `None` if that epoch has not begun (no row set yet).
 pub async fn prices(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochPrices>, Error> {
     let row = sqlx::query!(
         r#"SELECT wal_usd, observations, storage_usd, write_usd, storage_price, write_price
@@ -144,12 +146,17 @@ pub struct Observation {
     pub observed_at: DateTime<Utc>,
 }
 
+/// An oracle observation as recorded, the answer to `POST /v1/oracle/prices`.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordedObservation {
+    /// The observation's id, an opaque string.
     pub id: String,
+    /// The epoch it was recorded in (the current one); it feeds the rate of the next epoch.
     pub epoch: i64,
+    /// USD per WAL, as parsed from the request.
     #[schema(value_type = String)]
     pub wal_usd: Decimal,
+    /// When the price was observed, as the oracle sent it (RFC 3339).
     pub observed_at: DateTime<Utc>,
 }
 
@@ -200,17 +207,27 @@ pub async fn record(
 /// `GET /v1/price`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quote {
+    /// The blob's size in bytes, as asked (at least 1).
     pub size: u64,
+    /// Bytes of all slivers together (sliver length times `n_shards`): what storage is paid for.
     pub encoded_size: u64,
+    /// Storage units paid for: the encoded size in MiB (2^20 bytes), rounded up.
     pub storage_units: u64,
+    /// Epochs bought, the current one included (1..=`epochs_ahead_max`).
     pub epochs: u32,
+    /// WAL per storage unit per epoch in force in `epoch`.
     pub price_per_unit_epoch: Wal,
+    /// WAL per storage unit, paid once, in force in `epoch`.
     pub write_price_per_unit: Wal,
+    /// The storage part: `storage_units * price_per_unit_epoch * epochs`, in WAL.
     pub storage_cost: Wal,
+    /// The write part: `storage_units * write_price_per_unit`, in WAL.
     pub write_cost: Wal,
+    /// What the contract costs: `storage_cost + write_cost`, in WAL.
     pub total: Wal,
     /// The epoch whose prices these are; the quote holds until its end.
     pub epoch: i64,
+    /// The last epoch in which this quote's prices apply (the quoting epoch itself).
     pub valid_until_epoch: i64,
 }
 

@@ -11,12 +11,16 @@ use crate::ledger::journal::{self, balance_of_key, Leg, NewEntry};
 use crate::money::Wal;
 use crate::wire::ids::NodeId;
 
+/// What `POST /v1/nodes/{id}/rewards/claim` paid: the node's whole unclaimed commission.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claim {
     /// The journal entry's id.
     pub id: String,
+    /// The node whose commission was claimed.
     pub node_id: String,
+    /// The operator's address, credited with the commission.
     pub to: String,
+    /// WAL paid: all the commission the node had unclaimed (positive).
     pub amount: Wal,
 }
 

@@ -11,7 +11,9 @@ use crate::money::Wal;
 /// A committee member of the closing epoch.
 #[derive(Clone, Debug)]
 pub struct Member {
+    /// The committee node (its row id in `nodes`) whose reward is computed.
     pub node_id: i64,
+    /// Shards the node held in the closing epoch.
     pub shards: u32,
     /// Audit pass rate in 0..=1 (1 until audits exist), 0 if slashed.
     pub performance: Decimal,
@@ -19,11 +21,15 @@ pub struct Member {
     pub commission_rate: Decimal,
 }
 
+/// One committee node's part of an epoch's reward, and how it was split.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MemberReward {
+    /// The committee node this reward is for.
     pub node_id: i64,
+    /// Shards times performance: the node's weight in the split of R'.
     #[schema(value_type = String)]
     pub weight: Decimal,
+    /// R' x weight / sum of weights, rounded down to the FROST: `commission + to_pool`.
     pub reward: Wal,
     /// To the operator's unclaimed commission.
     pub commission: Wal,
@@ -31,13 +37,18 @@ pub struct MemberReward {
     pub to_pool: Wal,
 }
 
+/// What the reward steps of one epoch change do, to the FROST.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Distribution {
+    /// WAL in the closing epoch's reward slot: prepaid fees and subsidies.
     pub slot: Wal,
+    /// Drawn from the subsidy pool: `subsidy_rate` x slot rounded down, at most the pool.
     pub subsidy: Wal,
     /// R = slot + subsidy.
     pub reward_pool: Wal,
+    /// `reward_burn_rate` x R, rounded down, to the burn account.
     pub burned: Wal,
+    /// Each committee member's reward, in the order the members were given.
     pub members: Vec<MemberReward>,
     /// Rounding remainders, or all of R' when no member has weight: to slot[e+1].
     pub carried_to_next: Wal,

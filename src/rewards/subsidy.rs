@@ -11,27 +11,36 @@ use crate::ledger::journal::{self, Leg, NewEntry};
 use crate::money::split::split_evenly;
 use crate::money::Wal;
 
+/// The body of `POST /v1/subsidies`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubsidyRequest {
+    /// WAL to add, positive and at most the total supply; split evenly over the slots.
     pub amount: Wal,
     /// Slots to spread over: the current epoch's and the next `epochs - 1`
     /// (1..=`epochs_ahead_max`).
     pub epochs: u32,
 }
 
+/// What one epoch's reward slot received from a subsidy.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlotAmount {
+    /// The epoch whose reward slot was credited.
     pub epoch: i64,
+    /// WAL credited to that slot (the first slot also takes the split's remainder).
     pub amount: Wal,
 }
 
+/// A subsidy as `POST /v1/subsidies` returns it.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subsidy {
     /// The journal entry's id.
     pub id: String,
+    /// The signer's address, debited with `amount`.
     pub from: String,
+    /// WAL taken from the signer: the sum of the slots' amounts.
     pub amount: Wal,
+    /// What each slot received, from the current epoch's on.
     pub slots: Vec<SlotAmount>,
 }
 

@@ -25,25 +25,36 @@ pub const NONCE_LEN_MAX: usize = 128;
 
 /// The parts of a request the signature can cover.
 pub struct RequestParts<'a> {
+    /// The HTTP method as sent, e.g. `POST`: the `@method` component.
     pub method: &'a str,
     /// The path as received, percent-encoding untouched.
     pub path: &'a str,
+    /// The query string without its `?`, `None` if there is none (`@query` is then `?`).
     pub query: Option<&'a str>,
+    /// The request's header fields: the signature fields, Content-Digest, Host and any
+    /// covered field.
     pub headers: &'a HeaderMap,
 }
 
 /// What the server accepts.
 pub struct Policy<'a> {
+    /// This network's id: a signature's `tag` must equal it (else `WrongNetwork`).
     pub network_id: &'a str,
+    /// How far `created` may be from the server clock, either way, in seconds.
     pub window_secs: u64,
+    /// The server clock now, in Unix seconds.
     pub now_unix_secs: i64,
 }
 
 /// A signature that verified: who signed, with which nonce, when.
 #[derive(Clone, Debug)]
 pub struct Verified {
+    /// The signer's address: the `keyid`, whose key verified the signature.
     pub signer: Address,
+    /// The signature's nonce, 1..=`NONCE_LEN_MAX` (128) characters; not yet checked for
+    /// reuse (the caller does that in the request's transaction).
     pub nonce: String,
+    /// The signature's `created`, in Unix seconds: within the policy's window.
     pub created_unix_secs: i64,
     /// SHA-256 of the body, from the verified Content-Digest.
     pub body_sha256: [u8; 32],
@@ -173,8 +184,11 @@ pub fn signature_base(
 /// The headers a client adds to sign a request.
 #[derive(Clone, Debug)]
 pub struct SignatureHeaders {
+    /// The Content-Digest field: `sha-256=:` + the body's SHA-256 in base64 + `:`.
     pub content_digest: String,
+    /// The Signature-Input field: `sig1=` + the covered components and parameters.
     pub signature_input: String,
+    /// The Signature field: `sig1=:` + the ed25519 signature in base64 + `:`.
     pub signature: String,
 }
 
@@ -186,8 +200,11 @@ pub fn content_digest(body: &[u8]) -> String {
 /// The signature parameters a client chooses: the network `tag`, `created`, `nonce`.
 #[derive(Clone, Copy, Debug)]
 pub struct SignatureParams<'a> {
+    /// The network id (from `/v1/network`), sent as the `tag` parameter.
     pub network_id: &'a str,
+    /// The signing time in Unix seconds: the `created` parameter.
     pub created_unix_secs: i64,
+    /// A fresh nonce of 1..=`NONCE_LEN_MAX` (128) characters; a reused one is refused.
     pub nonce: &'a str,
 }
 

@@ -15,7 +15,9 @@ use crate::money::Wal;
 use crate::wire::ids::{IdError, NodeId, ProtocolKey};
 use crate::wire::Address;
 
+/// The longest node name, in characters (names are 1..=64 printable characters).
 pub const NAME_LEN_MAX: usize = 64;
+/// The longest node endpoint URL, in bytes.
 pub const ENDPOINT_LEN_MAX: usize = 256;
 /// A commission change applies from this many epochs after the request's epoch.
 pub const COMMISSION_DELAY_EPOCHS: i64 = 2;
@@ -24,6 +26,7 @@ pub const COMMISSION_DELAY_EPOCHS: i64 = 2;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterNode {
+    /// A display name, 1..=64 printable characters.
     pub name: String,
     /// The node's public HTTP(S) base URL.
     pub endpoint: String,
@@ -41,12 +44,17 @@ pub struct RegisterNode {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNode {
+    /// A new display name, 1..=64 printable characters.
     pub name: Option<String>,
+    /// A new public HTTP(S) base URL (no query, at most 256 characters).
     pub endpoint: Option<String>,
+    /// A new ed25519 protocol key, 64 hex digits (`0x` accepted); no other node's.
     pub protocol_public_key: Option<String>,
     /// Applies two epochs after the current one.
     pub commission_rate: Option<String>,
+    /// A new vote in USD per storage unit (1 MiB) per epoch, positive.
     pub storage_price_vote: Option<String>,
+    /// A new vote in USD per storage unit, paid once, positive.
     pub write_price_vote: Option<String>,
 }
 
@@ -109,6 +117,8 @@ pub struct NewNode {
 }
 
 impl RegisterNode {
+    /// Checks every field (name, URL, key, a rate in 0..=1, positive USD votes up to 10^9),
+    /// or says which one is wrong (400 INVALID_ARGUMENT).
     pub fn validate(&self) -> Result<NewNode, Error> {
         Ok(NewNode {
             name: name(&self.name)?,
@@ -132,6 +142,8 @@ pub struct NodeChanges {
 }
 
 impl UpdateNode {
+    /// Checks every field given, by the rules of registration; an update that gives no
+    /// field is refused (400 INVALID_ARGUMENT).
     pub fn validate(&self) -> Result<NodeChanges, Error> {
         let changes = NodeChanges {
             name: self.name.as_deref().map(name).transpose()?,

@@ -15,11 +15,14 @@ use crate::money::Wal;
 /// A pool's totals: its WAL and its outstanding shares (both in FROST-sized units).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool {
+    /// WAL the pool holds, in FROST (1 FROST = 10^-9 WAL).
     pub wal_frost: u128,
+    /// Pool shares outstanding, held by the pool's stakes.
     pub shares: u128,
 }
 
 impl Pool {
+    /// A pool with no WAL and no shares; its first deposit mints one share per FROST.
     pub const EMPTY: Pool = Pool {
         wal_frost: 0,
         shares: 0,
@@ -47,6 +50,7 @@ impl Pool {
         to_wal(mul_div(shares, self.wal_frost, self.shares))
     }
 
+    /// The pool after `amount` joins it, and the shares minted for it (`shares_for`).
     pub fn deposit(&self, amount: Wal) -> (Pool, u128) {
         let minted = self.shares_for(amount);
         let pool = Pool {
@@ -56,6 +60,8 @@ impl Pool {
         (pool, minted)
     }
 
+    /// The pool after `shares` leave it, and the WAL they are paid (`value_of`, rounded
+    /// down).
     pub fn withdraw(&self, shares: u128) -> (Pool, Wal) {
         let paid = self.value_of(shares);
         let pool = Pool {

@@ -26,31 +26,43 @@ use crate::wire::ids::{NodeId, StakeId};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StakeRequest {
+    /// The node whose pool the stake joins.
     #[schema(value_type = String, pattern = "^[1-9][0-9]{0,17}$")]
     pub node_id: NodeId,
     /// WAL to stake, at least `stake_min` (GET /v1/params).
     pub amount: Wal,
 }
 
+/// Where a stake is in its life, as of the current epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StakeStatus {
     /// Made this epoch; active from the next.
     Pending,
+    /// In the node's pool since an epoch change: earns rewards and bears slashes.
     Active,
     /// Asked to withdraw; paid at the next epoch change.
     Withdrawing,
+    /// Paid out to its owner (or refunded while pending); the stake is over.
     Withdrawn,
 }
 
+/// A stake as the API shows it (`GET /v1/stakes/{id}`).
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stake {
+    /// The stake's server-made id, as `GET /v1/stakes/{id}` takes it.
     pub id: String,
+    /// Address of the account that staked; withdrawals are paid to it.
     pub owner: String,
+    /// The node whose pool holds the stake.
     pub node_id: String,
+    /// WAL staked (at least `stake_min` when it was made).
     pub principal: Wal,
+    /// Pending, active, withdrawing or withdrawn, as of the current epoch.
     pub status: StakeStatus,
+    /// The epoch in which the stake was made.
     pub staked_epoch: i64,
+    /// The first epoch in which it is active: `staked_epoch + 1`.
     pub active_from_epoch: i64,
     /// Pool shares held (null while pending or if withdrawn while pending).
     pub shares: Option<String>,
@@ -59,8 +71,12 @@ pub struct Stake {
     pub value: Wal,
     /// The epoch in which withdrawal was asked for.
     pub withdraw_epoch: Option<i64>,
+    /// WAL paid out once withdrawn: the principal if it was pending, else its value then.
     pub withdrawn_amount: Option<Wal>,
+    /// The epoch in which it was paid: the withdrawal's own epoch for pending stake, the
+    /// next one for active stake.
     pub withdrawn_epoch: Option<i64>,
+    /// When the stake was made.
     pub created_at: DateTime<Utc>,
 }
 

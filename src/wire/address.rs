@@ -10,23 +10,29 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Address([u8; 32]);
 
+/// Why a text or key is not a usable address (400 `INVALID_ARGUMENT` at the API).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AddressError {
+    /// Not `0x` followed by exactly 64 hex digits; carries the text (at most 80 characters).
     #[error("address {0:?} is not 0x followed by 64 hex digits")]
     Malformed(String),
+    /// 64 hex digits, but not a valid ed25519 public key; refused where WAL is sent to it.
     #[error("address {0} is not a valid ed25519 public key; WAL sent there could never be spent")]
     NotAKey(String),
 }
 
 impl Address {
+    /// The address of these 32 public-key bytes (not checked to be a valid key).
     pub fn from_bytes(bytes: [u8; 32]) -> Address {
         Address(bytes)
     }
 
+    /// The address of an ed25519 public key.
     pub fn from_key(key: &VerifyingKey) -> Address {
         Address(key.to_bytes())
     }
 
+    /// The 32 bytes of the ed25519 public key the address names.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -8,24 +8,32 @@ use crate::encoding::BlobMetadata;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct StoredBlob {
+    /// The blob id: 64 lowercase hex digits, the SHA-256 of its canonical metadata encoding.
     pub blob_id: String,
+    /// The blob's encoding metadata (size, shards, sliver and chunk lengths, sliver roots).
     #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub metadata: BlobMetadata,
     /// The first epoch none of its contracts covers.
     pub end_epoch: i64,
 }
 
+/// A page of `GET /v1/blobs`: certified blobs covering the current epoch, in blob id order.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct StoredBlobsPage {
+    /// The current epoch, which every listed blob's storage covers.
     pub epoch: i64,
+    /// The blobs of this page, at most the requested `limit` (default 50, max 500).
     pub blobs: Vec<StoredBlob>,
+    /// The `cursor` of the next page (the last blob id of this one); null on the last page.
     pub next_cursor: Option<String>,
 }
 
+/// `GET /v1/blobs/{blob_id}/status`: a blob's storage contracts, certification and end.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct BlobStatus {
+    /// The blob id: 64 lowercase hex digits.
     pub blob_id: String,
     /// Some active contract is certified.
     pub certified: bool,
@@ -33,5 +41,6 @@ pub struct BlobStatus {
     pub end_epoch: Option<i64>,
     /// Active contracts for this blob.
     pub contracts: Vec<String>,
+    /// The blob's encoding metadata, from which its id is computed.
     pub metadata: BlobMetadata,
 }

@@ -16,16 +16,21 @@ use crate::encoding::merkle::Hash;
 
 const DOMAIN: &[u8] = b"wal-challenge-answer-v2";
 
+/// A chunk challenge, the body the checker posts to a node's `POST /v1/challenges`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Challenge {
+    /// The challenged blob's id, 64 hex digits.
     pub blob_id: String,
+    /// The shard index whose sliver is challenged; the node must hold it.
     pub shard: u32,
+    /// The chunk index within that sliver.
     pub chunk: u32,
     /// 64 hex digits of fresh randomness from the challenger.
     pub nonce: String,
 }
 
+/// A node's answer to a `Challenge`; the checker sends a wrong one to the ledger as evidence.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
@@ -39,15 +44,22 @@ pub struct Answer {
 
 /// What a node signs when it answers a challenge.
 pub struct Signed<'a> {
+    /// The challenger's 32-byte nonce.
     pub nonce: &'a [u8; 32],
+    /// The blob id's 32 bytes.
     pub blob_id: &'a [u8; 32],
+    /// The shard index of the challenged sliver.
     pub shard: u32,
+    /// The chunk index within the sliver.
     pub chunk_index: u32,
+    /// The chunk's bytes as the node sends them.
     pub chunk: &'a [u8],
+    /// The Merkle sibling hashes from the leaf up to the sliver root.
     pub siblings: &'a [Hash],
 }
 
 impl Signed<'_> {
+    /// The signed bytes: domain tag, nonce, blob id, shard, chunk index, hashes (see module docs).
     pub fn message(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(DOMAIN.len() + 136);
         out.extend_from_slice(DOMAIN);
@@ -69,6 +81,7 @@ impl Signed<'_> {
         hex::encode(key.sign(&self.message()).to_bytes())
     }
 
+    /// Whether `signature_hex` (128 hex digits) is `key`'s valid ed25519 signature of `message`.
     pub fn verify(&self, key: &VerifyingKey, signature_hex: &str) -> bool {
         let mut bytes = [0u8; 64];
         hex::decode_to_slice(signature_hex, &mut bytes).is_ok()

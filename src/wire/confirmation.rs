@@ -10,6 +10,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 const DOMAIN: &[u8] = b"wal-storage-confirmation-v1";
 
+/// The bytes a node signs to confirm it holds `shards` (sorted here) of a blob in `epoch`.
 pub fn message(blob_id: &[u8; 32], epoch: i64, node_id: i64, shards: &[u32]) -> Vec<u8> {
     let mut sorted = shards.to_vec();
     sorted.sort_unstable();

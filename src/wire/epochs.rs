@@ -10,6 +10,7 @@ use crate::money::Wal;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CommitteeMember {
+    /// The node's id, an opaque string (`GET /v1/nodes/{node_id}`).
     pub node_id: String,
     /// Where the node serves slivers and challenges (as registered now).
     pub endpoint: String,
@@ -17,15 +18,22 @@ pub struct CommitteeMember {
     pub protocol_public_key: String,
     /// The node's pool WAL when the committee was chosen.
     pub stake: Wal,
+    /// The shard indices (0..n_shards) the node holds in this epoch.
     pub shards: Vec<i32>,
+    /// Its audit pass rate used for the reward, 0..=1 (1 if not challenged, 0 if slashed);
+    /// a decimal string, null until the epoch ended.
     #[cfg_attr(feature = "server", schema(value_type = Option<String>))]
     pub performance: Option<Decimal>,
+    /// Its reward from the epoch's pool in WAL, commission included; null until the epoch ended.
     pub reward: Option<Wal>,
+    /// The commission rate in force in the epoch, a fraction ("0.1" is 10%); null until it ended.
     #[cfg_attr(feature = "server", schema(value_type = Option<String>))]
     pub commission_rate: Option<Decimal>,
+    /// The operator's part of `reward` (reward times the rate, rounded down); null until it ended.
     pub commission: Option<Wal>,
     /// The audits of this epoch as its change counted them (null until it ended).
     pub challenges: Option<i32>,
+    /// Of `challenges`, those the node passed (null until the epoch ended).
     pub passed: Option<i32>,
 }
 
@@ -56,6 +64,7 @@ pub struct EpochChange {
     pub subsidy: Wal,
     /// slot + subsidy.
     pub reward_pool: Wal,
+    /// Burned at the change: `reward_burn_rate` of the reward pool, rounded down (not slashes).
     pub burned: Wal,
     /// Paid to the committee (commission included).
     pub distributed: Wal,
@@ -63,21 +72,28 @@ pub struct EpochChange {
     pub carried_to_next: Wal,
     /// Pending stake that became active in the next epoch.
     pub stake_activated: Wal,
+    /// WAL paid to owners for active stake withdrawn during the epoch, at their pools' rates.
     pub withdrawals_paid: Wal,
+    /// How many stake withdrawals were paid at the change.
     pub withdrawals: i32,
     /// Taken from slashed nodes (pools and unclaimed commission), half burned and half
     /// to the subsidy pool.
     pub slashed: Wal,
+    /// When the epoch change ran.
     pub changed_at: DateTime<Utc>,
     /// The admin who ended it early, or null if its time had come.
     pub advanced_by: Option<String>,
 }
 
+/// `GET /v1/committee`: the current epoch's committee and the shards each member holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Committee {
+    /// The epoch this committee serves (the current one).
     pub epoch: i64,
+    /// The network's number of shards, fixed at genesis.
     pub n_shards: u32,
+    /// The committee's members, in node id order.
     pub members: Vec<CommitteeMember>,
 }
 
@@ -86,12 +102,17 @@ pub struct Committee {
 /// the pricing store; this view leaves them out and ignores fields it does not know.
 #[derive(Clone, Debug, Deserialize)]
 pub struct EpochView {
+    /// The epoch's number (0 is genesis).
     pub epoch: i64,
+    /// When the epoch started: the moment of the change into it (genesis for epoch 0).
     pub started_at: DateTime<Utc>,
+    /// Its scheduled end (start plus the epoch duration), or when the admin ended it early.
     pub ends_at: DateTime<Utc>,
+    /// Whether the epoch's change has run (`change` is then set).
     pub ended: bool,
     /// WAL in this epoch's reward slot now (for an ended epoch: 0, it was paid out).
     pub reward_slot_balance: Wal,
+    /// The epoch's committee, in node id order.
     pub committee: Vec<CommitteeMember>,
     /// Null until the epoch has ended.
     pub change: Option<EpochChange>,

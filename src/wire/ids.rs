@@ -23,8 +23,11 @@ pub const BLOB_ID_PATTERN: &str = "^[0-9a-fA-F]{64}$";
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?} is not a {what}: expected {expected}")]
 pub struct IdError {
+    /// What the text was meant to be, e.g. "node id" or "blob id".
     pub what: &'static str,
+    /// What a valid one looks like, e.g. "64 hex digits".
     pub expected: &'static str,
+    /// The text that was refused, as given.
     pub text: String,
 }
 
@@ -75,6 +78,7 @@ macro_rules! row_ids {
                 $name(id)
             }
 
+            /// The id as the database's integer (always positive).
             pub fn get(self) -> i64 {
                 self.0
             }
@@ -120,8 +124,10 @@ row_ids! {
 pub struct BlobId(pub [u8; 32]);
 
 impl BlobId {
+    /// What the id names, for messages ("blob id").
     pub const WHAT: &'static str = "blob id";
 
+    /// The blob id's 32 bytes: the SHA-256 of the blob's canonical metadata encoding.
     pub fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -153,8 +159,10 @@ text_serde!(BlobId);
 pub struct ProtocolKey(pub [u8; 32]);
 
 impl ProtocolKey {
+    /// What the key is, for messages ("protocol public key").
     pub const WHAT: &'static str = "protocol public key";
 
+    /// The ed25519 key, or `None` if the bytes are not a valid curve point.
     pub fn verifying_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
         ed25519_dalek::VerifyingKey::from_bytes(&self.0).ok()
     }

@@ -6,10 +6,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Problem {
+    /// The problem type URI, `https://docs.wal.invalid/errors/<code in lowercase>`; JSON `type`.
     #[serde(rename = "type")]
     pub type_uri: String,
+    /// The HTTP status's canonical reason phrase, e.g. "Conflict".
     pub title: String,
+    /// The HTTP status code of the response, repeated in the body.
     pub status: u16,
+    /// What was wrong with this request, in plain words; never internals on a 5xx.
     pub detail: String,
     /// One of the API's UPPER_SNAKE error codes.
     pub code: String,

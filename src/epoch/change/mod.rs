@@ -41,16 +41,25 @@ use stake::{activate_pending, load_pools, pay_withdrawals, save_pool_shares};
 /// What a change needs besides the database: fixed at genesis and in the config.
 #[derive(Clone, Copy, Debug)]
 pub struct ChangeSettings {
+    /// Shards of the network (1..=1000, fixed at genesis), apportioned to the next committee.
     pub n_shards: u32,
+    /// Length of the epoch the change starts, in seconds (`WAL_EPOCH_DURATION_SECS`, > 0).
     pub epoch_duration_secs: u64,
 }
 
+/// What a request to end an epoch did: ended it, or found it already ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Epoch `ended` is over; `ended + 1` has started.
-    Advanced { ended: i64 },
+    Advanced {
+        /// The number of the epoch this change closed.
+        ended: i64,
+    },
     /// Someone else ended the epoch first; `current` is the epoch now.
-    AlreadyEnded { current: i64 },
+    AlreadyEnded {
+        /// The epoch that is current now (later than the one asked to end).
+        current: i64,
+    },
 }
 
 /// Ends epoch `from` in its own transaction, if it is still the current epoch.

@@ -55,7 +55,9 @@ pub(super) async fn load_pools(conn: &mut PgConnection) -> Result<HashMap<i64, N
 
 /// What the withdrawals of an epoch paid.
 pub struct Withdrawals {
+    /// How many withdrawing stakes were paid out.
     pub count: i32,
+    /// Total WAL paid out of the pools to the stakes' owners.
     pub paid: Wal,
 }
 

@@ -34,13 +34,20 @@ pub async fn shard_endpoints(
 /// A blob's storage as of `epoch`: its metadata and its active contracts, however many
 /// contracts it ever had.
 pub struct BlobSummary {
+    /// The blob's metadata, from its first contract (the blob id is the metadata's hash, so
+    /// every contract of the blob has the same).
     pub metadata: BlobMetadata,
+    /// Whether any active contract (not deleted, covering `epoch`) is certified.
     pub certified: bool,
+    /// The latest `end_epoch` of its active contracts (the first epoch none covers);
+    /// `None` if it has no active contract.
     pub end_epoch: Option<i64>,
     /// The first 100 active contracts.
     pub active: Vec<i64>,
 }
 
+/// The storage of blob `blob_id` as of `epoch`; `None` if no contract was ever bought
+/// for it.
 pub async fn blob_summary(
     conn: &mut PgConnection,
     blob_id: &BlobId,

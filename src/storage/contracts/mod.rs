@@ -24,9 +24,11 @@ use crate::ledger::account::Address;
 use crate::money::Wal;
 use crate::wire::ids::{BlobId, ContractId, NodeId};
 
+/// The body of `POST /v1/storage/contracts`: the blob, how long to store it, the most to pay.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuyRequest {
+    /// The blob's encoding metadata: it must validate and use this network's `n_shards`.
     pub metadata: BlobMetadata,
     /// Epochs to cover, the current one included (1..=epochs_ahead_max).
     pub epochs: u32,
@@ -36,60 +38,92 @@ pub struct BuyRequest {
     pub deletable: Option<bool>,
 }
 
+/// The body of `POST /v1/storage/contracts/{id}/extend`, by the contract's owner.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
     /// Epochs to add after the current end.
     pub epochs: u32,
+    /// The most the owner pays, in WAL; above it the extension is refused (409).
     pub max_total: Wal,
 }
 
+/// One node's signed confirmation that it stores its shards of the blob.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmationRequest {
+    /// The confirming node's id, as a decimal string: a committee member of the current epoch.
     #[schema(value_type = String, pattern = "^[1-9][0-9]{0,17}$")]
     pub node_id: NodeId,
     /// 128 hex digits: the node's ed25519 signature (storage::confirmation).
     pub signature: String,
 }
 
+/// The body of `POST /v1/storage/contracts/{id}/certificate`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertifyRequest {
+    /// Confirmations of 1..=n_shards distinct committee members, together covering at least
+    /// 2f+1 shards.
     pub confirmations: Vec<ConfirmationRequest>,
 }
 
+/// Where a contract stands as of the epoch it is read in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContractStatus {
+    /// Neither deleted nor expired: it covers the epoch.
     Active,
+    /// Its `end_epoch` has come: it no longer covers the epoch.
     Expired,
+    /// Deleted early by its owner (deletable contracts only); shown even once expired.
     Deleted,
 }
 
+/// A storage contract as the API shows it: the blob, the epochs covered, what was paid,
+/// and whether it is certified.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contract {
+    /// The contract's id, as a decimal string.
     pub id: String,
+    /// The buyer's address (`0x` + 64 lowercase hex digits); only it may extend or delete.
     pub owner: String,
+    /// The stored blob's id: 64 lowercase hex digits of its metadata's hash.
     pub blob_id: String,
+    /// The blob's size, in bytes.
     pub size: i64,
+    /// Bytes of all its slivers (`sliver_len * n_shards`): what storage is paid for.
     pub encoded_size: i64,
+    /// Storage units billed: the encoded size in whole MiB, rounded up.
     pub storage_units: i64,
+    /// The epoch it was bought in: the first epoch covered.
     pub start_epoch: i64,
     /// The first epoch no longer covered.
     pub end_epoch: i64,
+    /// Whether the owner may delete it early, for a refund of the whole epochs left.
     pub deletable: bool,
+    /// WAL paid in all: the purchase and every extension.
     pub paid: Wal,
+    /// Active, expired or deleted, as of the epoch it is read in.
     pub status: ContractStatus,
+    /// Whether the nodes' confirmations certified it (`certified_epoch` is set).
     pub certified: bool,
+    /// The epoch it was certified in, if it was.
     pub certified_epoch: Option<i64>,
+    /// Shards the certifying confirmations covered (at least 2f+1), if certified.
     pub certified_shards: Option<i32>,
+    /// The epoch it was deleted in, if it was.
     pub deleted_epoch: Option<i64>,
+    /// Set on deletion: the WAL refunded to the owner (the slots of the epochs after the
+    /// one it was deleted in).
     pub refunded: Option<Wal>,
+    /// The blob's encoding metadata, as the buyer sent it (validated).
     pub metadata: BlobMetadata,
+    /// When it was bought (the database clock, UTC).
     pub created_at: DateTime<Utc>,
 }
 
+/// Contract `id` as of `epoch` (which decides its status); `None` if there is none.
 pub async fn find(
     conn: &mut PgConnection,
     id: ContractId,
