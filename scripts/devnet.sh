@@ -15,6 +15,9 @@ server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 export DATABASE_URL=$server/postgres
 export WAL_LISTEN_ADDR=${WAL_LISTEN_ADDR:-127.0.0.1:8080}
 export WAL_EPOCH_DURATION_SECS=${WAL_EPOCH_DURATION_SECS:-600}
+# 100 shards, as a realistic network has (Walrus runs 1000), and never fewer than one
+# per node.
+export WAL_N_SHARDS=${WAL_N_SHARDS:-$(( nodes > 100 ? nodes : 100 ))}
 scripts/ensure-postgres.sh
 cargo build --release --locked --workspace --bins
 
@@ -37,7 +40,7 @@ WAL_CHECKER_KEY_FILE=$work/treasury.key WAL_CHECKER_STATE_DIR=$work/checker \
 pids+=($!)
 
 cat <<INFO
-devnet: ledger at $ledger_url, $nodes storage nodes, the checker; epochs of $WAL_EPOCH_DURATION_SECS s.
+devnet: ledger at $ledger_url, $nodes storage nodes over $WAL_N_SHARDS shards, the checker; epochs of $WAL_EPOCH_DURATION_SECS s.
 The treasury (admin, auditor) key is $work/treasury.key; logs are in $work/.
 Try, in another shell:
   K=$work/treasury.key
@@ -45,7 +48,7 @@ Try, in another shell:
   head -c 3000000 /dev/urandom > /tmp/blob.bin
   $release/walctl --key \$K store /tmp/blob.bin --epochs 3
   $release/walctl --key \$K blob health <blob_id>
-  $release/walctl --key \$K read <blob_id> -o /tmp/copy.bin
+  $release/walctl --key \$K read <blob_id> > /tmp/copy.bin
   $release/walctl --key \$K node audit 1
 Ctrl-C stops everything.
 INFO

@@ -2,13 +2,21 @@
 //! This module is the one definition of it:
 //!
 //! **Code.** A blob of `size` bytes is cut into `k = n_shards - 2f` data slivers,
-//! `f = floor((n_shards - 1) / 3)`, and Reed-Solomon (systematic, reed-solomon-erasure)
-//! adds `n_shards - k` parity slivers: any `k` of the `n_shards` rebuild the blob. The
-//! field is GF(2^8) (one-byte symbols) for up to 256 shards, GF(2^16) (two-byte
-//! symbols, big-endian pairs) beyond, up to 1000.
+//! `f = floor((n_shards - 1) / 3)`, and a systematic Reed-Solomon code adds
+//! `n_shards - k` parity slivers: any `k` of the `n_shards` rebuild the blob. The
+//! metadata names the code (`encoding`), so each blob decodes by the code it was
+//! written with:
 //!
-//! **Layout.** `sliver_len = ceil(size / k)` rounded up to the symbol size (at least one
-//! symbol). The blob, padded with zeros to `k * sliver_len` bytes, is sliver 0, 1, ...,
+//! - `rs-gf8`: reed-solomon-erasure's code over GF(2^8) (its Vandermonde-derived
+//!   matrix), one-byte symbols, up to 256 shards;
+//! - `rs-gf16-leopard`: reed-solomon-simd's code (Leopard-RS: FFT over GF(2^16)), the
+//!   code Walrus uses, two-byte symbols, up to 1000 shards here.
+//!
+//! New blobs are written with `Encoding::for_shards(n_shards)`; the README gives the
+//! measurements behind that choice.
+//!
+//! **Layout.** `sliver_len = ceil(size / k)` rounded up to the encoding's symbol size (at
+//! least one symbol). The blob, padded with zeros to `k * sliver_len` bytes, is sliver 0, 1, ...,
 //! k-1 in order; slivers k.. are parity. Sliver `i` belongs to shard `i`.
 //!
 //! **Chunks and Merkle roots.** `chunk_len = min(4096, sliver_len)`; a sliver is cut into
@@ -17,12 +25,14 @@
 //! pairwise left to right, an odd last node carried up unchanged. `sliver_roots[i]` is
 //! the root of sliver i, as 64 lowercase hex digits.
 //!
-//! **Metadata and blob id.** `metadata = {size, n_shards, k, sliver_len, chunk_len,
-//! sliver_roots}`. Its canonical encoding is the ASCII bytes `wal-blob-metadata-v1`,
-//! then `size` (u64), `n_shards` (u32), `k` (u32), `sliver_len` (u64), `chunk_len`
-//! (u32), all big-endian, then the 32-byte roots in shard order. The blob id is the
-//! SHA-256 of that encoding as 64 lowercase hex digits. Every field is determined by
-//! `size` and `n_shards` except the roots, so `validate` refuses any other values.
+//! **Metadata and blob id.** `metadata = {encoding, size, n_shards, k, sliver_len,
+//! chunk_len, sliver_roots}`. Its canonical encoding is the ASCII bytes
+//! `wal-blob-metadata-v2`, then the encoding's code (u8: 1 = `rs-gf8`, 2 =
+//! `rs-gf16-leopard`), `size` (u64), `n_shards` (u32), `k` (u32), `sliver_len` (u64),
+//! `chunk_len` (u32), all big-endian, then the 32-byte roots in shard order. The blob id
+//! is the SHA-256 of that encoding as 64 lowercase hex digits. Every field but the roots
+//! is determined by `encoding`, `size` and `n_shards`, so `validate` refuses any other
+//! values (and an encoding that does not support `n_shards`).
 
 mod codec;
 pub mod merkle;
@@ -30,18 +40,78 @@ pub mod merkle;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use codec::{decode, encode};
+pub use codec::{decode, encode, encode_as};
 use merkle::Hash;
 
 /// The most shards a blob may be encoded for: `n_shards` must be 1..=1000.
 pub const N_SHARDS_MAX: u32 = 1000;
-/// Shards above this need GF(2^16).
+/// Shards above this need GF(2^16): `rs-gf8` codes at most this many.
 pub const GF8_SHARDS_MAX: u32 = 256;
 /// The longest Merkle chunk, in bytes: `chunk_len = min(4096, sliver_len)`.
 pub const CHUNK_LEN_MAX: u64 = 4096;
 /// The largest blob the encoding accepts (the API may set a lower limit).
 pub const BLOB_SIZE_MAX: u64 = 1 << 36;
-const METADATA_DOMAIN: &[u8] = b"wal-blob-metadata-v1";
+const METADATA_DOMAIN: &[u8] = b"wal-blob-metadata-v2";
+
+/// The Reed-Solomon code a blob is written with (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub enum Encoding {
+    /// reed-solomon-erasure over GF(2^8): one-byte symbols, at most 256 shards.
+    #[serde(rename = "rs-gf8")]
+    RsGf8,
+    /// reed-solomon-simd (Leopard-RS, FFT over GF(2^16)): two-byte symbols.
+    #[serde(rename = "rs-gf16-leopard")]
+    RsGf16Leopard,
+}
+
+impl Encoding {
+    /// The encoding new blobs over `n_shards` shards are written with.
+    pub fn for_shards(n_shards: u32) -> Encoding {
+        if n_shards <= GF8_SHARDS_MAX {
+            Encoding::RsGf8
+        } else {
+            Encoding::RsGf16Leopard
+        }
+    }
+
+    /// The most shards this code spreads a blob over.
+    pub fn shards_max(self) -> u32 {
+        match self {
+            Encoding::RsGf8 => GF8_SHARDS_MAX,
+            Encoding::RsGf16Leopard => N_SHARDS_MAX,
+        }
+    }
+
+    /// Whether this code can spread a blob over `n_shards` shards.
+    pub fn supports(self, n_shards: u32) -> bool {
+        n_shards <= self.shards_max()
+    }
+
+    /// Bytes per symbol: every sliver is a whole number of them.
+    pub fn symbol_bytes(self) -> u64 {
+        match self {
+            Encoding::RsGf8 => 1,
+            Encoding::RsGf16Leopard => 2,
+        }
+    }
+
+    /// The byte that names the encoding in the canonical metadata.
+    fn code(self) -> u8 {
+        match self {
+            Encoding::RsGf8 => 1,
+            Encoding::RsGf16Leopard => 2,
+        }
+    }
+
+    /// The name in the metadata's JSON (`rs-gf8`, `rs-gf16-leopard`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::RsGf8 => "rs-gf8",
+            Encoding::RsGf16Leopard => "rs-gf16-leopard",
+        }
+    }
+}
 
 /// Why a blob could not be encoded or decoded, or why metadata, a sliver or a chunk was
 /// refused.
@@ -50,6 +120,16 @@ pub enum EncodingError {
     /// `n_shards` is outside 1..=`N_SHARDS_MAX` (1000); holds the count given.
     #[error("n_shards must be 1..={N_SHARDS_MAX}, not {0}")]
     ShardCount(u32),
+    /// The metadata's encoding cannot code this many shards (`rs-gf8`: at most 256).
+    #[error("encoding {encoding} codes at most {max} shards, not {n_shards}")]
+    EncodingShards {
+        /// The encoding's name.
+        encoding: &'static str,
+        /// The most shards it codes.
+        max: u32,
+        /// The shard count asked for.
+        n_shards: u32,
+    },
     /// The blob's size in bytes is above `BLOB_SIZE_MAX` (2^36), or the blob or its slivers
     /// do not fit in a `usize` on this machine; holds the size.
     #[error("size {0} is above the largest blob of {BLOB_SIZE_MAX} bytes")]
@@ -120,39 +200,60 @@ pub enum EncodingError {
     Inconsistent,
 }
 
-/// Everything that follows from `size` and `n_shards`.
+/// Everything that follows from the encoding, `size` and `n_shards`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
+    /// The Reed-Solomon code of the blob.
+    pub encoding: Encoding,
     /// The blob's length, in bytes: at most `BLOB_SIZE_MAX` (2^36).
     pub size: u64,
     /// The number of shards, one sliver each: 1..=`N_SHARDS_MAX` (1000).
     pub n_shards: u32,
     /// Data slivers, `n_shards - 2f`: any `k` of the slivers rebuild the blob.
     pub k: u32,
-    /// Bytes per sliver: `ceil(size / k)` rounded up to the symbol size (1 byte up to 256
-    /// shards, else 2), and at least one symbol.
+    /// Bytes per sliver: `ceil(size / k)` rounded up to the encoding's symbol size (1 byte
+    /// for `rs-gf8`, 2 for `rs-gf16-leopard`), and at least one symbol.
     pub sliver_len: u64,
     /// Bytes per Merkle chunk: `min(4096, sliver_len)`; a sliver's last chunk may be shorter.
     pub chunk_len: u64,
 }
 
 impl Layout {
-    /// The layout of a blob of `size` bytes over `n_shards` shards; `ShardCount` if
-    /// `n_shards` is not 1..=1000, `TooLarge` if `size` is above `BLOB_SIZE_MAX`.
+    /// The layout of a new blob of `size` bytes over `n_shards` shards (with the
+    /// encoding `Encoding::for_shards` picks); `ShardCount` if `n_shards` is not
+    /// 1..=1000, `TooLarge` if `size` is above `BLOB_SIZE_MAX`.
     pub fn new(size: u64, n_shards: u32) -> Result<Layout, EncodingError> {
+        Layout::with_encoding(size, n_shards, Encoding::for_shards(n_shards))
+    }
+
+    /// The layout of a blob written with `encoding`; `ShardCount` also when the
+    /// encoding does not support `n_shards`.
+    pub fn with_encoding(
+        size: u64,
+        n_shards: u32,
+        encoding: Encoding,
+    ) -> Result<Layout, EncodingError> {
         if !(1..=N_SHARDS_MAX).contains(&n_shards) {
             return Err(EncodingError::ShardCount(n_shards));
+        }
+        if !encoding.supports(n_shards) {
+            return Err(EncodingError::EncodingShards {
+                encoding: encoding.name(),
+                max: encoding.shards_max(),
+                n_shards,
+            });
         }
         if size > BLOB_SIZE_MAX {
             return Err(EncodingError::TooLarge(size));
         }
         let k = data_shards(n_shards);
-        let symbol = symbol_bytes(n_shards);
+        let symbol = encoding.symbol_bytes();
         let sliver_len = size
             .div_ceil(u64::from(k))
             .next_multiple_of(symbol)
             .max(symbol);
         Ok(Layout {
+            encoding,
             size,
             n_shards,
             k,
@@ -186,20 +287,14 @@ pub fn data_shards(n_shards: u32) -> u32 {
     n_shards - 2 * faulty_shards(n_shards)
 }
 
-fn symbol_bytes(n_shards: u32) -> u64 {
-    if n_shards <= GF8_SHARDS_MAX {
-        1
-    } else {
-        2
-    }
-}
-
 /// A blob's metadata: its layout and one Merkle root per sliver. Its canonical encoding
 /// hashes to the blob id; `validate` checks it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BlobMetadata {
+    /// The Reed-Solomon code the blob was written with (`rs-gf8`, `rs-gf16-leopard`).
+    pub encoding: Encoding,
     /// The blob's length, in bytes: at most `BLOB_SIZE_MAX` (2^36).
     pub size: u64,
     /// The number of shards the blob is encoded for, one sliver each: 1..=1000.
@@ -217,7 +312,7 @@ pub struct BlobMetadata {
 impl BlobMetadata {
     /// Checks every field against what `size` and `n_shards` determine.
     pub fn validate(&self) -> Result<Layout, EncodingError> {
-        let layout = Layout::new(self.size, self.n_shards)?;
+        let layout = Layout::with_encoding(self.size, self.n_shards, self.encoding)?;
         let fields = [
             ("k", u64::from(self.k), u64::from(layout.k)),
             ("sliver_len", self.sliver_len, layout.sliver_len),
@@ -256,8 +351,9 @@ impl BlobMetadata {
 
     /// The canonical encoding (module docs); the blob id is its SHA-256.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(METADATA_DOMAIN.len() + 28 + 32 * self.sliver_roots.len());
+        let mut out = Vec::with_capacity(METADATA_DOMAIN.len() + 29 + 32 * self.sliver_roots.len());
         out.extend_from_slice(METADATA_DOMAIN);
+        out.push(self.encoding.code());
         out.extend_from_slice(&self.size.to_be_bytes());
         out.extend_from_slice(&self.n_shards.to_be_bytes());
         out.extend_from_slice(&self.k.to_be_bytes());

@@ -78,24 +78,82 @@ fn gf16_beyond_256_shards_round_trips() {
 #[test]
 fn an_inconsistent_encoding_is_refused() {
     // A writer commits to a parity sliver that does not belong to the data: each
-    // sliver matches its own root, but the slivers are not one code word.
-    let data = blob(3000, 9);
-    let (mut metadata, mut slivers) = encode(&data, 7).unwrap();
-    slivers[6][0] ^= 1;
-    metadata.sliver_roots[6] = hex::encode(sliver_root(&slivers[6], metadata.chunk_len));
-    let with_bad_parity: Vec<Option<Vec<u8>>> = slivers
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i >= 4).then(|| s.clone()))
-        .collect();
-    assert_eq!(
-        decode(&metadata, with_bad_parity),
-        Err(EncodingError::Inconsistent)
-    );
+    // sliver matches its own root, but the slivers are not one code word. Caught
+    // whether the bad sliver is among those read (bytes differ from the derived
+    // parity) or not (its root differs from the derived parity's).
+    for encoding in ENCODINGS {
+        let data = blob(3000, 9);
+        let (mut metadata, mut slivers) = encode_as(&data, 7, encoding).unwrap();
+        slivers[6][0] ^= 1;
+        metadata.sliver_roots[6] = hex::encode(sliver_root(&slivers[6], metadata.chunk_len));
+        for read in [4..7, 0..3] {
+            let chosen: Vec<Option<Vec<u8>>> = slivers
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (read.contains(&i) || i == 3).then(|| s.clone()))
+                .collect();
+            assert_eq!(
+                decode(&metadata, chosen),
+                Err(EncodingError::Inconsistent),
+                "{encoding:?} reading {read:?}"
+            );
+        }
+    }
 }
+
+#[test]
+fn the_metadata_names_its_encoding() {
+    let data = blob(5000, 3);
+    let (gf8, _) = encode_as(&data, 10, Encoding::RsGf8).unwrap();
+    let (leopard, _) = encode_as(&data, 10, Encoding::RsGf16Leopard).unwrap();
+    assert_ne!(gf8.blob_id(), leopard.blob_id(), "the encoding is part of the id");
+    let json = serde_json::to_value(&leopard).unwrap();
+    assert_eq!(json["encoding"], "rs-gf16-leopard");
+    assert_eq!(serde_json::to_value(&gf8).unwrap()["encoding"], "rs-gf8");
+    // Another encoding name for the same roots is other metadata, refused by its layout
+    // (GF(2^16) slivers are whole two-byte symbols).
+    let mut renamed = gf8.clone();
+    renamed.encoding = Encoding::RsGf16Leopard;
+    assert!(renamed.validate().is_err() || renamed.blob_id() != gf8.blob_id());
+    assert!(matches!(
+        encode_as(&data, 300, Encoding::RsGf8),
+        Err(EncodingError::EncodingShards { max: 256, .. })
+    ));
+    assert_eq!(Encoding::for_shards(1000), Encoding::RsGf16Leopard);
+}
+
+/// Blobs big enough to be cut into several column segments per sliver decode from
+/// mostly parity in both codes.
+#[test]
+fn segmented_blobs_round_trip_in_both_codes() {
+    for encoding in ENCODINGS {
+        for (len, n) in [(1_000_003usize, 10u32), (700_001, 100), (2_000_000, 7)] {
+            let data = blob(len, u64::from(n));
+            let (metadata, slivers) = encode_as(&data, n, encoding).unwrap();
+            let k = metadata.k as usize;
+            let last_k: Vec<Option<Vec<u8>>> = slivers
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (i >= n as usize - k).then_some(s))
+                .collect();
+            assert_eq!(decode(&metadata, last_k).unwrap(), data, "{encoding:?} {len} {n}");
+        }
+    }
+}
+
+const ENCODINGS: [Encoding; 2] = [Encoding::RsGf8, Encoding::RsGf16Leopard];
 
 fn shard_counts() -> impl Strategy<Value = u32> {
     prop_oneof![1u32..=12, Just(100), Just(256), Just(257), Just(300)]
+}
+
+/// An encoding that supports `n`: either code up to 256 shards, Leopard beyond.
+fn encoding_for(n: u32, gf8: bool) -> Encoding {
+    if gf8 && n <= GF8_SHARDS_MAX {
+        Encoding::RsGf8
+    } else {
+        Encoding::RsGf16Leopard
+    }
 }
 
 proptest! {
@@ -103,9 +161,9 @@ proptest! {
 
     /// Any k of the n slivers bring the blob back byte for byte.
     #[test]
-    fn any_k_slivers_decode(len in 0usize..6000, n in shard_counts(), seed in any::<u64>()) {
+    fn any_k_slivers_decode(len in 0usize..6000, n in shard_counts(), seed in any::<u64>(), gf8 in any::<bool>()) {
         let data = blob(len, seed);
-        let (metadata, slivers) = encode(&data, n).unwrap();
+        let (metadata, slivers) = encode_as(&data, n, encoding_for(n, gf8)).unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let chosen = sample(&mut rng, n as usize, metadata.k as usize).into_vec();
         let subset: Vec<Option<Vec<u8>>> = slivers
@@ -122,9 +180,9 @@ proptest! {
     /// A flipped byte anywhere is caught: in a sliver by its root, in a chunk by its
     /// proof; decoding ignores the bad sliver and still succeeds from the good ones.
     #[test]
-    fn a_flipped_byte_is_rejected(len in 1usize..20_000, n in 4u32..=12, seed in any::<u64>(), at in any::<prop::sample::Index>(), which in any::<prop::sample::Index>()) {
+    fn a_flipped_byte_is_rejected(len in 1usize..20_000, n in 4u32..=12, seed in any::<u64>(), at in any::<prop::sample::Index>(), which in any::<prop::sample::Index>(), gf8 in any::<bool>()) {
         let data = blob(len, seed);
-        let (metadata, slivers) = encode(&data, n).unwrap();
+        let (metadata, slivers) = encode_as(&data, n, encoding_for(n, gf8)).unwrap();
         let victim = which.index(n as usize);
         let mut bad = slivers[victim].clone();
         let position = at.index(bad.len());
@@ -146,15 +204,16 @@ proptest! {
     /// The blob id depends only on the bytes (and n_shards): the same bytes give the
     /// same id, one changed byte another.
     #[test]
-    fn blob_ids_are_stable(len in 1usize..5000, n in shard_counts(), seed in any::<u64>(), at in any::<prop::sample::Index>()) {
+    fn blob_ids_are_stable(len in 1usize..5000, n in shard_counts(), seed in any::<u64>(), at in any::<prop::sample::Index>(), gf8 in any::<bool>()) {
         let data = blob(len, seed);
-        let (first, _) = encode(&data, n).unwrap();
-        let (second, _) = encode(&data.clone(), n).unwrap();
+        let encoding = encoding_for(n, gf8);
+        let (first, _) = encode_as(&data, n, encoding).unwrap();
+        let (second, _) = encode_as(&data.clone(), n, encoding).unwrap();
         prop_assert_eq!(first.blob_id(), second.blob_id());
         prop_assert_eq!(first.blob_id().len(), 64);
         let mut changed = data;
         changed[at.index(len)] ^= 0x80;
-        let (third, _) = encode(&changed, n).unwrap();
+        let (third, _) = encode_as(&changed, n, encoding).unwrap();
         prop_assert_ne!(first.blob_id(), third.blob_id());
     }
 

@@ -34,6 +34,7 @@ pub async fn run(cli: &Cli, command: &AccountCommand) -> Result<ExitCode, CliErr
         AccountCommand::Faucet { to } => faucet(cli, to).await?,
         AccountCommand::Audit => return audit(cli).await,
         AccountCommand::Network => network(cli).await?,
+        AccountCommand::Info => crate::info::command(cli).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

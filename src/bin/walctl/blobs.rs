@@ -2,11 +2,14 @@
 //! read, and the ledger-only ones among them (price, blob status, extend, delete) with
 //! their text renderers. The data path is in `store` and `read`.
 
+use std::path::Path;
+
 use serde_json::{json, Value};
+use wal::encoding::encode;
 
 use crate::cli::{BlobCommand, Cli, StorageCommand};
-use crate::output::{print, s};
-use crate::{client, fresh_key, read, signing_client, store, CliError};
+use crate::output::{more_line, print, s};
+use crate::{address_or_own, client, fresh_key, read, signing_client, store, with_cursor, CliError};
 
 pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
     match command {
@@ -20,7 +23,17 @@ pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
             max_total,
             deletable,
         } => store::command(cli, file, *epochs, max_total.as_deref(), *deletable).await,
-        StorageCommand::Read { blob_id, output } => read::read_command(cli, blob_id, output).await,
+        StorageCommand::Read {
+            blob_id,
+            output,
+            force,
+        } => read::read_command(cli, blob_id, output.as_deref(), *force).await,
+        StorageCommand::BlobId { file, n_shards } => blob_id(cli, file, *n_shards).await,
+        StorageCommand::Blobs {
+            owner,
+            limit,
+            cursor,
+        } => list(cli, owner, *limit, cursor).await,
         StorageCommand::Blob(BlobCommand::Health { blob_id }) => {
             read::health_command(cli, blob_id).await
         }
@@ -45,6 +58,61 @@ fn size_of(file_or_size: &str) -> Result<u64, CliError> {
         ))
     })?;
     Ok(metadata.len())
+}
+
+/// One page of an owner's storage contracts.
+async fn list(
+    cli: &Cli,
+    owner: &Option<String>,
+    limit: u32,
+    cursor: &Option<String>,
+) -> Result<(), CliError> {
+    let owner = address_or_own(cli, owner)?;
+    let path = with_cursor(
+        format!("/v1/storage/contracts?owner={owner}&limit={limit}"),
+        cursor,
+    );
+    let page: Value = client(cli, None).get(&path).await?;
+    print(cli, &page, contracts_text);
+    Ok(())
+}
+
+fn contracts_text(page: &Value) -> String {
+    let mut lines = vec![format!(
+        "{:>8}  {:<64} {:>12} {:>9} {:>9}  {}",
+        "contract", "blob id", "bytes", "end epoch", "certified", "status"
+    )];
+    for c in page["contracts"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "{:>8}  {:<64} {:>12} {:>9} {:>9}  {}",
+            s(c, "id"),
+            s(c, "blob_id"),
+            s(c, "size"),
+            s(c, "end_epoch"),
+            if c["certified"] == true { "yes" } else { "no" },
+            s(c, "status")
+        ));
+    }
+    lines.extend(more_line(page));
+    lines.join("\n")
+}
+
+/// The blob id `store` would give the file, computed here: nothing is sent.
+async fn blob_id(cli: &Cli, file: &Path, n_shards: Option<u32>) -> Result<(), CliError> {
+    let n_shards = match n_shards {
+        Some(n) => n,
+        None => client(cli, None).network().await?.n_shards,
+    };
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let (metadata, _) =
+        encode(&bytes, n_shards).map_err(|e| CliError::Usage(format!("cannot encode: {e}")))?;
+    let out = json!({
+        "blob_id": metadata.blob_id(), "size": metadata.size, "n_shards": n_shards,
+        "encoding": metadata.encoding.name(),
+    });
+    print(cli, &out, |o| s(o, "blob_id"));
+    Ok(())
 }
 
 async fn price(cli: &Cli, file_or_size: &str, epochs: u32) -> Result<(), CliError> {

@@ -104,6 +104,9 @@ pub enum AccountCommand {
     Audit,
     /// Show the network: id, epoch, supply, shards.
     Network,
+    /// What to know before storing: the epoch and its time left, the code, the largest
+    /// blob, the prices, and what 1 MiB / 1 GiB / 1 TiB cost for 1, 10 and 53 epochs.
+    Info,
 }
 
 #[derive(Subcommand)]
@@ -218,6 +221,16 @@ pub enum StorageCommand {
     /// A blob's storage: its active contracts, certification, end epoch.
     #[command(subcommand)]
     Blob(BlobCommand),
+    /// List storage contracts (default: yours): blob id, size, end epoch, certified.
+    Blobs {
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// `next_cursor` of a previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
     /// Extend a storage contract by `--epochs` at the current price.
     Extend {
         contract_id: String,
@@ -229,11 +242,22 @@ pub enum StorageCommand {
     },
     /// Delete a deletable storage contract; whole future epochs are refunded.
     Delete { contract_id: String },
-    /// Read a blob back from the storage nodes into a file.
+    /// Read a blob back from the storage nodes: to stdout, or into `-o FILE`.
     Read {
         blob_id: String,
+        /// The file to write (`-` or none: stdout; the summary then goes to stderr).
         #[arg(short, long)]
-        output: PathBuf,
+        output: Option<PathBuf>,
+        /// Overwrite `--output` if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Compute a file's blob id without storing it (for this network's shard count).
+    BlobId {
+        file: PathBuf,
+        /// Shards to encode for (default: the network's).
+        #[arg(long)]
+        n_shards: Option<u32>,
     },
 }
 

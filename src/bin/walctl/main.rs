@@ -5,6 +5,7 @@ mod bench;
 mod blobs;
 mod cli;
 mod holders;
+mod info;
 mod nodes;
 mod output;
 mod read;
@@ -33,9 +34,12 @@ async fn main() -> ExitCode {
                     CliError::Client(ClientError::Problem(p)) => json!(p),
                     other => json!({"detail": other.to_string()}),
                 };
-                println!("{}", json!({ "error": problem }));
+                output::line_to_stdout(&json!({ "error": problem }).to_string());
             }
             eprintln!("walctl: {error}");
+            if let Some(hint) = error.hint(&cli) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -67,6 +71,24 @@ enum CliError {
     KeyFile(#[from] keyfile::KeyFileError),
     #[error("{0}")]
     Usage(String),
+}
+
+impl CliError {
+    /// What to do next, where the error alone does not say it.
+    fn hint(&self, cli: &Cli) -> Option<String> {
+        match self {
+            CliError::KeyFile(keyfile::KeyFileError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Some(format!(
+                    "there is no key at {}: make one with `walctl keygen`, or point \
+                     --key (or WAL_KEY_FILE) at yours",
+                    cli.key.display()
+                ))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A fresh Idempotency-Key for one command (its retries reuse it).

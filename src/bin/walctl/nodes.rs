@@ -180,11 +180,11 @@ fn node_page_text(page: &Value) -> String {
 }
 
 fn audit_text(audits: &Value) -> String {
-    let mut lines = vec![format!(
-        "node {}  jailed until epoch {}",
-        s(audits, "node_id"),
-        s(audits, "jailed_until_epoch")
-    )];
+    let jail = match audits["jailed_until_epoch"].as_i64() {
+        Some(epoch) => format!("jailed until epoch {epoch}"),
+        None => "not jailed".to_owned(),
+    };
+    let mut lines = vec![format!("node {}  {jail}", s(audits, "node_id"))];
     lines.push(format!(
         "{:>6} {:>10} {:>7} {:>7} {:>8} {:>8} {:>12} {:>10}",
         "epoch", "challenges", "passed", "failed", "missing", "timeout", "unreachable", "pass rate"

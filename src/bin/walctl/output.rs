@@ -7,10 +7,25 @@ use crate::cli::Cli;
 
 /// Prints `value` as JSON with `--json`, else as `text` renders it.
 pub fn print(cli: &Cli, value: &Value, text: impl FnOnce(&Value) -> String) {
-    if cli.json {
-        println!("{value}");
+    let line = if cli.json {
+        value.to_string()
     } else {
-        println!("{}", text(value));
+        text(value)
+    };
+    line_to_stdout(&line);
+}
+
+/// One line on stdout; a reader that closed the pipe (`walctl ... | head`) ends the
+/// command quietly, as it ends other Unix tools, instead of a panic.
+pub fn line_to_stdout(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("walctl: cannot write to stdout: {e}");
+        std::process::exit(1);
     }
 }
 

@@ -14,10 +14,51 @@ use crate::holders::{holders, node_http, progress, Holder, TRANSFERS_MAX};
 use crate::output::{print, s};
 use crate::{client, CliError};
 
-pub async fn read_command(cli: &Cli, blob_id: &str, output: &Path) -> Result<(), CliError> {
-    let out = read(cli, blob_id, output).await?;
-    print(cli, &out, read_text);
+/// Reads a blob to `output`, or to stdout when it is none or `-` (the summary then
+/// goes to stderr, so stdout carries the blob's bytes only).
+pub async fn read_command(
+    cli: &Cli,
+    blob_id: &str,
+    output: Option<&Path>,
+    force: bool,
+) -> Result<(), CliError> {
+    let output = output.filter(|path| *path != Path::new("-"));
+    if let Some(path) = output {
+        if path.exists() && !force {
+            return Err(CliError::Usage(format!(
+                "{} exists; pass --force to overwrite it, or -o another file",
+                path.display()
+            )));
+        }
+    }
+    let (bytes, mut out) = read(cli, blob_id).await?;
+    match output {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+            out["output"] = json!(path.display().to_string());
+            print(cli, &out, read_text);
+        }
+        None => {
+            write_stdout(&bytes)?;
+            out["output"] = json!("-");
+            let summary = if cli.json { out.to_string() } else { read_text(&out) };
+            eprintln!("{summary}");
+        }
+    }
     Ok(())
+}
+
+/// The blob's bytes on stdout; a reader that closed the pipe (`| head`) ends the
+/// command quietly, as it ends `cat`.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(CliError::Usage(format!("cannot write to stdout: {e}"))),
+        Ok(()) => Ok(()),
+    }
 }
 
 pub async fn health_command(cli: &Cli, blob_id: &str) -> Result<(), CliError> {
@@ -41,7 +82,7 @@ async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError>
     Ok(metadata)
 }
 
-async fn read(cli: &Cli, blob_id: &str, output: &Path) -> Result<Value, CliError> {
+async fn read(cli: &Cli, blob_id: &str) -> Result<(Vec<u8>, Value), CliError> {
     let blob_id = blob_id.to_ascii_lowercase();
     let metadata = metadata_of(cli, &blob_id).await?;
     let (_, holders) = holders(cli).await?;
@@ -62,11 +103,8 @@ async fn read(cli: &Cli, blob_id: &str, output: &Path) -> Result<Value, CliError
     .await
     .map_err(|e| CliError::Usage(format!("cannot rebuild blob {blob_id}: {e}")))?;
     bar.finish_and_clear();
-    std::fs::write(output, &bytes)
-        .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", output.display())))?;
-    Ok(
-        json!({"blob_id": blob_id, "size": bytes.len(), "verified_slivers": verified, "output": output.display().to_string()}),
-    )
+    let out = json!({"blob_id": blob_id, "size": bytes.len(), "verified_slivers": verified});
+    Ok((bytes, out))
 }
 
 /// Which sliver is where, and whether each holder serves it verified.
