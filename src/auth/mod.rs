@@ -7,7 +7,6 @@ pub mod signed_tx;
 
 pub use extract::{Signed, SignedJson};
 pub use roles::{require, Role};
-pub use signed_tx::SignedTx;
 
 use sqlx::PgPool;
 

@@ -59,7 +59,7 @@ impl<B> super::SignedJson<B> {
 }
 
 /// The database transaction of one signed request: `begin`, do the work on `conn`, `finish`.
-pub struct SignedTx<'r> {
+struct SignedTx<'r> {
     tx: Transaction<'static, Postgres>,
     pool: &'r PgPool,
     signed: &'r Signed,
@@ -68,7 +68,7 @@ pub struct SignedTx<'r> {
 
 impl<'r> SignedTx<'r> {
     /// Opens the request's transaction on `pool` (nothing is claimed until `finish`).
-    pub async fn begin(pool: &'r PgPool, signed: &'r Signed) -> Result<SignedTx<'r>, Error> {
+    async fn begin(pool: &'r PgPool, signed: &'r Signed) -> Result<SignedTx<'r>, Error> {
         Ok(SignedTx {
             tx: pool.begin().await?,
             pool,
@@ -78,14 +78,14 @@ impl<'r> SignedTx<'r> {
     }
 
     /// The transaction's connection, for the request's work.
-    pub fn conn(&mut self) -> &mut PgConnection {
+    fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
 
     /// Ends the request: on success claims the nonce and key, stores the response and
     /// commits; on failure rolls back, and replays the key's stored response if an
     /// earlier identical request succeeded.
-    pub async fn finish<T: Serialize>(
+    async fn finish<T: Serialize>(
         self,
         work: Result<T, Error>,
         status: StatusCode,

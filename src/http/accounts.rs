@@ -83,7 +83,7 @@ pub struct EntriesQuery {
     #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page: the entry id the page continues below.
-    #[param(value_type = String, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
     pub cursor: Option<EntryId>,
 }
 

@@ -11,7 +11,7 @@ use super::extract::ApiQuery;
 use super::AppState;
 use crate::audits::record::{self, AuditBatch, Loss, Recorded};
 use crate::audits::slashing::Tally;
-use crate::auth::{require, Role, SignedJson};
+use crate::auth::{require, Role, Signed};
 use crate::error::Error;
 use crate::ledger::epochs::current_epoch;
 use crate::ledger::epochs::lock_shared;
@@ -23,20 +23,15 @@ use crate::ledger::epochs::lock_shared;
     security(("rfc9421" = [])), params(super::doc::SignedHeaders),
     responses((status = 201, body = Recorded), super::doc::SignedErrors, super::doc::Forbidden,
               super::doc::NotFound, super::doc::Conflict))]
-pub async fn report(
-    State(state): State<AppState>,
-    request: SignedJson<AuditBatch>,
-) -> Result<Response, Error> {
-    require(
-        Role::Auditor,
-        state.config.auditor_address,
-        request.signer(),
-    )?;
-    request
+pub async fn report(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    // The role first: who may not report learns that before anything about the body.
+    require(Role::Auditor, state.config.auditor_address, signed.signer())?;
+    let batch: AuditBatch = signed.json()?;
+    signed
         .write(&state.pool, StatusCode::CREATED, async |conn| {
             // Shared: the epoch change, which reads these results, waits for this batch.
             let lock = lock_shared(conn).await?;
-            record::record(conn, &lock, &request.body).await
+            record::record(conn, &lock, &batch).await
         })
         .await
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, PathParam};
 use super::paging::Paging;
 use super::{doc, AppState, NoArguments};
 use crate::auth::SignedJson;
@@ -54,12 +54,14 @@ pub async fn buy(
               doc::Conflict))]
 pub async fn extend(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<ContractId>,
+    ApiPath(id): ApiPath<String>,
     request: SignedJson<ExtendRequest>,
 ) -> Result<Response, Error> {
     let total_supply = state.network.total_supply;
     request
         .write(&state.pool, StatusCode::OK, async |conn| {
+            // Parsed after the signature: a signed request is judged whole first.
+            let id = ContractId::from_path(&id)?;
             let lock = lock_shared(conn).await?;
             let params = crate::params::load(conn).await?;
             let owner = request.signer();
@@ -74,12 +76,14 @@ pub async fn extend(
     responses((status = 200, body = Contract), doc::SignedErrors, doc::NotFound, doc::Conflict))]
 pub async fn certify(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<ContractId>,
+    ApiPath(id): ApiPath<String>,
     request: SignedJson<CertifyRequest>,
 ) -> Result<Response, Error> {
     let n_shards = state.network.n_shards;
     request
         .write(&state.pool, StatusCode::OK, async |conn| {
+            // Parsed after the signature: a signed request is judged whole first.
+            let id = ContractId::from_path(&id)?;
             let lock = lock_shared(conn).await?;
             contracts::certify(conn, &lock, id, &request.body, n_shards).await
         })
@@ -93,11 +97,13 @@ pub async fn certify(
               doc::Conflict))]
 pub async fn delete(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<ContractId>,
+    ApiPath(id): ApiPath<String>,
     request: SignedJson<NoArguments>,
 ) -> Result<Response, Error> {
     request
         .write(&state.pool, StatusCode::OK, async |conn| {
+            // Parsed after the signature: a signed request is judged whole first.
+            let id = ContractId::from_path(&id)?;
             let lock = lock_shared(conn).await?;
             contracts::delete(conn, &lock, request.signer(), id).await
         })
@@ -125,16 +131,16 @@ pub async fn contract(
 #[serde(deny_unknown_fields)]
 pub struct ContractsQuery {
     /// Only this owner's contracts.
-    #[param(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{64}$", nullable = false)]
     pub owner: Option<Address>,
     /// Only contracts for this blob (64 hex digits).
-    #[param(value_type = String, pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
     pub blob_id: Option<BlobId>,
     /// Page size, 1..=500, default 50.
     #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(value_type = String, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
     pub cursor: Option<ContractId>,
 }
 
@@ -264,7 +270,7 @@ pub struct BlobsQuery {
     #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page: the blob id the page continues after.
-    #[param(value_type = String, pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^[0-9a-fA-F]{64}$", nullable = false)]
     pub cursor: Option<BlobId>,
 }
 

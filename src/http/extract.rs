@@ -49,10 +49,9 @@ pub struct EpochNumber(pub i64);
 
 impl PathParam for EpochNumber {
     fn from_path(text: &str) -> Result<Self, Error> {
-        let digits = (1..=18).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
-        digits
-            .then(|| text.parse().ok())
-            .flatten()
+        text.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
             .map(EpochNumber)
             .ok_or_else(|| {
                 Error::InvalidArgument(format!("epoch {text:?} is not an epoch number (0, 1, ...)"))
@@ -91,6 +90,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(query)| ApiQuery(query))
-            .map_err(|e| Error::InvalidArgument(e.body_text()))
+            .map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "{}; the parameters are listed in /openapi.json",
+                    e.body_text()
+                ))
+            })
     }
 }

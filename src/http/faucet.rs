@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::AppState;
-use crate::auth::SignedJson;
+use crate::auth::Signed;
 use crate::error::Error;
 use crate::ledger::faucet::{self, FaucetSettings};
 use crate::wire::Address;
@@ -24,26 +24,25 @@ pub struct FaucetRequest {
     security(("rfc9421" = [])), params(super::doc::SignedHeaders),
     responses((status = 201, body = crate::ledger::transfer::Transfer), super::doc::SignedErrors,
               super::doc::Forbidden, super::doc::Conflict))]
-pub async fn faucet(
-    State(state): State<AppState>,
-    request: SignedJson<FaucetRequest>,
-) -> Result<Response, Error> {
+pub async fn faucet(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    // Off first: on a network without a faucet, the body does not matter.
     let Some(faucet_address) = state.config.faucet_address else {
         return Err(Error::Forbidden("the faucet is off on this network".into()));
     };
-    let to = match &request.body.to {
+    let request: FaucetRequest = signed.json()?;
+    let to = match &request.to {
         Some(text) => Address::parse_spendable(text)
             .map_err(|e| Error::InvalidArgument(format!("to: {e}")))?,
-        None => request.signer(),
+        None => signed.signer(),
     };
     let settings = FaucetSettings {
         faucet: faucet_address,
         drip: state.config.faucet_drip,
         interval_secs: state.config.faucet_interval_secs,
     };
-    request
+    signed
         .write(&state.pool, StatusCode::CREATED, async |conn| {
-            faucet::drip(conn, &settings, request.signer(), to).await
+            faucet::drip(conn, &settings, signed.signer(), to).await
         })
         .await
 }

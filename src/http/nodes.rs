@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, PathParam};
 use super::paging::Paging;
 use super::{doc, AppState, NoArguments};
 use crate::audits::record::{node_audits, NodeAudits};
@@ -44,12 +44,14 @@ pub async fn register(
     responses((status = 200, body = Node), doc::SignedErrors, doc::Forbidden, doc::NotFound))]
 pub async fn update(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<NodeId>,
+    ApiPath(id): ApiPath<String>,
     request: SignedJson<UpdateNode>,
 ) -> Result<Response, Error> {
     let changes = request.body.validate()?;
     request
         .write(&state.pool, StatusCode::OK, async |conn| {
+            // Parsed after the signature: a signed request is judged whole first.
+            let id = NodeId::from_path(&id)?;
             let lock = lock_shared(conn).await?;
             let node = nodes::update(conn, &lock, request.signer(), id, &changes).await?;
             node_with_expected_rewards(conn, node).await
@@ -65,11 +67,13 @@ pub async fn update(
               doc::Conflict))]
 pub async fn claim(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<NodeId>,
+    ApiPath(id): ApiPath<String>,
     request: SignedJson<NoArguments>,
 ) -> Result<Response, Error> {
     request
         .write(&state.pool, StatusCode::OK, async |conn| {
+            // Parsed after the signature: a signed request is judged whole first.
+            let id = NodeId::from_path(&id)?;
             let lock = lock_shared(conn).await?;
             crate::rewards::claim::claim(conn, &lock, request.signer(), id).await
         })
@@ -114,11 +118,11 @@ pub struct NodesQuery {
     #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(value_type = String, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
     pub cursor: Option<NodeId>,
     /// Only the node with this protocol key (64 hex digits): how a storage node finds
     /// its own id.
-    #[param(value_type = String, pattern = "^(0x)?[0-9a-fA-F]{64}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^(0x)?[0-9a-fA-F]{64}$", nullable = false)]
     pub protocol_public_key: Option<ProtocolKey>,
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::extract::ApiQuery;
 use super::AppState;
-use crate::auth::{require, Role, SignedJson};
+use crate::auth::{require, Role, Signed};
 use crate::error::Error;
 use crate::ledger::epochs::{current_epoch, lock_shared};
 use crate::pricing::store::{self, Observation, Quote, RecordedObservation};
@@ -56,15 +56,14 @@ pub async fn quote(
     security(("rfc9421" = [])), params(super::doc::SignedHeaders),
     responses((status = 201, body = RecordedObservation), super::doc::SignedErrors,
               super::doc::Forbidden))]
-pub async fn observe(
-    State(state): State<AppState>,
-    request: SignedJson<Observation>,
-) -> Result<Response, Error> {
-    require(Role::Oracle, state.config.oracle_address, request.signer())?;
-    request
+pub async fn observe(State(state): State<AppState>, signed: Signed) -> Result<Response, Error> {
+    // The role first: who may not post learns that before anything about the body.
+    require(Role::Oracle, state.config.oracle_address, signed.signer())?;
+    let observation: Observation = signed.json()?;
+    signed
         .write(&state.pool, StatusCode::CREATED, async |conn| {
             let lock = lock_shared(conn).await?;
-            store::record(conn, &lock, &request.body).await
+            store::record(conn, &lock, &observation).await
         })
         .await
 }

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, PathParam};
 use super::paging::Paging;
 use super::{doc, AppState, NoArguments};
 use crate::auth::SignedJson;
@@ -42,11 +42,13 @@ pub async fn create(
               doc::Conflict))]
 pub async fn withdraw(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<StakeId>,
+    ApiPath(id): ApiPath<String>,
     request: SignedJson<NoArguments>,
 ) -> Result<Response, Error> {
     request
         .write(&state.pool, StatusCode::OK, async |conn| {
+            // Parsed after the signature: a signed request is judged whole first.
+            let id = StakeId::from_path(&id)?;
             let lock = lock_shared(conn).await?;
             stakes::withdraw(conn, &lock, request.signer(), id).await
         })
@@ -74,16 +76,16 @@ pub async fn stake(
 #[serde(deny_unknown_fields)]
 pub struct StakesQuery {
     /// Only this owner's stakes.
-    #[param(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{64}$", nullable = false)]
     pub owner: Option<Address>,
     /// Only stakes with this node.
-    #[param(value_type = String, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
     pub node_id: Option<NodeId>,
     /// Page size, 1..=500, default 50.
     #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(value_type = String, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
+    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{0,17}$", nullable = false)]
     pub cursor: Option<StakeId>,
 }
 

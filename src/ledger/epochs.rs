@@ -12,7 +12,7 @@ use crate::error::Error;
 /// read under it. Only [`lock_shared`] makes one, so a store that takes an `EpochLock`
 /// says in its signature that it must run under the lock, and cannot be called
 /// without it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct EpochLock {
     epoch: i64,
 }

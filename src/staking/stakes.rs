@@ -27,8 +27,8 @@ use crate::wire::ids::{NodeId, StakeId};
 #[serde(deny_unknown_fields)]
 pub struct StakeRequest {
     /// The node whose pool the stake joins.
-    #[schema(value_type = String, pattern = "^[1-9][0-9]{0,17}$")]
-    pub node_id: NodeId,
+    #[schema(pattern = "^[1-9][0-9]{0,17}$")]
+    pub node_id: String,
     /// WAL to stake, at least `stake_min` (GET /v1/params).
     pub amount: Wal,
 }
@@ -383,5 +383,12 @@ pub async fn stake(
             request.amount, params.stake_min
         )));
     }
-    create(conn, lock, owner, request.node_id, request.amount).await
+    // A text that is no node id names no node: 404, as an unknown id is.
+    let node_id: NodeId = request.node_id.parse().map_err(|_| {
+        Error::NotFound(format!(
+            "node_id: no node with id {:?}; GET /v1/nodes lists them",
+            request.node_id
+        ))
+    })?;
+    create(conn, lock, owner, node_id, request.amount).await
 }

@@ -14,11 +14,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The documented pattern of a row id.
-pub const ROW_ID_PATTERN: &str = "^[1-9][0-9]{0,17}$";
-/// The documented pattern of a blob id.
-pub const BLOB_ID_PATTERN: &str = "^[0-9a-fA-F]{64}$";
-
 /// Why a text is not the id it was meant to be; says what was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?} is not a {what}: expected {expected}")]

@@ -8,7 +8,7 @@ use crate::encoding::faulty_shards;
 use crate::error::Error;
 use crate::ledger::epochs::EpochLock;
 use crate::wire::confirmation;
-use crate::wire::ids::ContractId;
+use crate::wire::ids::{ContractId, NodeId};
 
 /// A committee member's share of a certification: its shards and its signature.
 struct Confirmed {
@@ -83,7 +83,11 @@ async fn check_confirmations(
     let mut seen = std::collections::HashSet::new();
     let mut confirmed = Vec::with_capacity(request.confirmations.len());
     for c in &request.confirmations {
-        let node_id = c.node_id.get();
+        let node_id = c
+            .node_id
+            .parse::<NodeId>()
+            .map_err(|e| Error::InvalidArgument(format!("node_id: {e}")))?
+            .get();
         if !seen.insert(node_id) {
             return Err(Error::InvalidArgument(format!(
                 "node {node_id} confirms twice"

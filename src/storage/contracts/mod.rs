@@ -22,7 +22,7 @@ use crate::encoding::BlobMetadata;
 use crate::error::Error;
 use crate::ledger::account::Address;
 use crate::money::Wal;
-use crate::wire::ids::{BlobId, ContractId, NodeId};
+use crate::wire::ids::{BlobId, ContractId};
 
 /// The body of `POST /v1/storage/contracts`: the blob, how long to store it, the most to pay.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -53,8 +53,8 @@ pub struct ExtendRequest {
 #[serde(deny_unknown_fields)]
 pub struct ConfirmationRequest {
     /// The confirming node's id, as a decimal string: a committee member of the current epoch.
-    #[schema(value_type = String, pattern = "^[1-9][0-9]{0,17}$")]
-    pub node_id: NodeId,
+    #[schema(pattern = "^[1-9][0-9]{0,17}$")]
+    pub node_id: String,
     /// 128 hex digits: the node's ed25519 signature (storage::confirmation).
     pub signature: String,
 }
