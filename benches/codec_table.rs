@@ -99,8 +99,14 @@ fn row(size_mib: usize, n_shards: u32, runs: usize) {
         anchor_dec.push(time(|| anchor_decode(&anchor, &layout)));
     }
     let bytes = blob.len();
-    let (oe, od) = (mib_per_s(bytes, &mut ours_enc), mib_per_s(bytes, &mut ours_dec));
-    let (ae, ad) = (mib_per_s(bytes, &mut anchor_enc), mib_per_s(bytes, &mut anchor_dec));
+    let (oe, od) = (
+        mib_per_s(bytes, &mut ours_enc),
+        mib_per_s(bytes, &mut ours_dec),
+    );
+    let (ae, ad) = (
+        mib_per_s(bytes, &mut anchor_enc),
+        mib_per_s(bytes, &mut anchor_dec),
+    );
     println!(
         "| {size_mib} MiB | {n_shards} | {} | {oe:.0} | {ae:.0} | {:.2}x | {od:.0} | {ad:.0} | {:.2}x |",
         layout.encoding.name(),
@@ -117,7 +123,10 @@ fn main() {
     let sizes: Vec<usize> = list(args.first(), "1,64");
     let shards: Vec<u32> = list(args.get(1), "10,100,1000");
     let runs: usize = args.get(2).map_or(5, |a| a.parse().expect("RUNS"));
-    println!("threads: {}, runs: {runs} (median)", rayon::current_num_threads());
+    println!(
+        "threads: {}, runs: {runs} (median)",
+        rayon::current_num_threads()
+    );
     println!("| blob | shards | encoding | encode MiB/s | anchor | ratio | decode MiB/s | anchor | ratio |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for &size in &sizes {

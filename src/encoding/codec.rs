@@ -70,15 +70,22 @@ pub fn decode(
     let n = layout.n_shards as usize;
     let k = layout.k as usize;
     let sliver_len = usize_of(layout.sliver_len, &layout)?;
-    let mut given: Vec<Option<Vec<u8>>> = slivers.into_iter().chain(std::iter::repeat(None)).take(n).collect();
-    given.par_iter_mut().enumerate().for_each(|(index, sliver)| {
-        let ok = sliver
-            .as_ref()
-            .is_some_and(|s| metadata.verify_sliver(index as u32, s).is_ok());
-        if !ok {
-            *sliver = None;
-        }
-    });
+    let mut given: Vec<Option<Vec<u8>>> = slivers
+        .into_iter()
+        .chain(std::iter::repeat(None))
+        .take(n)
+        .collect();
+    given
+        .par_iter_mut()
+        .zip(0..layout.n_shards)
+        .for_each(|(sliver, index)| {
+            let ok = sliver
+                .as_ref()
+                .is_some_and(|s| metadata.verify_sliver(index, s).is_ok());
+            if !ok {
+                *sliver = None;
+            }
+        });
     let have = given.iter().filter(|s| s.is_some()).count();
     if have < k {
         return Err(EncodingError::NotEnoughSlivers { have, need: k });
@@ -129,9 +136,13 @@ fn check_consistent(
     for (slot, derived) in all[k..].iter_mut().zip(parity) {
         *slot = derived;
     }
-    let roots_match = all.par_iter().enumerate().all(|(index, sliver)| {
-        present[index] || metadata.verify_sliver(index as u32, sliver).is_ok()
-    });
+    let roots_match =
+        all.par_iter()
+            .zip(present)
+            .zip(0..layout.n_shards)
+            .all(|((sliver, &was_given), index)| {
+                was_given || metadata.verify_sliver(index, sliver).is_ok()
+            });
     if roots_match {
         Ok(())
     } else {
@@ -186,23 +197,37 @@ fn code_parity<D: AsRef<[u8]> + Sync>(
     match layout.encoding {
         Encoding::RsGf8 => {
             let rs = galois_8::ReedSolomon::new(k, parity_count(layout)).map_err(codec_error)?;
-            columns.into_par_iter().enumerate().try_for_each(|(s, mut out)| {
-                let inputs: Vec<&[u8]> = data.iter().map(|d| segment_of(d.as_ref(), s, segment)).collect();
-                rs.encode_sep(&inputs, &mut out).map_err(codec_error)
-            })
+            columns
+                .into_par_iter()
+                .enumerate()
+                .try_for_each(|(s, mut out)| {
+                    let inputs: Vec<&[u8]> = data
+                        .iter()
+                        .map(|d| segment_of(d.as_ref(), s, segment))
+                        .collect();
+                    rs.encode_sep(&inputs, &mut out).map_err(codec_error)
+                })
         }
-        Encoding::RsGf16Leopard => columns.into_par_iter().enumerate().try_for_each(|(s, mut out)| {
-            let len = out[0].len();
-            let mut encoder = ReedSolomonEncoder::new(k, parity_count(layout), len).map_err(codec_error)?;
-            for d in data {
-                encoder.add_original_shard(segment_of(d.as_ref(), s, segment)).map_err(codec_error)?;
-            }
-            let result = encoder.encode().map_err(codec_error)?;
-            for (slot, recovery) in out.iter_mut().zip(result.recovery_iter()) {
-                slot.copy_from_slice(recovery);
-            }
-            Ok(())
-        }),
+        Encoding::RsGf16Leopard => {
+            columns
+                .into_par_iter()
+                .enumerate()
+                .try_for_each(|(s, mut out)| {
+                    let len = out[0].len();
+                    let mut encoder = ReedSolomonEncoder::new(k, parity_count(layout), len)
+                        .map_err(codec_error)?;
+                    for d in data {
+                        encoder
+                            .add_original_shard(segment_of(d.as_ref(), s, segment))
+                            .map_err(codec_error)?;
+                    }
+                    let result = encoder.encode().map_err(codec_error)?;
+                    for (slot, recovery) in out.iter_mut().zip(result.recovery_iter()) {
+                        slot.copy_from_slice(recovery);
+                    }
+                    Ok(())
+                })
+        }
     }
 }
 
@@ -232,18 +257,24 @@ fn reconstruct_data(
         Encoding::RsGf8 => {
             let rs = galois_8::ReedSolomon::new(k, parity_count(layout)).map_err(codec_error)?;
             columns.into_par_iter().try_for_each(|column| {
-                let mut shards: Vec<(&mut [u8], bool)> = column.into_iter().zip(present.iter().copied()).collect();
+                let mut shards: Vec<(&mut [u8], bool)> =
+                    column.into_iter().zip(present.iter().copied()).collect();
                 rs.reconstruct_data(&mut shards).map_err(codec_error)
             })
         }
         Encoding::RsGf16Leopard => columns.into_par_iter().try_for_each(|mut column| {
             let len = column[0].len();
-            let mut decoder = ReedSolomonDecoder::new(k, parity_count(layout), len).map_err(codec_error)?;
+            let mut decoder =
+                ReedSolomonDecoder::new(k, parity_count(layout), len).map_err(codec_error)?;
             for (index, piece) in column.iter().enumerate().filter(|(i, _)| present[*i]) {
                 if index < k {
-                    decoder.add_original_shard(index, &**piece).map_err(codec_error)?;
+                    decoder
+                        .add_original_shard(index, &**piece)
+                        .map_err(codec_error)?;
                 } else {
-                    decoder.add_recovery_shard(index - k, &**piece).map_err(codec_error)?;
+                    decoder
+                        .add_recovery_shard(index - k, &**piece)
+                        .map_err(codec_error)?;
                 }
             }
             let result = decoder.decode().map_err(codec_error)?;

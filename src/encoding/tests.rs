@@ -106,7 +106,11 @@ fn the_metadata_names_its_encoding() {
     let data = blob(5000, 3);
     let (gf8, _) = encode_as(&data, 10, Encoding::RsGf8).unwrap();
     let (leopard, _) = encode_as(&data, 10, Encoding::RsGf16Leopard).unwrap();
-    assert_ne!(gf8.blob_id(), leopard.blob_id(), "the encoding is part of the id");
+    assert_ne!(
+        gf8.blob_id(),
+        leopard.blob_id(),
+        "the encoding is part of the id"
+    );
     let json = serde_json::to_value(&leopard).unwrap();
     assert_eq!(json["encoding"], "rs-gf16-leopard");
     assert_eq!(serde_json::to_value(&gf8).unwrap()["encoding"], "rs-gf8");
@@ -136,7 +140,11 @@ fn segmented_blobs_round_trip_in_both_codes() {
                 .enumerate()
                 .map(|(i, s)| (i >= n as usize - k).then_some(s))
                 .collect();
-            assert_eq!(decode(&metadata, last_k).unwrap(), data, "{encoding:?} {len} {n}");
+            assert_eq!(
+                decode(&metadata, last_k).unwrap(),
+                data,
+                "{encoding:?} {len} {n}"
+            );
         }
     }
 }
@@ -229,5 +237,60 @@ proptest! {
                 prop_assert!(!merkle::verify(&root, *leaf, (index + 1) % leaf_count, leaf_count, &proof));
             }
         }
+    }
+}
+
+/// Known answers: a fixed blob's id per encoding. A codec crate update that changed the
+/// code's output (and so every stored blob's parity) fails here first.
+#[test]
+fn blob_ids_are_pinned_per_encoding() {
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let ids: Vec<(Encoding, u32, String)> = [
+        (Encoding::RsGf8, 10),
+        (Encoding::RsGf8, 100),
+        (Encoding::RsGf16Leopard, 10),
+        (Encoding::RsGf16Leopard, 1000),
+    ]
+    .into_iter()
+    .map(|(encoding, n)| {
+        (
+            encoding,
+            n,
+            encode_as(&data, n, encoding).unwrap().0.blob_id(),
+        )
+    })
+    .collect();
+    let expected = [
+        "e72b5eae1dd95475421b04d82ee4ac3fb1c75473a77fdde98841768033ec59fb",
+        "3889f8ed47e1b7d958068daab04354d8938a8bfd657acbe0cc1b0898d9790ae3",
+        "e0d5e0852cfc39ea005f2a1f4f65578edc2d18014b27c88ee198a47132613a0c",
+        "5a82d6e5d545ec7208c4c23b19ab7a31ae56b8aada67e239e3412106160fe0da",
+    ];
+    for ((encoding, n, id), want) in ids.iter().zip(expected) {
+        assert_eq!(id, want, "{encoding:?} at {n} shards");
+    }
+}
+
+/// The column segments follow the number of threads; the code must not: one thread
+/// and eight give the same slivers.
+#[test]
+fn the_code_does_not_depend_on_the_thread_count() {
+    let data = blob(3_000_001, 11);
+    for (encoding, n) in [
+        (Encoding::RsGf8, 10),
+        (Encoding::RsGf16Leopard, 10),
+        (Encoding::RsGf16Leopard, 300),
+    ] {
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| encode_as(&data, n, encoding).unwrap())
+        };
+        let (one, slivers_one) = on(1);
+        let (eight, slivers_eight) = on(8);
+        assert_eq!(one, eight, "{encoding:?} at {n}");
+        assert!(slivers_one == slivers_eight, "{encoding:?} at {n}");
     }
 }

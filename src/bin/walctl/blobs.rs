@@ -9,7 +9,9 @@ use wal::encoding::encode;
 
 use crate::cli::{BlobCommand, Cli, StorageCommand};
 use crate::output::{more_line, print, s};
-use crate::{address_or_own, client, fresh_key, read, signing_client, store, with_cursor, CliError};
+use crate::{
+    address_or_own, client, fresh_key, read, signing_client, store, with_cursor, CliError,
+};
 
 pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
     match command {

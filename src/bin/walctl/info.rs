@@ -13,13 +13,16 @@ use crate::{client, CliError};
 
 /// A storage unit: what prices are per (1 MiB of encoded slivers).
 const UNIT_BYTES: u64 = 1 << 20;
-const EXAMPLE_SIZES: [(&str, u64); 3] = [("1 MiB", 1 << 20), ("1 GiB", 1 << 30), ("1 TiB", 1 << 40)];
+const EXAMPLE_SIZES: [(&str, u64); 3] =
+    [("1 MiB", 1 << 20), ("1 GiB", 1 << 30), ("1 TiB", 1 << 40)];
 const EXAMPLE_EPOCHS: [u32; 3] = [1, 10, 53];
 
 pub async fn command(cli: &Cli) -> Result<(), CliError> {
     let ledger = client(cli, None);
     let network = ledger.network().await?;
-    let quote: Value = ledger.get(&format!("/v1/price?size={UNIT_BYTES}&epochs=1")).await?;
+    let quote: Value = ledger
+        .get(&format!("/v1/price?size={UNIT_BYTES}&epochs=1"))
+        .await?;
     let price = decimal(&quote, "price_per_unit_epoch")?;
     let write = decimal(&quote, "write_price_per_unit")?;
     let n = network.n_shards;

@@ -42,7 +42,11 @@ pub async fn read_command(
         None => {
             write_stdout(&bytes)?;
             out["output"] = json!("-");
-            let summary = if cli.json { out.to_string() } else { read_text(&out) };
+            let summary = if cli.json {
+                out.to_string()
+            } else {
+                read_text(&out)
+            };
             eprintln!("{summary}");
         }
     }
