@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use reed_solomon_erasure::galois_8;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
-use super::{sliver_root, BlobMetadata, Encoding, EncodingError, Layout};
+use super::{sliver_root, BlobMetadata, Checked, Encoding, EncodingError, Layout};
 
 /// Columns per segment at least (bytes): below this, the per-call overhead dominates.
 const SEGMENT_BYTES_MIN: usize = 4096;
@@ -66,7 +66,8 @@ pub fn decode(
     metadata: &BlobMetadata,
     slivers: Vec<Option<Vec<u8>>>,
 ) -> Result<Vec<u8>, EncodingError> {
-    let layout = metadata.validate()?;
+    let checked = metadata.checked()?;
+    let layout = checked.layout;
     let n = layout.n_shards as usize;
     let k = layout.k as usize;
     let sliver_len = usize_of(layout.sliver_len, &layout)?;
@@ -81,7 +82,7 @@ pub fn decode(
         .for_each(|(sliver, index)| {
             let ok = sliver
                 .as_ref()
-                .is_some_and(|s| metadata.verify_sliver(index, s).is_ok());
+                .is_some_and(|s| checked.verify_sliver(index, s).is_ok());
             if !ok {
                 *sliver = None;
             }
@@ -96,7 +97,7 @@ pub fn decode(
         .map(|s| s.unwrap_or_else(|| vec![0u8; sliver_len]))
         .collect();
     reconstruct_data(&layout, &mut all, &present)?;
-    check_consistent(metadata, &layout, &mut all, &present)?;
+    check_consistent(&checked, &mut all, &present)?;
     let size = usize_of(layout.size, &layout)?;
     let mut blob = Vec::with_capacity(k * sliver_len);
     for sliver in all.iter().take(k) {
@@ -116,11 +117,11 @@ pub fn decode(
 /// given parity sliver must equal it byte for byte, and every sliver that was not
 /// given (data or parity) must match its root.
 fn check_consistent(
-    metadata: &BlobMetadata,
-    layout: &Layout,
+    checked: &Checked,
     all: &mut [Vec<u8>],
     present: &[bool],
 ) -> Result<(), EncodingError> {
+    let layout = &checked.layout;
     let k = layout.k as usize;
     let sliver_len = usize_of(layout.sliver_len, layout)?;
     let mut parity: Vec<Vec<u8>> = vec![vec![0u8; sliver_len]; all.len() - k];
@@ -141,7 +142,7 @@ fn check_consistent(
             .zip(present)
             .zip(0..layout.n_shards)
             .all(|((sliver, &was_given), index)| {
-                was_given || metadata.verify_sliver(index, sliver).is_ok()
+                was_given || checked.verify_sliver(index, sliver).is_ok()
             });
     if roots_match {
         Ok(())

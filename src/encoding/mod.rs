@@ -381,17 +381,17 @@ impl BlobMetadata {
         if index >= self.n_shards {
             return Err(EncodingError::SliverIndex(index));
         }
-        if sliver.len() as u64 != layout.sliver_len {
-            return Err(EncodingError::SliverLength {
-                index,
-                given: sliver.len(),
-                expected: layout.sliver_len,
-            });
-        }
-        if sliver_root(sliver, layout.chunk_len) != self.root(index as usize)? {
-            return Err(EncodingError::SliverRoot(index));
-        }
-        Ok(())
+        check_sliver(&layout, &self.root(index as usize)?, index, sliver)
+    }
+
+    /// The metadata validated once and its roots parsed, to verify many slivers (a
+    /// decode checks up to `n_shards` of them: validating each time would be O(n²)).
+    pub(crate) fn checked(&self) -> Result<Checked, EncodingError> {
+        let layout = self.validate()?;
+        let roots = (0..self.sliver_roots.len())
+            .map(|index| self.root(index))
+            .collect::<Result<_, _>>()?;
+        Ok(Checked { layout, roots })
     }
 
     /// Checks one chunk of sliver `sliver` with its Merkle proof.
@@ -431,6 +431,43 @@ impl BlobMetadata {
             Err(bad())
         }
     }
+}
+
+/// Validated metadata with its roots parsed (`BlobMetadata::checked`).
+pub(crate) struct Checked {
+    pub(crate) layout: Layout,
+    roots: Vec<Hash>,
+}
+
+impl Checked {
+    /// `BlobMetadata::verify_sliver` without validating the metadata again.
+    pub(crate) fn verify_sliver(&self, index: u32, sliver: &[u8]) -> Result<(), EncodingError> {
+        let root = self
+            .roots
+            .get(index as usize)
+            .ok_or(EncodingError::SliverIndex(index))?;
+        check_sliver(&self.layout, root, index, sliver)
+    }
+}
+
+/// A sliver has the layout's length and hashes to its root.
+fn check_sliver(
+    layout: &Layout,
+    root: &Hash,
+    index: u32,
+    sliver: &[u8],
+) -> Result<(), EncodingError> {
+    if sliver.len() as u64 != layout.sliver_len {
+        return Err(EncodingError::SliverLength {
+            index,
+            given: sliver.len(),
+            expected: layout.sliver_len,
+        });
+    }
+    if sliver_root(sliver, layout.chunk_len) != *root {
+        return Err(EncodingError::SliverRoot(index));
+    }
+    Ok(())
 }
 
 fn chunk_leaves(sliver: &[u8], chunk_len: u64) -> Vec<Hash> {
