@@ -129,6 +129,31 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
 
     // walctl's other blob commands on it.
     let contract_id = stored["contract_id"].as_str().unwrap().to_owned();
+    let computed = json_of(
+        &walctl(
+            &ledger.url,
+            &treasury_key,
+            &["blob-id", file.to_str().unwrap()],
+        )
+        .await,
+    );
+    assert_eq!(
+        computed["blob_id"],
+        expected_id.as_str(),
+        "blob-id computes what store stored"
+    );
+    let listed = json_of(&walctl(&ledger.url, &treasury_key, &["blobs"]).await);
+    let mine = &listed["contracts"][0];
+    assert_eq!(
+        (mine["blob_id"].as_str(), mine["certified"].as_bool()),
+        (Some(expected_id.as_str()), Some(true))
+    );
+    let info = json_of(&walctl(&ledger.url, &treasury_key, &["info"]).await);
+    assert_eq!(
+        (info["n_shards"].as_u64(), info["k"].as_u64()),
+        (Some(NODES as u64), Some(3))
+    );
+    assert_eq!(info["examples"].as_array().map(Vec::len), Some(9), "{info}");
     let price = json_of(
         &walctl(
             &ledger.url,
@@ -341,6 +366,49 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
     );
     assert_eq!(json_of(&read)["verified_slivers"], 3);
     assert_eq!(std::fs::read(&copy).unwrap(), bytes, "byte for byte");
+    // Without -o the blob goes to stdout (the summary to stderr); -o refuses to
+    // overwrite a file unless --force.
+    let to_stdout = process::walctl(&ledger.url, &treasury_key, &["read", &expected_id]).await;
+    assert!(
+        to_stdout.status.success(),
+        "{}",
+        String::from_utf8_lossy(&to_stdout.stderr)
+    );
+    assert!(
+        to_stdout.stdout == bytes,
+        "stdout carries the blob byte for byte"
+    );
+    std::fs::write(&copy, b"keep me").unwrap();
+    let refused = walctl(
+        &ledger.url,
+        &treasury_key,
+        &["read", &expected_id, "-o", copy.to_str().unwrap()],
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        b"keep me",
+        "an existing file is left alone"
+    );
+    let forced = walctl(
+        &ledger.url,
+        &treasury_key,
+        &[
+            "read",
+            &expected_id,
+            "-o",
+            copy.to_str().unwrap(),
+            "--force",
+        ],
+    )
+    .await;
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes);
     // The ledger's aggregator endpoint reads it the same way.
     let aggregated = reqwest::get(format!("{}/v1/blobs/{expected_id}", ledger.url))
         .await

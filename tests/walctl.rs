@@ -350,3 +350,49 @@ async fn a_delegator_and_an_operator_stake_earn_and_claim_with_walctl(db: PgPool
     ledger.stop().await;
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// What a new user meets first: a command that needs a key before there is one says how
+/// to make one; output into a closed pipe ends quietly.
+#[sqlx::test]
+async fn walctl_guides_a_new_user_and_ends_quietly_on_a_closed_pipe(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let dir = temp_dir();
+    let missing = dir.join("no-such.key");
+    let to = address(&new_key()).to_string();
+    let send = walctl(&ledger.url, &missing, &["send", &to, "1"]).await;
+    assert!(!send.status.success());
+    let stderr = String::from_utf8_lossy(&send.stderr);
+    assert!(
+        stderr.contains("walctl keygen") && stderr.contains("--key"),
+        "{stderr}"
+    );
+
+    // `walctl history | head -c 1`: the reader closes the pipe after one byte.
+    let treasury_key = dir.join("treasury.key");
+    keyfile::write_new(&treasury_key, &ledger.treasury).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_walctl"))
+        .args([
+            "--url",
+            &ledger.url,
+            "--key",
+            treasury_key.to_str().unwrap(),
+            "network",
+        ])
+        .env_remove("WAL_LEDGER_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // closed before walctl writes
+    let done = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "a closed pipe is no panic: {stderr}"
+    );
+    assert!(done.status.success(), "{stderr}");
+}
