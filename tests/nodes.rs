@@ -171,6 +171,34 @@ async fn an_operator_registers_updates_and_lists_a_node(db: PgPool) {
         code_of(ledger.public().get::<Value>("/v1/nodes/abc").await),
         "NOT_FOUND"
     );
+    // A key of the right syntax that is no ed25519 point is no node's key: an empty
+    // page, not a refusal (the document's pattern allows it); bad syntax is a 400.
+    let not_a_point = (2u8..=255)
+        .map(|y| {
+            let mut bytes = [0u8; 32];
+            bytes[0] = y;
+            bytes
+        })
+        .find(|bytes| ed25519_dalek::VerifyingKey::from_bytes(bytes).is_err())
+        .unwrap();
+    let none: Value = ledger
+        .public()
+        .get(&format!(
+            "/v1/nodes?protocol_public_key={}",
+            hex::encode(not_a_point)
+        ))
+        .await
+        .unwrap();
+    assert_eq!(none["nodes"], json!([]), "{none}");
+    assert_eq!(
+        code_of(
+            ledger
+                .public()
+                .get::<Value>("/v1/nodes?protocol_public_key=xyz")
+                .await
+        ),
+        "INVALID_ARGUMENT"
+    );
 }
 
 #[sqlx::test]

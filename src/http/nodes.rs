@@ -122,8 +122,8 @@ pub struct NodesQuery {
     pub cursor: Option<NodeId>,
     /// Only the node with this protocol key (64 hex digits): how a storage node finds
     /// its own id.
-    #[param(value_type = Option<String>, pattern = "^(0x)?[0-9a-fA-F]{64}$", nullable = false)]
-    pub protocol_public_key: Option<ProtocolKey>,
+    #[param(pattern = "^(0x)?[0-9a-fA-F]{64}$", nullable = false)]
+    pub protocol_public_key: Option<String>,
 }
 
 /// Registered nodes in registration order, in cursor pages; with `protocol_public_key`,
@@ -136,11 +136,16 @@ pub async fn list(
 ) -> Result<Json<NodesPage>, Error> {
     let paging = Paging::new(query.limit, query.cursor)?;
     let mut conn = state.pool.acquire().await?;
-    if let Some(key) = &query.protocol_public_key {
-        let nodes = nodes::find_by_key(&mut conn, key)
-            .await?
-            .into_iter()
-            .collect();
+    if let Some(text) = &query.protocol_public_key {
+        let nodes = match text.parse::<ProtocolKey>() {
+            Ok(key) => nodes::find_by_key(&mut conn, &key)
+                .await?
+                .into_iter()
+                .collect(),
+            // 64 hex digits that are no ed25519 point are no node's key: none matches.
+            Err(_) if ProtocolKey::has_key_syntax(text) => Vec::new(),
+            Err(e) => return Err(Error::InvalidArgument(format!("protocol_public_key: {e}"))),
+        };
         let nodes = with_expected_rewards(&mut conn, nodes).await?;
         return Ok(Json(NodesPage {
             nodes,

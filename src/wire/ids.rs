@@ -157,6 +157,11 @@ impl ProtocolKey {
     /// What the key is, for messages ("protocol public key").
     pub const WHAT: &'static str = "protocol public key";
 
+    /// Whether `text` has a key's syntax (64 hex digits, `0x` allowed), point or not.
+    pub fn has_key_syntax(text: &str) -> bool {
+        hex32(text.strip_prefix("0x").unwrap_or(text)).is_some()
+    }
+
     /// The ed25519 key, or `None` if the bytes are not a valid curve point.
     pub fn verifying_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
         ed25519_dalek::VerifyingKey::from_bytes(&self.0).ok()
