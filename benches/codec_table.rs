@@ -60,9 +60,11 @@ fn anchor_decode(slivers: &[Vec<u8>], layout: &Layout) {
         std::hint::black_box(anchor_root(sliver, layout.chunk_len as usize));
     }
     if n > k {
-        let recovery = slivers[k..].iter().enumerate().skip(n - 2 * k);
-        let restored =
-            reed_solomon_simd::decode(k, n - k, std::iter::empty::<(usize, &Vec<u8>)>(), recovery);
+        // The last k slivers: originals among them by index, the rest as recovery.
+        let last = (n - k..n).map(|i| (i, &slivers[i]));
+        let (originals, recovery): (Vec<_>, Vec<_>) = last.partition(|(i, _)| *i < k);
+        let recovery = recovery.into_iter().map(|(i, s)| (i - k, s));
+        let restored = reed_solomon_simd::decode(k, n - k, originals, recovery);
         std::hint::black_box(restored.unwrap());
     }
 }

@@ -1,9 +1,10 @@
-//! Encode and decode throughput of `wal::encoding` (Reed-Solomon from
-//! reed-solomon-erasure, GF(2^8) up to 256 shards and GF(2^16) beyond, plus the chunk
-//! Merkle roots) at 10, 100 and 1000 shards with 1 MiB and 64 MiB blobs, next to
-//! reed-solomon-simd encoding the same data shards as a reference (code only, no
-//! Merkle trees). Decoding starts from the last k slivers (mostly parity: the worst
-//! case). Run: `cargo bench --bench encoding` (or a filter such as `-- 1MiB`).
+//! Criterion's view of `wal::encoding` (the code each shard count gets by default,
+//! `rs-gf8` up to 256 shards and `rs-gf16-leopard` beyond, plus the chunk Merkle roots)
+//! at 10, 100 and 1000 shards with 1 MiB and 64 MiB blobs, next to reed-solomon-simd
+//! encoding the same data shards (code only, no Merkle trees). Decoding starts from the
+//! last k slivers (mostly parity: the worst case). The README's table against the full
+//! anchor pipeline comes from `benches/codec_table.rs`. Run: `cargo bench --bench
+//! encoding` (or a filter such as `-- 1MiB`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

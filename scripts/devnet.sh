@@ -18,6 +18,10 @@ export WAL_EPOCH_DURATION_SECS=${WAL_EPOCH_DURATION_SECS:-600}
 # 100 shards, as a realistic network has (Walrus runs 1000), and never fewer than one
 # per node.
 export WAL_N_SHARDS=${WAL_N_SHARDS:-$(( nodes > 100 ? nodes : 100 ))}
+if [ "$WAL_N_SHARDS" -lt "$nodes" ]; then
+    echo "devnet: WAL_N_SHARDS=$WAL_N_SHARDS is fewer than the $nodes nodes; give each node a shard" >&2
+    exit 1
+fi
 scripts/ensure-postgres.sh
 cargo build --release --locked --workspace --bins
 

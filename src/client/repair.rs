@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::read::fetch_blob;
-use crate::encoding::{encode, BlobMetadata};
+use crate::encoding::{encode_as, BlobMetadata};
 
 /// How many slivers are fetched at once while decoding one blob.
 const FETCH_PARALLEL: usize = 16;
@@ -36,8 +36,9 @@ pub async fn rebuild(
     let (blob, _) = fetch_blob(http, metadata, sources, FETCH_PARALLEL, Arc::new(|| {}))
         .await
         .map_err(|e| format!("blob {blob_id} cannot be decoded now: {e}"))?;
-    let n_shards = metadata.n_shards;
-    let (_, slivers) = tokio::task::spawn_blocking(move || encode(&blob, n_shards))
+    // The blob's own code, which need not be today's default for its shard count.
+    let (n_shards, encoding) = (metadata.n_shards, metadata.encoding);
+    let (_, slivers) = tokio::task::spawn_blocking(move || encode_as(&blob, n_shards, encoding))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;

@@ -294,3 +294,16 @@ fn the_code_does_not_depend_on_the_thread_count() {
         assert!(slivers_one == slivers_eight, "{encoding:?} at {n}");
     }
 }
+
+/// `rs-gf16-leopard` is reed-solomon-simd's code exactly: our slivers, coded in column
+/// segments on several threads, equal reed-solomon-simd coding whole slivers at once.
+#[test]
+fn leopard_slivers_are_reed_solomon_simd_on_whole_slivers() {
+    for (len, n) in [(3_000_001usize, 10u32), (1 << 20, 1000), (70_001, 7)] {
+        let data = blob(len, 5);
+        let (metadata, slivers) = encode_as(&data, n, Encoding::RsGf16Leopard).unwrap();
+        let k = metadata.k as usize;
+        let whole = reed_solomon_simd::encode(k, n as usize - k, &slivers[..k]).unwrap();
+        assert!(whole == slivers[k..], "{len} bytes at {n} shards");
+    }
+}

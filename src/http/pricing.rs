@@ -41,6 +41,7 @@ pub async fn quote(
         store::quote(
             &mut conn,
             query.size,
+            crate::encoding::Encoding::for_shards(state.network.n_shards),
             query.epochs,
             state.network.n_shards,
             epoch,

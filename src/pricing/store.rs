@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::rules::{cost, next_rate, storage_units, usd_quantile, wal_price};
-use crate::encoding::Layout;
+use crate::encoding::{Encoding, Layout};
 use crate::error::Error;
 use crate::money::Wal;
 use crate::params::Params;
@@ -235,6 +235,7 @@ pub struct Quote {
 pub async fn quote(
     conn: &mut PgConnection,
     size: u64,
+    encoding: Encoding,
     epochs: u32,
     n_shards: u32,
     epoch: i64,
@@ -251,8 +252,8 @@ pub async fn quote(
             params.epochs_ahead_max
         )));
     }
-    let layout =
-        Layout::new(size, n_shards).map_err(|e| Error::InvalidArgument(format!("size: {e}")))?;
+    let layout = Layout::with_encoding(size, n_shards, encoding)
+        .map_err(|e| Error::InvalidArgument(format!("size: {e}")))?;
     let in_force = prices(conn, epoch).await?;
     let (Some(price), Some(write)) = (
         in_force.as_ref().and_then(|p| p.storage_price),

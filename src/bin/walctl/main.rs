@@ -34,7 +34,13 @@ async fn main() -> ExitCode {
                     CliError::Client(ClientError::Problem(p)) => json!(p),
                     other => json!({"detail": other.to_string()}),
                 };
-                output::line_to_stdout(&json!({ "error": problem }).to_string());
+                let line = json!({ "error": problem }).to_string();
+                // When stdout carries a blob's bytes, the error goes to stderr instead.
+                if read::writes_data_to_stdout(&cli.command) {
+                    eprintln!("{line}");
+                } else {
+                    output::line_to_stdout(&line);
+                }
             }
             eprintln!("walctl: {error}");
             if let Some(hint) = error.hint(&cli) {
@@ -77,8 +83,9 @@ impl CliError {
     /// What to do next, where the error alone does not say it.
     fn hint(&self, cli: &Cli) -> Option<String> {
         match self {
-            CliError::KeyFile(keyfile::KeyFileError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
+            CliError::KeyFile(keyfile::KeyFileError::Io { source, path })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && *path == cli.key.display().to_string() =>
             {
                 Some(format!(
                     "there is no key at {}: make one with `walctl keygen`, or point \

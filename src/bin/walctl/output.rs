@@ -15,17 +15,16 @@ pub fn print(cli: &Cli, value: &Value, text: impl FnOnce(&Value) -> String) {
     line_to_stdout(&line);
 }
 
-/// One line on stdout; a reader that closed the pipe (`walctl ... | head`) ends the
-/// command quietly, as it ends other Unix tools, instead of a panic.
+/// One line on stdout. A reader that closed the pipe (`walctl ... | head`) gets
+/// nothing more and no panic; the command still ends with its own exit code (so a
+/// failed `audit | grep -q` still fails).
 pub fn line_to_stdout(line: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("walctl: cannot write to stdout: {e}");
         }
-        eprintln!("walctl: cannot write to stdout: {e}");
-        std::process::exit(1);
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use wal::client::read::fetch_blob;
 use wal::encoding::BlobMetadata;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Command, StorageCommand};
 use crate::holders::{holders, node_http, progress, Holder, TRANSFERS_MAX};
 use crate::output::{print, s};
 use crate::{client, CliError};
@@ -34,8 +34,7 @@ pub async fn read_command(
     let (bytes, mut out) = read(cli, blob_id).await?;
     match output {
         Some(path) => {
-            std::fs::write(path, &bytes)
-                .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+            write_file(path, &bytes, force)?;
             out["output"] = json!(path.display().to_string());
             print(cli, &out, read_text);
         }
@@ -51,6 +50,51 @@ pub async fn read_command(
         }
     }
     Ok(())
+}
+
+/// Whether the command writes a blob's bytes to stdout (`read` without `-o FILE`).
+pub fn writes_data_to_stdout(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Storage(StorageCommand::Read { output, .. })
+            if output.as_deref().is_none_or(|path| path == Path::new("-"))
+    )
+}
+
+/// Writes the blob to `path`: never over an existing file (or link) without `force`,
+/// even one that appeared while the blob was read; with `force`, through a temporary
+/// file renamed over it, so a failed write leaves the old file whole.
+fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
+    use std::io::Write;
+    let failed =
+        |e: std::io::Error| CliError::Usage(format!("cannot write {}: {e}", path.display()));
+    if !force {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => CliError::Usage(format!(
+                    "{} exists; pass --force to overwrite it, or -o another file",
+                    path.display()
+                )),
+                _ => failed(e),
+            })?;
+        return file
+            .write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(failed);
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".walctl-{}", std::process::id()));
+    let temporary = std::path::PathBuf::from(temporary);
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.map_err(failed)
 }
 
 /// The blob's bytes on stdout; a reader that closed the pipe (`| head`) ends the

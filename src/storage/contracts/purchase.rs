@@ -89,7 +89,16 @@ pub async fn buy(
     let epoch = lock.epoch();
     let layout = layout_of(&request.metadata, n_shards)?;
     check_max_total(request.max_total, total_supply)?;
-    let quote = quote(conn, layout.size, request.epochs, n_shards, epoch, params).await?;
+    let quote = quote(
+        conn,
+        layout.size,
+        layout.encoding,
+        request.epochs,
+        n_shards,
+        epoch,
+        params,
+    )
+    .await?;
     if quote.total > request.max_total {
         return Err(Error::PriceAboveLimit(format!(
             "storing {} bytes for {} epochs costs {} WAL, above max_total {} WAL",
