@@ -69,3 +69,15 @@ pub fn progress(cli: &Cli, length: u64, what: &str) -> ProgressBar {
     bar.set_message(what.to_owned());
     bar
 }
+
+/// A spinner for a step with no count (encoding, certifying): drawn on a terminal's
+/// stderr only (indicatif hides it elsewhere), never with `--json`.
+pub fn spinner(cli: &Cli, what: &str) -> ProgressBar {
+    if cli.json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

@@ -12,7 +12,7 @@ use wal::client::LedgerClient;
 use wal::encoding::{encode, BlobMetadata};
 
 use crate::cli::Cli;
-use crate::holders::{holders, node_http, progress, Holder, TRANSFERS_MAX};
+use crate::holders::{holders, node_http, progress, spinner, Holder, TRANSFERS_MAX};
 use crate::output::{print, s};
 use crate::{client, fresh_key, signing_client, CliError};
 
@@ -48,7 +48,9 @@ async fn store(
     let bytes = std::fs::read(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let ledger = client(cli, None);
+    let encoding = spinner(cli, "encoding");
     let (metadata, slivers) = encode_for_network(&ledger, bytes).await?;
+    encoding.finish_and_clear();
     let quote: Value = ledger
         .get(&format!("/v1/price?size={}&epochs={epochs}", metadata.size))
         .await?;
@@ -63,6 +65,7 @@ async fn store(
     let blob_id = metadata.blob_id();
     let (confirmations, mut failures) = upload_all(cli, &blob_id, slivers).await?;
     let contract_id = s(&contract, "id");
+    let certifying = spinner(cli, "certifying");
     let certified = match certify(&signer, &contract_id, &confirmations).await {
         Ok(certified) => certified,
         Err(e) => {
@@ -70,6 +73,7 @@ async fn store(
             false
         }
     };
+    certifying.finish_and_clear();
     Ok(json!({
         "blob_id": blob_id,
         "contract_id": contract_id,
