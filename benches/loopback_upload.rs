@@ -1,7 +1,8 @@
 //! The floor under `walctl store`: the same file, encoded the same way, its slivers
 //! PUT over loopback HTTP with the same client (reqwest) and the same parallelism (8)
-//! to an axum server that only counts the bytes: no verification, no disk, no ledger.
-//! `scripts/bench-storage.sh` prints it next to the real store of the same file.
+//! to an axum server that writes each one to a file and fsyncs it, as a storage node
+//! must before it confirms: no verification, no ledger. `scripts/bench-storage.sh`
+//! prints it next to the real store of the same file.
 //!
 //!   cargo bench --bench loopback_upload -- FILE N_SHARDS
 #![allow(
@@ -21,6 +22,31 @@ use axum::Router;
 
 const PARALLEL_UPLOADS: usize = 8;
 
+#[derive(Clone)]
+struct Sink {
+    received: Arc<AtomicU64>,
+    dir: Arc<std::path::PathBuf>,
+}
+
+/// Writes the sliver to its own file and fsyncs it, off the async workers.
+async fn store_sliver(
+    State(sink): State<Sink>,
+    axum::extract::Path(shard): axum::extract::Path<u32>,
+    body: Bytes,
+) {
+    let path = sink.dir.join(format!("sliver-{shard}"));
+    let len = body.len() as u64;
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut file = std::fs::File::create(path).expect("the sliver file opens");
+        file.write_all(&body).expect("the sliver is written");
+        file.sync_all().expect("the sliver is synced");
+    })
+    .await
+    .expect("the write task ends");
+    sink.received.fetch_add(len, Ordering::Relaxed);
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args()
@@ -39,15 +65,15 @@ async fn main() {
     let encoded: u64 = slivers.iter().map(|s| s.len() as u64).sum();
 
     let received = Arc::new(AtomicU64::new(0));
+    let dir = std::env::temp_dir().join(format!("wal-loopback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
     let sink = Router::new()
-        .route(
-            "/sliver/{shard}",
-            put(|State(n): State<Arc<AtomicU64>>, body: Bytes| async move {
-                n.fetch_add(body.len() as u64, Ordering::Relaxed);
-            }),
-        )
+        .route("/sliver/{shard}", put(store_sliver))
         .layer(DefaultBodyLimit::disable())
-        .with_state(received.clone());
+        .with_state(Sink {
+            received: received.clone(),
+            dir: Arc::new(dir.clone()),
+        });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
@@ -78,9 +104,10 @@ async fn main() {
         encoded,
         "every byte arrived"
     );
+    std::fs::remove_dir_all(&dir).ok();
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!(
-        "encode {:.2} s; raw loopback upload of {:.0} MiB encoded ({} slivers) in {:.2} s = {:.0} MiB/s",
+        "encode {:.2} s; raw loopback upload (write + fsync) of {:.0} MiB encoded ({} slivers) in {:.2} s = {:.0} MiB/s",
         encode_secs,
         mib(encoded),
         n_shards,
