@@ -76,6 +76,26 @@ fn layout_of(metadata: &BlobMetadata, n_shards: u32) -> Result<Layout, Error> {
     Ok(layout)
 }
 
+/// The quote for the blob's own layout in `epoch`, refused when above `max_total`.
+async fn quote_within(
+    conn: &mut PgConnection,
+    layout: &Layout,
+    request: &BuyRequest,
+    epoch: i64,
+    params: &Params,
+) -> Result<crate::pricing::store::Quote, Error> {
+    let (size, epochs) = (layout.size, request.epochs);
+    let n_shards = layout.n_shards;
+    let quote = quote(conn, size, layout.encoding, epochs, n_shards, epoch, params).await?;
+    if quote.total > request.max_total {
+        return Err(Error::PriceAboveLimit(format!(
+            "storing {size} bytes for {epochs} epochs costs {} WAL, above max_total {} WAL",
+            quote.total, request.max_total
+        )));
+    }
+    Ok(quote)
+}
+
 /// Buys storage for a blob in the locked epoch.
 pub async fn buy(
     conn: &mut PgConnection,
@@ -89,22 +109,7 @@ pub async fn buy(
     let epoch = lock.epoch();
     let layout = layout_of(&request.metadata, n_shards)?;
     check_max_total(request.max_total, total_supply)?;
-    let quote = quote(
-        conn,
-        layout.size,
-        layout.encoding,
-        request.epochs,
-        n_shards,
-        epoch,
-        params,
-    )
-    .await?;
-    if quote.total > request.max_total {
-        return Err(Error::PriceAboveLimit(format!(
-            "storing {} bytes for {} epochs costs {} WAL, above max_total {} WAL",
-            layout.size, request.epochs, quote.total, request.max_total
-        )));
-    }
+    let quote = quote_within(conn, &layout, request, epoch, params).await?;
     // The storage part evenly over the covered slots (remainder into the first), the
     // write part into this epoch's slot.
     let mut slots = split_evenly(quote.storage_cost, request.epochs);
