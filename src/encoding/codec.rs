@@ -1,5 +1,6 @@
-//! Reed-Solomon coding of a blob into slivers and back, by the blob's `Encoding`
-//! (module docs), on every core: the slivers are cut into column segments that are
+//! Reed-Solomon coding of a blob into slivers and back, stripe by stripe, by the blob's
+//! `Encoding` (module docs), on every core: a stripe's pieces are cut into column
+//! segments that are
 //! coded independently (a systematic code works column by column, so the result is
 //! the same as coding whole slivers), and the slivers are hashed in parallel.
 
@@ -7,7 +8,9 @@ use rayon::prelude::*;
 use reed_solomon_erasure::galois_8;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
-use super::{sliver_root, BlobMetadata, Checked, Encoding, EncodingError, Layout};
+use super::merkle::Hash;
+use super::stream::{ConsistencyCheck, MetadataBuilder};
+use super::{BlobMetadata, Encoding, EncodingError, Layout};
 
 /// Columns per segment at least (bytes): below this, the per-call overhead dominates.
 const SEGMENT_BYTES_MIN: usize = 4096;
@@ -20,7 +23,8 @@ pub fn encode(blob: &[u8], n_shards: u32) -> Result<(BlobMetadata, Vec<Vec<u8>>)
     encode_as(blob, n_shards, Encoding::for_shards(n_shards))
 }
 
-/// Encodes a blob with a given encoding (which must support `n_shards`).
+/// Encodes a blob with a given encoding (which must support `n_shards`), stripe by
+/// stripe, into its whole slivers (`MetadataBuilder` is the same without keeping them).
 pub fn encode_as(
     blob: &[u8],
     n_shards: u32,
@@ -28,103 +32,87 @@ pub fn encode_as(
 ) -> Result<(BlobMetadata, Vec<Vec<u8>>), EncodingError> {
     let layout = Layout::with_encoding(blob.len() as u64, n_shards, encoding)?;
     let sliver_len = usize_of(layout.sliver_len, &layout)?;
-    let k = layout.k as usize;
-    let mut slivers: Vec<Vec<u8>> = (0..n_shards as usize)
-        .map(|i| {
-            let mut sliver = vec![0u8; sliver_len];
-            if i < k {
-                let start = (i * sliver_len).min(blob.len());
-                let end = ((i + 1) * sliver_len).min(blob.len());
-                sliver[..end - start].copy_from_slice(&blob[start..end]);
-            }
-            sliver
-        })
+    let mut slivers: Vec<Vec<u8>> = (0..n_shards)
+        .map(|_| Vec::with_capacity(sliver_len))
         .collect();
-    let (data, parity) = slivers.split_at_mut(k);
-    code_parity(&layout, data, parity)?;
-    let sliver_roots = slivers
-        .par_iter()
-        .map(|s| hex::encode(sliver_root(s, layout.chunk_len)))
-        .collect();
-    let metadata = BlobMetadata {
-        encoding,
-        size: layout.size,
-        n_shards,
-        k: layout.k,
-        sliver_len: layout.sliver_len,
-        chunk_len: layout.chunk_len,
-        sliver_roots,
-    };
-    Ok((metadata, slivers))
+    let mut metadata = MetadataBuilder::new(layout);
+    for stripe in 0..layout.stripes {
+        let range = layout.stripe_range(stripe);
+        let data = &blob[usize_of(range.start, &layout)?..usize_of(range.end, &layout)?];
+        let pieces = encode_stripe(&layout, data)?;
+        metadata.push_stripe(&pieces);
+        for (sliver, piece) in slivers.iter_mut().zip(pieces) {
+            sliver.extend_from_slice(&piece);
+        }
+    }
+    Ok((metadata.finish(), slivers))
 }
 
-/// Rebuilds the blob from any `k` slivers that verify against the metadata; slivers
-/// that do not verify are ignored (so a corrupt node cannot corrupt the blob), and the
-/// slivers not given are re-derived and checked against their roots (so an
-/// inconsistent encoding is refused instead of read differently by different readers).
-pub fn decode(
-    metadata: &BlobMetadata,
-    slivers: Vec<Option<Vec<u8>>>,
-) -> Result<Vec<u8>, EncodingError> {
-    let checked = metadata.checked()?;
-    let layout = checked.layout;
+/// The `n_shards` pieces of one stripe: its data (at most `stripe_data_len` bytes of
+/// the blob, padded with zeros) cut into k pieces, then the parity pieces.
+pub fn encode_stripe(layout: &Layout, data: &[u8]) -> Result<Vec<Vec<u8>>, EncodingError> {
+    let piece_len = usize_of(layout.stripe_sliver_len, layout)?;
+    if data.len() as u64 > layout.stripe_data_len() {
+        return Err(EncodingError::Codec(format!(
+            "a stripe holds at most {} bytes, not {}",
+            layout.stripe_data_len(),
+            data.len()
+        )));
+    }
+    let k = layout.k as usize;
+    let mut pieces: Vec<Vec<u8>> = (0..layout.n_shards as usize)
+        .map(|i| {
+            let mut piece = vec![0u8; piece_len];
+            if i < k {
+                let start = (i * piece_len).min(data.len());
+                let end = ((i + 1) * piece_len).min(data.len());
+                piece[..end - start].copy_from_slice(&data[start..end]);
+            }
+            piece
+        })
+        .collect();
+    let (data, parity) = pieces.split_at_mut(k);
+    code_parity(layout, data, parity)?;
+    Ok(pieces)
+}
+
+/// Rebuilds all `n_shards` pieces of one stripe from the pieces given (any k of them,
+/// each already verified against its sliver's chunks): the data is reconstructed, the
+/// parity derived again, and a given parity piece that differs from the derived one is
+/// `Inconsistent` (the writer committed to parity that does not belong to the data).
+pub fn decode_stripe(
+    layout: &Layout,
+    given: Vec<Option<Vec<u8>>>,
+) -> Result<Vec<Vec<u8>>, EncodingError> {
     let n = layout.n_shards as usize;
     let k = layout.k as usize;
-    let sliver_len = usize_of(layout.sliver_len, &layout)?;
-    let mut given: Vec<Option<Vec<u8>>> = slivers
+    let piece_len = usize_of(layout.stripe_sliver_len, layout)?;
+    let given: Vec<Option<Vec<u8>>> = given
         .into_iter()
         .chain(std::iter::repeat(None))
         .take(n)
         .collect();
-    given
-        .par_iter_mut()
-        .zip(0..layout.n_shards)
-        .for_each(|(sliver, index)| {
-            let ok = sliver
-                .as_ref()
-                .is_some_and(|s| checked.verify_sliver(index, s).is_ok());
-            if !ok {
-                *sliver = None;
-            }
+    if let Some(index) = given
+        .iter()
+        .position(|p| p.as_ref().is_some_and(|p| p.len() != piece_len))
+    {
+        return Err(EncodingError::SliverLength {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            given: given[index].as_ref().map_or(0, Vec::len),
+            expected: layout.stripe_sliver_len,
         });
-    let have = given.iter().filter(|s| s.is_some()).count();
+    }
+    let present: Vec<bool> = given.iter().map(Option::is_some).collect();
+    let have = present.iter().filter(|&&p| p).count();
     if have < k {
         return Err(EncodingError::NotEnoughSlivers { have, need: k });
     }
-    let present: Vec<bool> = given.iter().map(Option::is_some).collect();
     let mut all: Vec<Vec<u8>> = given
         .into_iter()
-        .map(|s| s.unwrap_or_else(|| vec![0u8; sliver_len]))
+        .map(|p| p.unwrap_or_else(|| vec![0u8; piece_len]))
         .collect();
-    reconstruct_data(&layout, &mut all, &present)?;
-    check_consistent(&checked, &mut all, &present)?;
-    let size = usize_of(layout.size, &layout)?;
-    let mut blob = Vec::with_capacity(k * sliver_len);
-    for sliver in all.iter().take(k) {
-        blob.extend_from_slice(sliver);
-    }
-    // The padding past `size` is zeros in the one true encoding.
-    if blob[size..].iter().any(|&b| b != 0) {
-        return Err(EncodingError::Inconsistent);
-    }
-    blob.truncate(size);
-    Ok(blob)
-}
-
-/// Every sliver matched its own root, but a writer could have committed to parity
-/// that does not belong to the data: then different sets of k slivers would decode to
-/// different blobs. So the parity is derived again from the (now complete) data: a
-/// given parity sliver must equal it byte for byte, and every sliver that was not
-/// given (data or parity) must match its root.
-fn check_consistent(
-    checked: &Checked,
-    all: &mut [Vec<u8>],
-    present: &[bool],
-) -> Result<(), EncodingError> {
-    let layout = &checked.layout;
-    let k = layout.k as usize;
-    let sliver_len = usize_of(layout.sliver_len, layout)?;
-    let mut parity: Vec<Vec<u8>> = vec![vec![0u8; sliver_len]; all.len() - k];
+    reconstruct_data(layout, &mut all, &present)?;
+    let mut parity: Vec<Vec<u8>> = vec![vec![0u8; piece_len]; n - k];
     code_parity(layout, &all[..k], &mut parity)?;
     let parity_matches = parity
         .par_iter()
@@ -137,18 +125,98 @@ fn check_consistent(
     for (slot, derived) in all[k..].iter_mut().zip(parity) {
         *slot = derived;
     }
-    let roots_match =
-        all.par_iter()
-            .zip(present)
-            .zip(0..layout.n_shards)
-            .all(|((sliver, &was_given), index)| {
-                was_given || checked.verify_sliver(index, sliver).is_ok()
-            });
-    if roots_match {
-        Ok(())
-    } else {
-        Err(EncodingError::Inconsistent)
+    Ok(all)
+}
+
+/// Rebuilds the blob from any `k` slivers that verify against the metadata; slivers
+/// that do not verify are ignored (so a corrupt node cannot corrupt the blob), and the
+/// slivers not given are derived again and checked against their roots (so an
+/// inconsistent encoding is refused instead of read differently by different readers).
+pub fn decode(
+    metadata: &BlobMetadata,
+    slivers: Vec<Option<Vec<u8>>>,
+) -> Result<Vec<u8>, EncodingError> {
+    let checked = metadata.checked()?;
+    let layout = checked.layout;
+    let n = layout.n_shards as usize;
+    let given: Vec<Option<(Vec<u8>, Vec<Hash>)>> = slivers
+        .into_iter()
+        .chain(std::iter::repeat(None))
+        .take(n)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .enumerate()
+        .map(|(index, sliver)| {
+            let sliver = sliver?;
+            let leaves = checked
+                .verified_leaves(u32::try_from(index).ok()?, &sliver)
+                .ok()?;
+            Some((sliver, leaves))
+        })
+        .collect();
+    let have = given.iter().filter(|s| s.is_some()).count();
+    if have < layout.k as usize {
+        return Err(EncodingError::NotEnoughSlivers {
+            have,
+            need: layout.k as usize,
+        });
     }
+    let mut check = ConsistencyCheck::new(&checked);
+    let mut blob = Vec::with_capacity(usize_of(layout.size, &layout)?);
+    for stripe in 0..layout.stripes {
+        let pieces = given
+            .iter()
+            .map(|s| {
+                s.as_ref()
+                    .map(|(sliver, _)| piece_of(&layout, sliver, stripe).to_vec())
+            })
+            .collect();
+        let leaves: Vec<Option<&[Hash]>> = given
+            .iter()
+            .map(|s| {
+                s.as_ref()
+                    .map(|(_, leaves)| layout.stripe_leaves(leaves, stripe))
+            })
+            .collect();
+        let all = decode_stripe(&layout, pieces)?;
+        check.push_stripe(&all, &leaves);
+        append_data(&layout, stripe, &all, &mut blob)?;
+    }
+    check.finish()?;
+    Ok(blob)
+}
+
+/// Stripe `stripe`'s piece of a whole sliver (of the layout's length, as `decode`
+/// checked).
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the sliver is in memory, so its length and every offset into it fit a usize"
+)]
+fn piece_of<'a>(layout: &Layout, sliver: &'a [u8], stripe: u64) -> &'a [u8] {
+    let len = layout.stripe_sliver_len as usize;
+    &sliver[stripe as usize * len..][..len]
+}
+
+/// Appends stripe `stripe`'s blob bytes (its data pieces, without the padding past the
+/// blob's end) to `blob`; padding that is not zeros is `Inconsistent`.
+pub fn append_data(
+    layout: &Layout,
+    stripe: u64,
+    pieces: &[Vec<u8>],
+    blob: &mut Vec<u8>,
+) -> Result<(), EncodingError> {
+    let range = layout.stripe_range(stripe);
+    let mut wanted = usize_of(range.end - range.start, layout)?;
+    for piece in &pieces[..layout.k as usize] {
+        let take = wanted.min(piece.len());
+        blob.extend_from_slice(&piece[..take]);
+        // The padding past `size` is zeros in the one true encoding.
+        if piece[take..].iter().any(|&b| b != 0) {
+            return Err(EncodingError::Inconsistent);
+        }
+        wanted -= take;
+    }
+    Ok(())
 }
 
 fn usize_of(value: u64, layout: &Layout) -> Result<usize, EncodingError> {
@@ -193,7 +261,7 @@ fn code_parity<D: AsRef<[u8]> + Sync>(
         return Ok(());
     }
     let k = layout.k as usize;
-    let segment = segment_len(usize_of(layout.sliver_len, layout)?);
+    let segment = segment_len(parity[0].len());
     let columns = by_segment(parity, segment);
     match layout.encoding {
         Encoding::RsGf8 => {
@@ -252,7 +320,7 @@ fn reconstruct_data(
     if present[..k].iter().all(|&p| p) {
         return Ok(());
     }
-    let segment = segment_len(usize_of(layout.sliver_len, layout)?);
+    let segment = segment_len(all[0].len());
     let columns = by_segment(all, segment);
     match layout.encoding {
         Encoding::RsGf8 => {

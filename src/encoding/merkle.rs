@@ -102,3 +102,91 @@ pub fn verify(
     }
     used == siblings.len() && &hash == root_hash
 }
+
+/// The root of a sliver computed as its bytes arrive, in O(log n) memory: the tree of
+/// the module docs is the binary-counter forest of its leaves (a perfect subtree per
+/// set bit of the leaf count, largest first) with the subtrees merged right to left,
+/// so a stack of subtree roots is all that needs keeping.
+#[derive(Clone, Debug)]
+pub struct RootBuilder {
+    chunk_len: usize,
+    partial: Vec<u8>,
+    /// Roots of perfect subtrees with their heights, heights strictly decreasing.
+    peaks: Vec<(Hash, u32)>,
+    leaves: Option<Vec<Hash>>,
+    leaf_count: u64,
+}
+
+impl RootBuilder {
+    /// A builder cutting bytes into chunks of `chunk_len` (at least 1); with
+    /// `keep_leaves` it also records every leaf hash (a node saves them for proofs).
+    pub fn new(chunk_len: usize, keep_leaves: bool) -> RootBuilder {
+        RootBuilder {
+            chunk_len: chunk_len.max(1),
+            partial: Vec::new(),
+            peaks: Vec::new(),
+            leaves: keep_leaves.then(Vec::new),
+            leaf_count: 0,
+        }
+    }
+
+    /// Appends bytes of the sliver; a chunk is hashed once it is whole.
+    pub fn push_bytes(&mut self, mut bytes: &[u8]) {
+        if !self.partial.is_empty() {
+            let take = (self.chunk_len - self.partial.len()).min(bytes.len());
+            self.partial.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.partial.len() < self.chunk_len {
+                return;
+            }
+            let chunk = std::mem::take(&mut self.partial);
+            self.push_leaf(leaf_hash(&chunk));
+        }
+        let whole = bytes.len() / self.chunk_len * self.chunk_len;
+        for chunk in bytes[..whole].chunks(self.chunk_len) {
+            self.push_leaf(leaf_hash(chunk));
+        }
+        self.partial.extend_from_slice(&bytes[whole..]);
+    }
+
+    /// Appends the leaf hash of a whole chunk (one already verified elsewhere). Only
+    /// valid between whole chunks: call it with no partial chunk pending.
+    pub fn push_leaf(&mut self, leaf: Hash) {
+        debug_assert!(self.partial.is_empty(), "a leaf after a partial chunk");
+        if let Some(leaves) = &mut self.leaves {
+            leaves.push(leaf);
+        }
+        self.leaf_count += 1;
+        let mut hash = leaf;
+        let mut height = 0;
+        while let Some(&(left, left_height)) = self.peaks.last() {
+            if left_height != height {
+                break;
+            }
+            self.peaks.pop();
+            hash = node_hash(&left, &hash);
+            height += 1;
+        }
+        self.peaks.push((hash, height));
+    }
+
+    /// Whole chunks so far.
+    pub fn leaf_count(&self) -> u64 {
+        self.leaf_count
+    }
+
+    /// The root (a pending partial chunk is the last, shorter chunk) and, with
+    /// `keep_leaves`, the leaves; `None` for a sliver of no bytes at all.
+    pub fn finish(mut self) -> Option<(Hash, Vec<Hash>)> {
+        if !self.partial.is_empty() {
+            let chunk = std::mem::take(&mut self.partial);
+            self.push_leaf(leaf_hash(&chunk));
+        }
+        let mut peaks = self.peaks.into_iter().rev().map(|(hash, _)| hash);
+        let mut root = peaks.next()?;
+        for left in peaks {
+            root = node_hash(&left, &root);
+        }
+        Some((root, self.leaves.unwrap_or_default()))
+    }
+}

@@ -15,9 +15,23 @@
 //! New blobs are written with `Encoding::for_shards(n_shards)`; the README gives the
 //! measurements behind that choice.
 //!
-//! **Layout.** `sliver_len = ceil(size / k)` rounded up to the encoding's symbol size (at
-//! least one symbol). The blob, padded with zeros to `k * sliver_len` bytes, is sliver 0, 1, ...,
-//! k-1 in order; slivers k.. are parity. Sliver `i` belongs to shard `i`.
+//! **Layout.** The blob is cut into `stripes` stripes that are coded independently, so a
+//! writer or reader holds one stripe at a time however large the blob. A stripe's
+//! encoded bytes are at most `STRIPE_ENCODED_BYTES_MAX` (32 MiB): `stripe_max =
+//! max(4096, floor(32 MiB / n_shards / 4096) * 4096)` bytes per stripe sliver.
+//!
+//! - One stripe when `size <= k * stripe_max`: `stripe_sliver_len = ceil(size / k)`
+//!   rounded up to the encoding's symbol size (at least one symbol).
+//! - Otherwise `m = ceil(size / (k * stripe_max))`, `stripe_sliver_len = ceil(size /
+//!   (k * m))` rounded up to a multiple of 4096, and `stripes = ceil(size / (k *
+//!   stripe_sliver_len))` (so no stripe is all padding).
+//!
+//! Stripe `j` holds the blob's bytes `[j * k * stripe_sliver_len, (j + 1) * k *
+//! stripe_sliver_len)`, padded with zeros past the end of the blob; within it, data
+//! piece `i` (`i < k`) is bytes `[i * stripe_sliver_len, (i + 1) * stripe_sliver_len)`,
+//! and pieces k.. are its parity. Sliver `i` is piece `i` of every stripe in stripe
+//! order (`sliver_len = stripes * stripe_sliver_len`) and belongs to shard `i`. A
+//! one-stripe blob is thus the blob padded to `k * sliver_len`, cut into k slivers.
 //!
 //! **Chunks and Merkle roots.** `chunk_len = min(4096, sliver_len)`; a sliver is cut into
 //! `ceil(sliver_len / chunk_len)` chunks (the last may be shorter). Leaf hash =
@@ -27,25 +41,33 @@
 //!
 //! **Metadata and blob id.** `metadata = {encoding, size, n_shards, k, sliver_len,
 //! chunk_len, sliver_roots}`. Its canonical encoding is the ASCII bytes
-//! `wal-blob-metadata-v2`, then the encoding's code (u8: 1 = `rs-gf8`, 2 =
+//! `wal-blob-metadata-v3`, then the encoding's code (u8: 1 = `rs-gf8`, 2 =
 //! `rs-gf16-leopard`), `size` (u64), `n_shards` (u32), `k` (u32), `sliver_len` (u64),
 //! `chunk_len` (u32), all big-endian, then the 32-byte roots in shard order. The blob id
 //! is the SHA-256 of that encoding as 64 lowercase hex digits. Every field but the roots
 //! is determined by `encoding`, `size` and `n_shards`, so `validate` refuses any other
-//! values (and an encoding that does not support `n_shards`).
+//! values (and an encoding that does not support `n_shards`). (v3: the striped layout;
+//! v2 coded the whole blob as one stripe.)
+//!
+//! **Streams.** A sliver's root can be computed as its bytes arrive
+//! (`merkle::RootBuilder`: the tree above is the binary-counter forest of its leaves,
+//! merged right to left), and a stream of stripes decodes one stripe at a time
+//! (`decode_stripe`), so nodes and clients never need a whole sliver or blob in memory.
 
 mod code;
 mod codec;
 mod error;
 pub mod merkle;
+mod stream;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use code::Encoding;
-pub use codec::{decode, encode, encode_as};
+pub use codec::{append_data, decode, decode_stripe, encode, encode_as, encode_stripe};
 pub use error::EncodingError;
 use merkle::Hash;
+pub use stream::{ConsistencyCheck, MetadataBuilder};
 
 /// The most shards a blob may be encoded for: `n_shards` must be 1..=1000.
 pub const N_SHARDS_MAX: u32 = 1000;
@@ -55,7 +77,9 @@ pub const GF8_SHARDS_MAX: u32 = 256;
 pub const CHUNK_LEN_MAX: u64 = 4096;
 /// The largest blob the encoding accepts (the API may set a lower limit).
 pub const BLOB_SIZE_MAX: u64 = 1 << 36;
-const METADATA_DOMAIN: &[u8] = b"wal-blob-metadata-v2";
+/// The most encoded bytes (all `n_shards` pieces) of one stripe: 32 MiB.
+pub const STRIPE_ENCODED_BYTES_MAX: u64 = 32 << 20;
+const METADATA_DOMAIN: &[u8] = b"wal-blob-metadata-v3";
 
 /// Everything that follows from the encoding, `size` and `n_shards`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,8 +92,12 @@ pub struct Layout {
     pub n_shards: u32,
     /// Data slivers, `n_shards - 2f`: any `k` of the slivers rebuild the blob.
     pub k: u32,
-    /// Bytes per sliver: `ceil(size / k)` rounded up to the encoding's symbol size (1 byte
-    /// for `rs-gf8`, 2 for `rs-gf16-leopard`), and at least one symbol.
+    /// Stripes coded independently: at least 1 (module docs).
+    pub stripes: u64,
+    /// Bytes of each sliver per stripe: a multiple of the symbol size (1 byte for
+    /// `rs-gf8`, 2 for `rs-gf16-leopard`), and of 4096 when there are several stripes.
+    pub stripe_sliver_len: u64,
+    /// Bytes per sliver: `stripes * stripe_sliver_len`.
     pub sliver_len: u64,
     /// Bytes per Merkle chunk: `min(4096, sliver_len)`; a sliver's last chunk may be shorter.
     pub chunk_len: u64,
@@ -104,19 +132,45 @@ impl Layout {
             return Err(EncodingError::TooLarge(size));
         }
         let k = data_shards(n_shards);
-        let symbol = encoding.symbol_bytes();
-        let sliver_len = size
-            .div_ceil(u64::from(k))
-            .next_multiple_of(symbol)
-            .max(symbol);
+        let (stripes, stripe_sliver_len) = stripes_of(size, n_shards, k, encoding.symbol_bytes());
+        let sliver_len = stripes * stripe_sliver_len;
         Ok(Layout {
             encoding,
             size,
             n_shards,
             k,
+            stripes,
+            stripe_sliver_len,
             sliver_len,
             chunk_len: sliver_len.min(CHUNK_LEN_MAX),
         })
+    }
+
+    /// The blob's bytes per stripe (its k data pieces): `k * stripe_sliver_len`.
+    pub fn stripe_data_len(&self) -> u64 {
+        u64::from(self.k) * self.stripe_sliver_len
+    }
+
+    /// The blob's bytes in stripe `stripe`: `[start, end)`, `end` at most `size` (the
+    /// rest of the stripe is padding).
+    pub fn stripe_range(&self, stripe: u64) -> std::ops::Range<u64> {
+        let start = (stripe * self.stripe_data_len()).min(self.size);
+        start..(start + self.stripe_data_len()).min(self.size)
+    }
+
+    /// Merkle chunks per sliver per stripe: `ceil(stripe_sliver_len / chunk_len)` (a
+    /// stripe's pieces are whole chunks when there are several stripes).
+    pub fn chunks_per_piece(&self) -> u64 {
+        self.stripe_sliver_len.div_ceil(self.chunk_len)
+    }
+
+    /// Stripe `stripe`'s part of a sliver's leaf hashes.
+    pub fn stripe_leaves<'a>(&self, leaves: &'a [Hash], stripe: u64) -> &'a [Hash] {
+        let per = usize::try_from(self.chunks_per_piece()).unwrap_or(usize::MAX);
+        let start = usize::try_from(stripe)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(per);
+        &leaves[start.min(leaves.len())..start.saturating_add(per).min(leaves.len())]
     }
 
     /// The number of chunks in each sliver, `ceil(sliver_len / chunk_len)`: at most 2^24.
@@ -132,6 +186,19 @@ impl Layout {
     pub fn encoded_size(&self) -> u64 {
         self.sliver_len * u64::from(self.n_shards)
     }
+}
+
+/// The stripe count and the bytes per sliver per stripe (module docs).
+fn stripes_of(size: u64, n_shards: u32, k: u32, symbol: u64) -> (u64, u64) {
+    let k = u64::from(k);
+    let per_sliver = STRIPE_ENCODED_BYTES_MAX / u64::from(n_shards);
+    let stripe_max = (per_sliver / CHUNK_LEN_MAX * CHUNK_LEN_MAX).max(CHUNK_LEN_MAX);
+    if size <= k * stripe_max {
+        return (1, size.div_ceil(k).next_multiple_of(symbol).max(symbol));
+    }
+    let wanted = size.div_ceil(k * stripe_max);
+    let stripe_sliver_len = size.div_ceil(k * wanted).next_multiple_of(CHUNK_LEN_MAX);
+    (size.div_ceil(k * stripe_sliver_len), stripe_sliver_len)
 }
 
 /// f: the shards that may be faulty.
@@ -194,6 +261,15 @@ impl BlobMetadata {
             self.root(index)?;
         }
         Ok(layout)
+    }
+
+    /// Sliver `index`'s Merkle root; `SliverIndex` past the shards, `RootSyntax` if it is
+    /// not 64 lowercase hex digits.
+    pub fn sliver_root_hash(&self, index: u32) -> Result<Hash, EncodingError> {
+        if index >= self.n_shards || index as usize >= self.sliver_roots.len() {
+            return Err(EncodingError::SliverIndex(index));
+        }
+        self.root(index as usize)
     }
 
     fn root(&self, index: usize) -> Result<Hash, EncodingError> {
@@ -291,19 +367,29 @@ impl BlobMetadata {
 }
 
 /// Validated metadata with its roots parsed (`BlobMetadata::checked`).
-pub(crate) struct Checked {
+pub struct Checked {
     pub(crate) layout: Layout,
     roots: Vec<Hash>,
 }
 
 impl Checked {
-    /// `BlobMetadata::verify_sliver` without validating the metadata again.
-    pub(crate) fn verify_sliver(&self, index: u32, sliver: &[u8]) -> Result<(), EncodingError> {
+    /// `BlobMetadata::verify_sliver` without validating the metadata again, returning
+    /// the sliver's leaf hashes.
+    pub(crate) fn verified_leaves(
+        &self,
+        index: u32,
+        sliver: &[u8],
+    ) -> Result<Vec<Hash>, EncodingError> {
         let root = self
             .roots
             .get(index as usize)
             .ok_or(EncodingError::SliverIndex(index))?;
-        check_sliver(&self.layout, root, index, sliver)
+        check_length(&self.layout, index, sliver)?;
+        let leaves = chunk_leaves(sliver, self.layout.chunk_len);
+        if merkle::root(leaves.clone()) != *root {
+            return Err(EncodingError::SliverRoot(index));
+        }
+        Ok(leaves)
     }
 }
 
@@ -314,15 +400,20 @@ fn check_sliver(
     index: u32,
     sliver: &[u8],
 ) -> Result<(), EncodingError> {
+    check_length(layout, index, sliver)?;
+    if sliver_root(sliver, layout.chunk_len) != *root {
+        return Err(EncodingError::SliverRoot(index));
+    }
+    Ok(())
+}
+
+fn check_length(layout: &Layout, index: u32, sliver: &[u8]) -> Result<(), EncodingError> {
     if sliver.len() as u64 != layout.sliver_len {
         return Err(EncodingError::SliverLength {
             index,
             given: sliver.len(),
             expected: layout.sliver_len,
         });
-    }
-    if sliver_root(sliver, layout.chunk_len) != *root {
-        return Err(EncodingError::SliverRoot(index));
     }
     Ok(())
 }
