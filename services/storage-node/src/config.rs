@@ -20,8 +20,6 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `WAL_LEDGER_URL` (http://127.0.0.1:8080).
     pub ledger_url: String,
-    /// `WAL_NODE_SLIVER_BYTES_MAX` (64 MiB).
-    pub sliver_bytes_max: usize,
     /// `WAL_NODE_CONCURRENCY_MAX` (64).
     pub concurrency_max: usize,
     /// `WAL_NODE_EXPIRY_INTERVAL_SECS` (30, at least 1).
@@ -47,7 +45,6 @@ impl Config {
                 SocketAddr::from(([127, 0, 0, 1], 9000)),
             )?,
             ledger_url: text("WAL_LEDGER_URL", "http://127.0.0.1:8080"),
-            sliver_bytes_max: parsed("WAL_NODE_SLIVER_BYTES_MAX", 64 << 20)?,
             concurrency_max: parsed("WAL_NODE_CONCURRENCY_MAX", 64)?,
             expiry_interval: Duration::from_secs(expiry_secs),
         })

@@ -5,7 +5,8 @@
 //! Configuration (environment): `WAL_NODE_KEY_FILE` (its protocol key),
 //! `WAL_NODE_DATA_DIR`, `WAL_NODE_LISTEN_ADDR` (default 127.0.0.1:9000; `:0` picks a
 //! port and the node prints `listening on http://ADDR`), `WAL_LEDGER_URL`,
-//! `WAL_NODE_SLIVER_BYTES_MAX` (default 64 MiB), `WAL_NODE_CONCURRENCY_MAX` (64),
+//! `WAL_NODE_CONCURRENCY_MAX` (64), (no sliver size setting: an upload is as long as
+//! the blob's metadata says, so the sliver limit follows from the blob limit),
 //! `WAL_NODE_EXPIRY_INTERVAL_SECS` (30: how often it drops the slivers of blobs no
 //! longer paid for).
 //! It stops on SIGTERM or Ctrl-C, finishing the requests in flight.
@@ -16,6 +17,7 @@ mod disk;
 mod error;
 mod ledger;
 mod routes;
+mod transfer;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -76,7 +78,7 @@ async fn run() -> Result<(), StartError> {
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, "storage node serving");
-    let app = routes::router(node, config.sliver_bytes_max, config.concurrency_max);
+    let app = routes::router(node, config.concurrency_max);
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await

@@ -1,12 +1,11 @@
-//! The node's HTTP API: sliver uploads (verified, only for paid blobs and its own
-//! shards), sliver reads, confirmations, challenge answers, health and metrics; and
-//! the expiry of slivers no longer paid for.
+//! The node's HTTP API: sliver uploads and reads (streamed, in `transfer`),
+//! confirmations, challenge answers, health and metrics; and the expiry of slivers no
+//! longer paid for.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -14,13 +13,15 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
-use wal::encoding::chunk_proof;
+use wal::encoding::merkle;
+use wal::encoding::{BlobMetadata, ChunkProof};
 use wal::wire::ids::{BlobId, IdError};
 use wal::wire::{challenge, confirmation};
 
 use crate::disk::Disk;
 use crate::error::Error;
 use crate::ledger::Ledger;
+use crate::transfer;
 
 pub struct Node {
     pub key: SigningKey,
@@ -39,33 +40,35 @@ pub type Shared = Arc<Node>;
 
 /// A blob id by the one rule of `wire::ids::BlobId` (either case); its canonical
 /// (lower-case) spelling names it on disk and at the ledger.
-fn parse_blob_id(text: &str) -> Result<BlobId, Error> {
+pub(crate) fn parse_blob_id(text: &str) -> Result<BlobId, Error> {
     text.parse()
         .map_err(|e: IdError| Error::InvalidArgument(format!("blob_id: {e}")))
 }
 
-fn io(e: std::io::Error) -> Error {
+pub(crate) fn io(e: std::io::Error) -> Error {
     Error::internal(e)
 }
 
 #[derive(Serialize)]
-struct Confirmation {
+pub(crate) struct Confirmation {
     node_id: String,
     epoch: i64,
     shards: Vec<u32>,
     signature: String,
 }
 
+/// The answer to an upload.
 #[derive(Serialize)]
-struct Stored {
-    blob_id: String,
-    shard: u32,
+pub(crate) struct Stored {
+    pub(crate) blob_id: String,
+    /// The shards whose slivers the upload carried (and this node now keeps).
+    pub(crate) shards: Vec<u32>,
     /// Present once this node holds all its shards' slivers of the blob.
-    confirmation: Option<Confirmation>,
+    pub(crate) confirmation: Option<Confirmation>,
 }
 
 /// The confirmation, if every shard this node holds has its sliver here.
-async fn confirmation_if_complete(
+pub(crate) async fn confirmation_if_complete(
     node: &Node,
     blob_id: &str,
 ) -> Result<Option<Confirmation>, Error> {
@@ -80,55 +83,6 @@ async fn confirmation_if_complete(
         signature: confirmation::sign(&node.key, &blob, epoch, node_id, &shards),
         shards,
     }))
-}
-
-/// Accepts a sliver only for a blob with an active (paid) contract, only for a shard
-/// this node holds, and only if it verifies against the blob's metadata.
-async fn put_sliver(
-    State(node): State<Shared>,
-    Path((blob_id, shard)): Path<(String, u32)>,
-    body: Bytes,
-) -> Result<Json<Stored>, Error> {
-    let blob_id = parse_blob_id(&blob_id)?.to_string();
-    let _no_expiry = node.expiry.read().await;
-    let metadata = node.ledger.paid_metadata(&blob_id).await?;
-    let (node_id, epoch, shards) = node.ledger.my_shards().await?;
-    if !shards.contains(&shard) {
-        return Err(Error::Forbidden(format!(
-            "node {node_id} does not hold shard {shard} in epoch {epoch} (it holds {shards:?})"
-        )));
-    }
-    metadata
-        .verify_sliver(shard, &body)
-        .map_err(|e| Error::InvalidArgument(format!("the sliver does not verify: {e}")))?;
-    node.disk.put(&blob_id, shard, body).await.map_err(io)?;
-    node.stored.fetch_add(1, Ordering::Relaxed);
-    let confirmation = confirmation_if_complete(&node, &blob_id).await?;
-    Ok(Json(Stored {
-        blob_id,
-        shard,
-        confirmation,
-    }))
-}
-
-/// A stored sliver, verified again before it is served.
-async fn get_sliver(
-    State(node): State<Shared>,
-    Path((blob_id, shard)): Path<(String, u32)>,
-) -> Result<impl IntoResponse, Error> {
-    let blob_id = parse_blob_id(&blob_id)?.to_string();
-    let metadata = node.ledger.paid_metadata(&blob_id).await?;
-    let bytes = node
-        .disk
-        .get(&blob_id, shard)
-        .await
-        .map_err(io)?
-        .ok_or_else(|| Error::NotFound(format!("no sliver {shard} of blob {blob_id} here")))?;
-    metadata
-        .verify_sliver(shard, &bytes)
-        .map_err(|e| Error::internal(format!("stored sliver failed verification: {e}")))?;
-    node.served.fetch_add(1, Ordering::Relaxed);
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 
 async fn get_confirmation(
@@ -159,20 +113,8 @@ async fn answer_challenge(
     hex::decode_to_slice(&challenge.nonce, &mut nonce)
         .map_err(|_| Error::InvalidArgument("nonce must be 64 hex digits".into()))?;
     let metadata = node.ledger.paid_metadata(&blob_id).await?;
-    let sliver = node
-        .disk
-        .get(&blob_id, challenge.shard)
-        .await
-        .map_err(io)?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "no sliver {} of blob {} here",
-                challenge.shard, blob_id
-            ))
-        })?;
-    let proof = chunk_proof(&sliver, metadata.chunk_len, challenge.chunk).ok_or_else(|| {
-        Error::InvalidArgument(format!("chunk {} does not exist", challenge.chunk))
-    })?;
+    let proof =
+        chunk_with_proof(&node, &blob_id, &metadata, challenge.shard, challenge.chunk).await?;
     node.challenges.fetch_add(1, Ordering::Relaxed);
     let signed = challenge::Signed {
         nonce: &nonce,
@@ -187,6 +129,35 @@ async fn answer_challenge(
         chunk: hex::encode(&proof.chunk),
         siblings: proof.siblings.iter().map(hex::encode).collect(),
     }))
+}
+
+/// Chunk `chunk` of a stored sliver and its Merkle proof, from the chunk's bytes and
+/// the sliver's leaves (never the whole sliver).
+async fn chunk_with_proof(
+    node: &Node,
+    blob_id: &str,
+    metadata: &BlobMetadata,
+    shard: u32,
+    chunk: u32,
+) -> Result<ChunkProof, Error> {
+    let leaves = transfer::verified_leaves(&node.disk, blob_id, metadata, shard).await?;
+    if chunk as usize >= leaves.len() {
+        return Err(Error::InvalidArgument(format!(
+            "chunk {chunk} does not exist"
+        )));
+    }
+    let offset = u64::from(chunk) * metadata.chunk_len;
+    let len = usize::try_from(metadata.chunk_len.min(metadata.sliver_len - offset))
+        .map_err(Error::internal)?;
+    let (disk, id) = (node.disk.clone(), blob_id.to_owned());
+    let bytes = tokio::task::spawn_blocking(move || disk.read_at_blocking(&id, shard, offset, len))
+        .await
+        .map_err(Error::internal)?
+        .map_err(io)?;
+    Ok(ChunkProof {
+        chunk: bytes,
+        siblings: merkle::proof(leaves, chunk as usize),
+    })
 }
 
 async fn health() -> &'static str {
@@ -235,17 +206,28 @@ pub fn spawn_expiry(node: Shared, interval: Duration) {
     });
 }
 
-pub fn router(node: Shared, sliver_bytes_max: usize, concurrency_max: usize) -> Router {
+/// The largest JSON body (a challenge): uploads are streams bounded by the metadata.
+const JSON_BYTES_MAX: usize = 64 << 10;
+
+pub fn router(node: Shared, concurrency_max: usize) -> Router {
     Router::new()
         .route(
             "/v1/blobs/{blob_id}/slivers/{shard}",
-            put(put_sliver).get(get_sliver),
+            put(transfer::put_sliver).get(transfer::get_sliver),
+        )
+        .route(
+            "/v1/blobs/{blob_id}/slivers",
+            put(transfer::put_slivers).get(transfer::get_slivers),
+        )
+        .route(
+            "/v1/blobs/{blob_id}/slivers/{shard}/leaves",
+            get(transfer::get_leaves),
         )
         .route("/v1/blobs/{blob_id}/confirmation", get(get_confirmation))
         .route("/v1/challenges", post(answer_challenge))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(sliver_bytes_max))
+        .layer(DefaultBodyLimit::max(JSON_BYTES_MAX))
         .layer(tower::limit::ConcurrencyLimitLayer::new(concurrency_max))
         .with_state(node)
 }
