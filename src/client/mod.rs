@@ -2,9 +2,11 @@
 //! idempotent retries. Used by `walctl`, the services and the tests.
 
 pub mod api;
+pub mod download;
 pub mod keyfile;
 pub mod read;
 pub mod repair;
+pub mod upload;
 
 use std::time::Duration;
 

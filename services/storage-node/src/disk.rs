@@ -114,7 +114,11 @@ impl Disk {
     }
 
     /// The sliver's file, opened for reading.
-    pub fn open_sliver_blocking(&self, blob_id: &str, shard: u32) -> std::io::Result<std::fs::File> {
+    pub fn open_sliver_blocking(
+        &self,
+        blob_id: &str,
+        shard: u32,
+    ) -> std::io::Result<std::fs::File> {
         std::fs::File::open(self.sliver_path(blob_id, shard))
     }
 

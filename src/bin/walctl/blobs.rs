@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use wal::encoding::encode;
 
 use crate::cli::{BlobCommand, Cli, StorageCommand};
 use crate::output::{more_line, print, s};
@@ -24,7 +23,20 @@ pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
             epochs,
             max_total,
             deletable,
-        } => store::command(cli, file, *epochs, max_total.as_deref(), *deletable).await,
+            force,
+        } => {
+            let args = store::StoreArgs {
+                file,
+                epochs: *epochs,
+                max_total: max_total.as_deref(),
+                deletable: *deletable,
+                force: *force,
+            };
+            store::command(cli, &args).await
+        }
+        StorageCommand::Certify { contract_id, file } => {
+            store::certify_command(cli, contract_id, file.as_deref()).await
+        }
         StorageCommand::Read {
             blob_id,
             output,
@@ -105,10 +117,7 @@ async fn blob_id(cli: &Cli, file: &Path, n_shards: Option<u32>) -> Result<(), Cl
         Some(n) => n,
         None => client(cli, None).network().await?.n_shards,
     };
-    let bytes = std::fs::read(file)
-        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let (metadata, _) =
-        encode(&bytes, n_shards).map_err(|e| CliError::Usage(format!("cannot encode: {e}")))?;
+    let metadata = store::metadata_of_file(cli, file, n_shards).await?;
     let out = json!({
         "blob_id": metadata.blob_id(), "size": metadata.size, "n_shards": n_shards,
         "encoding": metadata.encoding.name(),

@@ -206,7 +206,8 @@ pub enum StorageCommand {
         #[arg(long)]
         epochs: u32,
     },
-    /// Store a file: quote, pay, encode, upload slivers to their nodes, certify.
+    /// Store a file: encode, pay (unless already paid or stored), upload each node its
+    /// slivers, certify. A slow or hung node is dropped after --timeout-secs.
     Store {
         file: PathBuf,
         #[arg(long)]
@@ -217,6 +218,17 @@ pub enum StorageCommand {
         /// Allow deleting it early for a refund.
         #[arg(long)]
         deletable: bool,
+        /// Buy storage even if the blob is already certified for the epochs asked.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Finish a paid, uncertified contract: collect the nodes' confirmations (uploading
+    /// the slivers they lack from `--file`) and certify it. Pays nothing.
+    Certify {
+        contract_id: String,
+        /// The stored file, for nodes that lack their slivers.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// A blob's storage: its active contracts, certification, end epoch.
     #[command(subcommand)]

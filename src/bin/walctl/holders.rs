@@ -1,6 +1,6 @@
 //! What walctl's data path (store, read, blob health) shares when it talks to storage
-//! nodes: who holds each shard this epoch, the HTTP client for the nodes, and the
-//! progress bar of a sliver transfer.
+//! nodes: who holds each shard this epoch, the HTTP client for the nodes with its stall
+//! timeout, and the progress bars.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,10 +12,6 @@ use serde_json::Value;
 use crate::cli::Cli;
 use crate::output::s;
 use crate::{client, CliError};
-
-/// Parallel uploads or downloads at once.
-pub const TRANSFERS_MAX: usize = 8;
-const NODE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Holder {
     pub node_id: String,
@@ -45,26 +41,37 @@ pub async fn holders(cli: &Cli) -> Result<(i64, HashMap<u32, Arc<Holder>>), CliE
     Ok((epoch, out))
 }
 
-/// The HTTP client for storage nodes; each request gives up after `NODE_TIMEOUT`.
-pub fn node_http() -> Result<reqwest::Client, CliError> {
+/// How long a node may stay silent (no connection, no bytes taken or sent, no
+/// answer) before walctl gives up on it: `--timeout-secs`.
+pub fn stall(cli: &Cli) -> Duration {
+    Duration::from_secs(cli.timeout_secs.max(1))
+}
+
+/// The HTTP client for storage nodes: it gives up on a connection or a read that
+/// stalls for `stall(cli)`, never on a transfer that is merely long.
+pub fn node_http(cli: &Cli) -> Result<reqwest::Client, CliError> {
     reqwest::Client::builder()
-        .timeout(NODE_TIMEOUT)
+        .connect_timeout(stall(cli))
+        .read_timeout(stall(cli))
         .build()
         .map_err(|e| CliError::Usage(e.to_string()))
 }
 
-/// A bar counting slivers, hidden with `--json` (its output is for programs).
-pub fn progress(cli: &Cli, length: u64, what: &str) -> ProgressBar {
+/// A bar counting a blob's bytes (encoding, uploading, reading), hidden with `--json`
+/// and off a terminal.
+pub fn byte_progress(cli: &Cli, length: u64, what: &str) -> ProgressBar {
     if cli.json {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(length);
     #[expect(
         clippy::expect_used,
-        reason = "the template is a literal that parses (every walctl upload uses it)"
+        reason = "the template is a literal that parses (every walctl transfer uses it)"
     )]
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} slivers {elapsed}")
-        .expect("a valid template");
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed}",
+    )
+    .expect("a valid template");
     bar.set_style(style.progress_chars("=> "));
     bar.set_message(what.to_owned());
     bar

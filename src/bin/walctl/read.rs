@@ -6,16 +6,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use wal::client::read::fetch_blob;
+use wal::client::download::{read_blob, ReadError};
 use wal::encoding::BlobMetadata;
 
 use crate::cli::{Cli, Command, StorageCommand};
-use crate::holders::{holders, node_http, progress, Holder, TRANSFERS_MAX};
+use crate::holders::{byte_progress, holders, node_http, stall, Holder};
 use crate::output::{print, s};
 use crate::{client, CliError};
 
 /// Reads a blob to `output`, or to stdout when it is none or `-` (the summary then
-/// goes to stderr, so stdout carries the blob's bytes only).
+/// goes to stderr, so stdout carries the blob's bytes only). The blob streams through:
+/// one stripe in memory at a time.
 pub async fn read_command(
     cli: &Cli,
     blob_id: &str,
@@ -25,21 +26,25 @@ pub async fn read_command(
     let output = output.filter(|path| *path != Path::new("-"));
     if let Some(path) = output {
         if path.exists() && !force {
-            return Err(CliError::Usage(format!(
-                "{} exists; pass --force to overwrite it, or -o another file",
-                path.display()
-            )));
+            return Err(exists(path));
         }
     }
-    let (bytes, mut out) = read(cli, blob_id).await?;
+    let blob_id = blob_id.to_ascii_lowercase();
+    let metadata = metadata_of(cli, &blob_id).await?;
     match output {
         Some(path) => {
-            write_file(path, &bytes, force)?;
+            let mut out = read_to_file(cli, &metadata, path, force).await?;
             out["output"] = json!(path.display().to_string());
             print(cli, &out, read_text);
         }
         None => {
-            write_stdout(&bytes)?;
+            let mut stdout = |bytes: &[u8]| {
+                use std::io::Write;
+                std::io::stdout().write_all(bytes)
+            };
+            let mut out = read(cli, &metadata, &mut stdout)
+                .await
+                .map_err(quiet_on_closed_pipe)?;
             out["output"] = json!("-");
             let summary = if cli.json {
                 out.to_string()
@@ -52,6 +57,64 @@ pub async fn read_command(
     Ok(())
 }
 
+fn exists(path: &Path) -> CliError {
+    CliError::Usage(format!(
+        "{} exists; pass --force to overwrite it, or -o another file",
+        path.display()
+    ))
+}
+
+/// A reader that closed the pipe (`| head`) ends the command quietly, as it ends `cat`.
+fn quiet_on_closed_pipe(error: ReadError) -> CliError {
+    match error {
+        ReadError::Sink(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => CliError::Usage(other.to_string()),
+    }
+}
+
+/// Reads the blob into a temporary file beside `path`, then puts it in place: never
+/// over an existing file (or link) without `force`, even one that appeared while the
+/// blob was read (a hard link fails if the name exists); with `force`, renamed over it,
+/// so a failed read leaves the old file whole.
+async fn read_to_file(
+    cli: &Cli,
+    metadata: &BlobMetadata,
+    path: &Path,
+    force: bool,
+) -> Result<Value, CliError> {
+    use std::io::Write;
+    let failed =
+        |e: std::io::Error| CliError::Usage(format!("cannot write {}: {e}", path.display()));
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".walctl-{}", std::process::id()));
+    let temporary = std::path::PathBuf::from(temporary);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)
+        .map_err(failed)?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let result = async {
+        let out = read(cli, metadata, &mut |bytes: &[u8]| writer.write_all(bytes))
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let file = writer.into_inner().map_err(|e| failed(e.into_error()))?;
+        file.sync_all().map_err(failed)?;
+        if force {
+            std::fs::rename(&temporary, path).map_err(failed)?;
+        } else {
+            std::fs::hard_link(&temporary, path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => exists(path),
+                _ => failed(e),
+            })?;
+        }
+        Ok(out)
+    }
+    .await;
+    let _ = std::fs::remove_file(&temporary);
+    result
+}
+
 /// Whether the command writes a blob's bytes to stdout (`read` without `-o FILE`).
 pub fn writes_data_to_stdout(command: &Command) -> bool {
     matches!(
@@ -59,54 +122,6 @@ pub fn writes_data_to_stdout(command: &Command) -> bool {
         Command::Storage(StorageCommand::Read { output, .. })
             if output.as_deref().is_none_or(|path| path == Path::new("-"))
     )
-}
-
-/// Writes the blob to `path`: never over an existing file (or link) without `force`,
-/// even one that appeared while the blob was read; with `force`, through a temporary
-/// file renamed over it, so a failed write leaves the old file whole.
-fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
-    use std::io::Write;
-    let failed =
-        |e: std::io::Error| CliError::Usage(format!("cannot write {}: {e}", path.display()));
-    if !force {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => CliError::Usage(format!(
-                    "{} exists; pass --force to overwrite it, or -o another file",
-                    path.display()
-                )),
-                _ => failed(e),
-            })?;
-        return file
-            .write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(failed);
-    }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".walctl-{}", std::process::id()));
-    let temporary = std::path::PathBuf::from(temporary);
-    let written = std::fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written.map_err(failed)
-}
-
-/// The blob's bytes on stdout; a reader that closed the pipe (`| head`) ends the
-/// command quietly, as it ends `cat`.
-fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(CliError::Usage(format!("cannot write to stdout: {e}"))),
-        Ok(()) => Ok(()),
-    }
 }
 
 pub async fn health_command(cli: &Cli, blob_id: &str) -> Result<(), CliError> {
@@ -130,29 +145,37 @@ async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError>
     Ok(metadata)
 }
 
-async fn read(cli: &Cli, blob_id: &str) -> Result<(Vec<u8>, Value), CliError> {
-    let blob_id = blob_id.to_ascii_lowercase();
-    let metadata = metadata_of(cli, &blob_id).await?;
-    let (_, holders) = holders(cli).await?;
+/// Streams the blob from its holders into `sink`; the summary.
+async fn read(
+    cli: &Cli,
+    metadata: &BlobMetadata,
+    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+) -> Result<Value, ReadError> {
+    let blob_id = metadata.blob_id();
+    let (_, holders) = holders(cli)
+        .await
+        .map_err(|e| ReadError::Sink(std::io::Error::other(e.to_string())))?;
     let endpoints: HashMap<u32, String> = holders
         .iter()
         .map(|(&shard, h)| (shard, h.endpoint.clone()))
         .collect();
-    let http = node_http()?;
-    let bar = progress(cli, u64::from(metadata.n_shards), "reading");
+    let http = node_http(cli).map_err(|e| ReadError::Sink(std::io::Error::other(e.to_string())))?;
+    let bar = byte_progress(cli, metadata.size, "reading");
     let tick = bar.clone();
-    let (bytes, verified) = fetch_blob(
+    let report = read_blob(
         &http,
-        &metadata,
+        metadata,
         &endpoints,
-        TRANSFERS_MAX,
-        Arc::new(move || tick.inc(1)),
+        stall(cli),
+        sink,
+        Arc::new(move |b| tick.inc(b)),
     )
-    .await
-    .map_err(|e| CliError::Usage(format!("cannot rebuild blob {blob_id}: {e}")))?;
+    .await?;
     bar.finish_and_clear();
-    let out = json!({"blob_id": blob_id, "size": bytes.len(), "verified_slivers": verified});
-    Ok((bytes, out))
+    Ok(json!({
+        "blob_id": blob_id, "size": report.bytes, "verified_slivers": report.slivers_used,
+        "replaced_sources": report.replaced,
+    }))
 }
 
 /// Which sliver is where, and whether each holder serves it verified.
@@ -160,7 +183,7 @@ async fn health(cli: &Cli, blob_id: &str) -> Result<Value, CliError> {
     let blob_id = blob_id.to_ascii_lowercase();
     let metadata = metadata_of(cli, &blob_id).await?;
     let (epoch, holders) = holders(cli).await?;
-    let http = node_http()?;
+    let http = node_http(cli)?;
     let mut tasks = tokio::task::JoinSet::new();
     for shard in 0..metadata.n_shards {
         let holder = holders.get(&shard).cloned();
@@ -193,13 +216,15 @@ async fn probe(
     };
     let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
     let state = match http.get(url).send().await {
+        Err(e) if e.is_timeout() => "timed out",
         Err(_) => "unreachable",
         Ok(r) if r.status().as_u16() == 404 => "missing",
         Ok(r) if !r.status().is_success() => "refused",
         Ok(r) => match r.bytes().await {
             Ok(b) if metadata.verify_sliver(shard, &b).is_ok() => "verified",
             Ok(_) => "corrupt",
-            Err(_) => "unreachable",
+            Err(e) if e.is_timeout() => "timed out",
+            Err(_) => "cut off",
         },
     };
     json!({"shard": shard, "node_id": holder.node_id, "endpoint": holder.endpoint, "state": state})

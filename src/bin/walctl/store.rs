@@ -1,190 +1,428 @@
-//! `walctl store`: encode a file, pay for its storage, upload each sliver to the node
-//! holding its shard, and certify the blob with the nodes' signed confirmations.
+//! `walctl store` and `walctl certify`: compute a file's metadata (one stripe in
+//! memory at a time), pay for its storage unless it is paid for already, stream each
+//! node its slivers, and certify the blob with the nodes' signed confirmations.
+//!
+//! Paying is never repeated: a store that finds the blob certified for the epochs asked
+//! pays nothing (unless `--force`), and one that finds its own paid, uncertified
+//! contract for the blob completes that one instead of buying another.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
+use wal::client::upload::{file_metadata, upload, Outcome, Target};
 use wal::client::LedgerClient;
-use wal::encoding::{encode, BlobMetadata};
+use wal::encoding::{faulty_shards, BlobMetadata};
+use wal::wire::Address;
 
 use crate::cli::Cli;
-use crate::holders::{holders, node_http, progress, spinner, Holder, TRANSFERS_MAX};
+use crate::holders::{byte_progress, holders, node_http, spinner, stall};
 use crate::output::{print, s};
 use crate::{client, fresh_key, signing_client, CliError};
 
-const UPLOAD_ATTEMPTS: u32 = 3;
+/// What `walctl store` was asked.
+pub struct StoreArgs<'a> {
+    /// The file to store.
+    pub file: &'a Path,
+    /// Epochs of storage to buy.
+    pub epochs: u32,
+    /// The most to pay (default: the quote).
+    pub max_total: Option<&'a str>,
+    /// Whether the contract may be deleted early.
+    pub deletable: bool,
+    /// Buy even if the blob is certified for the epochs asked already.
+    pub force: bool,
+}
 
 /// Stores the file and prints the outcome; a blob paid for but not certified is an
 /// error, after the outcome is printed.
-pub async fn command(
-    cli: &Cli,
-    file: &Path,
-    epochs: u32,
-    max_total: Option<&str>,
-    deletable: bool,
-) -> Result<(), CliError> {
-    let out = store(cli, file, epochs, max_total, deletable).await?;
+pub async fn command(cli: &Cli, args: &StoreArgs<'_>) -> Result<(), CliError> {
+    let out = store(cli, args).await?;
     print(cli, &out, stored_text);
-    if out["certified"] != json!(true) {
-        return Err(CliError::Usage(format!(
-            "the blob was paid for but not certified: {}",
-            out["failures"]
-        )));
-    }
-    Ok(())
+    unfinished_is_an_error(&out)
 }
 
-async fn store(
+/// `walctl certify CONTRACT_ID [--file FILE]`: collects the confirmations of the nodes
+/// that hold their slivers (uploading to the others from `file`) and certifies.
+pub async fn certify_command(
     cli: &Cli,
-    file: &Path,
-    epochs: u32,
-    max_total: Option<&str>,
-    deletable: bool,
-) -> Result<Value, CliError> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let ledger = client(cli, None);
-    let encoding = spinner(cli, "encoding");
-    let (metadata, slivers) = encode_for_network(&ledger, bytes).await?;
-    encoding.finish_and_clear();
-    let quote: Value = ledger
-        .get(&format!("/v1/price?size={}&epochs={epochs}", metadata.size))
+    contract_id: &str,
+    file: Option<&Path>,
+) -> Result<(), CliError> {
+    let contract: Value = client(cli, None)
+        .get(&format!("/v1/storage/contracts/{contract_id}"))
         .await?;
-    let max_total = max_total
-        .map(str::to_owned)
-        .unwrap_or_else(|| s(&quote, "total"));
-    let body = json!({"metadata": metadata, "epochs": epochs, "max_total": max_total, "deletable": deletable});
-    let signer = signing_client(cli)?;
-    let contract: Value = signer
-        .post("/v1/storage/contracts", &body, &fresh_key())
-        .await?;
-    let blob_id = metadata.blob_id();
-    let (confirmations, mut failures) = upload_all(cli, &blob_id, slivers).await?;
-    let contract_id = s(&contract, "id");
-    let certifying = spinner(cli, "certifying");
-    let certified = match certify(&signer, &contract_id, &confirmations).await {
-        Ok(certified) => certified,
-        Err(e) => {
-            failures.push(e);
-            false
+    let metadata: BlobMetadata = serde_json::from_value(contract["metadata"].clone())
+        .map_err(|e| CliError::Usage(format!("the ledger's metadata is unreadable: {e}")))?;
+    if let Some(file) = file {
+        let mine = metadata_of_file(cli, file, metadata.n_shards).await?;
+        if mine != metadata {
+            return Err(CliError::Usage(format!(
+                "{} is not the blob of contract {contract_id} (its id would be {})",
+                file.display(),
+                mine.blob_id()
+            )));
         }
+    }
+    let signer = signing_client(cli)?;
+    let done = complete(cli, &signer, file, &metadata, contract_id).await?;
+    let out = json!({
+        "blob_id": metadata.blob_id(), "contract_id": contract_id, "total": "0",
+        "end_epoch": contract["end_epoch"], "resumed": true, "certified": done.certified,
+        "confirmed_nodes": done.confirmed, "failures": done.failures,
+    });
+    print(cli, &out, stored_text);
+    unfinished_is_an_error(&out)
+}
+
+fn unfinished_is_an_error(out: &Value) -> Result<(), CliError> {
+    if out["certified"] == json!(true) {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "the blob was paid for but not certified: {}; run the same `walctl store` again, or `walctl certify {} --file FILE`, to finish it without paying again",
+        out["failures"],
+        s(out, "contract_id")
+    )))
+}
+
+async fn store(cli: &Cli, args: &StoreArgs<'_>) -> Result<Value, CliError> {
+    let ledger = client(cli, None);
+    let network = ledger.network().await?;
+    let metadata = metadata_of_file(cli, args.file, network.n_shards).await?;
+    let blob_id = metadata.blob_id();
+    let signer = signing_client(cli)?;
+    let owner = signer
+        .address()
+        .ok_or(CliError::Client(wal::client::ClientError::NoKey))?;
+    let asked_end = network.epoch + i64::from(args.epochs);
+    let (contract, resumed) = match prior(&ledger, &blob_id, &owner, asked_end).await? {
+        Prior::Covered { end_epoch } if !args.force => {
+            return Ok(json!({
+                "blob_id": blob_id, "contract_id": null, "total": "0", "end_epoch": end_epoch,
+                "certified": true, "already_stored": true, "confirmed_nodes": 0, "failures": [],
+            }));
+        }
+        Prior::Unfinished(contract) if !args.force => (contract, true),
+        _ => (buy(&ledger, &signer, &metadata, args).await?, false),
     };
-    certifying.finish_and_clear();
+    let contract_id = s(&contract, "id");
+    let done = complete(cli, &signer, Some(args.file), &metadata, &contract_id).await?;
     Ok(json!({
         "blob_id": blob_id,
         "contract_id": contract_id,
-        "total": contract["paid"],
+        "total": if resumed { json!("0") } else { contract["paid"].clone() },
         "end_epoch": contract["end_epoch"],
-        "certified": certified,
-        "confirmed_nodes": confirmations.len(),
-        "failures": failures,
+        "resumed": resumed,
+        "certified": done.certified,
+        "confirmed_nodes": done.confirmed,
+        "failures": done.failures,
     }))
 }
 
-/// Encodes the blob for the network's shard count, off the async threads.
-async fn encode_for_network(
-    ledger: &LedgerClient,
-    bytes: Vec<u8>,
-) -> Result<(BlobMetadata, Vec<Vec<u8>>), CliError> {
-    let network: Value = ledger.get("/v1/network").await?;
-    let n_shards = u32::try_from(network["n_shards"].as_u64().unwrap_or(0)).map_err(|_| {
-        CliError::Usage(format!(
-            "the ledger's n_shards {} does not fit in a u32",
-            network["n_shards"]
-        ))
-    })?;
-    tokio::task::spawn_blocking(move || encode(&bytes, n_shards))
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?
-        .map_err(|e| CliError::Usage(format!("cannot encode: {e}")))
+/// The file's metadata for `n_shards`, computed off the async threads with a bar.
+pub async fn metadata_of_file(
+    cli: &Cli,
+    file: &Path,
+    n_shards: u32,
+) -> Result<BlobMetadata, CliError> {
+    let size = std::fs::metadata(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?
+        .len();
+    let bar = byte_progress(cli, size, "encoding");
+    let tick = bar.clone();
+    let path = file.to_owned();
+    let metadata = tokio::task::spawn_blocking(move || {
+        file_metadata(
+            &path,
+            n_shards,
+            &(Arc::new(move |bytes| tick.inc(bytes)) as _),
+        )
+    })
+    .await
+    .map_err(|e| CliError::Usage(e.to_string()))?
+    .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    bar.finish_and_clear();
+    Ok(metadata)
 }
 
-/// Uploads every sliver to its shard's holder, `TRANSFERS_MAX` at once. Returns the
-/// signed confirmations by node id, and the uploads that failed.
-async fn upload_all(
-    cli: &Cli,
+/// What the ledger already has for this blob.
+enum Prior {
+    /// Certified storage until at least the end asked for.
+    Covered { end_epoch: i64 },
+    /// The owner's own active contract for it, paid and not certified.
+    Unfinished(Value),
+    /// Neither.
+    Nothing,
+}
+
+async fn prior(
+    ledger: &LedgerClient,
     blob_id: &str,
-    slivers: Vec<Vec<u8>>,
-) -> Result<(HashMap<String, Value>, Vec<String>), CliError> {
-    let (_, holders) = holders(cli).await?;
-    let http = node_http()?;
-    let bar = progress(cli, slivers.len() as u64, "uploading");
-    let permits = Arc::new(Semaphore::new(TRANSFERS_MAX));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (shard, sliver) in slivers.into_iter().enumerate() {
-        let shard = u32::try_from(shard)
-            .map_err(|_| CliError::Usage(format!("sliver {shard} is past the u32 shard ids")))?;
-        let Some(holder) = holders.get(&shard).cloned() else {
-            return Err(CliError::Usage(format!(
-                "shard {shard} has no holder in the committee"
-            )));
-        };
-        let (http, blob_id, permits, bar) = (
-            http.clone(),
-            blob_id.to_owned(),
-            permits.clone(),
-            bar.clone(),
-        );
-        tasks.spawn(async move {
-            #[expect(
-                clippy::expect_used,
-                reason = "the semaphore is never closed, so acquiring only waits"
-            )]
-            let _permit = permits.acquire_owned().await.expect("open semaphore");
-            let result = upload(&http, &holder, &blob_id, shard, sliver).await;
-            bar.inc(1);
-            (holder, result)
-        });
+    owner: &Address,
+    asked_end: i64,
+) -> Result<Prior, CliError> {
+    match ledger.blob_status(blob_id).await {
+        Ok(status) => {
+            if let Some(end_epoch) = status
+                .end_epoch
+                .filter(|&end| status.certified && end >= asked_end)
+            {
+                return Ok(Prior::Covered { end_epoch });
+            }
+        }
+        Err(e) if e.code() == Some("NOT_FOUND") => return Ok(Prior::Nothing),
+        Err(e) => return Err(e.into()),
     }
-    let mut confirmations: HashMap<String, Value> = HashMap::new();
+    let page: Value = ledger
+        .get(&format!(
+            "/v1/storage/contracts?owner={owner}&blob_id={blob_id}&limit=500"
+        ))
+        .await?;
+    let unfinished = page["contracts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+        .find(|c| c["status"] == "active" && c["certified"] == false);
+    Ok(unfinished
+        .cloned()
+        .map_or(Prior::Nothing, Prior::Unfinished))
+}
+
+async fn buy(
+    ledger: &LedgerClient,
+    signer: &LedgerClient,
+    metadata: &BlobMetadata,
+    args: &StoreArgs<'_>,
+) -> Result<Value, CliError> {
+    let quote: Value = ledger
+        .get(&format!(
+            "/v1/price?size={}&epochs={}",
+            metadata.size, args.epochs
+        ))
+        .await?;
+    let max_total = args
+        .max_total
+        .map(str::to_owned)
+        .unwrap_or_else(|| s(&quote, "total"));
+    let body = json!({"metadata": metadata, "epochs": args.epochs, "max_total": max_total, "deletable": args.deletable});
+    Ok(signer
+        .post("/v1/storage/contracts", &body, &fresh_key())
+        .await?)
+}
+
+/// How a completion ended.
+struct Completion {
+    certified: bool,
+    /// Nodes whose confirmations were handed in.
+    confirmed: usize,
+    failures: Vec<String>,
+}
+
+/// Certifies the contract: every committee node that holds its slivers already gives
+/// its confirmation; the others get theirs streamed from `file`; once confirmations
+/// cover 2f+1 shards the ledger certifies. If the epoch changed meanwhile (shards
+/// moved), the confirmations are collected again for the new committee. Nodes that
+/// failed get one more upload afterwards, within the stall timeouts.
+async fn complete(
+    cli: &Cli,
+    signer: &LedgerClient,
+    file: Option<&Path>,
+    metadata: &BlobMetadata,
+    contract_id: &str,
+) -> Result<Completion, CliError> {
     let mut failures = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        let (holder, result) = done.map_err(|e| CliError::Usage(e.to_string()))?;
+    for _round in 0..2 {
+        let (epoch, targets) = targets(cli).await?;
+        let (confirmations, missing, silent) = confirmations_of(cli, metadata, &targets).await?;
+        failures.extend(silent.iter().map(|t| {
+            format!(
+                "node {} gave no answer in {} s",
+                t.node_id,
+                stall(cli).as_secs()
+            )
+        }));
+        let (mut confirmations, mut failed) =
+            upload_missing(cli, file, metadata, missing, confirmations, &mut failures).await?;
+        failed.extend(silent);
+        let covered: usize = confirmations.values().map(|(shards, _)| *shards).sum();
+        let needed = 2 * faulty_shards(metadata.n_shards) as usize + 1;
+        if covered < needed {
+            failures.push(format!(
+                "the confirmations cover {covered} shards; certification needs 2f+1 = {needed}"
+            ));
+            return Ok(Completion {
+                certified: false,
+                confirmed: confirmations.len(),
+                failures,
+            });
+        }
+        let certifying = spinner(cli, "certifying");
+        let result = certify(signer, contract_id, &confirmations).await;
+        certifying.finish_and_clear();
+        match result {
+            Ok(certified) => {
+                if !failed.is_empty() {
+                    let retried =
+                        upload_missing(cli, file, metadata, failed, HashMap::new(), &mut failures)
+                            .await?;
+                    confirmations.extend(retried.0);
+                }
+                return Ok(Completion {
+                    certified,
+                    confirmed: confirmations.len(),
+                    failures,
+                });
+            }
+            Err(e)
+                if client(cli, None)
+                    .network()
+                    .await
+                    .is_ok_and(|n| n.epoch != epoch) =>
+            {
+                failures.push(format!(
+                    "{e}; the epoch changed, so the confirmations are collected again"
+                ));
+            }
+            Err(e) => {
+                failures.push(e);
+                return Ok(Completion {
+                    certified: false,
+                    confirmed: confirmations.len(),
+                    failures,
+                });
+            }
+        }
+    }
+    Ok(Completion {
+        certified: false,
+        confirmed: 0,
+        failures,
+    })
+}
+
+/// Confirmations by node id: the shards each covers and the confirmation itself.
+type Confirmations = HashMap<String, (usize, Value)>;
+
+/// This epoch's committee as upload targets, one per node with all its shards.
+async fn targets(cli: &Cli) -> Result<(i64, Vec<Target>), CliError> {
+    let (epoch, holders) = holders(cli).await?;
+    let mut by_node: BTreeMap<String, Target> = BTreeMap::new();
+    for (shard, holder) in holders {
+        by_node
+            .entry(holder.node_id.clone())
+            .or_insert_with(|| Target {
+                node_id: holder.node_id.clone(),
+                endpoint: holder.endpoint.clone(),
+                shards: Vec::new(),
+            })
+            .shards
+            .push(shard);
+    }
+    let mut targets: Vec<Target> = by_node.into_values().collect();
+    targets.iter_mut().for_each(|t| t.shards.sort_unstable());
+    Ok((epoch, targets))
+}
+
+/// Asks every target for its confirmation: the ones that answer without one are
+/// missing (they need their slivers), the ones that do not answer in the stall timeout
+/// are silent (an upload to them would only wait as long again).
+async fn confirmations_of(
+    cli: &Cli,
+    metadata: &BlobMetadata,
+    targets: &[Target],
+) -> Result<(Confirmations, Vec<Target>, Vec<Target>), CliError> {
+    let http = node_http(cli)?;
+    let blob_id = metadata.blob_id();
+    let asks = targets.iter().map(|target| {
+        let url = format!("{}/v1/blobs/{blob_id}/confirmation", target.endpoint);
+        let http = http.clone();
+        async move {
+            let answer = tokio::time::timeout(stall(cli), async {
+                let response = http.get(&url).send().await.ok()?;
+                if !response.status().is_success() {
+                    return Some(None);
+                }
+                Some(response.json::<Value>().await.ok())
+            });
+            answer.await.ok().flatten()
+        }
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    let mut confirmations = Confirmations::new();
+    let (mut missing, mut silent) = (Vec::new(), Vec::new());
+    for (target, answer) in targets.iter().zip(answers) {
+        match answer {
+            Some(Some(c)) => {
+                confirmations.insert(target.node_id.clone(), (target.shards.len(), c));
+            }
+            Some(None) => missing.push(target.clone()),
+            None => silent.push(target.clone()),
+        }
+    }
+    Ok((confirmations, missing, silent))
+}
+
+/// Uploads to the missing targets (if there is a file) and adds their confirmations;
+/// returns the confirmations and the targets that failed (their reasons in `failures`).
+async fn upload_missing(
+    cli: &Cli,
+    file: Option<&Path>,
+    metadata: &BlobMetadata,
+    missing: Vec<Target>,
+    mut confirmations: Confirmations,
+    failures: &mut Vec<String>,
+) -> Result<(Confirmations, Vec<Target>), CliError> {
+    if missing.is_empty() {
+        return Ok((confirmations, missing));
+    }
+    let Some(file) = file else {
+        failures.extend(missing.iter().map(|t| {
+            format!(
+                "node {} has no confirmation, and no --file was given to upload its slivers",
+                t.node_id
+            )
+        }));
+        return Ok((confirmations, missing));
+    };
+    let bar = byte_progress(cli, metadata.size, "uploading");
+    let tick = bar.clone();
+    let outcomes: Vec<Outcome> = upload(
+        &node_http(cli)?,
+        file,
+        metadata,
+        missing,
+        stall(cli),
+        Arc::new(move |b| tick.inc(b)),
+    )
+    .await
+    .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    bar.finish_and_clear();
+    let mut failed = Vec::new();
+    for (target, result) in outcomes {
         match result {
             Ok(stored) if !stored["confirmation"].is_null() => {
-                confirmations.insert(holder.node_id.clone(), stored["confirmation"].clone());
+                confirmations.insert(
+                    target.node_id.clone(),
+                    (target.shards.len(), stored["confirmation"].clone()),
+                );
             }
-            Ok(_) => {}
-            Err(e) => failures.push(e),
+            Ok(_) => {
+                failures.push(format!(
+                    "node {} stored its slivers but gave no confirmation (its shards changed?)",
+                    target.node_id
+                ));
+                failed.push(target);
+            }
+            Err(e) => {
+                failures.push(e);
+                failed.push(target);
+            }
         }
     }
-    bar.finish_and_clear();
-    Ok((confirmations, failures))
-}
-
-async fn upload(
-    http: &reqwest::Client,
-    holder: &Holder,
-    blob_id: &str,
-    shard: u32,
-    sliver: Vec<u8>,
-) -> Result<Value, String> {
-    let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
-    let mut last = String::new();
-    for attempt in 0..UPLOAD_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-        }
-        match http.put(&url).body(sliver.clone()).send().await {
-            Ok(r) if r.status().is_success() => return r.json().await.map_err(|e| e.to_string()),
-            Ok(r) => {
-                let status = r.status();
-                last = format!("HTTP {status}: {}", r.text().await.unwrap_or_default());
-                if status.is_client_error() {
-                    break; // refused for a reason retrying does not change
-                }
-            }
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(format!(
-        "node {} refused sliver {shard}: {last}",
-        holder.node_id
-    ))
+    Ok((confirmations, failed))
 }
 
 /// Hands the confirmations to the ledger; whether it certified the blob, or why the
@@ -192,11 +430,11 @@ async fn upload(
 async fn certify(
     signer: &LedgerClient,
     contract_id: &str,
-    confirmations: &HashMap<String, Value>,
+    confirmations: &Confirmations,
 ) -> Result<bool, String> {
     let list: Vec<Value> = confirmations
         .values()
-        .map(|c| json!({"node_id": c["node_id"], "signature": c["signature"]}))
+        .map(|(_, c)| json!({"node_id": c["node_id"], "signature": c["signature"]}))
         .collect();
     let certified: Value = signer
         .post(
@@ -210,11 +448,28 @@ async fn certify(
 }
 
 fn stored_text(o: &Value) -> String {
+    if o["already_stored"] == true {
+        return format!(
+            "blob {} is already certified until epoch {}: nothing paid (--force buys more)",
+            s(o, "blob_id"),
+            s(o, "end_epoch")
+        );
+    }
     format!(
-        "stored blob {} (contract {}, {} WAL, until epoch {}); certified: {}",
+        "{} blob {} (contract {}, {} WAL{}, until epoch {}); certified: {}",
+        if o["resumed"] == true {
+            "finished"
+        } else {
+            "stored"
+        },
         s(o, "blob_id"),
         s(o, "contract_id"),
         s(o, "total"),
+        if o["resumed"] == true {
+            " now: it was paid before"
+        } else {
+            ""
+        },
         s(o, "end_epoch"),
         s(o, "certified")
     )

@@ -1,0 +1,248 @@
+//! Storing a file on the storage nodes in bounded memory: its metadata is computed in a
+//! first pass over the file, one stripe at a time; the upload encodes it again, stripe
+//! by stripe, and streams each node all its slivers in one request (stripe-major, as
+//! the node's `PUT /v1/blobs/{id}/slivers?shards=` reads them). A node that stops
+//! taking bytes for the stall timeout is dropped, so one hung node cannot stall the rest.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::encoding::{encode_stripe, BlobMetadata, EncodingError, Layout, MetadataBuilder};
+
+/// Called with the blob bytes just encoded or sent (progress bars).
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Stripes queued for each node: the encoder runs at most this far ahead of a node.
+const QUEUED_STRIPES: usize = 2;
+
+/// Why a file could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The file could not be read.
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file cannot be encoded (too large, bad shard count).
+    #[error("cannot encode: {0}")]
+    Encoding(#[from] EncodingError),
+}
+
+/// Reads stripe after stripe of a file of `layout.size` bytes and hands each stripe's
+/// pieces to `each` (blocking: run it off the async threads).
+pub fn for_each_stripe(
+    path: &Path,
+    layout: &Layout,
+    mut each: impl FnMut(u64, Vec<Vec<u8>>) -> bool,
+) -> Result<(), SourceError> {
+    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut data = Vec::new();
+    for stripe in 0..layout.stripes {
+        let range = layout.stripe_range(stripe);
+        data.resize(
+            usize::try_from(range.end - range.start)
+                .map_err(|_| EncodingError::TooLarge(layout.size))?,
+            0,
+        );
+        file.read_exact(&mut data)?;
+        if !each(range.end - range.start, encode_stripe(layout, &data)?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The file's metadata for `n_shards` shards (blocking), one stripe in memory at a time.
+pub fn file_metadata(
+    path: &Path,
+    n_shards: u32,
+    progress: &Progress,
+) -> Result<BlobMetadata, SourceError> {
+    let size = std::fs::metadata(path)?.len();
+    let layout = Layout::new(size, n_shards)?;
+    let mut builder = MetadataBuilder::new(layout);
+    for_each_stripe(path, &layout, |bytes, pieces| {
+        builder.push_stripe(&pieces);
+        progress(bytes);
+        true
+    })?;
+    Ok(builder.finish())
+}
+
+/// A node to upload to: the shards it holds of the blob.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The node's id at the ledger.
+    pub node_id: String,
+    /// Its base URL.
+    pub endpoint: String,
+    /// The shards whose slivers it gets, in this order in the stream.
+    pub shards: Vec<u32>,
+}
+
+/// What one node made of its upload: its answer (with its confirmation), or why not.
+pub type Outcome = (Target, Result<Value, String>);
+
+struct Lane {
+    target: Target,
+    frames: Option<mpsc::Sender<Result<Bytes, std::io::Error>>>,
+    failure: Option<String>,
+}
+
+/// Streams every target its slivers of the file (already paid for, with this
+/// metadata). A node that takes no bytes for `stall`, or gives no answer `stall` after
+/// its last byte, is dropped with that reason; the others go on.
+pub async fn upload(
+    http: &reqwest::Client,
+    path: &Path,
+    metadata: &BlobMetadata,
+    targets: Vec<Target>,
+    stall: Duration,
+    progress: Progress,
+) -> Result<Vec<Outcome>, SourceError> {
+    let layout = metadata.validate()?;
+    let blob_id = metadata.blob_id();
+    let mut lanes = Vec::with_capacity(targets.len());
+    let mut requests = tokio::task::JoinSet::new();
+    let (sent_all, body_done) = tokio::sync::watch::channel(false);
+    for (slot, target) in targets.into_iter().enumerate() {
+        let (frames, queue) = mpsc::channel(QUEUED_STRIPES);
+        let (http, blob_id, owned) = (http.clone(), blob_id.clone(), target.clone());
+        let mut body_done = body_done.clone();
+        requests.spawn(async move {
+            let request = put_slivers(&http, &blob_id, &owned, queue);
+            let answer = async {
+                let _ = body_done.wait_for(|&done| done).await;
+                tokio::time::sleep(stall).await;
+            };
+            tokio::select! {
+                result = request => (slot, result),
+                () = answer => (slot, Err(format!("no answer within {} s of the last byte", stall.as_secs()))),
+            }
+        });
+        lanes.push(Lane {
+            target,
+            frames: Some(frames),
+            failure: None,
+        });
+    }
+    let (done, finished) = oneshot::channel();
+    let handle = tokio::runtime::Handle::current();
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let result = feed(&handle, &path, &layout, &mut lanes, stall, &progress);
+        let _ = done.send((result, lanes));
+    });
+    let (fed, lanes) = finished
+        .await
+        .map_err(|e| SourceError::Io(std::io::Error::other(e)))?;
+    let _ = sent_all.send(true);
+    fed?;
+    collect(requests, lanes).await
+}
+
+/// Pairs each lane with its request's answer; a lane the feeder dropped keeps the
+/// feeder's reason when its request has none better.
+async fn collect(
+    mut requests: tokio::task::JoinSet<(usize, Result<Value, String>)>,
+    lanes: Vec<Lane>,
+) -> Result<Vec<Outcome>, SourceError> {
+    let mut answers: Vec<Option<Result<Value, String>>> = vec![None; lanes.len()];
+    while let Some(joined) = requests.join_next().await {
+        if let Ok((slot, answer)) = joined {
+            answers[slot] = Some(answer);
+        }
+    }
+    Ok(lanes
+        .into_iter()
+        .zip(answers)
+        .map(|(lane, answer)| {
+            let result = match (lane.failure, answer) {
+                (_, Some(Ok(value))) => Ok(value),
+                (Some(reason), _) => Err(reason),
+                (None, Some(Err(e))) => Err(e),
+                (None, None) => Err("the upload task ended without an answer".to_owned()),
+            };
+            (lane.target, result)
+        })
+        .collect())
+}
+
+/// Encodes the file again, stripe by stripe, and queues each lane its pieces (blocking).
+fn feed(
+    handle: &tokio::runtime::Handle,
+    path: &Path,
+    layout: &Layout,
+    lanes: &mut [Lane],
+    stall: Duration,
+    progress: &Progress,
+) -> Result<(), SourceError> {
+    for_each_stripe(path, layout, |bytes, pieces| {
+        for lane in lanes.iter_mut() {
+            let Some(frames) = &lane.frames else { continue };
+            let mut body = Vec::with_capacity(pieces[0].len() * lane.target.shards.len());
+            for &shard in &lane.target.shards {
+                body.extend_from_slice(&pieces[shard as usize]);
+            }
+            let sent = handle.block_on(tokio::time::timeout(
+                stall,
+                frames.send(Ok(Bytes::from(body))),
+            ));
+            let failure = match sent {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => "the node ended the upload".to_owned(),
+                Err(_) => format!("the node took no bytes for {} s", stall.as_secs()),
+            };
+            lane.failure = Some(failure);
+            if let Some(frames) = lane.frames.take() {
+                // An error item aborts the request body, so the node keeps nothing.
+                let _ = frames.try_send(Err(std::io::Error::other("upload abandoned")));
+            }
+        }
+        progress(bytes);
+        lanes.iter().any(|lane| lane.frames.is_some())
+    })?;
+    for lane in lanes.iter_mut() {
+        lane.frames = None;
+    }
+    Ok(())
+}
+
+/// One node's upload request, its body fed by `queue`; the node's JSON answer.
+async fn put_slivers(
+    http: &reqwest::Client,
+    blob_id: &str,
+    target: &Target,
+    queue: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+) -> Result<Value, String> {
+    let shards: Vec<String> = target.shards.iter().map(u32::to_string).collect();
+    let url = format!(
+        "{}/v1/blobs/{blob_id}/slivers?shards={}",
+        target.endpoint,
+        shards.join(",")
+    );
+    let stream = futures_util::stream::unfold(queue, |mut queue| async move {
+        queue.recv().await.map(|item| (item, queue))
+    });
+    let request = http.put(&url).body(reqwest::Body::wrap_stream(stream));
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("node {}: {e}", target.node_id))?;
+    let status = response.status();
+    if status.is_success() {
+        return response
+            .json()
+            .await
+            .map_err(|e| format!("node {}: {e}", target.node_id));
+    }
+    let text = response.text().await.unwrap_or_default();
+    Err(format!(
+        "node {} refused the upload: HTTP {status}: {text}",
+        target.node_id
+    ))
+}
