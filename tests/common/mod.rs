@@ -5,6 +5,7 @@
 
 pub mod network;
 pub mod process;
+pub mod storage;
 
 use std::time::Duration;
 
