@@ -1,8 +1,9 @@
-//! The floor under `walctl store`: the same file, encoded the same way, its slivers
-//! PUT over loopback HTTP with the same client (reqwest) and the same parallelism (8)
-//! to an axum server that writes each one to a file and fsyncs it, as a storage node
-//! must before it confirms: no verification, no ledger. `scripts/bench-storage.sh`
-//! prints it next to the real store of the same file.
+//! The floors under `walctl store` and `walctl read`: the same file, encoded the same
+//! way, its slivers PUT over loopback HTTP with the same client (reqwest), all at once
+//! (as store streams every node at once), to an axum server that writes each one to a
+//! file and fsyncs it, as a storage node must before it confirms; then k of them GET
+//! back from those files, all at once. No verification, no ledger, no decoding.
+//! `scripts/bench-blobs.sh` prints it next to the real store and read of the same file.
 //!
 //!   cargo bench --bench loopback_upload -- FILE N_SHARDS
 #![allow(
@@ -19,8 +20,6 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::put;
 use axum::Router;
-
-const PARALLEL_UPLOADS: usize = 8;
 
 #[derive(Clone)]
 struct Sink {
@@ -68,7 +67,7 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("wal-loopback-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     let sink = Router::new()
-        .route("/sliver/{shard}", put(store_sliver))
+        .route("/sliver/{shard}", put(store_sliver).get(read_sliver))
         .layer(DefaultBodyLimit::disable())
         .with_state(Sink {
             received: received.clone(),
@@ -79,13 +78,11 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
 
     let http = reqwest::Client::new();
-    let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL_UPLOADS));
     let started = Instant::now();
     let mut uploads = tokio::task::JoinSet::new();
     for (shard, sliver) in slivers.into_iter().enumerate() {
-        let (http, url, permits) = (http.clone(), url.clone(), permits.clone());
+        let (http, url) = (http.clone(), url.clone());
         uploads.spawn(async move {
-            let _permit = permits.acquire_owned().await.unwrap();
             let response = http
                 .put(format!("{url}/sliver/{shard}"))
                 .body(sliver)
@@ -104,14 +101,50 @@ async fn main() {
         encoded,
         "every byte arrived"
     );
+    let k = wal::encoding::data_shards(n_shards);
+    let started = Instant::now();
+    let mut downloads = tokio::task::JoinSet::new();
+    for shard in 0..k {
+        let (http, url) = (http.clone(), url.clone());
+        downloads.spawn(async move {
+            let response = http
+                .get(format!("{url}/sliver/{shard}"))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success());
+            response.bytes().await.unwrap().len() as u64
+        });
+    }
+    let mut downloaded = 0;
+    while let Some(done) = downloads.join_next().await {
+        downloaded += done.unwrap();
+    }
+    let download_secs = started.elapsed().as_secs_f64();
     std::fs::remove_dir_all(&dir).ok();
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let blob = bytes.len() as u64;
+    println!("encode {encode_secs:.2} s");
     println!(
-        "encode {:.2} s; raw loopback upload (write + fsync) of {:.0} MiB encoded ({} slivers) in {:.2} s = {:.0} MiB/s",
-        encode_secs,
+        "raw upload: {:.0} MiB encoded ({n_shards} slivers, write + fsync) in {upload_secs:.2} s = {:.1} MiB/s of blob",
         mib(encoded),
-        n_shards,
-        upload_secs,
-        mib(encoded) / upload_secs
+        mib(blob) / upload_secs
     );
+    println!(
+        "raw download: {:.0} MiB ({k} slivers) in {download_secs:.2} s = {:.1} MiB/s of blob",
+        mib(downloaded),
+        mib(blob) / download_secs
+    );
+    println!("raw_upload_secs={upload_secs:.3} raw_download_secs={download_secs:.3}");
+}
+
+/// Reads a stored sliver back from its file, off the async workers.
+async fn read_sliver(
+    State(sink): State<Sink>,
+    axum::extract::Path(shard): axum::extract::Path<u32>,
+) -> Vec<u8> {
+    let path = sink.dir.join(format!("sliver-{shard}"));
+    tokio::task::spawn_blocking(move || std::fs::read(path).expect("the sliver was stored"))
+        .await
+        .expect("the read task ends")
 }

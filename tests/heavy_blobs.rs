@@ -2,7 +2,11 @@
 //! the path streams through `walctl store` and `walctl read` in bounded memory; a hung
 //! node (SIGSTOP) stalls neither read, nor blob health, nor store; a store killed after
 //! payment resumes without paying again, and storing a certified blob pays nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -261,7 +261,7 @@ impl Reader<'_> {
 
     /// Each source's pieces of the stripe, read concurrently and then verified.
     async fn read_all(&self, sources: &mut [Source], stripe: u64) -> Vec<Result<Given, String>> {
-        let piece_len = self.layout.stripe_sliver_len as usize;
+        let piece_len = self.layout.piece_bytes();
         let reads = sources.iter_mut().map(|s| s.next(piece_len, self.stall));
         let raw = futures_util::future::join_all(reads).await;
         let layout = &self.layout;
@@ -292,8 +292,8 @@ impl Source {
 
     /// The pieces, each chunk checked against the shard's leaves.
     fn verify(&self, layout: &Layout, stripe: u64, bytes: Vec<u8>) -> Result<Given, String> {
-        let piece_len = layout.stripe_sliver_len as usize;
-        let chunk_len = layout.chunk_len as usize;
+        let piece_len = layout.piece_bytes();
+        let chunk_len = layout.chunk_bytes();
         let mut given = Given::new();
         for (slot, piece) in bytes.chunks(piece_len).enumerate() {
             let leaves = layout.stripe_leaves(&self.leaves[slot], stripe);

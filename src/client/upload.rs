@@ -90,6 +90,8 @@ pub type Outcome = (Target, Result<Value, String>);
 struct Lane {
     target: Target,
     frames: Option<mpsc::Sender<Result<Bytes, std::io::Error>>>,
+    /// Cancels the lane's request: a node given up on keeps nothing (its body is cut).
+    request: tokio::task::AbortHandle,
     failure: Option<String>,
 }
 
@@ -113,7 +115,7 @@ pub async fn upload(
         let (frames, queue) = mpsc::channel(QUEUED_STRIPES);
         let (http, blob_id, owned) = (http.clone(), blob_id.clone(), target.clone());
         let mut body_done = body_done.clone();
-        requests.spawn(async move {
+        let request = requests.spawn(async move {
             let request = put_slivers(&http, &blob_id, &owned, queue);
             let answer = async {
                 let _ = body_done.wait_for(|&done| done).await;
@@ -127,6 +129,7 @@ pub async fn upload(
         lanes.push(Lane {
             target,
             frames: Some(frames),
+            request,
             failure: None,
         });
     }
@@ -161,10 +164,11 @@ async fn collect(
         .into_iter()
         .zip(answers)
         .map(|(lane, answer)| {
-            let result = match (lane.failure, answer) {
-                (_, Some(Ok(value))) => Ok(value),
-                (Some(reason), _) => Err(reason),
-                (None, Some(Err(e))) => Err(e),
+            let result = match (answer, lane.failure) {
+                (Some(Ok(value)), _) => Ok(value),
+                (Some(Err(e)), None) => Err(e),
+                (Some(Err(e)), Some(reason)) => Err(format!("{reason}: {e}")),
+                (None, Some(reason)) => Err(format!("node {}: {reason}", lane.target.node_id)),
                 (None, None) => Err("the upload task ended without an answer".to_owned()),
             };
             (lane.target, result)
@@ -198,10 +202,8 @@ fn feed(
                 Err(_) => format!("the node took no bytes for {} s", stall.as_secs()),
             };
             lane.failure = Some(failure);
-            if let Some(frames) = lane.frames.take() {
-                // An error item aborts the request body, so the node keeps nothing.
-                let _ = frames.try_send(Err(std::io::Error::other("upload abandoned")));
-            }
+            lane.frames = None;
+            lane.request.abort();
         }
         progress(bytes);
         lanes.iter().any(|lane| lane.frames.is_some())

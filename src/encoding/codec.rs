@@ -193,7 +193,7 @@ pub fn decode(
     reason = "the sliver is in memory, so its length and every offset into it fit a usize"
 )]
 fn piece_of<'a>(layout: &Layout, sliver: &'a [u8], stripe: u64) -> &'a [u8] {
-    let len = layout.stripe_sliver_len as usize;
+    let len = layout.piece_bytes();
     &sliver[stripe as usize * len..][..len]
 }
 

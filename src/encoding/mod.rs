@@ -146,6 +146,25 @@ impl Layout {
         })
     }
 
+    /// `stripe_sliver_len` in memory: at most `STRIPE_ENCODED_BYTES_MAX` (32 MiB), as a
+    /// stripe's pieces together are, so it fits any usize.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "stripe_sliver_len is at most max(4096, 32 MiB / n_shards) by construction"
+    )]
+    pub fn piece_bytes(&self) -> usize {
+        self.stripe_sliver_len as usize
+    }
+
+    /// `chunk_len` in memory: at most 4096.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "chunk_len is min(4096, sliver_len) by construction"
+    )]
+    pub fn chunk_bytes(&self) -> usize {
+        self.chunk_len as usize
+    }
+
     /// The blob's bytes per stripe (its k data pieces): `k * stripe_sliver_len`.
     pub fn stripe_data_len(&self) -> u64 {
         u64::from(self.k) * self.stripe_sliver_len
