@@ -4,9 +4,9 @@
 //!    against the sliver root), the exact code the checker judges answers with, on one
 //!    core and on every core;
 //! 2. repairing one node's slivers of 100 blobs (1 MiB, 10 shards) with
-//!    `wal::client::repair::rebuild`, the checker's repair: fetch the other slivers
-//!    over loopback HTTP, decode, re-encode, PUT the lost sliver to its holder, which
-//!    verifies it. The ten "nodes" are in-process axum servers holding slivers in
+//!    `wal::client::repair::rebuild`, the checker's repair: stream k slivers over
+//!    loopback HTTP, decode stripe by stripe, stream the lost sliver to its holder,
+//!    which verifies it. The ten "nodes" are in-process axum servers holding slivers in
 //!    memory (no disk, no ledger), so this is the checker's side of a repair.
 //!
 //!   cargo bench --bench audit
@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -126,6 +126,51 @@ async fn get_sliver(
         .ok_or(StatusCode::NOT_FOUND)
 }
 
+/// The sliver's chunk leaf hashes, as a node's `/leaves` serves them.
+async fn get_leaves(
+    State(s): State<Store>,
+    Path((id, shard)): Path<(String, u32)>,
+) -> Result<Vec<u8>, StatusCode> {
+    let metadata = s.metadata.get(&id).ok_or(StatusCode::NOT_FOUND)?;
+    let sliver = get_sliver(State(s.clone()), Path((id, shard))).await?;
+    Ok(sliver
+        .chunks(metadata.chunk_len as usize)
+        .flat_map(wal::encoding::merkle::leaf_hash)
+        .collect())
+}
+
+#[derive(serde::Deserialize)]
+struct Selection {
+    shards: String,
+    from_stripe: Option<u64>,
+}
+
+/// Several slivers stripe-major from a stripe on, as a node's multi-sliver GET.
+async fn get_slivers(
+    State(s): State<Store>,
+    Path(id): Path<String>,
+    Query(selection): Query<Selection>,
+) -> Result<Vec<u8>, StatusCode> {
+    let metadata = s.metadata.get(&id).ok_or(StatusCode::NOT_FOUND)?;
+    let layout = metadata
+        .validate()
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    let slivers = s.slivers.lock().unwrap();
+    let mut out = Vec::new();
+    for stripe in selection.from_stripe.unwrap_or(0)..layout.stripes {
+        for shard in selection.shards.split(',') {
+            let shard: u32 = shard.parse().map_err(|_| StatusCode::BAD_REQUEST)?;
+            let sliver = slivers
+                .get(&(id.clone(), shard))
+                .ok_or(StatusCode::NOT_FOUND)?;
+            out.extend_from_slice(
+                &sliver[(stripe * layout.stripe_sliver_len) as usize..][..layout.piece_bytes()],
+            );
+        }
+    }
+    Ok(out)
+}
+
 async fn put_sliver(
     State(s): State<Store>,
     Path((id, shard)): Path<(String, u32)>,
@@ -170,6 +215,8 @@ async fn repair_100_blobs() {
                 "/v1/blobs/{id}/slivers/{shard}",
                 get(get_sliver).put(put_sliver),
             )
+            .route("/v1/blobs/{id}/slivers/{shard}/leaves", get(get_leaves))
+            .route("/v1/blobs/{id}/slivers", get(get_slivers))
             .layer(DefaultBodyLimit::disable())
             .with_state(store.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -57,6 +57,10 @@ struct Source {
     pending: Vec<u8>,
 }
 
+/// Takes each decoded stripe: its number, all `n_shards` pieces (data rebuilt, parity
+/// derived again) and the blob's bytes in it (without padding), in stripe order.
+pub type StripeSink<'a> = dyn FnMut(u64, &[Vec<u8>], &[u8]) -> std::io::Result<()> + Send + 'a;
+
 /// Reads the blob into `sink`, from holders `endpoints` (shard -> base URL); nothing
 /// given to the sink is unverified, but a blob found inconsistent at the end (its
 /// writer's fault) is an error after its bytes were given.
@@ -66,6 +70,20 @@ pub async fn read_blob(
     endpoints: &HashMap<u32, String>,
     stall: Duration,
     sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+    progress: Progress,
+) -> Result<ReadReport, ReadError> {
+    let mut each = |_: u64, _: &[Vec<u8>], data: &[u8]| sink(data);
+    read_stripes(http, metadata, endpoints, stall, &mut each, progress).await
+}
+
+/// `read_blob`, giving the sink every stripe's pieces too (a repair streams the pieces
+/// of lost slivers on to their new holders).
+pub async fn read_stripes(
+    http: &reqwest::Client,
+    metadata: &BlobMetadata,
+    endpoints: &HashMap<u32, String>,
+    stall: Duration,
+    sink: &mut StripeSink<'_>,
     progress: Progress,
 ) -> Result<ReadReport, ReadError> {
     let checked = metadata.checked()?;
@@ -321,7 +339,7 @@ fn decode_into(
     stripe: u64,
     given: Given,
     check: &mut ConsistencyCheck<'_>,
-    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+    sink: &mut StripeSink<'_>,
 ) -> Result<u64, ReadError> {
     let n = layout.n_shards as usize;
     let mut pieces: Vec<Option<Vec<u8>>> = vec![None; n];
@@ -335,6 +353,6 @@ fn decode_into(
     check.push_stripe(&all, &leaf_refs);
     let mut bytes = Vec::new();
     append_data(layout, stripe, &all, &mut bytes)?;
-    sink(&bytes).map_err(ReadError::Sink)?;
+    sink(stripe, &all, &bytes).map_err(ReadError::Sink)?;
     Ok(bytes.len() as u64)
 }

@@ -4,7 +4,6 @@
 pub mod api;
 pub mod download;
 pub mod keyfile;
-pub mod read;
 pub mod repair;
 pub mod upload;
 

@@ -1,15 +1,23 @@
-//! Rebuilding slivers (the checker's repair): decode the blob from any k verified
-//! slivers, re-encode it, and store the lost slivers on their holders, which verify
-//! them before they confirm.
+//! Rebuilding slivers (the checker's repair): k verified slivers are streamed from their
+//! holders and decoded one stripe at a time (`download::read_stripes`), and each lost
+//! sliver's piece of every stripe is streamed on to its new holder, which verifies the
+//! whole sliver against its root before it keeps it. Memory: a few stripes, whatever
+//! the blob's size.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::read::fetch_blob;
-use crate::encoding::{encode_as, BlobMetadata};
+use bytes::Bytes;
+use tokio::sync::mpsc;
 
-/// How many slivers are fetched at once while decoding one blob.
-const FETCH_PARALLEL: usize = 16;
+use super::download::read_stripes;
+use crate::encoding::BlobMetadata;
+
+/// How long a source or a target may stay silent before the repair gives up on it.
+const REPAIR_STALL: Duration = Duration::from_secs(30);
+/// Pieces queued for each target.
+const QUEUED_PIECES: usize = 2;
 
 /// What became of one rebuilt sliver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,12 +26,19 @@ pub enum Placed {
     Stored,
     /// The holder answered, but refused it.
     Refused,
-    /// The holder could not be reached.
+    /// The holder could not be reached, or stopped taking bytes.
     Unreachable,
 }
 
+/// A rebuilt sliver on its way to its holder.
+struct Lane {
+    shard: u32,
+    frames: Option<mpsc::Sender<Result<Bytes, std::io::Error>>>,
+    request: tokio::task::JoinHandle<Placed>,
+}
+
 /// Rebuilds slivers `shards` of a blob from the slivers at `sources` (shard ->
-/// endpoint) and PUTs each to `targets[shard]`. Returns what became of each (shards
+/// endpoint) and streams each to `targets[shard]`. Returns what became of each (shards
 /// without a target are left out); an error if the blob cannot be decoded now.
 pub async fn rebuild(
     http: &reqwest::Client,
@@ -33,27 +48,63 @@ pub async fn rebuild(
     targets: &HashMap<u32, String>,
 ) -> Result<Vec<(u32, Placed)>, String> {
     let blob_id = metadata.blob_id();
-    let (blob, _) = fetch_blob(http, metadata, sources, FETCH_PARALLEL, Arc::new(|| {}))
-        .await
-        .map_err(|e| format!("blob {blob_id} cannot be decoded now: {e}"))?;
-    // The blob's own code, which need not be today's default for its shard count.
-    let (n_shards, encoding) = (metadata.n_shards, metadata.encoding);
-    let (_, slivers) = tokio::task::spawn_blocking(move || encode_as(&blob, n_shards, encoding))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let mut placed = Vec::new();
-    for &shard in shards {
-        let Some(endpoint) = targets.get(&shard) else {
-            continue;
-        };
-        let url = format!("{endpoint}/v1/blobs/{blob_id}/slivers/{shard}");
-        let outcome = match http
-            .put(url)
-            .body(slivers[shard as usize].clone())
-            .send()
-            .await
-        {
+    let mut lanes: Vec<Lane> = shards
+        .iter()
+        .filter_map(|&shard| Some(open_lane(http, &blob_id, shard, targets.get(&shard)?)))
+        .collect();
+    if lanes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let handle = tokio::runtime::Handle::current();
+    let mut forward = |_: u64, pieces: &[Vec<u8>], _: &[u8]| {
+        for lane in lanes.iter_mut() {
+            let Some(frames) = &lane.frames else { continue };
+            let piece = Bytes::copy_from_slice(&pieces[lane.shard as usize]);
+            let sent = handle.block_on(tokio::time::timeout(REPAIR_STALL, frames.send(Ok(piece))));
+            if !matches!(sent, Ok(Ok(()))) {
+                lane.frames = None;
+                lane.request.abort();
+            }
+        }
+        Ok(())
+    };
+    let read = read_stripes(
+        http,
+        metadata,
+        sources,
+        REPAIR_STALL,
+        &mut forward,
+        Arc::new(|_| {}),
+    )
+    .await;
+    if let Err(e) = read {
+        // Cut every body off: a holder keeps nothing of a sliver that was not whole.
+        lanes.iter().for_each(|lane| lane.request.abort());
+        return Err(format!("blob {blob_id} cannot be decoded now: {e}"));
+    }
+    let mut placed = Vec::with_capacity(lanes.len());
+    for mut lane in lanes {
+        lane.frames = None; // ends the body
+        placed.push((
+            lane.shard,
+            lane.request.await.unwrap_or(Placed::Unreachable),
+        ));
+    }
+    Ok(placed)
+}
+
+/// Starts the PUT of sliver `shard` to `endpoint`, its body fed piece by piece.
+fn open_lane(http: &reqwest::Client, blob_id: &str, shard: u32, endpoint: &str) -> Lane {
+    let (frames, queue) = mpsc::channel(QUEUED_PIECES);
+    let body = futures_util::stream::unfold(queue, |mut queue: mpsc::Receiver<_>| async move {
+        queue.recv().await.map(|item| (item, queue))
+    });
+    let request = http
+        .put(format!("{endpoint}/v1/blobs/{blob_id}/slivers/{shard}"))
+        .body(reqwest::Body::wrap_stream(body));
+    let blob_id = blob_id.to_owned();
+    let request = tokio::spawn(async move {
+        match request.send().await {
             Ok(r) if r.status().is_success() => Placed::Stored,
             Ok(r) => {
                 tracing::warn!(%blob_id, shard, status = %r.status(), "holder refused a rebuilt sliver");
@@ -63,8 +114,11 @@ pub async fn rebuild(
                 tracing::warn!(%blob_id, shard, error = %e, "holder unreachable for repair");
                 Placed::Unreachable
             }
-        };
-        placed.push((shard, outcome));
+        }
+    });
+    Lane {
+        shard,
+        frames: Some(frames),
+        request,
     }
-    Ok(placed)
 }

@@ -203,7 +203,8 @@ pub async fn blob_status(
 
 /// The largest blob the aggregator endpoint returns; bigger ones: `walctl read`.
 pub const AGGREGATOR_BLOB_BYTES_MAX: i64 = 64 << 20;
-const AGGREGATOR_PARALLEL: usize = 16;
+/// How long a storage node may stay silent before the aggregator reads from another.
+const AGGREGATOR_STALL_SECS: u64 = 10;
 
 /// The blob's bytes, read from the storage nodes and decoded (Walrus's aggregator).
 #[utoipa::path(get, path = "/v1/blobs/{blob_id}",
@@ -235,19 +236,27 @@ pub async fn blob(
             contracts::shard_endpoints(&mut conn, epoch).await?,
         )
     };
+    let stall = std::time::Duration::from_secs(AGGREGATOR_STALL_SECS);
     let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
+        .connect_timeout(stall)
+        .read_timeout(stall)
         .build()
         .map_err(Error::internal)?;
-    let (bytes, _) = crate::client::read::fetch_blob(
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.size).map_err(Error::internal)?);
+    let mut sink = |piece: &[u8]| {
+        bytes.extend_from_slice(piece);
+        Ok(())
+    };
+    let read = crate::client::download::read_blob(
         &http,
         &metadata,
         &endpoints,
-        AGGREGATOR_PARALLEL,
-        std::sync::Arc::new(|| {}),
+        stall,
+        &mut sink,
+        std::sync::Arc::new(|_| {}),
     )
-    .await
-    .map_err(|e| {
+    .await;
+    read.map_err(|e| {
         Error::Unavailable(format!(
             "blob {blob_id} cannot be read from the storage nodes now: {e}"
         ))
