@@ -8,8 +8,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use rayon::prelude::*;
-
 use super::upload::Progress;
 use crate::encoding::merkle::{self, Hash};
 use crate::encoding::{
@@ -57,10 +55,6 @@ struct Source {
     pending: Vec<u8>,
 }
 
-/// Takes each decoded stripe: its number, all `n_shards` pieces (data rebuilt, parity
-/// derived again) and the blob's bytes in it (without padding), in stripe order.
-pub type StripeSink<'a> = dyn FnMut(u64, &[Vec<u8>], &[u8]) -> std::io::Result<()> + Send + 'a;
-
 /// Reads the blob into `sink`, from holders `endpoints` (shard -> base URL); nothing
 /// given to the sink is unverified, but a blob found inconsistent at the end (its
 /// writer's fault) is an error after its bytes were given.
@@ -72,50 +66,114 @@ pub async fn read_blob(
     sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
     progress: Progress,
 ) -> Result<ReadReport, ReadError> {
-    let mut each = |_: u64, _: &[Vec<u8>], data: &[u8]| sink(data);
-    read_stripes(http, metadata, endpoints, stall, &mut each, progress).await
+    let mut reader = StripeReader::new(http, metadata, endpoints, stall)?;
+    while let Some(stripe) = reader.next().await? {
+        sink(&stripe.data).map_err(ReadError::Sink)?;
+        progress(stripe.data.len() as u64);
+    }
+    Ok(reader.report())
 }
 
-/// `read_blob`, giving the sink every stripe's pieces too (a repair streams the pieces
-/// of lost slivers on to their new holders).
-pub async fn read_stripes(
-    http: &reqwest::Client,
-    metadata: &BlobMetadata,
-    endpoints: &HashMap<u32, String>,
-    stall: Duration,
-    sink: &mut StripeSink<'_>,
-    progress: Progress,
-) -> Result<ReadReport, ReadError> {
-    let checked = metadata.checked()?;
-    let layout = metadata.validate()?;
-    let mut reader = Reader {
-        http,
-        layout,
-        stall,
-        blob_id: metadata.blob_id(),
-        metadata,
-        spares: (0..layout.n_shards)
-            .rev()
-            .filter(|s| endpoints.contains_key(s))
-            .collect(),
-        endpoints,
-        bad_endpoints: HashSet::new(),
-        report: ReadReport::default(),
-    };
-    let mut check = ConsistencyCheck::new(&checked);
-    let mut sources: Vec<Source> = Vec::new();
-    let mut used = HashSet::new();
-    for stripe in 0..layout.stripes {
-        let given = reader.stripe(&mut sources, stripe).await?;
-        used.extend(given.keys().copied());
-        let bytes =
-            tokio::task::block_in_place(|| decode_into(&layout, stripe, given, &mut check, sink))?;
-        reader.report.bytes += bytes;
-        progress(bytes);
+/// One decoded stripe.
+pub struct Stripe {
+    /// Its number, from 0.
+    pub index: u64,
+    /// All `n_shards` pieces: the data rebuilt, the parity derived again.
+    pub pieces: Vec<Vec<u8>>,
+    /// The blob's bytes in it, without the padding.
+    pub data: Vec<u8>,
+}
+
+/// The blob stripe by stripe (`next`), from k verified sources at a time; the
+/// consistency check ends with the last stripe, whose `next` fails if it fails. Runs
+/// on any tokio runtime: the hashing and decoding go to the blocking pool.
+pub struct StripeReader<'a> {
+    reader: Reader<'a>,
+    sources: Vec<Source>,
+    check: Option<ConsistencyCheck>,
+    next_stripe: u64,
+    used: HashSet<u32>,
+}
+
+impl<'a> StripeReader<'a> {
+    /// A reader of the blob from holders `endpoints` (shard -> base URL); a source
+    /// silent for `stall`, or slower than one stripe's pieces per `stall`, is replaced.
+    pub fn new(
+        http: &'a reqwest::Client,
+        metadata: &'a BlobMetadata,
+        endpoints: &'a HashMap<u32, String>,
+        stall: Duration,
+    ) -> Result<StripeReader<'a>, ReadError> {
+        let checked = metadata.checked()?;
+        let layout = checked.layout;
+        let reader = Reader {
+            http,
+            layout,
+            stall,
+            blob_id: metadata.blob_id(),
+            metadata,
+            spares: (0..layout.n_shards)
+                .rev()
+                .filter(|s| endpoints.contains_key(s))
+                .collect(),
+            endpoints,
+            bad_endpoints: HashSet::new(),
+            report: ReadReport::default(),
+        };
+        Ok(StripeReader {
+            reader,
+            sources: Vec::new(),
+            check: Some(ConsistencyCheck::new(checked)),
+            next_stripe: 0,
+            used: HashSet::new(),
+        })
     }
-    check.finish()?;
-    reader.report.slivers_used = used.len();
-    Ok(reader.report)
+
+    /// The next stripe, or `None` after the last (once the blob was found consistent).
+    pub async fn next(&mut self) -> Result<Option<Stripe>, ReadError> {
+        let layout = self.reader.layout;
+        let Some(mut check) = self.check.take() else {
+            return Ok(None);
+        };
+        if self.next_stripe == layout.stripes {
+            blocking(move || check.finish()).await??;
+            return Ok(None);
+        }
+        let index = self.next_stripe;
+        let given = self.reader.stripe(&mut self.sources, index).await?;
+        self.used.extend(given.keys().copied());
+        let (check, decoded) = blocking(move || {
+            let decoded = decode_given(&layout, index, given, &mut check);
+            (check, decoded)
+        })
+        .await?;
+        self.check = Some(check);
+        let (pieces, data) = decoded?;
+        self.next_stripe += 1;
+        self.reader.report.bytes += data.len() as u64;
+        Ok(Some(Stripe {
+            index,
+            pieces,
+            data,
+        }))
+    }
+
+    /// What the read did so far.
+    pub fn report(&self) -> ReadReport {
+        ReadReport {
+            slivers_used: self.used.len(),
+            ..self.reader.report.clone()
+        }
+    }
+}
+
+/// Runs CPU work (hashing, coding) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ReadError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ReadError::Encoding(EncodingError::Codec(e.to_string())))
 }
 
 /// Verified pieces of one stripe by shard, with their leaves.
@@ -208,13 +266,16 @@ impl Reader<'_> {
         shards: Vec<u32>,
         stripe: u64,
     ) -> Result<Source, (String, String)> {
-        let mut leaves = Vec::with_capacity(shards.len());
-        for &shard in &shards {
-            match self.leaves(&endpoint, shard).await {
-                Ok(l) => leaves.push(l),
-                Err(reason) => return Err((endpoint, reason)),
-            }
-        }
+        let fetches = shards.iter().map(|&shard| self.leaves(&endpoint, shard));
+        let fetched =
+            tokio::time::timeout(self.stall, futures_util::future::join_all(fetches)).await;
+        let Ok(fetched) = fetched else {
+            return Err((endpoint, format!("no leaves in {} s", self.stall.as_secs())));
+        };
+        let leaves = match fetched.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(leaves) => leaves,
+            Err(reason) => return Err((endpoint, reason)),
+        };
         let list: Vec<String> = shards.iter().map(u32::to_string).collect();
         let url = format!(
             "{endpoint}/v1/blobs/{}/slivers?shards={}&from_stripe={stripe}",
@@ -241,8 +302,9 @@ impl Reader<'_> {
             "{endpoint}/v1/blobs/{}/slivers/{shard}/leaves",
             self.blob_id
         );
+        let expected = u64::from(self.layout.chunk_count()) * 32;
         let fetch = async {
-            let response = self
+            let mut response = self
                 .http
                 .get(&url)
                 .send()
@@ -254,7 +316,22 @@ impl Reader<'_> {
                     response.status()
                 ));
             }
-            response.bytes().await.map_err(|e| e.to_string())
+            if response.content_length().is_some_and(|len| len != expected) {
+                return Err(format!(
+                    "the leaves of sliver {shard} are not {expected} bytes"
+                ));
+            }
+            // Never more than the leaves can be: a node cannot make the reader hoard.
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+                if (bytes.len() + chunk.len()) as u64 > expected {
+                    return Err(format!(
+                        "the leaves of sliver {shard} are over {expected} bytes"
+                    ));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(bytes)
         };
         let bytes = tokio::time::timeout(self.stall, fetch)
             .await
@@ -277,70 +354,84 @@ impl Reader<'_> {
         Ok(leaves)
     }
 
-    /// Each source's pieces of the stripe, read concurrently and then verified.
+    /// Each source's pieces of the stripe, read concurrently (each within the stall
+    /// timeout) and then verified on the blocking pool.
     async fn read_all(&self, sources: &mut [Source], stripe: u64) -> Vec<Result<Given, String>> {
-        let piece_len = self.layout.piece_bytes();
-        let reads = sources.iter_mut().map(|s| s.next(piece_len, self.stall));
-        let raw = futures_util::future::join_all(reads).await;
-        let layout = &self.layout;
-        tokio::task::block_in_place(|| {
-            raw.into_par_iter()
-                .zip(sources.par_iter())
-                .map(|(bytes, source)| source.verify(layout, stripe, bytes?))
-                .collect()
-        })
+        let (layout, stall) = (self.layout, self.stall);
+        let reads = sources.iter_mut().map(|source| async move {
+            let bytes = source.next(layout.piece_bytes(), stall).await?;
+            let leaves: Vec<Vec<Hash>> = source
+                .leaves
+                .iter()
+                .map(|l| layout.stripe_leaves(l, stripe).to_vec())
+                .collect();
+            let shards = source.shards.clone();
+            tokio::task::spawn_blocking(move || {
+                verify_pieces(&layout, stripe, &shards, leaves, &bytes)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        futures_util::future::join_all(reads).await
     }
 }
 
 impl Source {
-    /// The next stripe's bytes of this source's shards (all of them, stripe-major).
+    /// The next stripe's bytes of this source's shards (all of them, stripe-major),
+    /// within `stall`: a source that trickles is as good as a silent one.
     async fn next(&mut self, piece_len: usize, stall: Duration) -> Result<Vec<u8>, String> {
         let need = piece_len * self.shards.len();
-        while self.pending.len() < need {
-            match tokio::time::timeout(stall, self.response.chunk()).await {
-                Ok(Ok(Some(bytes))) => self.pending.extend_from_slice(&bytes),
-                Ok(Ok(None)) => return Err("the stream ended early".into()),
-                Ok(Err(e)) => return Err(format!("the stream broke off: {e}")),
-                Err(_) => return Err(format!("stalled for {} s", stall.as_secs())),
+        let fill = async {
+            while self.pending.len() < need {
+                match self.response.chunk().await {
+                    Ok(Some(bytes)) => self.pending.extend_from_slice(&bytes),
+                    Ok(None) => return Err("the stream ended early".to_owned()),
+                    Err(e) => return Err(format!("the stream broke off: {e}")),
+                }
             }
-        }
+            Ok(())
+        };
+        tokio::time::timeout(stall, fill)
+            .await
+            .map_err(|_| format!("did not send a stripe in {} s", stall.as_secs()))??;
         let rest = self.pending.split_off(need);
         Ok(std::mem::replace(&mut self.pending, rest))
     }
-
-    /// The pieces, each chunk checked against the shard's leaves.
-    fn verify(&self, layout: &Layout, stripe: u64, bytes: Vec<u8>) -> Result<Given, String> {
-        let piece_len = layout.piece_bytes();
-        let chunk_len = layout.chunk_bytes();
-        let mut given = Given::new();
-        for (slot, piece) in bytes.chunks(piece_len).enumerate() {
-            let leaves = layout.stripe_leaves(&self.leaves[slot], stripe);
-            let good = piece.chunks(chunk_len).count() == leaves.len()
-                && piece
-                    .chunks(chunk_len)
-                    .zip(leaves)
-                    .all(|(c, l)| merkle::leaf_hash(c) == *l);
-            if !good {
-                return Err(format!(
-                    "sliver {} failed verification in stripe {stripe}",
-                    self.shards[slot]
-                ));
-            }
-            given.insert(self.shards[slot], (piece.to_vec(), leaves.to_vec()));
-        }
-        Ok(given)
-    }
 }
 
-/// Decodes one stripe, adds it to the consistency check and gives its bytes to the
-/// sink; the bytes given.
-fn decode_into(
+/// The pieces of one source's stripe, each chunk checked against its shard's leaves.
+fn verify_pieces(
+    layout: &Layout,
+    stripe: u64,
+    shards: &[u32],
+    leaves: Vec<Vec<Hash>>,
+    bytes: &[u8],
+) -> Result<Given, String> {
+    let chunk_len = layout.chunk_bytes();
+    let mut given = Given::new();
+    for ((piece, leaves), &shard) in bytes.chunks(layout.piece_bytes()).zip(leaves).zip(shards) {
+        let good = piece.chunks(chunk_len).count() == leaves.len()
+            && piece
+                .chunks(chunk_len)
+                .zip(&leaves)
+                .all(|(c, l)| merkle::leaf_hash(c) == *l);
+        if !good {
+            return Err(format!(
+                "sliver {shard} failed verification in stripe {stripe}"
+            ));
+        }
+        given.insert(shard, (piece.to_vec(), leaves));
+    }
+    Ok(given)
+}
+
+/// Decodes one stripe and adds it to the consistency check: its pieces and its bytes.
+fn decode_given(
     layout: &Layout,
     stripe: u64,
     given: Given,
-    check: &mut ConsistencyCheck<'_>,
-    sink: &mut StripeSink<'_>,
-) -> Result<u64, ReadError> {
+    check: &mut ConsistencyCheck,
+) -> Result<(Vec<Vec<u8>>, Vec<u8>), ReadError> {
     let n = layout.n_shards as usize;
     let mut pieces: Vec<Option<Vec<u8>>> = vec![None; n];
     let mut leaves: Vec<Option<Vec<Hash>>> = vec![None; n];
@@ -353,6 +444,5 @@ fn decode_into(
     check.push_stripe(&all, &leaf_refs);
     let mut bytes = Vec::new();
     append_data(layout, stripe, &all, &mut bytes)?;
-    sink(stripe, &all, &bytes).map_err(ReadError::Sink)?;
-    Ok(bytes.len() as u64)
+    Ok((all, bytes))
 }

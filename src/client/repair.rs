@@ -5,13 +5,12 @@
 //! the blob's size.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::download::read_stripes;
+use super::download::{ReadError, StripeReader};
 use crate::encoding::BlobMetadata;
 
 /// How long a source or a target may stay silent before the repair gives up on it.
@@ -50,34 +49,13 @@ pub async fn rebuild(
     let blob_id = metadata.blob_id();
     let mut lanes: Vec<Lane> = shards
         .iter()
+        .filter(|&&shard| shard < metadata.n_shards)
         .filter_map(|&shard| Some(open_lane(http, &blob_id, shard, targets.get(&shard)?)))
         .collect();
     if lanes.is_empty() {
         return Ok(Vec::new());
     }
-    let handle = tokio::runtime::Handle::current();
-    let mut forward = |_: u64, pieces: &[Vec<u8>], _: &[u8]| {
-        for lane in lanes.iter_mut() {
-            let Some(frames) = &lane.frames else { continue };
-            let piece = Bytes::copy_from_slice(&pieces[lane.shard as usize]);
-            let sent = handle.block_on(tokio::time::timeout(REPAIR_STALL, frames.send(Ok(piece))));
-            if !matches!(sent, Ok(Ok(()))) {
-                lane.frames = None;
-                lane.request.abort();
-            }
-        }
-        Ok(())
-    };
-    let read = read_stripes(
-        http,
-        metadata,
-        sources,
-        REPAIR_STALL,
-        &mut forward,
-        Arc::new(|_| {}),
-    )
-    .await;
-    if let Err(e) = read {
+    if let Err(e) = forward(http, metadata, sources, &mut lanes).await {
         // Cut every body off: a holder keeps nothing of a sliver that was not whole.
         lanes.iter().for_each(|lane| lane.request.abort());
         return Err(format!("blob {blob_id} cannot be decoded now: {e}"));
@@ -91,6 +69,29 @@ pub async fn rebuild(
         ));
     }
     Ok(placed)
+}
+
+/// Decodes the blob stripe by stripe and sends each lane its piece of every stripe; a
+/// lane whose holder takes nothing for `REPAIR_STALL` is cut off.
+async fn forward(
+    http: &reqwest::Client,
+    metadata: &BlobMetadata,
+    sources: &HashMap<u32, String>,
+    lanes: &mut [Lane],
+) -> Result<(), ReadError> {
+    let mut reader = StripeReader::new(http, metadata, sources, REPAIR_STALL)?;
+    while let Some(stripe) = reader.next().await? {
+        for lane in lanes.iter_mut() {
+            let Some(frames) = &lane.frames else { continue };
+            let piece = Bytes::from(stripe.pieces[lane.shard as usize].clone());
+            let sent = tokio::time::timeout(REPAIR_STALL, frames.send(Ok(piece))).await;
+            if !matches!(sent, Ok(Ok(()))) {
+                lane.frames = None;
+                lane.request.abort();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Starts the PUT of sliver `shard` to `endpoint`, its body fed piece by piece.

@@ -108,22 +108,29 @@ pub async fn upload(
 ) -> Result<Vec<Outcome>, SourceError> {
     let layout = metadata.validate()?;
     let blob_id = metadata.blob_id();
+    if let Some(&shard) = targets
+        .iter()
+        .flat_map(|t| &t.shards)
+        .find(|&&s| s >= layout.n_shards)
+    {
+        return Err(EncodingError::SliverIndex(shard).into());
+    }
     let mut lanes = Vec::with_capacity(targets.len());
     let mut requests = tokio::task::JoinSet::new();
-    let (sent_all, body_done) = tokio::sync::watch::channel(false);
     for (slot, target) in targets.into_iter().enumerate() {
         let (frames, queue) = mpsc::channel(QUEUED_STRIPES);
         let (http, blob_id, owned) = (http.clone(), blob_id.clone(), target.clone());
-        let mut body_done = body_done.clone();
         let request = requests.spawn(async move {
-            let request = put_slivers(&http, &blob_id, &owned, queue);
+            let (ended, body_ended) = oneshot::channel();
+            let request = put_slivers(&http, &blob_id, &owned, queue, ended);
+            // The node has `stall` from the last byte of the body to answer.
             let answer = async {
-                let _ = body_done.wait_for(|&done| done).await;
+                let _ = body_ended.await;
                 tokio::time::sleep(stall).await;
             };
             tokio::select! {
                 result = request => (slot, result),
-                () = answer => (slot, Err(format!("no answer within {} s of the last byte", stall.as_secs()))),
+                () = answer => (slot, Err(format!("node {}: no answer within {} s of the last byte", owned.node_id, stall.as_secs()))),
             }
         });
         lanes.push(Lane {
@@ -143,7 +150,6 @@ pub async fn upload(
     let (fed, lanes) = finished
         .await
         .map_err(|e| SourceError::Io(std::io::Error::other(e)))?;
-    let _ = sent_all.send(true);
     fed?;
     collect(requests, lanes).await
 }
@@ -186,24 +192,35 @@ fn feed(
     progress: &Progress,
 ) -> Result<(), SourceError> {
     for_each_stripe(path, layout, |bytes, pieces| {
-        for lane in lanes.iter_mut() {
-            let Some(frames) = &lane.frames else { continue };
-            let mut body = Vec::with_capacity(pieces[0].len() * lane.target.shards.len());
-            for &shard in &lane.target.shards {
-                body.extend_from_slice(&pieces[shard as usize]);
-            }
-            let sent = handle.block_on(tokio::time::timeout(
-                stall,
-                frames.send(Ok(Bytes::from(body))),
-            ));
-            let failure = match sent {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) => "the node ended the upload".to_owned(),
-                Err(_) => format!("the node took no bytes for {} s", stall.as_secs()),
+        let bodies: Vec<Option<Bytes>> = lanes
+            .iter()
+            .map(|lane| {
+                lane.frames
+                    .as_ref()
+                    .map(|_| lane_body(&lane.target, &pieces))
+            })
+            .collect();
+        // Every lane at once against one deadline: a hung node costs one stall in all.
+        let deadline = tokio::time::Instant::now() + stall;
+        let sends = lanes.iter().zip(bodies).map(|(lane, body)| async move {
+            let (Some(frames), Some(body)) = (&lane.frames, body) else {
+                return None;
             };
-            lane.failure = Some(failure);
-            lane.frames = None;
-            lane.request.abort();
+            Some(
+                match tokio::time::timeout_at(deadline, frames.send(Ok(body))).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(_)) => Some("the node ended the upload".to_owned()),
+                    Err(_) => Some(format!("the node took no bytes for {} s", stall.as_secs())),
+                },
+            )
+        });
+        let outcomes = handle.block_on(futures_util::future::join_all(sends));
+        for (lane, outcome) in lanes.iter_mut().zip(outcomes) {
+            if let Some(Some(failure)) = outcome {
+                lane.failure = Some(failure);
+                lane.frames = None;
+                lane.request.abort();
+            }
         }
         progress(bytes);
         lanes.iter().any(|lane| lane.frames.is_some())
@@ -214,12 +231,23 @@ fn feed(
     Ok(())
 }
 
-/// One node's upload request, its body fed by `queue`; the node's JSON answer.
+/// A lane's body for one stripe: its shards' pieces, in its order.
+fn lane_body(target: &Target, pieces: &[Vec<u8>]) -> Bytes {
+    let mut body = Vec::with_capacity(pieces[0].len() * target.shards.len());
+    for &shard in &target.shards {
+        body.extend_from_slice(&pieces[shard as usize]);
+    }
+    Bytes::from(body)
+}
+
+/// One node's upload request, its body fed by `queue` (`ended` is told when the body
+/// has been sent whole); the node's JSON answer.
 async fn put_slivers(
     http: &reqwest::Client,
     blob_id: &str,
     target: &Target,
     queue: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    ended: oneshot::Sender<()>,
 ) -> Result<Value, String> {
     let shards: Vec<String> = target.shards.iter().map(u32::to_string).collect();
     let url = format!(
@@ -227,9 +255,18 @@ async fn put_slivers(
         target.endpoint,
         shards.join(",")
     );
-    let stream = futures_util::stream::unfold(queue, |mut queue| async move {
-        queue.recv().await.map(|item| (item, queue))
-    });
+    let stream =
+        futures_util::stream::unfold((queue, Some(ended)), |(mut queue, mut ended)| async move {
+            match queue.recv().await {
+                Some(item) => Some((item, (queue, ended))),
+                None => {
+                    if let Some(ended) = ended.take() {
+                        let _ = ended.send(());
+                    }
+                    None
+                }
+            }
+        });
     let request = http.put(&url).body(reqwest::Body::wrap_stream(stream));
     let response = request
         .send()

@@ -161,7 +161,7 @@ pub fn decode(
             need: layout.k as usize,
         });
     }
-    let mut check = ConsistencyCheck::new(&checked);
+    let mut check = ConsistencyCheck::new(checked.clone());
     let mut blob = Vec::with_capacity(usize_of(layout.size, &layout)?);
     for stripe in 0..layout.stripes {
         let pieces = given

@@ -386,6 +386,7 @@ impl BlobMetadata {
 }
 
 /// Validated metadata with its roots parsed (`BlobMetadata::checked`).
+#[derive(Clone)]
 pub struct Checked {
     pub(crate) layout: Layout,
     roots: Vec<Hash>,

@@ -56,21 +56,19 @@ impl MetadataBuilder {
 /// or derived, must hash to its root, or different sets of k slivers could decode to
 /// different blobs. Pieces that were given (checked chunk by chunk against leaves that
 /// were checked against the root) contribute those leaves instead of being hashed again.
-pub struct ConsistencyCheck<'a> {
-    checked: &'a Checked,
+pub struct ConsistencyCheck {
+    checked: Checked,
     roots: Vec<RootBuilder>,
 }
 
-impl<'a> ConsistencyCheck<'a> {
+impl ConsistencyCheck {
     /// A check against validated metadata.
-    pub(crate) fn new(checked: &'a Checked) -> ConsistencyCheck<'a> {
+    pub(crate) fn new(checked: Checked) -> ConsistencyCheck {
         let chunk_len = usize::try_from(checked.layout.chunk_len).unwrap_or(usize::MAX);
-        ConsistencyCheck {
-            checked,
-            roots: (0..checked.layout.n_shards)
-                .map(|_| RootBuilder::new(chunk_len, false))
-                .collect(),
-        }
+        let roots = (0..checked.layout.n_shards)
+            .map(|_| RootBuilder::new(chunk_len, false))
+            .collect();
+        ConsistencyCheck { checked, roots }
     }
 
     /// The next stripe's `n_shards` pieces (`decode_stripe`'s output), with the verified

@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use wal::encoding::merkle::{Hash, RootBuilder};
+use wal::encoding::merkle::{self, Hash, RootBuilder};
 
 /// Bytes read from a sliver file at a time when it is verified or served.
 pub const READ_BYTES: usize = 1 << 20;
@@ -82,24 +82,31 @@ impl Disk {
         })
     }
 
-    /// The sliver's leaf hashes, or `None` if the sliver is not here. A sliver written
-    /// without a leaves file has them computed from its bytes (and saved).
+    /// The sliver's leaf hashes, checked against its root `expected`. The saved leaves
+    /// are used if they make the root; otherwise (missing, or rotted themselves) they
+    /// are computed again from the sliver's bytes, and saved only if those verify.
     pub fn leaves_blocking(
         &self,
         blob_id: &str,
         shard: u32,
         chunk_len: u64,
-    ) -> std::io::Result<Option<Vec<Hash>>> {
+        expected: &Hash,
+    ) -> std::io::Result<Leaves> {
         if !self.has_blocking(blob_id, shard) {
-            return Ok(None);
+            return Ok(Leaves::Absent);
         }
         match std::fs::read(self.leaves_path(blob_id, shard)) {
-            Ok(bytes) => return Ok(Some(parse_leaves(&bytes))),
+            Ok(bytes) => {
+                let leaves = parse_leaves(&bytes);
+                if !leaves.is_empty() && merkle::root(leaves.clone()) == *expected {
+                    return Ok(Leaves::Verified(leaves));
+                }
+            }
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             Err(_) => {}
         }
         let mut root = RootBuilder::new(usize::try_from(chunk_len).unwrap_or(usize::MAX), true);
-        let mut file = std::fs::File::open(self.sliver_path(blob_id, shard))?;
+        let mut file = self.open_sliver_blocking(blob_id, shard)?;
         let mut buffer = vec![0u8; READ_BYTES];
         loop {
             let read = file.read(&mut buffer)?;
@@ -108,9 +115,13 @@ impl Disk {
             }
             root.push_bytes(&buffer[..read]);
         }
-        let leaves = root.finish().map(|(_, leaves)| leaves).unwrap_or_default();
-        write_atomically(&self.leaves_path(blob_id, shard), &leaves.concat())?;
-        Ok(Some(leaves))
+        match root.finish() {
+            Some((hash, leaves)) if hash == *expected => {
+                write_atomically(&self.leaves_path(blob_id, shard), &leaves.concat())?;
+                Ok(Leaves::Verified(leaves))
+            }
+            _ => Ok(Leaves::Rotten),
+        }
     }
 
     /// The sliver's file, opened for reading.
@@ -207,12 +218,24 @@ fn parse_leaves(bytes: &[u8]) -> Vec<Hash> {
 /// Writes a file whole or not at all: temporary file, fsync, rename, fsync the directory.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension(format!("{}.tmp", rand::random::<u64>()));
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, path)?;
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written?;
     path.parent().map_or(Ok(()), sync_dir)
+}
+
+/// What `leaves_blocking` found.
+pub enum Leaves {
+    /// No sliver here.
+    Absent,
+    /// The leaves, which make the sliver's root.
+    Verified(Vec<Hash>),
+    /// The sliver's bytes no longer make its root: it rotted.
+    Rotten,
 }
 
 /// A sliver being received: its bytes go to a temporary file as they arrive, its root

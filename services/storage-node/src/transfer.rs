@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use wal::encoding::merkle::{self, Hash};
 use wal::encoding::{BlobMetadata, Layout};
 
-use crate::disk::{read_at, Disk, READ_BYTES};
+use crate::disk::{read_at, Disk, Leaves, SliverWriter, READ_BYTES};
 use crate::error::Error;
 use crate::routes::{confirmation_if_complete, io, parse_blob_id, Shared, Stored};
 
@@ -86,7 +86,6 @@ async fn receive(
     body: Body,
 ) -> Result<Stored, Error> {
     let blob_id = parse_blob_id(blob_id)?.to_string();
-    let _no_expiry = node.expiry.read().await;
     let metadata = node.ledger.paid_metadata(&blob_id).await?;
     let (node_id, epoch, held) = node.ledger.my_shards().await?;
     if let Some(shard) = shards.iter().find(|s| !held.contains(s)) {
@@ -131,7 +130,20 @@ async fn receive(
         }
     }
     drop(frames);
-    writer.await.map_err(Error::internal)??;
+    let verified = writer.await.map_err(Error::internal)??;
+    // Expiry is held off only from here: the payment is checked again and the slivers
+    // are renamed into place, so expiry never drops a sliver a new contract just paid
+    // for, and a slow upload never holds expiry (nor, behind it, other uploads) back.
+    let _no_expiry = node.expiry.read().await;
+    node.ledger.paid_metadata(&blob_id).await?;
+    tokio::task::spawn_blocking(move || {
+        verified
+            .into_iter()
+            .try_for_each(|(writer, leaves)| writer.commit(&leaves))
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(io)?;
     node.stored
         .fetch_add(shards.len() as u64, Ordering::Relaxed);
     let confirmation = confirmation_if_complete(&node, &blob_id).await?;
@@ -150,15 +162,15 @@ fn length_error(layout: &Layout, count: usize, got: u64, qualifier: &str) -> Err
     ))
 }
 
-/// Demultiplexes the frames into one temporary file per shard, then checks every root
-/// and commits them all (blocking pool).
+/// Demultiplexes the frames into one temporary file per shard, then checks every root:
+/// the slivers ready to commit, with their leaves (blocking pool).
 fn write_slivers(
     disk: &Disk,
     blob_id: &str,
     metadata: &BlobMetadata,
     shards: &[u32],
     mut queue: mpsc::Receiver<Bytes>,
-) -> Result<(), Error> {
+) -> Result<Vec<(SliverWriter, Vec<Hash>)>, Error> {
     let layout = metadata.validate().map_err(Error::internal)?;
     let piece = layout.stripe_sliver_len;
     let mut writers = shards
@@ -195,10 +207,7 @@ fn write_slivers(
             }
         }
     }
-    for (writer, leaves) in verified {
-        writer.commit(&leaves).map_err(io)?;
-    }
-    Ok(())
+    Ok(verified)
 }
 
 /// `GET /v1/blobs/{blob_id}/slivers/{shard}[?from_stripe=j]`: one sliver.
@@ -264,17 +273,20 @@ pub async fn verified_leaves(
         .sliver_root_hash(shard)
         .map_err(|_| Error::NotFound(format!("blob {blob_id} has no sliver {shard}")))?;
     let (disk, id, chunk_len) = (disk.clone(), blob_id.to_owned(), metadata.chunk_len);
-    let leaves = tokio::task::spawn_blocking(move || disk.leaves_blocking(&id, shard, chunk_len))
-        .await
-        .map_err(Error::internal)?
-        .map_err(io)?
-        .ok_or_else(|| Error::NotFound(format!("no sliver {shard} of blob {blob_id} here")))?;
-    if leaves.is_empty() || merkle::root(leaves.clone()) != expected {
-        return Err(Error::internal(format!(
-            "the stored leaves of sliver {shard} of blob {blob_id} failed verification"
-        )));
+    let leaves =
+        tokio::task::spawn_blocking(move || disk.leaves_blocking(&id, shard, chunk_len, &expected))
+            .await
+            .map_err(Error::internal)?
+            .map_err(io)?;
+    match leaves {
+        Leaves::Verified(leaves) => Ok(leaves),
+        Leaves::Absent => Err(Error::NotFound(format!(
+            "no sliver {shard} of blob {blob_id} here"
+        ))),
+        Leaves::Rotten => Err(Error::internal(format!(
+            "stored sliver {shard} of blob {blob_id} failed verification"
+        ))),
     }
-    Ok(leaves)
 }
 
 /// Streams the slivers from stripe `from_stripe` on, each piece checked against its

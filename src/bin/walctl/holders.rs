@@ -29,11 +29,14 @@ pub async fn holders(cli: &Cli) -> Result<(i64, HashMap<u32, Arc<Holder>>), CliE
             endpoint: s(member, "endpoint"),
         });
         for shard in member["shards"].as_array().into_iter().flatten() {
-            let shard = u32::try_from(shard.as_u64().unwrap_or(0)).map_err(|_| {
-                CliError::Usage(format!(
-                    "the committee's shard {shard} does not fit in a u32"
-                ))
-            })?;
+            let shard = shard
+                .as_u64()
+                .and_then(|s| u32::try_from(s).ok())
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "the committee lists {shard} as a shard: not a shard number"
+                    ))
+                })?;
             out.insert(shard, holder.clone());
         }
     }

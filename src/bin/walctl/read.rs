@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use wal::client::download::{read_blob, ReadError};
+use wal::encoding::merkle::RootBuilder;
 use wal::encoding::BlobMetadata;
 
 use crate::cli::{Cli, Command, StorageCommand};
@@ -42,7 +43,8 @@ pub async fn read_command(
                 use std::io::Write;
                 std::io::stdout().write_all(bytes)
             };
-            let mut out = read(cli, &metadata, &mut stdout)
+            let from = sources(cli).await?;
+            let mut out = read(cli, &metadata, &from, &mut stdout)
                 .await
                 .map_err(quiet_on_closed_pipe)?;
             out["output"] = json!("-");
@@ -95,9 +97,12 @@ async fn read_to_file(
         .map_err(failed)?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let result = async {
-        let out = read(cli, metadata, &mut |bytes: &[u8]| writer.write_all(bytes))
-            .await
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let from = sources(cli).await?;
+        let out = read(cli, metadata, &from, &mut |bytes: &[u8]| {
+            writer.write_all(bytes)
+        })
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
         let file = writer.into_inner().map_err(|e| failed(e.into_error()))?;
         file.sync_all().map_err(failed)?;
         if force {
@@ -146,26 +151,38 @@ async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError>
 }
 
 /// Streams the blob from its holders into `sink`; the summary.
-async fn read(
-    cli: &Cli,
-    metadata: &BlobMetadata,
-    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
-) -> Result<Value, ReadError> {
-    let blob_id = metadata.blob_id();
-    let (_, holders) = holders(cli)
-        .await
-        .map_err(|e| ReadError::Sink(std::io::Error::other(e.to_string())))?;
-    let endpoints: HashMap<u32, String> = holders
+/// Who to read from: this epoch's holders by shard, and the client for the nodes.
+pub struct Sources {
+    endpoints: HashMap<u32, String>,
+    http: reqwest::Client,
+}
+
+async fn sources(cli: &Cli) -> Result<Sources, CliError> {
+    let (_, holders) = holders(cli).await?;
+    let endpoints = holders
         .iter()
         .map(|(&shard, h)| (shard, h.endpoint.clone()))
         .collect();
-    let http = node_http(cli).map_err(|e| ReadError::Sink(std::io::Error::other(e.to_string())))?;
+    Ok(Sources {
+        endpoints,
+        http: node_http(cli)?,
+    })
+}
+
+async fn read(
+    cli: &Cli,
+    metadata: &BlobMetadata,
+    sources: &Sources,
+    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+) -> Result<Value, ReadError> {
+    let (http, endpoints) = (&sources.http, &sources.endpoints);
+    let blob_id = metadata.blob_id();
     let bar = byte_progress(cli, metadata.size, "reading");
     let tick = bar.clone();
     let report = read_blob(
-        &http,
+        http,
         metadata,
-        &endpoints,
+        endpoints,
         stall(cli),
         sink,
         Arc::new(move |b| tick.inc(b)),
@@ -219,15 +236,47 @@ async fn probe(
         Err(e) if e.is_timeout() => "timed out",
         Err(_) => "unreachable",
         Ok(r) if r.status().as_u16() == 404 => "missing",
+        Ok(r) if r.status().as_u16() == 500 => "corrupt",
         Ok(r) if !r.status().is_success() => "refused",
-        Ok(r) => match r.bytes().await {
-            Ok(b) if metadata.verify_sliver(shard, &b).is_ok() => "verified",
-            Ok(_) => "corrupt",
-            Err(e) if e.is_timeout() => "timed out",
-            Err(_) => "cut off",
-        },
+        Ok(r) => sliver_state(r, metadata, shard).await,
     };
     json!({"shard": shard, "node_id": holder.node_id, "endpoint": holder.endpoint, "state": state})
+}
+
+/// Hashes a served sliver as it arrives (never more than `sliver_len` bytes, never
+/// held whole): `verified`, `corrupt`, or why it did not arrive whole. A node cuts off
+/// a sliver that rotted on its disk, so `cut off` may be rot found by the node itself.
+async fn sliver_state(
+    mut response: reqwest::Response,
+    metadata: &BlobMetadata,
+    shard: u32,
+) -> &'static str {
+    let mut root = RootBuilder::new(
+        usize::try_from(metadata.chunk_len).unwrap_or(usize::MAX),
+        false,
+    );
+    let mut received: u64 = 0;
+    loop {
+        match response.chunk().await {
+            Ok(Some(bytes)) => {
+                received += bytes.len() as u64;
+                if received > metadata.sliver_len {
+                    return "corrupt";
+                }
+                root.push_bytes(&bytes);
+            }
+            Ok(None) => break,
+            Err(e) if e.is_timeout() => return "timed out",
+            Err(_) => return "cut off",
+        }
+    }
+    let expected = metadata.sliver_root_hash(shard).ok();
+    let matches = root.finish().map(|(hash, _)| hash);
+    if received == metadata.sliver_len && matches.is_some() && matches == expected {
+        "verified"
+    } else {
+        "corrupt"
+    }
 }
 
 fn read_text(o: &Value) -> String {

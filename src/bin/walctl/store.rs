@@ -97,12 +97,20 @@ async fn store(cli: &Cli, args: &StoreArgs<'_>) -> Result<Value, CliError> {
         .address()
         .ok_or(CliError::Client(wal::client::ClientError::NoKey))?;
     let asked_end = network.epoch + i64::from(args.epochs);
-    let (contract, resumed) = match prior(&ledger, &blob_id, &owner, asked_end).await? {
+    let (contract, resumed) = match prior(&ledger, &blob_id, &owner, args, asked_end).await? {
         Prior::Covered { end_epoch } if !args.force => {
             return Ok(json!({
                 "blob_id": blob_id, "contract_id": null, "total": "0", "end_epoch": end_epoch,
                 "certified": true, "already_stored": true, "confirmed_nodes": 0, "failures": [],
             }));
+        }
+        Prior::Own {
+            contract_id,
+            end_epoch,
+        } if !args.force => {
+            return Err(CliError::Usage(format!(
+                "you store blob {blob_id} already, until epoch {end_epoch} (contract {contract_id}): `walctl extend {contract_id} --epochs N` keeps it longer; --force buys another contract"
+            )));
         }
         Prior::Unfinished(contract) if !args.force => (contract, true),
         _ => (buy(&ledger, &signer, &metadata, args).await?, false),
@@ -151,9 +159,11 @@ pub async fn metadata_of_file(
 enum Prior {
     /// Certified storage until at least the end asked for.
     Covered { end_epoch: i64 },
-    /// The owner's own active contract for it, paid and not certified.
+    /// The owner's own active certified contract, ending before the end asked for.
+    Own { contract_id: String, end_epoch: i64 },
+    /// The owner's own active contract for it on the terms asked, paid, not certified.
     Unfinished(Value),
-    /// Neither.
+    /// None of these.
     Nothing,
 }
 
@@ -161,14 +171,15 @@ async fn prior(
     ledger: &LedgerClient,
     blob_id: &str,
     owner: &Address,
+    args: &StoreArgs<'_>,
     asked_end: i64,
 ) -> Result<Prior, CliError> {
     match ledger.blob_status(blob_id).await {
         Ok(status) => {
-            if let Some(end_epoch) = status
+            let covered = status
                 .end_epoch
-                .filter(|&end| status.certified && end >= asked_end)
-            {
+                .filter(|&end| status.certified && end >= asked_end);
+            if let Some(end_epoch) = covered {
                 return Ok(Prior::Covered { end_epoch });
             }
         }
@@ -180,12 +191,24 @@ async fn prior(
             "/v1/storage/contracts?owner={owner}&blob_id={blob_id}&limit=500"
         ))
         .await?;
-    let unfinished = page["contracts"]
+    let active: Vec<&Value> = page["contracts"]
         .as_array()
         .into_iter()
         .flatten()
-        .rev()
-        .find(|c| c["status"] == "active" && c["certified"] == false);
+        .filter(|c| c["status"] == "active")
+        .collect();
+    if let Some(own) = active.iter().rev().find(|c| c["certified"] == true) {
+        return Ok(Prior::Own {
+            contract_id: s(own, "id"),
+            end_epoch: own["end_epoch"].as_i64().unwrap_or(0),
+        });
+    }
+    // Only a contract on the terms asked is finished in place of buying one.
+    let unfinished = active.into_iter().rev().find(|c| {
+        c["certified"] == false
+            && c["end_epoch"].as_i64().is_some_and(|end| end >= asked_end)
+            && c["deletable"] == args.deletable
+    });
     Ok(unfinished
         .cloned()
         .map_or(Prior::Nothing, Prior::Unfinished))
@@ -224,8 +247,8 @@ struct Completion {
 /// Certifies the contract: every committee node that holds its slivers already gives
 /// its confirmation; the others get theirs streamed from `file`; once confirmations
 /// cover 2f+1 shards the ledger certifies. If the epoch changed meanwhile (shards
-/// moved), the confirmations are collected again for the new committee. Nodes that
-/// failed get one more upload afterwards, within the stall timeouts.
+/// moved), the confirmations are collected again for the new committee. Nodes whose
+/// upload failed (not the silent ones) get one more afterwards, within the stall timeouts.
 async fn complete(
     cli: &Cli,
     signer: &LedgerClient,
@@ -234,45 +257,40 @@ async fn complete(
     contract_id: &str,
 ) -> Result<Completion, CliError> {
     let mut failures = Vec::new();
+    let mut confirmed = 0;
     for _round in 0..2 {
-        let (epoch, targets) = targets(cli).await?;
-        let (confirmations, missing, silent) = confirmations_of(cli, metadata, &targets).await?;
-        failures.extend(silent.iter().map(|t| {
-            format!(
-                "node {} gave no answer in {} s",
-                t.node_id,
-                stall(cli).as_secs()
-            )
-        }));
-        let (mut confirmations, mut failed) =
-            upload_missing(cli, file, metadata, missing, confirmations, &mut failures).await?;
-        failed.extend(silent);
-        let covered: usize = confirmations.values().map(|(shards, _)| *shards).sum();
+        let round = collect_confirmations(cli, file, metadata, &mut failures).await?;
+        confirmed = round.confirmations.len();
+        let covered: usize = round
+            .confirmations
+            .values()
+            .map(|(shards, _)| *shards)
+            .sum();
         let needed = 2 * faulty_shards(metadata.n_shards) as usize + 1;
         if covered < needed {
             failures.push(format!(
                 "the confirmations cover {covered} shards; certification needs 2f+1 = {needed}"
             ));
-            return Ok(Completion {
-                certified: false,
-                confirmed: confirmations.len(),
-                failures,
-            });
+            break;
         }
         let certifying = spinner(cli, "certifying");
-        let result = certify(signer, contract_id, &confirmations).await;
+        let result = certify(signer, contract_id, &round.confirmations).await;
         certifying.finish_and_clear();
         match result {
             Ok(certified) => {
-                if !failed.is_empty() {
-                    let retried =
-                        upload_missing(cli, file, metadata, failed, HashMap::new(), &mut failures)
-                            .await?;
-                    confirmations.extend(retried.0);
-                }
+                let retried = upload_missing(
+                    cli,
+                    file,
+                    metadata,
+                    round.failed,
+                    HashMap::new(),
+                    &mut failures,
+                )
+                .await?;
+                confirmed += retried.0.len();
                 return Ok(Completion {
                     certified,
-                    confirmed: confirmations.len(),
+                    confirmed,
                     failures,
                 });
             }
@@ -280,7 +298,7 @@ async fn complete(
                 if client(cli, None)
                     .network()
                     .await
-                    .is_ok_and(|n| n.epoch != epoch) =>
+                    .is_ok_and(|n| n.epoch != round.epoch) =>
             {
                 failures.push(format!(
                     "{e}; the epoch changed, so the confirmations are collected again"
@@ -288,18 +306,45 @@ async fn complete(
             }
             Err(e) => {
                 failures.push(e);
-                return Ok(Completion {
-                    certified: false,
-                    confirmed: confirmations.len(),
-                    failures,
-                });
+                break;
             }
         }
     }
     Ok(Completion {
         certified: false,
-        confirmed: 0,
+        confirmed,
         failures,
+    })
+}
+
+/// One round of confirmations for this epoch's committee.
+struct Round {
+    epoch: i64,
+    confirmations: Confirmations,
+    /// Nodes whose upload failed (worth one more try); silent ones are not among them.
+    failed: Vec<Target>,
+}
+
+async fn collect_confirmations(
+    cli: &Cli,
+    file: Option<&Path>,
+    metadata: &BlobMetadata,
+    failures: &mut Vec<String>,
+) -> Result<Round, CliError> {
+    let (epoch, targets) = targets(cli).await?;
+    let (confirmations, missing, silent) = confirmations_of(cli, metadata, &targets).await?;
+    let seconds = stall(cli).as_secs();
+    failures.extend(
+        silent
+            .iter()
+            .map(|t| format!("node {} gave no answer in {seconds} s", t.node_id)),
+    );
+    let (confirmations, failed) =
+        upload_missing(cli, file, metadata, missing, confirmations, failures).await?;
+    Ok(Round {
+        epoch,
+        confirmations,
+        failed,
     })
 }
 
