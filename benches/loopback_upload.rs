@@ -135,7 +135,8 @@ async fn main() {
         mib(downloaded),
         mib(blob) / download_secs
     );
-    println!("raw_upload_secs={upload_secs:.3} raw_download_secs={download_secs:.3}");
+    println!("raw_upload_secs={upload_secs:.3}");
+    println!("raw_download_secs={download_secs:.3}");
 }
 
 /// Reads a stored sliver back from its file, off the async workers.

@@ -14,6 +14,9 @@ use crate::report::Reporter;
 pub struct Checker {
     pub ledger: Arc<LedgerClient>,
     pub http: reqwest::Client,
+    /// For repairs: no limit on a transfer's length, only on connecting (the repair
+    /// gives up on a node silent for its stall timeout itself).
+    pub transfer_http: reqwest::Client,
     pub reporter: Reporter,
     pub permits: Arc<Semaphore>,
     pub timeout: Duration,
@@ -34,6 +37,9 @@ impl Checker {
             ledger,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(120))
+                .build()?,
+            transfer_http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(30))
                 .build()?,
             reporter,
             permits: Arc::new(Semaphore::new(config.concurrency)),

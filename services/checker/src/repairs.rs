@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
+use wal::client::download::{served_sliver, Served};
 use wal::client::repair::{rebuild, Placed};
 use wal::encoding::BlobMetadata;
 use wal::wire::StoredBlob;
@@ -185,7 +186,15 @@ async fn repair_one(
     if lacking.is_empty() {
         return;
     }
-    match repair_blob(&checker.http, &blob.metadata, &lacking, committee, previous).await {
+    match repair_blob(
+        &checker.transfer_http,
+        &blob.metadata,
+        &lacking,
+        committee,
+        previous,
+    )
+    .await
+    {
         Ok(placed) => record_placed(blob, placed, pending),
         Err(e) => tracing::warn!(blob_id = %blob.blob_id, error = %e, "repair failed; will retry"),
     }
@@ -221,13 +230,15 @@ pub async fn holds(
     timeout: std::time::Duration,
 ) -> bool {
     let url = format!("{endpoint}/v1/blobs/{blob_id}/slivers/{shard}");
-    match http.get(url).timeout(timeout).send().await {
-        Ok(r) if r.status().is_success() => r
-            .bytes()
-            .await
-            .is_ok_and(|b| metadata.verify_sliver(shard, &b).is_ok()),
-        _ => false,
-    }
+    let check = async {
+        match http.get(url).send().await {
+            Ok(r) if r.status().is_success() => {
+                served_sliver(r, metadata, shard).await == Served::Verified
+            }
+            _ => false,
+        }
+    };
+    tokio::time::timeout(timeout, check).await.unwrap_or(false)
 }
 
 /// Rebuilds the slivers `shards` of one blob and stores each on its holder in

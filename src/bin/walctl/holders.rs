@@ -60,6 +60,16 @@ pub fn node_http(cli: &Cli) -> Result<reqwest::Client, CliError> {
         .map_err(|e| CliError::Usage(e.to_string()))
 }
 
+/// The HTTP client for uploads: only connecting is timed by the client; an upload
+/// (which may run for minutes) gives up on a node silent for `stall(cli)` itself, as
+/// a read timeout would fire during a long body with no answer yet.
+pub fn upload_http(cli: &Cli) -> Result<reqwest::Client, CliError> {
+    reqwest::Client::builder()
+        .connect_timeout(stall(cli))
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
 /// A bar counting a blob's bytes (encoding, uploading, reading), hidden with `--json`
 /// and off a terminal.
 pub fn byte_progress(cli: &Cli, length: u64, what: &str) -> ProgressBar {

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use wal::client::download::{read_blob, ReadError};
-use wal::encoding::merkle::RootBuilder;
+use wal::client::download::{read_blob, served_sliver, ReadError, Served};
 use wal::encoding::BlobMetadata;
 
 use crate::cli::{Cli, Command, StorageCommand};
@@ -238,45 +237,14 @@ async fn probe(
         Ok(r) if r.status().as_u16() == 404 => "missing",
         Ok(r) if r.status().as_u16() == 500 => "corrupt",
         Ok(r) if !r.status().is_success() => "refused",
-        Ok(r) => sliver_state(r, metadata, shard).await,
+        Ok(r) => match served_sliver(r, metadata, shard).await {
+            Served::Verified => "verified",
+            Served::Corrupt => "corrupt",
+            Served::TimedOut => "timed out",
+            Served::CutOff => "cut off",
+        },
     };
     json!({"shard": shard, "node_id": holder.node_id, "endpoint": holder.endpoint, "state": state})
-}
-
-/// Hashes a served sliver as it arrives (never more than `sliver_len` bytes, never
-/// held whole): `verified`, `corrupt`, or why it did not arrive whole. A node cuts off
-/// a sliver that rotted on its disk, so `cut off` may be rot found by the node itself.
-async fn sliver_state(
-    mut response: reqwest::Response,
-    metadata: &BlobMetadata,
-    shard: u32,
-) -> &'static str {
-    let mut root = RootBuilder::new(
-        usize::try_from(metadata.chunk_len).unwrap_or(usize::MAX),
-        false,
-    );
-    let mut received: u64 = 0;
-    loop {
-        match response.chunk().await {
-            Ok(Some(bytes)) => {
-                received += bytes.len() as u64;
-                if received > metadata.sliver_len {
-                    return "corrupt";
-                }
-                root.push_bytes(&bytes);
-            }
-            Ok(None) => break,
-            Err(e) if e.is_timeout() => return "timed out",
-            Err(_) => return "cut off",
-        }
-    }
-    let expected = metadata.sliver_root_hash(shard).ok();
-    let matches = root.finish().map(|(hash, _)| hash);
-    if received == metadata.sliver_len && matches.is_some() && matches == expected {
-        "verified"
-    } else {
-        "corrupt"
-    }
 }
 
 fn read_text(o: &Value) -> String {

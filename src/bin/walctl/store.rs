@@ -17,7 +17,7 @@ use wal::encoding::{faulty_shards, BlobMetadata};
 use wal::wire::Address;
 
 use crate::cli::Cli;
-use crate::holders::{byte_progress, holders, node_http, spinner, stall};
+use crate::holders::{byte_progress, holders, node_http, spinner, stall, upload_http};
 use crate::output::{print, s};
 use crate::{client, fresh_key, signing_client, CliError};
 
@@ -435,7 +435,7 @@ async fn upload_missing(
     let bar = byte_progress(cli, metadata.size, "uploading");
     let tick = bar.clone();
     let outcomes: Vec<Outcome> = upload(
-        &node_http(cli)?,
+        &upload_http(cli)?,
         file,
         metadata,
         missing,
