@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Storage benchmarks on real processes (release build): a ledger with 10 shards and 10
 # local wal-storage-node processes, then
-#   1. storage purchases by 32 distinct buyers next to transfers by 32 clients;
-#   2. `walctl store` of a 256 MiB file next to a raw loopback upload of the same
-#      encoded bytes (benches/loopback_upload.rs).
-#   CLIENTS=32 DURATION_SECS=20 BLOB_MIB=256 scripts/bench-storage.sh
+#   storage purchases by 32 distinct buyers next to transfers by 32 clients.
+#   (The data path, store and read of heavy blobs: scripts/bench-blobs.sh.)
+#   CLIENTS=32 DURATION_SECS=20 scripts/bench-storage.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Binaries live where cargo puts them (CARGO_TARGET_DIR honoured).
@@ -12,7 +11,6 @@ release=${CARGO_TARGET_DIR:-target}/release
 
 clients=${CLIENTS:-32}
 duration=${DURATION_SECS:-20}
-blob_mib=${BLOB_MIB:-256}
 nodes=10
 server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 export DATABASE_URL=$server/postgres
@@ -40,12 +38,3 @@ echo "== transfers: $clients clients, $duration s"
 walctl bench --op transfer --clients "$clients" --accounts $((clients * 2)) --duration-secs "$duration"
 walctl audit >/dev/null && echo "audit ok after both"
 
-head -c $((blob_mib * 1024 * 1024)) /dev/urandom >"$work/blob.bin"
-echo "== walctl store of $blob_mib MiB to $nodes nodes"
-started=$(date +%s.%N)
-walctl store "$work/blob.bin" --epochs 1
-ended=$(date +%s.%N)
-awk -v a="$started" -v b="$ended" -v m="$blob_mib" \
-    'BEGIN { printf "walctl store: %.2f s = %.1f MiB/s of blob\n", b - a, m / (b - a) }'
-echo "== the same file's encoded slivers over raw loopback HTTP"
-cargo bench --locked --bench loopback_upload -- "$work/blob.bin" "$nodes"
