@@ -90,10 +90,19 @@ pub struct Stripe {
 pub struct StripeReader<'a> {
     reader: Reader<'a>,
     sources: Vec<Source>,
+    /// The check, while no decode holds it.
     check: Option<ConsistencyCheck>,
+    /// The stripe being decoded on the blocking pool (it holds the check), so the next
+    /// stripe's pieces are fetched meanwhile.
+    decoding: Option<(u64, Decoding)>,
+    /// The next stripe to fetch.
     next_stripe: u64,
     used: HashSet<u32>,
 }
+
+/// A stripe's decode on the blocking pool: it gives the check back with its result.
+type Decoding =
+    tokio::task::JoinHandle<(ConsistencyCheck, Result<(Vec<Vec<u8>>, Vec<u8>), ReadError>)>;
 
 impl<'a> StripeReader<'a> {
     /// A reader of the blob from holders `endpoints` (shard -> base URL); a source
@@ -124,38 +133,72 @@ impl<'a> StripeReader<'a> {
             reader,
             sources: Vec::new(),
             check: Some(ConsistencyCheck::new(checked)),
+            decoding: None,
             next_stripe: 0,
             used: HashSet::new(),
         })
     }
 
     /// The next stripe, or `None` after the last (once the blob was found consistent).
+    /// While one stripe decodes, the pieces of the next are fetched.
     pub async fn next(&mut self) -> Result<Option<Stripe>, ReadError> {
-        let layout = self.reader.layout;
-        let Some(mut check) = self.check.take() else {
+        if self.decoding.is_none() {
+            match self.check.take() {
+                None => return Ok(None),
+                Some(check) if self.next_stripe == self.reader.layout.stripes => {
+                    blocking(move || check.finish()).await??;
+                    return Ok(None);
+                }
+                Some(check) => {
+                    let given = self.fetch().await?;
+                    self.start_decode(check, given);
+                }
+            }
+        }
+        let Some((index, decoding)) = self.decoding.take() else {
             return Ok(None);
         };
-        if self.next_stripe == layout.stripes {
-            blocking(move || check.finish()).await??;
-            return Ok(None);
+        let more = self.next_stripe < self.reader.layout.stripes;
+        let (decoded, fetched) = if more {
+            let (decoded, fetched) = tokio::join!(decoding, self.fetch());
+            (decoded, Some(fetched?))
+        } else {
+            (decoding.await, None)
+        };
+        let (check, result) =
+            decoded.map_err(|e| ReadError::Encoding(EncodingError::Codec(e.to_string())))?;
+        let (pieces, data) = result?;
+        match fetched {
+            Some(given) => self.start_decode(check, given),
+            None => self.check = Some(check),
         }
-        let index = self.next_stripe;
-        let given = self.reader.stripe(&mut self.sources, index).await?;
-        self.used.extend(given.keys().copied());
-        let (check, decoded) = blocking(move || {
-            let decoded = decode_given(&layout, index, given, &mut check);
-            (check, decoded)
-        })
-        .await?;
-        self.check = Some(check);
-        let (pieces, data) = decoded?;
-        self.next_stripe += 1;
         self.reader.report.bytes += data.len() as u64;
         Ok(Some(Stripe {
             index,
             pieces,
             data,
         }))
+    }
+
+    /// The verified pieces of the next stripe to fetch.
+    async fn fetch(&mut self) -> Result<Given, ReadError> {
+        let given = self
+            .reader
+            .stripe(&mut self.sources, self.next_stripe)
+            .await?;
+        self.used.extend(given.keys().copied());
+        self.next_stripe += 1;
+        Ok(given)
+    }
+
+    /// Decodes the stripe just fetched on the blocking pool.
+    fn start_decode(&mut self, mut check: ConsistencyCheck, given: Given) {
+        let (layout, index) = (self.reader.layout, self.next_stripe - 1);
+        let decoding = tokio::task::spawn_blocking(move || {
+            let decoded = decode_given(&layout, index, given, &mut check);
+            (check, decoded)
+        });
+        self.decoding = Some((index, decoding));
     }
 
     /// What the read did so far.
