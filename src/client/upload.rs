@@ -20,6 +20,20 @@ pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// Stripes queued for each node: the encoder runs at most this far ahead of a node.
 const QUEUED_STRIPES: usize = 2;
+/// The slowest a node may be after the last byte is handed to the connection, in
+/// bytes per second: it still has to read what the sockets buffer, and it fsyncs its
+/// slivers at the end. Its answer window is the stall timeout plus the body and the
+/// socket buffers at this rate.
+const FINISH_BYTES_PER_SEC_MIN: u64 = 64 << 20;
+/// What loopback or a fast link may hold in socket buffers between the two ends.
+const SOCKET_BUFFERS_MAX: u64 = 16 << 20;
+
+/// The HTTP client for uploads: it times only connecting. An upload may run for
+/// minutes with no byte of answer; `upload` gives up on a node silent for its stall
+/// timeout itself (a client read timeout would fire during a long body).
+pub fn http_client(stall: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().connect_timeout(stall).build()
+}
 
 /// Why a file could not be encoded.
 #[derive(Debug, thiserror::Error)]
@@ -120,17 +134,22 @@ pub async fn upload(
     for (slot, target) in targets.into_iter().enumerate() {
         let (frames, queue) = mpsc::channel(QUEUED_STRIPES);
         let (http, blob_id, owned) = (http.clone(), blob_id.clone(), target.clone());
+        let body_bytes = layout.sliver_len * target.shards.len() as u64;
+        let window = stall
+            + Duration::from_secs_f64(
+                (body_bytes + SOCKET_BUFFERS_MAX) as f64 / FINISH_BYTES_PER_SEC_MIN as f64,
+            );
         let request = requests.spawn(async move {
             let (ended, body_ended) = oneshot::channel();
             let request = put_slivers(&http, &blob_id, &owned, queue, ended);
-            // The node has `stall` from the last byte of the body to answer.
+            // From the last byte of the body, the node has `window` to answer.
             let answer = async {
                 let _ = body_ended.await;
-                tokio::time::sleep(stall).await;
+                tokio::time::sleep(window).await;
             };
             tokio::select! {
                 result = request => (slot, result),
-                () = answer => (slot, Err(format!("node {}: no answer within {} s of the last byte", owned.node_id, stall.as_secs()))),
+                () = answer => (slot, Err(format!("node {}: no answer within {} s of the last byte", owned.node_id, window.as_secs()))),
             }
         });
         lanes.push(Lane {
@@ -284,4 +303,70 @@ async fn put_slivers(
         "node {} refused the upload: HTTP {status}: {text}",
         target.node_id
     ))
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use axum::body::Body;
+    use futures_util::StreamExt;
+
+    /// A node that takes the body steadily but slowly (16 MiB/s), then answers.
+    async fn slow_node(body: Body) -> axum::Json<Value> {
+        let mut stream = body.into_data_stream();
+        let started = std::time::Instant::now();
+        let mut received = 0u64;
+        while let Some(frame) = stream.next().await {
+            received += frame.unwrap().len() as u64;
+            let due = Duration::from_secs_f64(received as f64 / f64::from(16u32 << 20));
+            tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+        }
+        axum::Json(serde_json::json!({"received": received, "confirmation": null}))
+    }
+
+    /// An upload that lasts several times the stall timeout, to a node that never stops
+    /// taking bytes, is not cut off: the timeout is for silence, not for length (the
+    /// 4 GiB store once failed on a read timeout that ran while the body was sent).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_upload_is_not_a_silent_node() {
+        let dir = std::env::temp_dir().join(format!("wal-upload-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("blob.bin");
+        std::fs::write(&path, vec![7u8; 24 << 20]).unwrap();
+        let metadata = file_metadata(&path, 4, &(Arc::new(|_| {}) as Progress)).unwrap();
+        let app =
+            axum::Router::new().route("/v1/blobs/{id}/slivers", axum::routing::put(slow_node));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let target = Target {
+            node_id: "1".into(),
+            endpoint,
+            shards: vec![0, 1, 2, 3],
+        };
+        let stall = Duration::from_secs(1);
+        let started = std::time::Instant::now();
+        let outcomes = upload(
+            &http_client(stall).unwrap(),
+            &path,
+            &metadata,
+            vec![target],
+            stall,
+            Arc::new(|_| {}),
+        )
+        .await
+        .unwrap();
+        let (_, answer) = &outcomes[0];
+        let answer = answer
+            .as_ref()
+            .expect("the slow but steady node is not cut off");
+        assert_eq!(answer["received"], metadata.sliver_len * 4);
+        assert!(
+            started.elapsed() > 2 * stall,
+            "the upload outlasted the stall timeout"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -60,14 +60,9 @@ pub fn node_http(cli: &Cli) -> Result<reqwest::Client, CliError> {
         .map_err(|e| CliError::Usage(e.to_string()))
 }
 
-/// The HTTP client for uploads: only connecting is timed by the client; an upload
-/// (which may run for minutes) gives up on a node silent for `stall(cli)` itself, as
-/// a read timeout would fire during a long body with no answer yet.
+/// The HTTP client for uploads (`upload::http_client`: only connecting is timed).
 pub fn upload_http(cli: &Cli) -> Result<reqwest::Client, CliError> {
-    reqwest::Client::builder()
-        .connect_timeout(stall(cli))
-        .build()
-        .map_err(|e| CliError::Usage(e.to_string()))
+    wal::client::upload::http_client(stall(cli)).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// A bar counting a blob's bytes (encoding, uploading, reading), hidden with `--json`
