@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::download::{ReadError, StripeReader};
+use super::upload::body_of;
 use crate::encoding::BlobMetadata;
 
 /// How long a source or a target may stay silent before the repair gives up on it.
@@ -97,12 +98,9 @@ async fn forward(
 /// Starts the PUT of sliver `shard` to `endpoint`, its body fed piece by piece.
 fn open_lane(http: &reqwest::Client, blob_id: &str, shard: u32, endpoint: &str) -> Lane {
     let (frames, queue) = mpsc::channel(QUEUED_PIECES);
-    let body = futures_util::stream::unfold(queue, |mut queue: mpsc::Receiver<_>| async move {
-        queue.recv().await.map(|item| (item, queue))
-    });
     let request = http
         .put(format!("{endpoint}/v1/blobs/{blob_id}/slivers/{shard}"))
-        .body(reqwest::Body::wrap_stream(body));
+        .body(body_of(queue, None));
     let blob_id = blob_id.to_owned();
     let request = tokio::spawn(async move {
         match request.send().await {

@@ -250,6 +250,27 @@ fn feed(
     Ok(())
 }
 
+/// A request body fed by `queue`, item by item; `ended` is told once it has all been
+/// handed to the connection (the queue closed).
+pub(crate) fn body_of(
+    queue: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    ended: Option<oneshot::Sender<()>>,
+) -> reqwest::Body {
+    let stream =
+        futures_util::stream::unfold((queue, ended), |(mut queue, mut ended)| async move {
+            match queue.recv().await {
+                Some(item) => Some((item, (queue, ended))),
+                None => {
+                    if let Some(ended) = ended.take() {
+                        let _ = ended.send(());
+                    }
+                    None
+                }
+            }
+        });
+    reqwest::Body::wrap_stream(stream)
+}
+
 /// A lane's body for one stripe: its shards' pieces, in its order.
 fn lane_body(target: &Target, pieces: &[Vec<u8>]) -> Bytes {
     let mut body = Vec::with_capacity(pieces[0].len() * target.shards.len());
@@ -274,19 +295,7 @@ async fn put_slivers(
         target.endpoint,
         shards.join(",")
     );
-    let stream =
-        futures_util::stream::unfold((queue, Some(ended)), |(mut queue, mut ended)| async move {
-            match queue.recv().await {
-                Some(item) => Some((item, (queue, ended))),
-                None => {
-                    if let Some(ended) = ended.take() {
-                        let _ = ended.send(());
-                    }
-                    None
-                }
-            }
-        });
-    let request = http.put(&url).body(reqwest::Body::wrap_stream(stream));
+    let request = http.put(&url).body(body_of(queue, Some(ended)));
     let response = request
         .send()
         .await

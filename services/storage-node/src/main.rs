@@ -17,6 +17,7 @@ mod disk;
 mod error;
 mod ledger;
 mod routes;
+mod serving;
 mod transfer;
 
 use std::sync::atomic::AtomicU64;

@@ -21,7 +21,7 @@ use wal::wire::{challenge, confirmation};
 use crate::disk::Disk;
 use crate::error::Error;
 use crate::ledger::Ledger;
-use crate::transfer;
+use crate::{serving, transfer};
 
 pub struct Node {
     pub key: SigningKey,
@@ -140,7 +140,7 @@ async fn chunk_with_proof(
     shard: u32,
     chunk: u32,
 ) -> Result<ChunkProof, Error> {
-    let leaves = transfer::verified_leaves(&node.disk, blob_id, metadata, shard).await?;
+    let leaves = serving::verified_leaves(&node.disk, blob_id, metadata, shard).await?;
     if chunk as usize >= leaves.len() {
         return Err(Error::InvalidArgument(format!(
             "chunk {chunk} does not exist"
@@ -213,15 +213,15 @@ pub fn router(node: Shared, concurrency_max: usize) -> Router {
     Router::new()
         .route(
             "/v1/blobs/{blob_id}/slivers/{shard}",
-            put(transfer::put_sliver).get(transfer::get_sliver),
+            put(transfer::put_sliver).get(serving::get_sliver),
         )
         .route(
             "/v1/blobs/{blob_id}/slivers",
-            put(transfer::put_slivers).get(transfer::get_slivers),
+            put(transfer::put_slivers).get(serving::get_slivers),
         )
         .route(
             "/v1/blobs/{blob_id}/slivers/{shard}/leaves",
-            get(transfer::get_leaves),
+            get(serving::get_leaves),
         )
         .route("/v1/blobs/{blob_id}/confirmation", get(get_confirmation))
         .route("/v1/challenges", post(answer_challenge))

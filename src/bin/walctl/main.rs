@@ -4,6 +4,7 @@ mod accounts;
 mod bench;
 mod blobs;
 mod cli;
+mod complete;
 mod holders;
 mod info;
 mod nodes;

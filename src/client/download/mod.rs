@@ -1,0 +1,239 @@
+//! Reading a blob from the storage nodes in bounded memory: k slivers streamed from
+//! their holders (one request per node for all its chosen shards, stripe-major), each
+//! piece checked chunk by chunk against leaves that were checked against the metadata,
+//! one stripe decoded at a time and handed to a sink. A source that errs, sends a bad
+//! chunk, or stalls for the stall timeout is replaced by a spare holder from that very
+//! stripe on, so one slow or hung node costs one timeout, not the read.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+mod served;
+mod sources;
+
+pub use served::{served_sliver, Served};
+use sources::{Given, Reader, Source};
+
+use super::upload::Progress;
+use crate::encoding::merkle::Hash;
+use crate::encoding::{
+    append_data, decode_stripe, BlobMetadata, ConsistencyCheck, EncodingError, Layout,
+};
+
+/// Why a blob could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The metadata is invalid, or the slivers are not one consistent encoding.
+    #[error("{0}")]
+    Encoding(#[from] EncodingError),
+    /// Fewer than k holders served verified slivers; the reasons, one per failed source.
+    #[error("only {have} of the k = {need} slivers needed could be read: {reasons}")]
+    NotEnough {
+        /// Slivers read for the stripe that could not be completed.
+        have: usize,
+        /// k.
+        need: usize,
+        /// What went wrong with each source, joined.
+        reasons: String,
+    },
+    /// The sink refused the bytes (a full disk, a closed pipe).
+    #[error("cannot write the blob: {0}")]
+    Sink(std::io::Error),
+}
+
+/// What a read did.
+#[derive(Clone, Debug, Default)]
+pub struct ReadReport {
+    /// The blob's bytes handed to the sink.
+    pub bytes: u64,
+    /// Distinct slivers that served verified pieces.
+    pub slivers_used: usize,
+    /// Sources given up on and replaced by spares (with why).
+    pub replaced: Vec<String>,
+}
+
+/// Reads the blob into `sink`, from holders `endpoints` (shard -> base URL); nothing
+/// given to the sink is unverified, but a blob found inconsistent at the end (its
+/// writer's fault) is an error after its bytes were given.
+pub async fn read_blob(
+    http: &reqwest::Client,
+    metadata: &BlobMetadata,
+    endpoints: &HashMap<u32, String>,
+    stall: Duration,
+    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+    progress: Progress,
+) -> Result<ReadReport, ReadError> {
+    let mut reader = StripeReader::new(http, metadata, endpoints, stall)?;
+    while let Some(stripe) = reader.next().await? {
+        sink(&stripe.data).map_err(ReadError::Sink)?;
+        progress(stripe.data.len() as u64);
+    }
+    Ok(reader.report())
+}
+
+/// One decoded stripe.
+pub struct Stripe {
+    /// Its number, from 0.
+    pub index: u64,
+    /// All `n_shards` pieces: the data rebuilt, the parity derived again.
+    pub pieces: Vec<Vec<u8>>,
+    /// The blob's bytes in it, without the padding.
+    pub data: Vec<u8>,
+}
+
+/// The blob stripe by stripe (`next`), from k verified sources at a time; the
+/// consistency check ends with the last stripe, whose `next` fails if it fails. Runs
+/// on any tokio runtime: the hashing and decoding go to the blocking pool.
+pub struct StripeReader<'a> {
+    reader: Reader<'a>,
+    sources: Vec<Source>,
+    /// The check, while no decode holds it.
+    check: Option<ConsistencyCheck>,
+    /// The stripe being decoded on the blocking pool (it holds the check), so the next
+    /// stripe's pieces are fetched meanwhile.
+    decoding: Option<(u64, Decoding)>,
+    /// The next stripe to fetch.
+    next_stripe: u64,
+    used: HashSet<u32>,
+}
+
+/// A stripe's decode on the blocking pool: it gives the check back with its result.
+type Decoding =
+    tokio::task::JoinHandle<(ConsistencyCheck, Result<(Vec<Vec<u8>>, Vec<u8>), ReadError>)>;
+
+impl<'a> StripeReader<'a> {
+    /// A reader of the blob from holders `endpoints` (shard -> base URL); a source
+    /// silent for `stall`, or slower than one stripe's pieces per `stall`, is replaced.
+    pub fn new(
+        http: &'a reqwest::Client,
+        metadata: &'a BlobMetadata,
+        endpoints: &'a HashMap<u32, String>,
+        stall: Duration,
+    ) -> Result<StripeReader<'a>, ReadError> {
+        let checked = metadata.checked()?;
+        let layout = checked.layout;
+        let reader = Reader {
+            http,
+            layout,
+            stall,
+            blob_id: metadata.blob_id(),
+            metadata,
+            spares: (0..layout.n_shards)
+                .rev()
+                .filter(|s| endpoints.contains_key(s))
+                .collect(),
+            endpoints,
+            bad_endpoints: HashSet::new(),
+            report: ReadReport::default(),
+        };
+        Ok(StripeReader {
+            reader,
+            sources: Vec::new(),
+            check: Some(ConsistencyCheck::new(checked)),
+            decoding: None,
+            next_stripe: 0,
+            used: HashSet::new(),
+        })
+    }
+
+    /// The next stripe, or `None` after the last (once the blob was found consistent).
+    /// While one stripe decodes, the pieces of the next are fetched.
+    pub async fn next(&mut self) -> Result<Option<Stripe>, ReadError> {
+        if self.decoding.is_none() {
+            match self.check.take() {
+                None => return Ok(None),
+                Some(check) if self.next_stripe == self.reader.layout.stripes => {
+                    blocking(move || check.finish()).await??;
+                    return Ok(None);
+                }
+                Some(check) => {
+                    let given = self.fetch().await?;
+                    self.start_decode(check, given);
+                }
+            }
+        }
+        let Some((index, decoding)) = self.decoding.take() else {
+            return Ok(None);
+        };
+        let more = self.next_stripe < self.reader.layout.stripes;
+        let (decoded, fetched) = if more {
+            let (decoded, fetched) = tokio::join!(decoding, self.fetch());
+            (decoded, Some(fetched?))
+        } else {
+            (decoding.await, None)
+        };
+        let (check, result) =
+            decoded.map_err(|e| ReadError::Encoding(EncodingError::Codec(e.to_string())))?;
+        let (pieces, data) = result?;
+        match fetched {
+            Some(given) => self.start_decode(check, given),
+            None => self.check = Some(check),
+        }
+        self.reader.report.bytes += data.len() as u64;
+        Ok(Some(Stripe {
+            index,
+            pieces,
+            data,
+        }))
+    }
+
+    /// The verified pieces of the next stripe to fetch.
+    async fn fetch(&mut self) -> Result<Given, ReadError> {
+        let given = self
+            .reader
+            .stripe(&mut self.sources, self.next_stripe)
+            .await?;
+        self.used.extend(given.keys().copied());
+        self.next_stripe += 1;
+        Ok(given)
+    }
+
+    /// Decodes the stripe just fetched on the blocking pool.
+    fn start_decode(&mut self, mut check: ConsistencyCheck, given: Given) {
+        let (layout, index) = (self.reader.layout, self.next_stripe - 1);
+        let decoding = tokio::task::spawn_blocking(move || {
+            let decoded = decode_given(&layout, index, given, &mut check);
+            (check, decoded)
+        });
+        self.decoding = Some((index, decoding));
+    }
+
+    /// What the read did so far.
+    pub fn report(&self) -> ReadReport {
+        ReadReport {
+            slivers_used: self.used.len(),
+            ..self.reader.report.clone()
+        }
+    }
+}
+
+/// Runs CPU work (hashing, coding) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ReadError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ReadError::Encoding(EncodingError::Codec(e.to_string())))
+}
+
+/// Decodes one stripe and adds it to the consistency check: its pieces and its bytes.
+fn decode_given(
+    layout: &Layout,
+    stripe: u64,
+    given: Given,
+    check: &mut ConsistencyCheck,
+) -> Result<(Vec<Vec<u8>>, Vec<u8>), ReadError> {
+    let n = layout.n_shards as usize;
+    let mut pieces: Vec<Option<Vec<u8>>> = vec![None; n];
+    let mut leaves: Vec<Option<Vec<Hash>>> = vec![None; n];
+    for (shard, (piece, piece_leaves)) in given {
+        pieces[shard as usize] = Some(piece);
+        leaves[shard as usize] = Some(piece_leaves);
+    }
+    let all = decode_stripe(layout, pieces)?;
+    let leaf_refs: Vec<Option<&[Hash]>> = leaves.iter().map(Option::as_deref).collect();
+    check.push_stripe(&all, &leaf_refs);
+    let mut bytes = Vec::new();
+    append_data(layout, stripe, &all, &mut bytes)?;
+    Ok((all, bytes))
+}
