@@ -2,7 +2,9 @@
 //! way, its slivers PUT over loopback HTTP with the same client (reqwest), all at once
 //! (as store streams every node at once), to an axum server that writes each one to a
 //! file and fsyncs it, as a storage node must before it confirms; then k of them GET
-//! back from those files, all at once. No verification, no ledger, no decoding.
+//! back from those files, all at once, into memory, and once more into one output file
+//! (each at its offset, not fsynced, as `walctl read -o` writes). No verification, no
+//! ledger, no decoding.
 //! `scripts/bench-blobs.sh` prints it next to the real store and read of the same file.
 //!
 //!   cargo bench --bench loopback_upload -- FILE N_SHARDS
@@ -103,24 +105,13 @@ async fn main() {
     );
     let k = wal::encoding::data_shards(n_shards);
     let started = Instant::now();
-    let mut downloads = tokio::task::JoinSet::new();
-    for shard in 0..k {
-        let (http, url) = (http.clone(), url.clone());
-        downloads.spawn(async move {
-            let response = http
-                .get(format!("{url}/sliver/{shard}"))
-                .send()
-                .await
-                .unwrap();
-            assert!(response.status().is_success());
-            response.bytes().await.unwrap().len() as u64
-        });
-    }
-    let mut downloaded = 0;
-    while let Some(done) = downloads.join_next().await {
-        downloaded += done.unwrap();
-    }
+    let downloaded = download(&http, &url, k, None).await;
     let download_secs = started.elapsed().as_secs_f64();
+    let out = dir.join("blob.out");
+    let file = Arc::new(std::fs::File::create(&out).expect("the output file opens"));
+    let started = Instant::now();
+    download(&http, &url, k, Some(file)).await;
+    let download_file_secs = started.elapsed().as_secs_f64();
     std::fs::remove_dir_all(&dir).ok();
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     let blob = bytes.len() as u64;
@@ -136,7 +127,9 @@ async fn main() {
         mib(blob) / download_secs
     );
     println!("raw_upload_secs={upload_secs:.3}");
+    println!("raw download into a file: {download_file_secs:.2} s");
     println!("raw_download_secs={download_secs:.3}");
+    println!("raw_download_file_secs={download_file_secs:.3}");
 }
 
 /// Reads a stored sliver back from its file, off the async workers.
@@ -148,4 +141,43 @@ async fn read_sliver(
     tokio::task::spawn_blocking(move || std::fs::read(path).expect("the sliver was stored"))
         .await
         .expect("the read task ends")
+}
+
+/// GETs slivers 0..k all at once; into memory, or each into `file` at its offset as it
+/// arrives. The bytes received.
+async fn download(
+    http: &reqwest::Client,
+    url: &str,
+    k: u32,
+    file: Option<Arc<std::fs::File>>,
+) -> u64 {
+    let mut downloads = tokio::task::JoinSet::new();
+    for shard in 0..k {
+        let (http, url, file) = (http.clone(), url.to_owned(), file.clone());
+        downloads.spawn(async move {
+            let mut response = http
+                .get(format!("{url}/sliver/{shard}"))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success());
+            let Some(file) = file else {
+                return response.bytes().await.unwrap().len() as u64;
+            };
+            let mut offset = u64::from(shard) * response.content_length().unwrap();
+            let start = offset;
+            while let Some(chunk) = response.chunk().await.unwrap() {
+                use std::os::unix::fs::FileExt;
+                file.write_all_at(&chunk, offset)
+                    .expect("the output is written");
+                offset += chunk.len() as u64;
+            }
+            offset - start
+        });
+    }
+    let mut downloaded = 0;
+    while let Some(done) = downloads.join_next().await {
+        downloaded += done.unwrap();
+    }
+    downloaded
 }

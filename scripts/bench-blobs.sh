@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Heavy-blob benchmarks on real processes (release build), each on a fresh ledger and
 # 10 local wal-storage-node processes:
-#   1. `walctl store` and `walctl read` of a 256 MiB file at 10 shards, next to the raw
-#      loopback floor of the same slivers (benches/loopback_upload.rs: upload with
-#      write + fsync, download of k slivers), with the ratios;
+#   1. `walctl store` and `walctl read` (into a file, and to stdout = /dev/null; median
+#      of 3 each) of a 256 MiB file at 10 shards, next to the raw loopback floor of the
+#      same slivers (benches/loopback_upload.rs: upload with write + fsync, download of
+#      k slivers into memory and into a file), with the ratios;
 #   2. `walctl store` of a 64 MiB file at 100 and at 1000 shards, with the ratio;
 #   3. wall time and peak RSS of `walctl store` and `walctl read` of a BIG_GIB (4) GiB
 #      file at 100 shards.
@@ -41,22 +42,33 @@ fresh_network() {
 measure() { python3 scripts/lib/measure.py "$@"; }
 secs() { sed -n "s/^$1=//p" "$scratch/out"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-store_and_read() { # FILE LABEL
-    local id
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+store_and_read() { # FILE LABEL [RUNS]
+    local id runs=${3:-1} i to_file=() to_stdout=()
     measure "$2 store" $release/walctl --url "$ledger_url" --key "$work/treasury.key" store "$1" --epochs 1 | tee -a "$scratch/out"
     id=$($release/walctl --url "$ledger_url" blob-id "$1")
-    measure "$2 read" $release/walctl --url "$ledger_url" read "$id" -o "$1.back" | tee -a "$scratch/out"
-    cmp "$1" "$1.back" && echo "$2: read back byte for byte"
-    rm -f "$1.back"
+    for i in $(seq 1 "$runs"); do
+        measure "$2 read $i" $release/walctl --url "$ledger_url" read "$id" -o "$1.back" | tee -a "$scratch/out"
+        to_file+=("$(secs "$2_read_${i}_secs")")
+        cmp "$1" "$1.back" && echo "$2: read back byte for byte"
+        rm -f "$1.back"
+        [ "$runs" -gt 1 ] || continue
+        measure "$2 read to stdout $i" $release/walctl --url "$ledger_url" read "$id" | tee -a "$scratch/out"
+        to_stdout+=("$(secs "$2_read_to_stdout_${i}_secs")")
+    done
+    echo "$2_read_secs=$(median "${to_file[@]}")" | tee -a "$scratch/out"
+    [ "$runs" -gt 1 ] && echo "$2_read_stdout_secs=$(median "${to_stdout[@]}")" | tee -a "$scratch/out"
+    return 0
 }
 
 : >"$scratch/out"
 head -c $((blob_mib << 20)) /dev/urandom >"$scratch/blob.bin"
 fresh_network 10
-store_and_read "$scratch/blob.bin" "b$blob_mib"
+store_and_read "$scratch/blob.bin" "b$blob_mib" 3
 cargo bench --locked --bench loopback_upload -- "$scratch/blob.bin" 10 | tee -a "$scratch/out"
 echo "store / raw upload: $(ratio "$(secs raw_upload_secs)" "$(secs "b${blob_mib}_store_secs")")x;" \
-    "read / raw download: $(ratio "$(secs raw_download_secs)" "$(secs "b${blob_mib}_read_secs")")x"
+    "read -o / raw download into a file: $(ratio "$(secs raw_download_file_secs)" "$(secs "b${blob_mib}_read_secs")")x;" \
+    "read to stdout / raw download: $(ratio "$(secs raw_download_secs)" "$(secs "b${blob_mib}_read_stdout_secs")")x"
 
 head -c $((64 << 20)) /dev/urandom >"$scratch/m64.bin"
 for shards in 100 1000; do

@@ -400,6 +400,7 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
             "-o",
             copy.to_str().unwrap(),
             "--force",
+            "--strict-consistency-check",
         ],
     )
     .await;
@@ -408,13 +409,28 @@ async fn a_file_survives_losing_2f_nodes(db: PgPool) {
         "{}",
         String::from_utf8_lossy(&forced.stderr)
     );
+    assert_eq!(json_of(&forced)["consistency_check"], "strict");
     assert_eq!(std::fs::read(&copy).unwrap(), bytes);
-    // The ledger's aggregator endpoint reads it the same way.
-    let aggregated = reqwest::get(format!("{}/v1/blobs/{expected_id}", ledger.url))
-        .await
-        .unwrap();
-    assert_eq!(aggregated.status(), 200);
-    assert_eq!(&aggregated.bytes().await.unwrap()[..], &bytes[..]);
+    // The ledger's aggregator endpoint reads it the same way, with either check; a
+    // check it does not know is refused.
+    for query in ["", "?strict_consistency_check=true"] {
+        let aggregated = reqwest::get(format!("{}/v1/blobs/{expected_id}{query}", ledger.url))
+            .await
+            .unwrap();
+        assert_eq!(aggregated.status(), 200, "{query}");
+        assert_eq!(
+            &aggregated.bytes().await.unwrap()[..],
+            &bytes[..],
+            "{query}"
+        );
+    }
+    let unknown = reqwest::get(format!(
+        "{}/v1/blobs/{expected_id}?strict_consistency_check=maybe",
+        ledger.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(unknown.status(), 400);
     ledger.assert_audit_ok().await;
     drop(nodes);
     ledger.stop().await;

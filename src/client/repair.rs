@@ -10,9 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::download::{ReadError, StripeReader};
+use super::download::{ReadError, ReadFrom, StripeReader};
 use super::upload::body_of;
 use crate::encoding::BlobMetadata;
+use crate::encoding::Consistency;
 
 /// How long a source or a target may stay silent before the repair gives up on it.
 const REPAIR_STALL: Duration = Duration::from_secs(30);
@@ -80,7 +81,14 @@ async fn forward(
     sources: &HashMap<u32, String>,
     lanes: &mut [Lane],
 ) -> Result<(), ReadError> {
-    let mut reader = StripeReader::new(http, metadata, sources, REPAIR_STALL)?;
+    // Strict: the lost slivers are parity as often as data, derived and checked.
+    let from = ReadFrom {
+        http,
+        endpoints: sources,
+        stall: REPAIR_STALL,
+        consistency: Consistency::Strict,
+    };
+    let mut reader = StripeReader::new(from, metadata)?;
     while let Some(stripe) = reader.next().await? {
         for lane in lanes.iter_mut() {
             let Some(frames) = &lane.frames else { continue };

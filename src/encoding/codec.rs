@@ -9,7 +9,7 @@ use reed_solomon_erasure::galois_8;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
 use super::merkle::Hash;
-use super::stream::{ConsistencyCheck, MetadataBuilder};
+use super::stream::{Consistency, ConsistencyCheck, MetadataBuilder};
 use super::{BlobMetadata, Encoding, EncodingError, Layout};
 
 /// Columns per segment at least (bytes): below this, the per-call overhead dominates.
@@ -76,14 +76,46 @@ pub fn encode_stripe(layout: &Layout, data: &[u8]) -> Result<Vec<Vec<u8>>, Encod
     Ok(pieces)
 }
 
-/// Rebuilds all `n_shards` pieces of one stripe from the pieces given (any k of them,
-/// each already verified against its sliver's chunks): the data is reconstructed, the
-/// parity derived again, and a given parity piece that differs from the derived one is
-/// `Inconsistent` (the writer committed to parity that does not belong to the data).
+/// Rebuilds one stripe from the pieces given (any k of them, each already verified
+/// against its sliver's chunks). `Consistency::Default`: the k data pieces, rebuilt
+/// where not given. `Strict`: all `n_shards` pieces, the parity derived again, and a
+/// given parity piece that differs from the derived one is `Inconsistent` (the writer
+/// committed to parity that does not belong to the data).
 pub fn decode_stripe(
     layout: &Layout,
     given: Vec<Option<Vec<u8>>>,
+    consistency: Consistency,
 ) -> Result<Vec<Vec<u8>>, EncodingError> {
+    let k = layout.k as usize;
+    let (mut all, present) = rebuild_data(layout, given)?;
+    if consistency == Consistency::Default {
+        all.truncate(k);
+        return Ok(all);
+    }
+    let piece_len = all[0].len();
+    let mut parity: Vec<Vec<u8>> = vec![vec![0u8; piece_len]; all.len() - k];
+    code_parity(layout, &all[..k], &mut parity)?;
+    let parity_matches = parity
+        .par_iter()
+        .zip(&all[k..])
+        .zip(&present[k..])
+        .all(|((derived, given), &was_given)| !was_given || derived == given);
+    if !parity_matches {
+        return Err(EncodingError::Inconsistent);
+    }
+    for (slot, derived) in all[k..].iter_mut().zip(parity) {
+        *slot = derived;
+    }
+    Ok(all)
+}
+
+/// All `n_shards` slots of a stripe with its data pieces rebuilt (the parity slots as
+/// given; where not given, zeros if data was rebuilt, else empty), and which pieces
+/// were given.
+fn rebuild_data(
+    layout: &Layout,
+    given: Vec<Option<Vec<u8>>>,
+) -> Result<(Vec<Vec<u8>>, Vec<bool>), EncodingError> {
     let n = layout.n_shards as usize;
     let k = layout.k as usize;
     let piece_len = usize_of(layout.stripe_sliver_len, layout)?;
@@ -107,34 +139,45 @@ pub fn decode_stripe(
     if have < k {
         return Err(EncodingError::NotEnoughSlivers { have, need: k });
     }
+    // The codes rebuild in place, into a buffer per slot; with every data piece given
+    // there is nothing to rebuild and the empty slots stay unallocated.
+    let rebuilding = present[..k].contains(&false);
     let mut all: Vec<Vec<u8>> = given
         .into_iter()
-        .map(|p| p.unwrap_or_else(|| vec![0u8; piece_len]))
+        .map(|p| {
+            p.unwrap_or_else(|| {
+                if rebuilding {
+                    vec![0u8; piece_len]
+                } else {
+                    Vec::new()
+                }
+            })
+        })
         .collect();
-    reconstruct_data(layout, &mut all, &present)?;
-    let mut parity: Vec<Vec<u8>> = vec![vec![0u8; piece_len]; n - k];
-    code_parity(layout, &all[..k], &mut parity)?;
-    let parity_matches = parity
-        .par_iter()
-        .zip(&all[k..])
-        .zip(&present[k..])
-        .all(|((derived, given), &was_given)| !was_given || derived == given);
-    if !parity_matches {
-        return Err(EncodingError::Inconsistent);
+    if rebuilding {
+        reconstruct_data(layout, &mut all, &present)?;
     }
-    for (slot, derived) in all[k..].iter_mut().zip(parity) {
-        *slot = derived;
-    }
-    Ok(all)
+    Ok((all, present))
 }
 
 /// Rebuilds the blob from any `k` slivers that verify against the metadata; slivers
 /// that do not verify are ignored (so a corrupt node cannot corrupt the blob), and the
 /// slivers not given are derived again and checked against their roots (so an
-/// inconsistent encoding is refused instead of read differently by different readers).
+/// inconsistent encoding is refused by every reader): `decode_with` and
+/// `Consistency::Strict`.
 pub fn decode(
     metadata: &BlobMetadata,
     slivers: Vec<Option<Vec<u8>>>,
+) -> Result<Vec<u8>, EncodingError> {
+    decode_with(metadata, slivers, Consistency::Strict)
+}
+
+/// Rebuilds the blob from any `k` slivers that verify against the metadata, with the
+/// consistency check asked for.
+pub fn decode_with(
+    metadata: &BlobMetadata,
+    slivers: Vec<Option<Vec<u8>>>,
+    consistency: Consistency,
 ) -> Result<Vec<u8>, EncodingError> {
     let checked = metadata.checked()?;
     let layout = checked.layout;
@@ -161,7 +204,7 @@ pub fn decode(
             need: layout.k as usize,
         });
     }
-    let mut check = ConsistencyCheck::new(checked.clone());
+    let mut check = ConsistencyCheck::new(checked.clone(), consistency);
     let mut blob = Vec::with_capacity(usize_of(layout.size, &layout)?);
     for stripe in 0..layout.stripes {
         let pieces = given
@@ -178,7 +221,7 @@ pub fn decode(
                     .map(|(_, leaves)| layout.stripe_leaves(leaves, stripe))
             })
             .collect();
-        let all = decode_stripe(&layout, pieces)?;
+        let all = decode_stripe(&layout, pieces, consistency)?;
         check.push_stripe(&all, &leaves);
         append_data(&layout, stripe, &all, &mut blob)?;
     }
@@ -205,18 +248,48 @@ pub fn append_data(
     pieces: &[Vec<u8>],
     blob: &mut Vec<u8>,
 ) -> Result<(), EncodingError> {
+    let wanted = stripe_data_len(layout, stripe, pieces)?;
+    for slice in data_slices(&pieces[..layout.k as usize], wanted) {
+        blob.extend_from_slice(slice);
+    }
+    Ok(())
+}
+
+/// How many of stripe `stripe`'s bytes are the blob's (a prefix of its k data pieces,
+/// in order), once the padding after them was found zeros: `Inconsistent` if not.
+pub fn stripe_data_len(
+    layout: &Layout,
+    stripe: u64,
+    pieces: &[Vec<u8>],
+) -> Result<usize, EncodingError> {
     let range = layout.stripe_range(stripe);
-    let mut wanted = usize_of(range.end - range.start, layout)?;
-    for piece in &pieces[..layout.k as usize] {
-        let take = wanted.min(piece.len());
-        blob.extend_from_slice(&piece[..take]);
+    let wanted = usize_of(range.end - range.start, layout)?;
+    let data = pieces
+        .get(..layout.k as usize)
+        .ok_or(EncodingError::NotEnoughSlivers {
+            have: pieces.len(),
+            need: layout.k as usize,
+        })?;
+    let mut left = wanted;
+    for piece in data {
+        let take = left.min(piece.len());
         // The padding past `size` is zeros in the one true encoding.
         if piece[take..].iter().any(|&b| b != 0) {
             return Err(EncodingError::Inconsistent);
         }
-        wanted -= take;
+        left -= take;
     }
-    Ok(())
+    Ok(wanted - left)
+}
+
+/// The first `len` bytes of the data pieces, as slices of them.
+pub fn data_slices(data_pieces: &[Vec<u8>], len: usize) -> impl Iterator<Item = &[u8]> {
+    let mut left = len;
+    data_pieces.iter().map_while(move |piece| {
+        let take = left.min(piece.len());
+        left -= take;
+        (take > 0).then(|| &piece[..take])
+    })
 }
 
 fn usize_of(value: u64, layout: &Layout) -> Result<usize, EncodingError> {

@@ -52,10 +52,37 @@ impl MetadataBuilder {
     }
 }
 
-/// That the decoded stripes re-encode to the metadata's sliver roots: every sliver, given
-/// or derived, must hash to its root, or different sets of k slivers could decode to
-/// different blobs. Pieces that were given (checked chunk by chunk against leaves that
-/// were checked against the root) contribute those leaves instead of being hashed again.
+/// How much of the encoding a read checks (Walrus's two checks, by Walrus's names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Consistency {
+    /// The bytes returned are the data slivers the writer committed to: a data piece
+    /// that was read was verified against its root on the way, and a data sliver rebuilt
+    /// from parity must hash to its root. Two reads that succeed therefore return the
+    /// same bytes whichever slivers they read. The parity is not coded again, so a blob
+    /// whose parity does not belong to its data (its writer's fault) reads for a reader
+    /// of the data slivers and fails for one who needed that parity.
+    #[default]
+    Default,
+    /// The parity is coded again too, and every sliver, read or derived, must hash to its
+    /// root: a blob so inconsistent fails for every reader. Repair needs this (it writes
+    /// derived slivers), and so does a reader who must know the blob is repairable.
+    Strict,
+}
+
+impl Consistency {
+    /// The slivers whose roots the check recomputes: the k data slivers, or all.
+    pub fn slivers_checked(self, layout: &Layout) -> u32 {
+        match self {
+            Consistency::Default => layout.k,
+            Consistency::Strict => layout.n_shards,
+        }
+    }
+}
+
+/// That the decoded stripes hash to the metadata's sliver roots: the data slivers'
+/// (`Consistency::Default`) or every sliver's (`Strict`). Pieces that were given
+/// (checked chunk by chunk against leaves that were checked against the root)
+/// contribute those leaves instead of being hashed again.
 pub struct ConsistencyCheck {
     checked: Checked,
     roots: Vec<RootBuilder>,
@@ -63,16 +90,16 @@ pub struct ConsistencyCheck {
 
 impl ConsistencyCheck {
     /// A check against validated metadata.
-    pub(crate) fn new(checked: Checked) -> ConsistencyCheck {
+    pub(crate) fn new(checked: Checked, consistency: Consistency) -> ConsistencyCheck {
         let chunk_len = usize::try_from(checked.layout.chunk_len).unwrap_or(usize::MAX);
-        let roots = (0..checked.layout.n_shards)
+        let roots = (0..consistency.slivers_checked(&checked.layout))
             .map(|_| RootBuilder::new(chunk_len, false))
             .collect();
         ConsistencyCheck { checked, roots }
     }
 
-    /// The next stripe's `n_shards` pieces (`decode_stripe`'s output), with the verified
-    /// leaves of each piece that was given.
+    /// The next stripe's pieces (`decode_stripe`'s output: the k data pieces, or all
+    /// `n_shards` for `Strict`), with the verified leaves of each piece that was given.
     pub fn push_stripe(&mut self, pieces: &[Vec<u8>], given_leaves: &[Option<&[Hash]>]) {
         self.roots
             .par_iter_mut()
@@ -84,7 +111,7 @@ impl ConsistencyCheck {
             });
     }
 
-    /// `Inconsistent` unless every sliver hashed to its root in the metadata.
+    /// `Inconsistent` unless every sliver checked hashed to its root in the metadata.
     pub fn finish(self) -> Result<(), EncodingError> {
         let matches = self
             .roots

@@ -12,6 +12,8 @@ use super::extract::{ApiPath, ApiQuery, PathParam};
 use super::paging::Paging;
 use super::{doc, AppState, NoArguments};
 use crate::auth::SignedJson;
+use crate::client::download::ReadFrom;
+use crate::encoding::Consistency;
 use crate::error::Error;
 use crate::ledger::epochs::{current_epoch, lock_shared};
 use crate::storage::contracts::{self, BuyRequest, CertifyRequest, Contract, ExtendRequest};
@@ -206,15 +208,27 @@ pub const AGGREGATOR_BLOB_BYTES_MAX: i64 = 64 << 20;
 /// How long a storage node may stay silent before the aggregator reads from another.
 const AGGREGATOR_STALL_SECS: u64 = 10;
 
+/// Query parameters of `GET /v1/blobs/{blob_id}` (Walrus's aggregator's name).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BlobReadQuery {
+    /// Also code the parity again and check every sliver's root (default false: the
+    /// bytes are checked to be the data slivers the writer committed to).
+    #[param(nullable = false)]
+    pub strict_consistency_check: Option<bool>,
+}
+
 /// The blob's bytes, read from the storage nodes and decoded (Walrus's aggregator).
 #[utoipa::path(get, path = "/v1/blobs/{blob_id}",
-    params(("blob_id" = String, Path, pattern = "^[0-9a-fA-F]{64}$")),
+    params(("blob_id" = String, Path, pattern = "^[0-9a-fA-F]{64}$"), BlobReadQuery),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>,
                description = "the blob's bytes"),
               doc::BadRequest, doc::NotFound, doc::PayloadTooLarge, doc::Unavailable))]
 pub async fn blob(
     State(state): State<AppState>,
     ApiPath(blob_id): ApiPath<BlobId>,
+    ApiQuery(query): ApiQuery<BlobReadQuery>,
 ) -> Result<Response, Error> {
     let (metadata, endpoints) = {
         let mut conn = state.pool.acquire().await?;
@@ -242,21 +256,21 @@ pub async fn blob(
         .read_timeout(stall)
         .build()
         .map_err(Error::internal)?;
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.size).map_err(Error::internal)?);
-    let mut sink = |piece: &[u8]| {
-        bytes.extend_from_slice(piece);
-        Ok(())
-    };
-    let read = crate::client::download::read_blob(
-        &http,
-        &metadata,
-        &endpoints,
+    let bytes = Vec::with_capacity(usize::try_from(metadata.size).map_err(Error::internal)?);
+    let from = ReadFrom {
+        http: &http,
+        endpoints: &endpoints,
         stall,
-        &mut sink,
-        std::sync::Arc::new(|_| {}),
-    )
-    .await;
-    read.map_err(|e| {
+        consistency: if query.strict_consistency_check == Some(true) {
+            Consistency::Strict
+        } else {
+            Consistency::Default
+        },
+    };
+    let read =
+        crate::client::download::read_blob(from, &metadata, bytes, std::sync::Arc::new(|_| {}))
+            .await;
+    let (_, bytes) = read.map_err(|e| {
         Error::Unavailable(format!(
             "blob {blob_id} cannot be read from the storage nodes now: {e}"
         ))

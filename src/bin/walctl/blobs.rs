@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
+use wal::encoding::Consistency;
 
 use crate::cli::{BlobCommand, Cli, StorageCommand};
 use crate::output::{more_line, print, s};
@@ -41,7 +42,15 @@ pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
             blob_id,
             output,
             force,
-        } => read::read_command(cli, blob_id, output.as_deref(), *force).await,
+            strict_consistency_check,
+        } => {
+            let consistency = if *strict_consistency_check {
+                Consistency::Strict
+            } else {
+                Consistency::Default
+            };
+            read::read_command(cli, blob_id, output.as_deref(), *force, consistency).await
+        }
         StorageCommand::BlobId { file, n_shards } => blob_id(cli, file, *n_shards).await,
         StorageCommand::Blobs {
             owner,

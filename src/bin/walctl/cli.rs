@@ -263,6 +263,12 @@ pub enum StorageCommand {
         /// Overwrite `--output` if it exists.
         #[arg(long)]
         force: bool,
+        /// Also code the parity again and check every sliver's root, so the read fails
+        /// unless any k slivers rebuild these bytes (slower; by default the bytes are
+        /// checked to be the data slivers the writer committed to, which two reads that
+        /// succeed always agree on).
+        #[arg(long)]
+        strict_consistency_check: bool,
     },
     /// Compute a file's blob id without storing it (for this network's shard count).
     BlobId {

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use wal::client::download::{read_blob, served_sliver, ReadError, Served};
-use wal::encoding::BlobMetadata;
+use wal::client::download::{read_blob, served_sliver, ReadError, ReadFrom, Served};
+use wal::encoding::{BlobMetadata, Consistency};
 
 use crate::cli::{Cli, Command, StorageCommand};
 use crate::holders::{byte_progress, holders, node_http, stall, Holder};
@@ -22,6 +22,7 @@ pub async fn read_command(
     blob_id: &str,
     output: Option<&Path>,
     force: bool,
+    consistency: Consistency,
 ) -> Result<(), CliError> {
     let output = output.filter(|path| *path != Path::new("-"));
     if let Some(path) = output {
@@ -33,17 +34,14 @@ pub async fn read_command(
     let metadata = metadata_of(cli, &blob_id).await?;
     match output {
         Some(path) => {
-            let mut out = read_to_file(cli, &metadata, path, force).await?;
+            let from = sources(cli, consistency).await?;
+            let mut out = read_to_file(cli, (&metadata, &from), path, force).await?;
             out["output"] = json!(path.display().to_string());
             print(cli, &out, read_text);
         }
         None => {
-            let mut stdout = |bytes: &[u8]| {
-                use std::io::Write;
-                std::io::stdout().write_all(bytes)
-            };
-            let from = sources(cli).await?;
-            let mut out = read(cli, &metadata, &from, &mut stdout)
+            let from = sources(cli, consistency).await?;
+            let (mut out, _) = read(cli, &metadata, &from, std::io::stdout())
                 .await
                 .map_err(quiet_on_closed_pipe)?;
             out["output"] = json!("-");
@@ -79,11 +77,10 @@ fn quiet_on_closed_pipe(error: ReadError) -> CliError {
 /// so a failed read leaves the old file whole.
 async fn read_to_file(
     cli: &Cli,
-    metadata: &BlobMetadata,
+    (metadata, from): (&BlobMetadata, &Sources),
     path: &Path,
     force: bool,
 ) -> Result<Value, CliError> {
-    use std::io::Write;
     let failed =
         |e: std::io::Error| CliError::Usage(format!("cannot write {}: {e}", path.display()));
     let mut temporary = path.as_os_str().to_owned();
@@ -94,16 +91,11 @@ async fn read_to_file(
         .create_new(true)
         .open(&temporary)
         .map_err(failed)?;
-    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let result = async {
-        let from = sources(cli).await?;
-        let out = read(cli, metadata, &from, &mut |bytes: &[u8]| {
-            writer.write_all(bytes)
-        })
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-        let file = writer.into_inner().map_err(|e| failed(e.into_error()))?;
-        file.sync_all().map_err(failed)?;
+        // Not fsynced, as cp and curl do not: the kernel writes it back.
+        let (out, _) = read(cli, metadata, from, file)
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         if force {
             std::fs::rename(&temporary, path).map_err(failed)?;
         } else {
@@ -154,9 +146,10 @@ async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError>
 pub struct Sources {
     endpoints: HashMap<u32, String>,
     http: reqwest::Client,
+    consistency: Consistency,
 }
 
-async fn sources(cli: &Cli) -> Result<Sources, CliError> {
+async fn sources(cli: &Cli, consistency: Consistency) -> Result<Sources, CliError> {
     let (_, holders) = holders(cli).await?;
     let endpoints = holders
         .iter()
@@ -165,33 +158,35 @@ async fn sources(cli: &Cli) -> Result<Sources, CliError> {
     Ok(Sources {
         endpoints,
         http: node_http(cli)?,
+        consistency,
     })
 }
 
-async fn read(
+async fn read<W: std::io::Write + Send + 'static>(
     cli: &Cli,
     metadata: &BlobMetadata,
     sources: &Sources,
-    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
-) -> Result<Value, ReadError> {
-    let (http, endpoints) = (&sources.http, &sources.endpoints);
+    sink: W,
+) -> Result<(Value, W), ReadError> {
+    let from = ReadFrom {
+        http: &sources.http,
+        endpoints: &sources.endpoints,
+        stall: stall(cli),
+        consistency: sources.consistency,
+    };
     let blob_id = metadata.blob_id();
     let bar = byte_progress(cli, metadata.size, "reading");
     let tick = bar.clone();
-    let report = read_blob(
-        http,
-        metadata,
-        endpoints,
-        stall(cli),
-        sink,
-        Arc::new(move |b| tick.inc(b)),
-    )
-    .await?;
+    let (report, sink) = read_blob(from, metadata, sink, Arc::new(move |b| tick.inc(b))).await?;
     bar.finish_and_clear();
-    Ok(json!({
+    let summary = json!({
         "blob_id": blob_id, "size": report.bytes, "verified_slivers": report.slivers_used,
         "replaced_sources": report.replaced,
-    }))
+        "consistency_check": match sources.consistency {
+            Consistency::Default => "default", Consistency::Strict => "strict",
+        },
+    });
+    Ok((summary, sink))
 }
 
 /// Which sliver is where, and whether each holder serves it verified.

@@ -17,7 +17,8 @@ use sources::{Given, Reader, Source};
 use super::upload::Progress;
 use crate::encoding::merkle::Hash;
 use crate::encoding::{
-    append_data, decode_stripe, BlobMetadata, ConsistencyCheck, EncodingError, Layout,
+    data_slices, decode_stripe, stripe_data_len, BlobMetadata, Consistency, ConsistencyCheck,
+    EncodingError, Layout,
 };
 
 /// Why a blob could not be read.
@@ -52,33 +53,87 @@ pub struct ReadReport {
     pub replaced: Vec<String>,
 }
 
-/// Reads the blob into `sink`, from holders `endpoints` (shard -> base URL); nothing
-/// given to the sink is unverified, but a blob found inconsistent at the end (its
-/// writer's fault) is an error after its bytes were given.
-pub async fn read_blob(
-    http: &reqwest::Client,
+/// Where and how to read a blob from.
+pub struct ReadFrom<'a> {
+    /// The client for the nodes.
+    pub http: &'a reqwest::Client,
+    /// The holders' base URLs by shard.
+    pub endpoints: &'a HashMap<u32, String>,
+    /// How long a source may stay silent before a spare replaces it.
+    pub stall: Duration,
+    /// The consistency check to run.
+    pub consistency: Consistency,
+}
+
+/// Stripes decoded and waiting for the sink: the reader runs at most this far ahead.
+const QUEUED_STRIPES: usize = 1;
+
+/// Reads the blob into `sink`, and gives the sink back flushed. The sink writes on a
+/// blocking thread of its own while the next stripes are fetched and decoded (writing a
+/// file costs about as much as reading from the nodes). Every byte given to the sink
+/// was read verified or rebuilt from verified pieces; a rebuilt data sliver (or, with
+/// `Strict`, any sliver) whose root turns out wrong at the end (its writer's fault) is
+/// an error after its bytes were given.
+pub async fn read_blob<W: std::io::Write + Send + 'static>(
+    from: ReadFrom<'_>,
     metadata: &BlobMetadata,
-    endpoints: &HashMap<u32, String>,
-    stall: Duration,
-    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+    sink: W,
     progress: Progress,
-) -> Result<ReadReport, ReadError> {
-    let mut reader = StripeReader::new(http, metadata, endpoints, stall)?;
-    while let Some(stripe) = reader.next().await? {
-        sink(&stripe.data).map_err(ReadError::Sink)?;
-        progress(stripe.data.len() as u64);
+) -> Result<(ReadReport, W), ReadError> {
+    let mut reader = StripeReader::new(from, metadata)?;
+    let (stripes, mut queue) = tokio::sync::mpsc::channel::<Stripe>(QUEUED_STRIPES);
+    let writer = tokio::task::spawn_blocking(move || write_stripes(sink, &mut queue, &progress));
+    let read = async {
+        while let Some(stripe) = reader.next().await? {
+            if stripes.send(stripe).await.is_err() {
+                break; // the sink failed: its error is the read's
+            }
+        }
+        Ok::<(), ReadError>(())
     }
-    Ok(reader.report())
+    .await;
+    drop(stripes);
+    let written = writer
+        .await
+        .map_err(|e| ReadError::Sink(std::io::Error::other(e.to_string())))?;
+    read?;
+    let sink = written.map_err(ReadError::Sink)?;
+    Ok((reader.report(), sink))
+}
+
+/// Writes each stripe's blob bytes to the sink as it comes; the sink, flushed.
+fn write_stripes<W: std::io::Write>(
+    mut sink: W,
+    queue: &mut tokio::sync::mpsc::Receiver<Stripe>,
+    progress: &Progress,
+) -> std::io::Result<W> {
+    while let Some(stripe) = queue.blocking_recv() {
+        for slice in stripe.data() {
+            sink.write_all(slice)?;
+        }
+        progress(stripe.data_len as u64);
+    }
+    sink.flush()?;
+    Ok(sink)
 }
 
 /// One decoded stripe.
 pub struct Stripe {
     /// Its number, from 0.
     pub index: u64,
-    /// All `n_shards` pieces: the data rebuilt, the parity derived again.
+    /// The k data pieces, rebuilt where not read; with `Consistency::Strict` all
+    /// `n_shards`, the parity derived again.
     pub pieces: Vec<Vec<u8>>,
-    /// The blob's bytes in it, without the padding.
-    pub data: Vec<u8>,
+    /// The blob's bytes in it (the padding cut off): a prefix of its data pieces.
+    pub data_len: usize,
+    k: usize,
+}
+
+impl Stripe {
+    /// The blob's bytes in this stripe, as slices of its data pieces.
+    pub fn data(&self) -> impl Iterator<Item = &[u8]> {
+        data_slices(&self.pieces[..self.k], self.data_len)
+    }
 }
 
 /// The blob stripe by stripe (`next`), from k verified sources at a time; the
@@ -95,21 +150,26 @@ pub struct StripeReader<'a> {
     /// The next stripe to fetch.
     next_stripe: u64,
     used: HashSet<u32>,
+    consistency: Consistency,
 }
 
 /// A stripe's decode on the blocking pool: it gives the check back with its result.
 type Decoding =
-    tokio::task::JoinHandle<(ConsistencyCheck, Result<(Vec<Vec<u8>>, Vec<u8>), ReadError>)>;
+    tokio::task::JoinHandle<(ConsistencyCheck, Result<(Vec<Vec<u8>>, usize), ReadError>)>;
 
 impl<'a> StripeReader<'a> {
-    /// A reader of the blob from holders `endpoints` (shard -> base URL); a source
-    /// silent for `stall`, or slower than one stripe's pieces per `stall`, is replaced.
+    /// A reader of the blob from its holders; a source silent for `from.stall`, or
+    /// slower than one stripe's pieces per `stall`, is replaced.
     pub fn new(
-        http: &'a reqwest::Client,
+        from: ReadFrom<'a>,
         metadata: &'a BlobMetadata,
-        endpoints: &'a HashMap<u32, String>,
-        stall: Duration,
     ) -> Result<StripeReader<'a>, ReadError> {
+        let ReadFrom {
+            http,
+            endpoints,
+            stall,
+            consistency,
+        } = from;
         let checked = metadata.checked()?;
         let layout = checked.layout;
         let reader = Reader {
@@ -129,10 +189,11 @@ impl<'a> StripeReader<'a> {
         Ok(StripeReader {
             reader,
             sources: Vec::new(),
-            check: Some(ConsistencyCheck::new(checked)),
+            check: Some(ConsistencyCheck::new(checked, consistency)),
             decoding: None,
             next_stripe: 0,
             used: HashSet::new(),
+            consistency,
         })
     }
 
@@ -164,16 +225,17 @@ impl<'a> StripeReader<'a> {
         };
         let (check, result) =
             decoded.map_err(|e| ReadError::Encoding(EncodingError::Codec(e.to_string())))?;
-        let (pieces, data) = result?;
+        let (pieces, data_len) = result?;
         match fetched {
             Some(given) => self.start_decode(check, given),
             None => self.check = Some(check),
         }
-        self.reader.report.bytes += data.len() as u64;
+        self.reader.report.bytes += data_len as u64;
         Ok(Some(Stripe {
             index,
             pieces,
-            data,
+            data_len,
+            k: self.reader.layout.k as usize,
         }))
     }
 
@@ -191,8 +253,9 @@ impl<'a> StripeReader<'a> {
     /// Decodes the stripe just fetched on the blocking pool.
     fn start_decode(&mut self, mut check: ConsistencyCheck, given: Given) {
         let (layout, index) = (self.reader.layout, self.next_stripe - 1);
+        let consistency = self.consistency;
         let decoding = tokio::task::spawn_blocking(move || {
-            let decoded = decode_given(&layout, index, given, &mut check);
+            let decoded = decode_given(&layout, index, consistency, given, &mut check);
             (check, decoded)
         });
         self.decoding = Some((index, decoding));
@@ -216,13 +279,15 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ReadError::Encoding(EncodingError::Codec(e.to_string())))
 }
 
-/// Decodes one stripe and adds it to the consistency check: its pieces and its bytes.
+/// Decodes one stripe and adds it to the consistency check: its pieces and how many
+/// of their bytes are the blob's.
 fn decode_given(
     layout: &Layout,
     stripe: u64,
+    consistency: Consistency,
     given: Given,
     check: &mut ConsistencyCheck,
-) -> Result<(Vec<Vec<u8>>, Vec<u8>), ReadError> {
+) -> Result<(Vec<Vec<u8>>, usize), ReadError> {
     let n = layout.n_shards as usize;
     let mut pieces: Vec<Option<Vec<u8>>> = vec![None; n];
     let mut leaves: Vec<Option<Vec<Hash>>> = vec![None; n];
@@ -230,10 +295,9 @@ fn decode_given(
         pieces[shard as usize] = Some(piece);
         leaves[shard as usize] = Some(piece_leaves);
     }
-    let all = decode_stripe(layout, pieces)?;
+    let all = decode_stripe(layout, pieces, consistency)?;
     let leaf_refs: Vec<Option<&[Hash]>> = leaves.iter().map(Option::as_deref).collect();
     check.push_stripe(&all, &leaf_refs);
-    let mut bytes = Vec::new();
-    append_data(layout, stripe, &all, &mut bytes)?;
-    Ok((all, bytes))
+    let data_len = stripe_data_len(layout, stripe, &all)?;
+    Ok((all, data_len))
 }

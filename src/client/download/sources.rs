@@ -213,7 +213,7 @@ impl Reader<'_> {
                 .collect();
             let shards = source.shards.clone();
             tokio::task::spawn_blocking(move || {
-                verify_pieces(&layout, stripe, &shards, leaves, &bytes)
+                verify_pieces(&layout, stripe, &shards, leaves, bytes)
             })
             .await
             .map_err(|e| e.to_string())?
@@ -227,10 +227,17 @@ impl Source {
     /// within `stall`: a source that trickles is as good as a silent one.
     async fn next(&mut self, piece_len: usize, stall: Duration) -> Result<Vec<u8>, String> {
         let need = piece_len * self.shards.len();
+        // The stripe's buffer at its final size: the stream's bytes are copied once.
+        let mut stripe = std::mem::take(&mut self.pending);
+        stripe.reserve_exact(need.saturating_sub(stripe.len()));
         let fill = async {
-            while self.pending.len() < need {
+            while stripe.len() < need {
                 match self.response.chunk().await {
-                    Ok(Some(bytes)) => self.pending.extend_from_slice(&bytes),
+                    Ok(Some(bytes)) => {
+                        let fits = bytes.len().min(need - stripe.len());
+                        stripe.extend_from_slice(&bytes[..fits]);
+                        self.pending.extend_from_slice(&bytes[fits..]);
+                    }
                     Ok(None) => return Err("the stream ended early".to_owned()),
                     Err(e) => return Err(format!("the stream broke off: {e}")),
                 }
@@ -240,33 +247,39 @@ impl Source {
         tokio::time::timeout(stall, fill)
             .await
             .map_err(|_| format!("did not send a stripe in {} s", stall.as_secs()))??;
-        let rest = self.pending.split_off(need);
-        Ok(std::mem::replace(&mut self.pending, rest))
+        Ok(stripe)
     }
 }
 
-/// The pieces of one source's stripe, each chunk checked against its shard's leaves.
+/// The pieces of one source's stripe, each chunk checked against its shard's leaves;
+/// the pieces are cut out of `bytes` (stripe-major), the first without a copy.
 fn verify_pieces(
     layout: &Layout,
     stripe: u64,
     shards: &[u32],
     leaves: Vec<Vec<Hash>>,
-    bytes: &[u8],
+    mut bytes: Vec<u8>,
 ) -> Result<Given, String> {
-    let chunk_len = layout.chunk_bytes();
-    let mut given = Given::new();
-    for ((piece, leaves), &shard) in bytes.chunks(layout.piece_bytes()).zip(leaves).zip(shards) {
+    let (chunk_len, piece_len) = (layout.chunk_bytes(), layout.piece_bytes());
+    for ((piece, leaves), &shard) in bytes.chunks(piece_len).zip(&leaves).zip(shards) {
         let good = piece.chunks(chunk_len).count() == leaves.len()
             && piece
                 .chunks(chunk_len)
-                .zip(&leaves)
+                .zip(leaves)
                 .all(|(c, l)| merkle::leaf_hash(c) == *l);
         if !good {
             return Err(format!(
                 "sliver {shard} failed verification in stripe {stripe}"
             ));
         }
-        given.insert(shard, (piece.to_vec(), leaves));
+    }
+    let mut given = Given::new();
+    for (index, (leaves, &shard)) in leaves.into_iter().zip(shards).enumerate().rev() {
+        let piece = match index {
+            0 => std::mem::take(&mut bytes),
+            _ => bytes.split_off(index * piece_len),
+        };
+        given.insert(shard, (piece, leaves));
     }
     Ok(given)
 }
