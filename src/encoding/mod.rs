@@ -60,19 +60,18 @@ mod error;
 mod layout;
 pub mod merkle;
 mod stream;
+mod whole;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use code::Encoding;
-pub use codec::{
-    append_data, data_slices, decode, decode_stripe, decode_with, encode, encode_as, encode_stripe,
-    stripe_data_len,
-};
+pub use codec::{data_slices, decode_stripe, encode_stripe, stripe_data_len};
 pub use error::EncodingError;
 pub use layout::{data_shards, faulty_shards, Layout};
 use merkle::Hash;
 pub use stream::{Consistency, ConsistencyCheck, MetadataBuilder};
+pub use whole::{append_data, decode, decode_with, encode, encode_as};
 
 /// The most shards a blob may be encoded for: `n_shards` must be 1..=1000.
 pub const N_SHARDS_MAX: u32 = 1000;

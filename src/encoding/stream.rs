@@ -70,6 +70,23 @@ pub enum Consistency {
 }
 
 impl Consistency {
+    /// `Strict` if asked for, else `Default`.
+    pub fn strict_if(strict: bool) -> Consistency {
+        if strict {
+            Consistency::Strict
+        } else {
+            Consistency::Default
+        }
+    }
+
+    /// Its name in Walrus's terms: `default` or `strict`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Consistency::Default => "default",
+            Consistency::Strict => "strict",
+        }
+    }
+
     /// The slivers whose roots the check recomputes: the k data slivers, or all.
     pub fn slivers_checked(self, layout: &Layout) -> u32 {
         match self {
@@ -85,6 +102,7 @@ impl Consistency {
 /// contribute those leaves instead of being hashed again.
 pub struct ConsistencyCheck {
     checked: Checked,
+    consistency: Consistency,
     roots: Vec<RootBuilder>,
 }
 
@@ -95,7 +113,16 @@ impl ConsistencyCheck {
         let roots = (0..consistency.slivers_checked(&checked.layout))
             .map(|_| RootBuilder::new(chunk_len, false))
             .collect();
-        ConsistencyCheck { checked, roots }
+        ConsistencyCheck {
+            checked,
+            consistency,
+            roots,
+        }
+    }
+
+    /// Which check this is.
+    pub fn consistency(&self) -> Consistency {
+        self.consistency
     }
 
     /// The next stripe's pieces (`decode_stripe`'s output: the k data pieces, or all

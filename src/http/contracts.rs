@@ -261,11 +261,7 @@ pub async fn blob(
         http: &http,
         endpoints: &endpoints,
         stall,
-        consistency: if query.strict_consistency_check == Some(true) {
-            Consistency::Strict
-        } else {
-            Consistency::Default
-        },
+        consistency: Consistency::strict_if(query.strict_consistency_check == Some(true)),
     };
     let read =
         crate::client::download::read_blob(from, &metadata, bytes, std::sync::Arc::new(|_| {}))

@@ -44,11 +44,7 @@ pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
             force,
             strict_consistency_check,
         } => {
-            let consistency = if *strict_consistency_check {
-                Consistency::Strict
-            } else {
-                Consistency::Default
-            };
+            let consistency = Consistency::strict_if(*strict_consistency_check);
             read::read_command(cli, blob_id, output.as_deref(), *force, consistency).await
         }
         StorageCommand::BlobId { file, n_shards } => blob_id(cli, file, *n_shards).await,

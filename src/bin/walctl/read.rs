@@ -182,9 +182,7 @@ async fn read<W: std::io::Write + Send + 'static>(
     let summary = json!({
         "blob_id": blob_id, "size": report.bytes, "verified_slivers": report.slivers_used,
         "replaced_sources": report.replaced,
-        "consistency_check": match sources.consistency {
-            Consistency::Default => "default", Consistency::Strict => "strict",
-        },
+        "consistency_check": sources.consistency.name(),
     });
     Ok((summary, sink))
 }

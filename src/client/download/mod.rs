@@ -150,7 +150,6 @@ pub struct StripeReader<'a> {
     /// The next stripe to fetch.
     next_stripe: u64,
     used: HashSet<u32>,
-    consistency: Consistency,
 }
 
 /// A stripe's decode on the blocking pool: it gives the check back with its result.
@@ -193,7 +192,6 @@ impl<'a> StripeReader<'a> {
             decoding: None,
             next_stripe: 0,
             used: HashSet::new(),
-            consistency,
         })
     }
 
@@ -253,9 +251,8 @@ impl<'a> StripeReader<'a> {
     /// Decodes the stripe just fetched on the blocking pool.
     fn start_decode(&mut self, mut check: ConsistencyCheck, given: Given) {
         let (layout, index) = (self.reader.layout, self.next_stripe - 1);
-        let consistency = self.consistency;
         let decoding = tokio::task::spawn_blocking(move || {
-            let decoded = decode_given(&layout, index, consistency, given, &mut check);
+            let decoded = decode_given(&layout, index, given, &mut check);
             (check, decoded)
         });
         self.decoding = Some((index, decoding));
@@ -284,7 +281,6 @@ async fn blocking<T: Send + 'static>(
 fn decode_given(
     layout: &Layout,
     stripe: u64,
-    consistency: Consistency,
     given: Given,
     check: &mut ConsistencyCheck,
 ) -> Result<(Vec<Vec<u8>>, usize), ReadError> {
@@ -295,7 +291,7 @@ fn decode_given(
         pieces[shard as usize] = Some(piece);
         leaves[shard as usize] = Some(piece_leaves);
     }
-    let all = decode_stripe(layout, pieces, consistency)?;
+    let all = decode_stripe(layout, pieces, check.consistency())?;
     let leaf_refs: Vec<Option<&[Hash]>> = leaves.iter().map(Option::as_deref).collect();
     check.push_stripe(&all, &leaf_refs);
     let data_len = stripe_data_len(layout, stripe, &all)?;
