@@ -17,10 +17,11 @@
 //!   error, config            the API error, the ledger's typed configuration
 //!   ledger                   journal (the only writer of balances), accounts, the
 //!                            epoch record and lock, genesis mint, transfers, audit
-//!   params                   governable parameters
+//!   params                   governable parameters: definitions, bounds, history
 //!   pricing, staking, storage   the domains (each: pure rules, store)
 //!   audits                   audit results, slashing and jailing rules
 //!   rewards                  reward distribution, subsidies, claims
+//!   governance               proposals, votes by stake, the tally and its execution
 //!   epoch                    the epoch change (orchestrates every domain), clock
 //!   auth, http               signed requests and idempotency; the routers
 //!   app                      `Application::build`, genesis orchestration
@@ -64,13 +65,16 @@ pub mod epoch;
 /// The ledger's error type, rendered as RFC 9457 problem details.
 #[cfg(feature = "server")]
 pub mod error;
+/// Governance by stake: proposals, votes, the tally and its execution.
+#[cfg(feature = "server")]
+pub mod governance;
 /// HTTP routers and handlers (thin).
 #[cfg(feature = "server")]
 pub mod http;
 /// Accounts, the journal, the epoch record, genesis, transfers, faucet and audit.
 #[cfg(feature = "server")]
 pub mod ledger;
-/// The governable parameters in force.
+/// The governable parameters: one definition each, with bounds and history.
 #[cfg(feature = "server")]
 pub mod params;
 /// The stable storage price: quantile votes, the oracle rate, per-epoch prices, quotes.

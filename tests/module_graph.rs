@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["pricing", "staking", "storage"],
     &["audits"],
     &["rewards"],
+    &["governance"],
     &["epoch"],
     &["auth"],
     &["http"],

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::wire::ids::{BlobId, ContractId, IdError, NodeId, StakeId, TransferId};
+use crate::wire::ids::{BlobId, ContractId, IdError, NodeId, ProposalId, StakeId, TransferId};
 
 /// A value that can stand in a path segment, and what its refusal is.
 pub trait PathParam: Sized {
@@ -34,7 +34,7 @@ macro_rules! row_path_params {
     )*};
 }
 
-row_path_params!(NodeId, StakeId, ContractId, TransferId);
+row_path_params!(NodeId, StakeId, ContractId, TransferId, ProposalId);
 
 impl PathParam for BlobId {
     fn from_path(text: &str) -> Result<Self, Error> {

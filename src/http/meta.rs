@@ -73,9 +73,31 @@ pub async fn network(State(state): State<AppState>) -> Result<Json<Network>, Err
     }))
 }
 
-/// The governable parameters in force.
-#[utoipa::path(get, path = "/v1/params", responses((status = 200, body = crate::params::Params), super::doc::Unavailable))]
-pub async fn params(State(state): State<AppState>) -> Result<Json<crate::params::Params>, Error> {
+/// Query parameters of `GET /v1/params`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ParamsQuery {
+    /// The epoch whose parameters to show (0 ..= the current one; default: the current one).
+    #[param(minimum = 0, nullable = false)]
+    pub epoch: Option<i64>,
+}
+
+/// The governable parameters in force (in the current epoch, or in `?epoch=`), each
+/// with the epoch and proposal that last set it.
+#[utoipa::path(get, path = "/v1/params", params(ParamsQuery),
+    responses((status = 200, body = crate::params::ParamsInForce), super::doc::BadRequest, super::doc::Unavailable))]
+pub async fn params(
+    State(state): State<AppState>,
+    super::extract::ApiQuery(query): super::extract::ApiQuery<ParamsQuery>,
+) -> Result<Json<crate::params::ParamsInForce>, Error> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(crate::params::load(&mut conn).await?))
+    let current = crate::ledger::epochs::current_epoch(&mut conn).await?.epoch;
+    let epoch = query.epoch.unwrap_or(current);
+    if !(0..=current).contains(&epoch) {
+        return Err(Error::InvalidArgument(format!(
+            "epoch {epoch} is not an epoch that has started: 0 ..= {current}"
+        )));
+    }
+    Ok(Json(crate::params::at_epoch(&mut conn, epoch).await?))
 }

@@ -14,6 +14,7 @@ pub mod meta;
 pub mod nodes;
 pub mod paging;
 pub mod pricing;
+pub mod proposals;
 pub mod stakes;
 pub mod subsidies;
 pub mod transfers;
@@ -152,6 +153,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(contracts::blob_status))
         .routes(routes!(contracts::blob))
         .routes(routes!(contracts::stored))
+        .routes(routes!(proposals::create, proposals::list))
+        .routes(routes!(proposals::proposal))
+        .routes(routes!(proposals::vote, proposals::votes))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_router

@@ -28,6 +28,8 @@ pub enum SystemAccount {
     Pool(i64),
     /// A node operator's unclaimed commission.
     Commission(i64),
+    /// The deposits of the proposals still voting (`sys:gov:deposits`).
+    GovDeposits,
 }
 
 /// Any account that can hold WAL.
@@ -54,6 +56,8 @@ pub const PENDING_PREFIX: &str = "sys:pending:";
 pub const POOL_PREFIX: &str = "sys:pool:";
 /// Prefix of a node's unclaimed-commission account key; the node id follows.
 pub const COMMISSION_PREFIX: &str = "sys:commission:";
+/// Key of the account that holds the deposits of the proposals still voting.
+pub const GOV_DEPOSITS_KEY: &str = "sys:gov:deposits";
 
 impl Account {
     /// The account's key in the `balances` and `journal_lines` tables.
@@ -69,6 +73,7 @@ impl Account {
             Account::System(SystemAccount::Commission(node)) => {
                 format!("{COMMISSION_PREFIX}{node}")
             }
+            Account::System(SystemAccount::GovDeposits) => GOV_DEPOSITS_KEY.to_owned(),
         }
     }
 
@@ -79,13 +84,15 @@ impl Account {
             Account::System(
                 SystemAccount::Burn | SystemAccount::Slot(_) | SystemAccount::PendingStake(_),
             ) => HOT_ACCOUNT_STRIPES,
-            // Written by one writer at a time (epoch changes, the operator's claims).
+            // Written by one writer at a time (epoch changes, the operator's claims,
+            // proposals, which are made one at a time).
             Account::User(_)
             | Account::System(
                 SystemAccount::Issuance
                 | SystemAccount::SubsidyPool
                 | SystemAccount::Pool(_)
-                | SystemAccount::Commission(_),
+                | SystemAccount::Commission(_)
+                | SystemAccount::GovDeposits,
             ) => 1,
         }
     }
@@ -134,6 +141,7 @@ mod tests {
             Account::System(SystemAccount::PendingStake(1)).key(),
             Account::System(SystemAccount::Pool(1)).key(),
             Account::System(SystemAccount::Commission(1)).key(),
+            Account::System(SystemAccount::GovDeposits).key(),
         ];
         assert_eq!(
             keys.iter().collect::<std::collections::HashSet<_>>().len(),

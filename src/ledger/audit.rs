@@ -9,11 +9,13 @@
 //! 5. Staking: each node's pending account holds exactly the principal of its stakes
 //!    made this epoch and not withdrawn, and the shares its active stakes hold (each
 //!    computed from its activation rate) never exceed the pool's shares.
+//! 6. Governance: `sys:gov:deposits` holds exactly the deposits of the proposals still
+//!    voting.
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::account::{Account, SystemAccount, ISSUANCE_KEY, PENDING_PREFIX};
+use super::account::{Account, SystemAccount, GOV_DEPOSITS_KEY, ISSUANCE_KEY, PENDING_PREFIX};
 use crate::error::Error;
 use crate::money::Wal;
 
@@ -46,6 +48,10 @@ pub struct AuditReport {
     pub stake_mismatches: i64,
     /// WAL in the burn account: everything burned since genesis (it stays in the supply).
     pub burned: Wal,
+    /// WAL in `sys:gov:deposits`; equals `voting_deposits` when sound.
+    pub gov_deposits: Wal,
+    /// The deposits of the proposals still voting.
+    pub voting_deposits: Wal,
 }
 
 /// Checks every invariant on one read-only snapshot (it never blocks writers) and logs
@@ -82,10 +88,13 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
                       CASE WHEN r.wal = 0 OR r.shares = 0 THEN s.principal * 1000000000
                            ELSE div(s.principal * r.shares, r.wal) END)), 0)
                     FROM stakes s JOIN pool_rates r ON r.node_id = s.node_id AND r.epoch = s.staked_epoch + 1
-                    WHERE s.node_id = n.id AND s.withdrawn_amount IS NULL)) AS "stake_mismatches!""#,
+                    WHERE s.node_id = n.id AND s.withdrawn_amount IS NULL)) AS "stake_mismatches!",
+             (SELECT coalesce(sum(balance), 0) FROM balances WHERE account = $4) AS "gov_deposits!",
+             (SELECT coalesce(sum(deposit), 0) FROM proposals WHERE status = 'voting') AS "voting_deposits!""#,
         ISSUANCE_KEY,
         Account::System(SystemAccount::Burn).key(),
-        PENDING_PREFIX
+        PENDING_PREFIX,
+        GOV_DEPOSITS_KEY
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -99,10 +108,12 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
         && row.without_lines == 0
         && row.negative == 0
         && row.mismatches == 0
-        && row.stake_mismatches == 0;
+        && row.stake_mismatches == 0
+        && row.gov_deposits == row.voting_deposits;
     if !ok {
         tracing::error!(?row.sum_of_balances, ?total_supply, row.unbalanced, row.negative,
-            row.mismatches, row.stake_mismatches, "AUDIT FAILED");
+            row.mismatches, row.stake_mismatches, ?row.gov_deposits, ?row.voting_deposits,
+            "AUDIT FAILED");
     }
     Ok(AuditReport {
         ok,
@@ -117,5 +128,7 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
         accounts: row.accounts,
         stake_mismatches: row.stake_mismatches,
         burned: Wal::from_decimal_unchecked(row.burned),
+        gov_deposits: Wal::from_decimal_unchecked(row.gov_deposits),
+        voting_deposits: Wal::from_decimal_unchecked(row.voting_deposits),
     })
 }

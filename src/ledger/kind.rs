@@ -33,11 +33,15 @@ pub enum EntryKind {
     EpochRewards,
     /// A slash of a node's pool and commission.
     Slash,
+    /// A proposer's deposit into `sys:gov:deposits`.
+    ProposalDeposit,
+    /// The deposits of the proposals an epoch change tallied, refunded or burned.
+    ProposalSettlement,
 }
 
 impl EntryKind {
     /// Every kind, in the order of the database's CHECK constraint.
-    pub const ALL: [EntryKind; 14] = [
+    pub const ALL: [EntryKind; 16] = [
         EntryKind::GenesisMint,
         EntryKind::Transfer,
         EntryKind::Faucet,
@@ -52,6 +56,8 @@ impl EntryKind {
         EntryKind::CommissionClaim,
         EntryKind::EpochRewards,
         EntryKind::Slash,
+        EntryKind::ProposalDeposit,
+        EntryKind::ProposalSettlement,
     ];
 
     /// The name stored in `journal_entries.kind` and shown by the API.
@@ -71,6 +77,8 @@ impl EntryKind {
             EntryKind::CommissionClaim => "commission_claim",
             EntryKind::EpochRewards => "epoch_rewards",
             EntryKind::Slash => "slash",
+            EntryKind::ProposalDeposit => "proposal_deposit",
+            EntryKind::ProposalSettlement => "proposal_settlement",
         }
     }
 }

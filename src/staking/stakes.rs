@@ -362,6 +362,56 @@ pub async fn page(
     rows.into_iter().map(|r| r.view(epoch)).collect()
 }
 
+/// A stake that counts for its owner's vote: active, or withdrawing and not yet paid,
+/// at its value as of `epoch` (the current one).
+pub struct CountingStake {
+    /// The stake's owner.
+    pub owner: String,
+    /// The node whose pool holds it.
+    pub node_id: i64,
+    /// Its value now.
+    pub value: Wal,
+}
+
+/// The stakes of `owners` that count in `epoch`: active (made before `epoch`) and not
+/// paid out, each valued by the same rule as `GET /v1/stakes/{id}` (pending stake
+/// counts nothing). O(the owners' stakes), through `stakes_by_owner`.
+pub async fn counting_stakes_of(
+    conn: &mut PgConnection,
+    owners: &[String],
+    epoch: i64,
+) -> Result<Vec<CountingStake>, Error> {
+    let rows = sqlx::query_as!(
+        StakeRow,
+        r#"SELECT s.id, s.owner, s.node_id, s.principal, s.staked_epoch, s.shares, s.withdraw_epoch,
+                  s.withdrawn_amount, s.withdrawn_epoch, s.created_at,
+                  r.wal AS "rate_wal?", r.shares AS "rate_shares?",
+                  (SELECT coalesce(sum(balance), 0) FROM balances
+                   WHERE account = $3::text || s.node_id) AS "pool_wal!",
+                  n.pool_shares
+           FROM stakes s JOIN nodes n ON n.id = s.node_id
+           LEFT JOIN pool_rates r ON r.node_id = s.node_id AND r.epoch = s.staked_epoch + 1
+           WHERE s.owner = ANY($1) AND s.withdrawn_amount IS NULL AND s.staked_epoch < $2"#,
+        owners,
+        epoch,
+        crate::ledger::account::POOL_PREFIX
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counting = Vec::with_capacity(rows.len());
+    for row in rows {
+        let stake = row.view(epoch)?;
+        if matches!(stake.status, StakeStatus::Active | StakeStatus::Withdrawing) {
+            counting.push(CountingStake {
+                node_id: stake.node_id.parse().map_err(Error::internal)?,
+                owner: stake.owner,
+                value: stake.value,
+            });
+        }
+    }
+    Ok(counting)
+}
+
 /// `POST /v1/stakes`: checks the request, takes the epoch lock, stakes.
 pub async fn stake(
     conn: &mut PgConnection,

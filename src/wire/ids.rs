@@ -112,6 +112,8 @@ row_ids! {
     TransferId => "transfer";
     /// A journal entry (what an account's entries page continues below).
     EntryId => "journal entry";
+    /// A governance proposal.
+    ProposalId => "proposal";
 }
 
 /// A blob's id: the 32-byte hash of its metadata.

@@ -76,4 +76,44 @@ pub struct Params {
     pub jail_threshold: Decimal,
     /// Epochs a node jailed at an epoch change stays out of the committee (default 2).
     pub jail_epochs: u32,
+    /// WAL a proposer pays into `sys:gov:deposits`; refunded unless the proposal fails
+    /// quorum or is vetoed (default 1000).
+    pub proposal_deposit: Wal,
+    /// Whole epochs a proposal votes after the one it was made in (default 1).
+    pub voting_epochs: u32,
+    /// Share of the total power that must take part for a tally to count (default 0.334).
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub gov_quorum: Decimal,
+    /// Share of yes + no + veto that yes must exceed to pass (default 0.5).
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub gov_threshold: Decimal,
+    /// Share of the participation at which veto rejects and burns the deposit (default 0.334).
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub gov_veto: Decimal,
+    /// The most proposals voting at once (default 20).
+    pub proposals_open_max: u32,
+}
+
+/// `GET /v1/params?epoch=`: the parameters in force in an epoch, each with the epoch
+/// and proposal that last set it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct ParamsInForce {
+    /// The epoch asked for (the current one by default).
+    pub epoch: i64,
+    /// The values in force in that epoch, by name.
+    #[serde(flatten)]
+    pub params: Params,
+    /// For each parameter, when and by which proposal it got that value.
+    pub set_by: std::collections::BTreeMap<String, ParamSetBy>,
+}
+
+/// Where a parameter's value came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct ParamSetBy {
+    /// The first epoch in which the value was in force.
+    pub epoch: i64,
+    /// The proposal that set it; null for the genesis default.
+    pub proposal_id: Option<String>,
 }

@@ -8,6 +8,8 @@
 //! touching every stake; pending stake sits in one account per node.
 //!
 //! Steps:
+//! 0. governance: the proposals whose voting ends with e are tallied first, with the
+//!    voting power as it stands before the change moves any stake;
 //! 1-2, 4. rewards of e: the slot and subsidy, the burn, the split by shards times
 //!    performance (the audit pass rate in e, 1 if not challenged, 0 if slashed), the
 //!    commission to the operator, the rest into the pool;
@@ -15,8 +17,9 @@
 //!    the unclaimed commission, half burned and half to the subsidy pool; below
 //!    `jail_threshold` it is jailed (it earned nothing in e, so doing this after the
 //!    rewards gives the same balances as doing it between steps 2 and 4);
-//! 5. withdrawals requested in e are paid; pending stake becomes active; the committee
-//!    and shards of e+1 are chosen, then its rate and prices; epoch e+1 starts.
+//! 5. withdrawals requested in e are paid; pending stake becomes active; passed
+//!    proposals take effect (e ran under the old values, e+1 runs under the new); the
+//!    committee and shards of e+1 are chosen, then its rate and prices; epoch e+1 starts.
 
 use sqlx::{PgConnection, PgPool};
 
@@ -30,6 +33,7 @@ pub use stake::Withdrawals;
 
 use crate::audits;
 use crate::error::Error;
+use crate::governance;
 use crate::params;
 use crate::wire::Address;
 use committee::choose_committee;
@@ -104,6 +108,7 @@ pub async fn advance_in(
     }
     let next = from + 1;
     let params = params::load(conn).await?;
+    let proposals = governance::settle::tally_closing(conn, from, &params).await?;
     let tallies = audits::record::tallies(conn, from).await?;
     let rewards = pay_rewards(conn, from, &params, &tallies).await?;
     let slashed = slash(conn, from, &params, &tallies).await?;
@@ -111,6 +116,7 @@ pub async fn advance_in(
     let withdrawals = pay_withdrawals(conn, from, &mut pools).await?;
     let activated = activate_pending(conn, next, &mut pools).await?;
     save_pool_shares(conn, &pools).await?;
+    let (params, _settled) = governance::settle::execute(conn, from, &proposals, params).await?;
     choose_committee(conn, from, &pools, &params, settings.n_shards).await?;
     let done = Done {
         rewards: &rewards,
