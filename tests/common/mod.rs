@@ -256,7 +256,7 @@ pub fn code_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
 }
 
 /// Every table that holds state (balances, journal, epochs, committees, nodes, stakes,
-/// pool rates, commission changes, nonces, keys), as text: equal before and after a
+/// pool rates, commission changes, nonces, keys, proposals, votes, parameters), as text: equal before and after a
 /// request or change that failed means it left nothing behind.
 pub async fn snapshot(db: &PgPool) -> String {
     let queries = [
@@ -274,6 +274,10 @@ pub async fn snapshot(db: &PgPool) -> String {
         "SELECT count(*)::text FROM idempotency_keys",
         "SELECT count(*)::text FROM audit_results",
         "SELECT count(*)::text FROM slashes",
+        "SELECT coalesce(string_agg(id || ':' || status || ':' || coalesce(tally_yes::text, '-'), ',' ORDER BY id), '') FROM proposals",
+        "SELECT coalesce(string_agg(proposal_id || ':' || voter || ':' || choice, ',' ORDER BY proposal_id, voter), '') FROM votes",
+        "SELECT string_agg(name || '=' || value, ',' ORDER BY name) FROM params",
+        "SELECT string_agg(name || '@' || epoch || '=' || value, ',' ORDER BY name, epoch) FROM param_changes",
     ];
     let mut out = String::new();
     for q in queries {
