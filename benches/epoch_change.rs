@@ -4,10 +4,14 @@
 //! changes through `wal::epoch::change::advance`:
 //!   * activation: the change that makes every stake active at once;
 //!   * 100 withdrawals: a change with rewards that also pays 100 withdrawals;
-//!   * steady: the median of 5 changes with rewards and a committee, nothing else.
+//!   * steady: the median of 5 changes with rewards and a committee, nothing else;
+//!   * governance: at 150 nodes and 100k stakes of 5000 owners, the change that tallies
+//!     20 proposals with a vote from every owner on each (100k votes), next to the same
+//!     network's change without proposals.
 //!
 //! Run: `cargo bench --bench epoch_change` (DATABASE_URL names the server; default
-//! postgres://postgres@127.0.0.1:5432/postgres). Prints a Markdown table.
+//! postgres://postgres@127.0.0.1:5432/postgres; `-- governance` for the governance row
+//! only). Prints Markdown tables.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -50,7 +54,7 @@ fn key_address(seed: u64) -> Address {
 
 /// Genesis, `nodes` nodes and `stakes` pending stakes of 10 WAL spread over them,
 /// their WAL moved by real journal entries, and a subsidy over 53 epochs.
-async fn populate(pool: &PgPool, nodes: i64, stakes: i64) -> anyhow::Result<()> {
+async fn populate(pool: &PgPool, nodes: i64, stakes: i64, owners: u64) -> anyhow::Result<()> {
     wal::app::MIGRATOR.run(pool).await?;
     let treasury = key_address(1);
     genesis::run(
@@ -77,18 +81,20 @@ async fn populate(pool: &PgPool, nodes: i64, stakes: i64) -> anyhow::Result<()> 
     .bind(nodes)
     .execute(pool)
     .await?;
-    // Stake i goes to node (i mod nodes) + 1; owners are 1000 distinct addresses.
-    let owners: Vec<String> = (0..1000)
+    // Stake i goes to node (i mod nodes) + 1; owners are `owners` distinct addresses.
+    let owner_count = i64::try_from(owners)?;
+    let owners: Vec<String> = (0..owners)
         .map(|i| key_address(1000 + i).to_string())
         .collect();
     sqlx::query(
         "INSERT INTO stakes (owner, node_id, principal, staked_epoch)
-         SELECT ($1::text[])[1 + i % 1000], 1 + i % $2, $3, 0 FROM generate_series(0, $4 - 1) AS i",
+         SELECT ($1::text[])[1 + i % $5], 1 + i % $2, $3, 0 FROM generate_series(0, $4 - 1) AS i",
     )
     .bind(&owners)
     .bind(nodes)
     .bind(Decimal::from(STAKE_WAL))
     .bind(stakes)
+    .bind(owner_count)
     .execute(pool)
     .await?;
     let mut tx = pool.begin().await?;
@@ -168,7 +174,7 @@ async fn measure(nodes: i64, stakes: i64) -> anyhow::Result<Row> {
         .max_connections(4)
         .connect(&url)
         .await?;
-    populate(&pool, nodes, stakes).await?;
+    populate(&pool, nodes, stakes, 1000).await?;
     let settings = ChangeSettings {
         n_shards: N_SHARDS,
         epoch_duration_secs: 3600,
@@ -194,13 +200,85 @@ async fn measure(nodes: i64, stakes: i64) -> anyhow::Result<Row> {
     })
 }
 
+const PROPOSALS: usize = 20;
+const VOTERS: u64 = 5000;
+
+/// 20 proposals through the real store (deposits in the journal), and a vote from each
+/// of the `VOTERS` owners on every one, written in bulk.
+async fn propose_and_vote(pool: &PgPool) -> anyhow::Result<()> {
+    let treasury = key_address(1);
+    for i in 0..PROPOSALS {
+        let mut tx = pool.begin().await?;
+        let lock = wal::ledger::epochs::lock_shared(&mut tx).await?;
+        let request = wal::wire::ProposalRequest {
+            title: format!("proposal {i}"),
+            description: String::new(),
+            changes: [("jail_epochs".to_owned(), "3".to_owned())].into(),
+        };
+        wal::governance::proposals::create(&mut tx, &lock, treasury, &request)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tx.commit().await?;
+    }
+    let owners: Vec<String> = (0..VOTERS)
+        .map(|i| key_address(1000 + i).to_string())
+        .collect();
+    sqlx::query(
+        "INSERT INTO votes (proposal_id, voter, choice, voted_epoch)
+         SELECT p.id, o.owner, (ARRAY['yes', 'no', 'abstain', 'veto'])[1 + o.n % 4], p.created_epoch
+         FROM proposals p, unnest($1::text[]) WITH ORDINALITY AS o(owner, n)",
+    )
+    .bind(&owners)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The tallying change against the change without proposals, on one network.
+async fn measure_governance() -> anyhow::Result<(Duration, Duration)> {
+    let url = database_url("wal_bench_epoch_governance");
+    if Postgres::database_exists(&url).await? {
+        Postgres::drop_database(&url).await?;
+    }
+    Postgres::create_database(&url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await?;
+    populate(&pool, 150, 100_000, VOTERS).await?;
+    let settings = ChangeSettings {
+        n_shards: N_SHARDS,
+        epoch_duration_secs: 3600,
+    };
+    change(&pool, 0, settings).await?;
+    let mut without = Vec::new();
+    for from in 1..4 {
+        without.push(change(&pool, from, settings).await?);
+    }
+    without.sort();
+    propose_and_vote(&pool).await?; // in epoch 4, voting through epoch 5
+    change(&pool, 4, settings).await?;
+    let tallying = change(&pool, 5, settings).await?;
+    let decided: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM proposals WHERE status <> 'voting'")
+            .fetch_one(&pool)
+            .await?;
+    anyhow::ensure!(decided == PROPOSALS as i64, "{decided} proposals decided");
+    let report = wal::ledger::audit::run(&pool).await?;
+    anyhow::ensure!(report.ok, "audit failed: {report:?}");
+    pool.close().await;
+    Postgres::drop_database(&url).await?;
+    Ok((without[without.len() / 2], tallying))
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // `cargo bench` passes --bench; any other argument filters nothing here.
+    // `cargo bench` passes --bench; `-- governance` runs the governance row only.
+    let only_governance = std::env::args().any(|a| a == "governance");
     let sizes = [
         (10, 1_000),
         (10, 10_000),
@@ -212,7 +290,7 @@ async fn main() -> anyhow::Result<()> {
     println!("epoch change time, n_shards {N_SHARDS}, in ms");
     println!("| nodes | stakes | activation | rewards + {WITHDRAWALS} withdrawals | steady (median of 5) |");
     println!("|---:|---:|---:|---:|---:|");
-    for (nodes, stakes) in sizes {
+    for (nodes, stakes) in sizes.into_iter().filter(|_| !only_governance) {
         let row = measure(nodes, stakes).await?;
         println!(
             "| {} | {} | {} | {} | {} |",
@@ -223,5 +301,16 @@ async fn main() -> anyhow::Result<()> {
             ms(row.steady)
         );
     }
+    let (without, tallying) = measure_governance().await?;
+    println!();
+    println!("| nodes | stakes | proposals | votes | change without proposals (median of 3) | tallying change | ratio |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| 150 | 100000 | {PROPOSALS} | {} | {} | {} | {:.2}x |",
+        PROPOSALS as u64 * VOTERS,
+        ms(without),
+        ms(tallying),
+        tallying.as_secs_f64() / without.as_secs_f64()
+    );
     Ok(())
 }

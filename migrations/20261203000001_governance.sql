@@ -48,10 +48,25 @@ CREATE TABLE votes (
     voter       text NOT NULL,
     choice      text NOT NULL CHECK (choice IN ('yes', 'no', 'abstain', 'veto')),
     voted_epoch bigint NOT NULL,
-    -- the power the tally counted for this vote (NULL while voting)
-    power       numeric(38, 9) CHECK (power >= 0),
     voted_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (proposal_id, voter)
+);
+
+-- What a tally counted, written without touching the votes (a tally of 100k votes
+-- writes O(voters + operators) rows): a vote's power is its voter's own stake at the
+-- tally of its proposal's decided epoch (the same for every proposal tallied then),
+-- plus, for an operator, what it inherited from its pools on that proposal.
+CREATE TABLE tally_own_power (
+    epoch bigint NOT NULL,
+    voter text NOT NULL,
+    power numeric(38, 9) NOT NULL CHECK (power >= 0),
+    PRIMARY KEY (epoch, voter)
+);
+CREATE TABLE tally_inherited_power (
+    proposal_id bigint NOT NULL REFERENCES proposals (id),
+    operator    text NOT NULL,
+    power       numeric(38, 9) NOT NULL CHECK (power >= 0),
+    PRIMARY KEY (proposal_id, operator)
 );
 
 -- Every value a parameter took, from the epoch it came into force, with the proposal

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 
 use sqlx::PgConnection;
 
-use super::tally::{count, Ballot, Choice, Counted, PoolPower, StakeValue};
+use super::tally::{count_grouped, group_by_owner, Ballot, Choice, Counted, PoolPower, StakeValue, StakesByOwner};
 use crate::error::Error;
 use crate::money::Wal;
 
 /// The ballots of some proposals and what counts them.
 pub(super) struct Inputs {
     ballots: HashMap<i64, Vec<Ballot<String>>>,
-    stakes: Vec<StakeValue<String>>,
+    stakes: StakesByOwner<String>,
     pools: Vec<PoolPower<String>>,
 }
 
@@ -25,7 +25,7 @@ impl Inputs {
             .get(&proposal_id)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        count(ballots, &self.stakes, &self.pools)
+        count_grouped(ballots, &self.stakes, &self.pools)
     }
 }
 
@@ -71,10 +71,10 @@ pub(super) async fn load(
                 node: s.node_id,
             })
         })
-        .collect::<Result<Vec<_>, Error>>()?;
+        .collect::<Result<Vec<StakeValue<String>>, Error>>()?;
     Ok(Inputs {
         ballots,
-        stakes,
+        stakes: group_by_owner(&stakes),
         pools: pools(conn).await?,
     })
 }

@@ -61,6 +61,8 @@ pub async fn tally_closing(
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let inputs = power::load(conn, &ids, closing).await?;
+    let mut powers = Powers::default();
+    let mut own: HashMap<String, u128> = HashMap::new();
     let thresholds = Thresholds {
         quorum: params.gov_quorum,
         threshold: params.gov_threshold,
@@ -69,7 +71,8 @@ pub async fn tally_closing(
     let mut tallied = Vec::with_capacity(rows.len());
     for row in rows {
         let counted = inputs.count(row.id);
-        record_powers(conn, row.id, &counted.power).await?;
+        powers.add(row.id, &counted.inherited)?;
+        own.extend(counted.own);
         tallied.push(Tallied {
             id: row.id,
             proposer: row.proposer.parse().map_err(Error::internal)?,
@@ -79,25 +82,59 @@ pub async fn tally_closing(
             tally: counted.tally,
         });
     }
+    powers.record(conn).await?;
+    record_own(conn, closing, &own).await?;
     Ok(tallied)
 }
 
-async fn record_powers(
+/// What operators inherited on each tallied proposal, written in one statement.
+#[derive(Default)]
+struct Powers {
+    proposals: Vec<i64>,
+    operators: Vec<String>,
+    powers: Vec<Decimal>,
+}
+
+impl Powers {
+    fn add(&mut self, proposal_id: i64, inherited: &HashMap<String, u128>) -> Result<(), Error> {
+        for (operator, frost) in inherited {
+            self.proposals.push(proposal_id);
+            self.operators.push(operator.clone());
+            self.powers.push(wal_of(*frost)?.as_decimal());
+        }
+        Ok(())
+    }
+
+    async fn record(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        sqlx::query!(
+            r#"INSERT INTO tally_inherited_power (proposal_id, operator, power)
+               SELECT * FROM unnest($1::bigint[], $2::text[], $3::numeric[])"#,
+            &self.proposals,
+            &self.operators,
+            &self.powers
+        )
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Each voter's own power at this tally: the same for every proposal tallied with it.
+async fn record_own(
     conn: &mut PgConnection,
-    proposal_id: i64,
-    power: &HashMap<String, u128>,
+    closing: i64,
+    own: &HashMap<String, u128>,
 ) -> Result<(), Error> {
-    let mut voters = Vec::with_capacity(power.len());
-    let mut powers = Vec::with_capacity(power.len());
-    for (voter, frost) in power {
+    let mut voters = Vec::with_capacity(own.len());
+    let mut powers = Vec::with_capacity(own.len());
+    for (voter, frost) in own {
         voters.push(voter.clone());
         powers.push(wal_of(*frost)?.as_decimal());
     }
     sqlx::query!(
-        r#"UPDATE votes v SET power = u.power
-           FROM unnest($2::text[], $3::numeric[]) AS u(voter, power)
-           WHERE v.proposal_id = $1 AND v.voter = u.voter"#,
-        proposal_id,
+        r#"INSERT INTO tally_own_power (epoch, voter, power)
+           SELECT $1, u.voter, u.power FROM unnest($2::text[], $3::numeric[]) AS u(voter, power)"#,
+        closing,
         &voters,
         &powers
     )

@@ -143,8 +143,27 @@ impl Tally {
 pub struct Counted<V> {
     /// The sums.
     pub tally: Tally,
-    /// What each voter's vote counted, in FROST.
+    /// What each voter's vote counted, in FROST: `own` plus `inherited`.
     pub power: HashMap<V, u128>,
+    /// The value of each voter's own stakes, in FROST.
+    pub own: HashMap<V, u128>,
+    /// What each operator that voted inherited from its pools, in FROST.
+    pub inherited: HashMap<V, u128>,
+}
+
+/// Each owner's counting stakes as (node, FROST): what `count_grouped` reads.
+pub type StakesByOwner<V> = HashMap<V, Vec<(i64, u128)>>;
+
+/// Groups stake values by owner, once for any number of counts.
+pub fn group_by_owner<V: Eq + Hash + Clone>(stakes: &[StakeValue<V>]) -> StakesByOwner<V> {
+    let mut grouped: StakesByOwner<V> = HashMap::new();
+    for stake in stakes {
+        grouped
+            .entry(stake.owner.clone())
+            .or_default()
+            .push((stake.node, stake.frost));
+    }
+    grouped
 }
 
 /// Counts `ballots` (one per voter) with the stakes that count (others' stakes are
@@ -154,26 +173,48 @@ pub fn count<V: Eq + Hash + Clone>(
     stakes: &[StakeValue<V>],
     pools: &[PoolPower<V>],
 ) -> Counted<V> {
+    count_grouped(ballots, &group_by_owner(stakes), pools)
+}
+
+/// `count` with the stakes grouped by owner: O(ballots + the voters' stakes + pools).
+pub fn count_grouped<V: Eq + Hash + Clone>(
+    ballots: &[Ballot<V>],
+    stakes: &StakesByOwner<V>,
+    pools: &[PoolPower<V>],
+) -> Counted<V> {
     let choices: HashMap<&V, Choice> = ballots.iter().map(|b| (&b.voter, b.choice)).collect();
-    let mut power: HashMap<V, u128> = ballots.iter().map(|b| (b.voter.clone(), 0)).collect();
+    let mut own: HashMap<V, u128> = HashMap::with_capacity(choices.len());
     let mut voted_in_pool: HashMap<i64, u128> = HashMap::new();
-    for stake in stakes.iter().filter(|s| choices.contains_key(&s.owner)) {
-        *power.entry(stake.owner.clone()).or_default() += stake.frost;
-        *voted_in_pool.entry(stake.node).or_default() += stake.frost;
+    for voter in choices.keys() {
+        let stakes = stakes.get(*voter).map(Vec::as_slice).unwrap_or(&[]);
+        for (node, frost) in stakes {
+            *voted_in_pool.entry(*node).or_default() += frost;
+        }
+        own.insert((*voter).clone(), stakes.iter().map(|(_, frost)| frost).sum());
     }
     let mut tally = Tally::default();
+    let mut inherited: HashMap<V, u128> = HashMap::new();
     for pool in pools {
         tally.total_power += pool.wal_frost;
         if choices.contains_key(&pool.operator) {
             let voted = voted_in_pool.get(&pool.node).copied().unwrap_or(0);
-            *power.entry(pool.operator.clone()).or_default() +=
+            *inherited.entry(pool.operator.clone()).or_default() +=
                 pool.wal_frost.saturating_sub(voted);
         }
+    }
+    let mut power = own.clone();
+    for (operator, frost) in &inherited {
+        *power.entry(operator.clone()).or_default() += frost;
     }
     for (voter, choice) in &choices {
         tally.add(*choice, power.get(*voter).copied().unwrap_or(0));
     }
-    Counted { tally, power }
+    Counted {
+        tally,
+        power,
+        own,
+        inherited,
+    }
 }
 
 /// The governance thresholds of the tally, fractions (`gov_quorum`, `gov_threshold`,

@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use super::power::{self, frost_of};
+use super::power;
 use super::proposals::wal_of;
 use super::tally::Choice;
 use crate::error::Error;
@@ -83,18 +83,28 @@ pub async fn page(
     epoch: i64,
 ) -> Result<Option<Vec<Vote>>, Error> {
     let proposal_id = id.get();
-    let status = sqlx::query_scalar!("SELECT status FROM proposals WHERE id = $1", proposal_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(status) = status else {
+    let proposal = sqlx::query!(
+        "SELECT status, decided_epoch FROM proposals WHERE id = $1",
+        proposal_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(proposal) = proposal else {
         return Ok(None);
     };
+    let status = proposal.status;
     let rows = sqlx::query!(
-        r#"SELECT voter, choice, power FROM votes
-           WHERE proposal_id = $1 AND voter > $2 ORDER BY voter LIMIT $3"#,
+        r#"SELECT v.voter, v.choice,
+                  (SELECT o.power FROM tally_own_power o WHERE o.epoch = $4 AND o.voter = v.voter)
+                    + coalesce((SELECT i.power FROM tally_inherited_power i
+                                WHERE i.proposal_id = v.proposal_id AND i.operator = v.voter), 0)
+                    AS power
+           FROM votes v
+           WHERE v.proposal_id = $1 AND v.voter > $2 ORDER BY v.voter LIMIT $3"#,
         proposal_id,
         after.map(|a| a.to_string()).unwrap_or_default(),
-        limit
+        limit,
+        proposal.decided_epoch
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -106,9 +116,7 @@ pub async fn page(
     let power_of = |voter: &str, stored: Option<Decimal>| -> Result<Wal, Error> {
         match &live {
             Some(counted) => wal_of(counted.power.get(voter).copied().unwrap_or(0)),
-            None => wal_of(frost_of(Wal::from_decimal_unchecked(
-                stored.unwrap_or(Decimal::ZERO),
-            ))?),
+            None => Ok(Wal::from_decimal_unchecked(stored.unwrap_or(Decimal::ZERO))),
         }
     };
     rows.into_iter()

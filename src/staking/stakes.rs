@@ -375,7 +375,7 @@ pub struct CountingStake {
 
 /// The stakes of `owners` that count in `epoch`: active (made before `epoch`) and not
 /// paid out, each valued by the same rule as `GET /v1/stakes/{id}` (pending stake
-/// counts nothing). O(the owners' stakes), through `stakes_by_owner`.
+/// counts nothing). O(the owners' stakes + nodes): each pool's WAL is summed once.
 pub async fn counting_stakes_of(
     conn: &mut PgConnection,
     owners: &[String],
@@ -383,13 +383,16 @@ pub async fn counting_stakes_of(
 ) -> Result<Vec<CountingStake>, Error> {
     let rows = sqlx::query_as!(
         StakeRow,
-        r#"SELECT s.id, s.owner, s.node_id, s.principal, s.staked_epoch, s.shares, s.withdraw_epoch,
+        r#"WITH pools AS (
+               SELECT n.id, n.pool_shares,
+                      (SELECT coalesce(sum(balance), 0) FROM balances
+                       WHERE account = $3::text || n.id) AS wal
+               FROM nodes n)
+           SELECT s.id, s.owner, s.node_id, s.principal, s.staked_epoch, s.shares, s.withdraw_epoch,
                   s.withdrawn_amount, s.withdrawn_epoch, s.created_at,
                   r.wal AS "rate_wal?", r.shares AS "rate_shares?",
-                  (SELECT coalesce(sum(balance), 0) FROM balances
-                   WHERE account = $3::text || s.node_id) AS "pool_wal!",
-                  n.pool_shares
-           FROM stakes s JOIN nodes n ON n.id = s.node_id
+                  p.wal AS "pool_wal!", p.pool_shares AS "pool_shares!"
+           FROM stakes s JOIN pools p ON p.id = s.node_id
            LEFT JOIN pool_rates r ON r.node_id = s.node_id AND r.epoch = s.staked_epoch + 1
            WHERE s.owner = ANY($1) AND s.withdrawn_amount IS NULL AND s.staked_epoch < $2"#,
         owners,

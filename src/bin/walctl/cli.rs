@@ -49,6 +49,9 @@ pub enum Command {
     // Flattened: price .. read are top-level commands.
     #[command(flatten)]
     Storage(StorageCommand),
+    /// Governance: propose parameter changes, vote by stake, follow tallies.
+    #[command(subcommand)]
+    Gov(GovCommand),
     /// Load test: concurrent signed transfers among fresh accounts funded from your
     /// key, or storage purchases by as many buyers as clients.
     Bench {
@@ -107,6 +110,48 @@ pub enum AccountCommand {
     /// What to know before storing: the epoch and its time left, the code, the largest
     /// blob, the prices, and what 1 MiB / 1 GiB / 1 TiB cost for 1, 10 and 53 epochs.
     Info,
+}
+
+#[derive(Subcommand)]
+pub enum GovCommand {
+    /// Propose parameter changes (pays `proposal_deposit`):
+    /// `walctl gov propose --title T --description D --set reward_burn_rate=0.05`.
+    Propose {
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// `name=value`, once per parameter (1 to 16); `walctl gov params` lists them.
+        #[arg(long = "set", required = true, value_name = "NAME=VALUE")]
+        changes: Vec<String>,
+    },
+    /// Vote on a proposal with your stake (and, as an operator, your pools' undelegated
+    /// stake); a later vote replaces the earlier one.
+    Vote {
+        proposal_id: String,
+        #[arg(value_parser = ["yes", "no", "abstain", "veto"])]
+        choice: String,
+    },
+    /// List proposals, newest first.
+    List {
+        /// voting, passed, rejected, vetoed, no_quorum or failed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// `next_cursor` of a previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show a proposal: its changes, the tally against quorum, threshold and veto, and
+    /// the time left to vote.
+    Show { proposal_id: String },
+    /// The governable parameters in force (now, or in `--epoch N`), with where each
+    /// value came from.
+    Params {
+        #[arg(long)]
+        epoch: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -5,6 +5,7 @@ mod bench;
 mod blobs;
 mod cli;
 mod complete;
+mod gov;
 mod holders;
 mod info;
 mod nodes;
@@ -60,6 +61,7 @@ async fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Node(command) => nodes::run(cli, command).await?,
         Command::Staking(command) => staking::run(cli, command).await?,
         Command::Storage(command) => blobs::run(cli, command).await?,
+        Command::Gov(command) => gov::run(cli, command).await?,
         Command::Bench {
             op,
             clients,
