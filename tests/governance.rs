@@ -160,11 +160,35 @@ async fn five_proposals_tallied_by_hand(db: PgPool) {
     assert_eq!(get(&ledger, "/v1/network").await["epoch"], 1);
 
     // Epoch 1: five proposals, each paying the 1000 WAL deposit; they vote through epoch 2.
-    let p1 = propose(&ledger, &proposer, "burn more", json!({"reward_burn_rate": "0.1", "slash_threshold": "0.6"})).await;
-    let p2 = propose(&ledger, &proposer, "nobody cares", json!({"jail_epochs": "3"})).await;
+    let p1 = propose(
+        &ledger,
+        &proposer,
+        "burn more",
+        json!({"reward_burn_rate": "0.1", "slash_threshold": "0.6"}),
+    )
+    .await;
+    let p2 = propose(
+        &ledger,
+        &proposer,
+        "nobody cares",
+        json!({"jail_epochs": "3"}),
+    )
+    .await;
     let p3 = propose(&ledger, &proposer, "vetoed", json!({"slash_rate": "0.5"})).await;
-    let p4 = propose(&ledger, &proposer, "split", json!({"committee_size_max": "100"})).await;
-    let p5 = propose(&ledger, &proposer, "too late", json!({"jail_threshold": "0.7"})).await;
+    let p4 = propose(
+        &ledger,
+        &proposer,
+        "split",
+        json!({"committee_size_max": "100"}),
+    )
+    .await;
+    let p5 = propose(
+        &ledger,
+        &proposer,
+        "too late",
+        json!({"jail_threshold": "0.7"}),
+    )
+    .await;
     assert_eq!(ledger.balance(&address(&proposer)).await, wal("1000"));
     assert_eq!(ledger.balance_of_key("sys:gov:deposits").await, wal("5000"));
     let audit = ledger.audit().await;
@@ -202,17 +226,38 @@ async fn five_proposals_tallied_by_hand(db: PgPool) {
     vote(&ledger, &n.op_a, &p5, "yes").await;
     vote(&ledger, &n.op_b, &p5, "yes").await;
     // A proposer with no stake and no node has no vote.
-    assert_eq!(try_post(&ledger, &proposer, &format!("/v1/proposals/{p1}/votes"), json!({"choice": "yes"})).await, "FORBIDDEN");
+    assert_eq!(
+        try_post(
+            &ledger,
+            &proposer,
+            &format!("/v1/proposals/{p1}/votes"),
+            json!({"choice": "yes"})
+        )
+        .await,
+        "FORBIDDEN"
+    );
 
     advance(&ledger, &admin).await; // into epoch 2: still voting
-    // Epoch 2: d4 stakes 500 with B and vetoes P1; pending stake has no power.
+                                    // Epoch 2: d4 stakes 500 with B and vetoes P1; pending stake has no power.
     let d4 = new_key();
     ledger.fund(&d4, "600").await;
-    post(&ledger, &d4, "/v1/stakes", json!({"node_id": n.node_b, "amount": "500"})).await;
+    post(
+        &ledger,
+        &d4,
+        "/v1/stakes",
+        json!({"node_id": n.node_b, "amount": "500"}),
+    )
+    .await;
     let late = vote(&ledger, &d4, &p1, "veto").await;
     assert_eq!(amount(&late["power"]), wal("0"));
     // 100 WAL of subsidy for epoch 2's rewards: the change out of 2 burns the old 3%.
-    post(&ledger, &n.d2, "/v1/subsidies", json!({"amount": "100", "epochs": 1})).await;
+    post(
+        &ledger,
+        &n.d2,
+        "/v1/subsidies",
+        json!({"amount": "100", "epochs": 1}),
+    )
+    .await;
     let before_tally = ledger.balance_of_key("sys:burn").await;
 
     advance(&ledger, &admin).await; // 2 -> 3 tallies all five
@@ -228,14 +273,21 @@ async fn five_proposals_tallied_by_hand(db: PgPool) {
         assert_eq!(shown["status"], status, "proposal {id}: {shown}");
         assert_eq!(shown["decided_epoch"], 2);
         assert_eq!(counted, wal_sums(sums), "proposal {id}");
-        assert_eq!(shown["tally"]["quorum_reached"], json!(status != "no_quorum"));
+        assert_eq!(
+            shown["tally"]["quorum_reached"],
+            json!(status != "no_quorum")
+        );
     }
     // Deposits: P1, P4 and P5 refunded (3000), P2 and P3 burned (2000).
     assert_eq!(ledger.balance(&address(&proposer)).await, wal("4000"));
     assert_eq!(ledger.balance_of_key("sys:gov:deposits").await, wal("0"));
     let epoch_2 = get(&ledger, "/v1/epochs/2").await;
     let burned_at_2 = amount(&epoch_2["change"]["burned"]);
-    assert_eq!(burned_at_2, wal("3"), "epoch 2 ran under the old 3%: {epoch_2}");
+    assert_eq!(
+        burned_at_2,
+        wal("3"),
+        "epoch 2 ran under the old 3%: {epoch_2}"
+    );
     assert_eq!(
         ledger.balance_of_key("sys:burn").await,
         before_tally.checked_add(wal("2003")).unwrap()
@@ -246,28 +298,54 @@ async fn five_proposals_tallied_by_hand(db: PgPool) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["voter"].as_str().unwrap().to_owned(), amount(&v["power"]).to_string()))
+        .map(|v| {
+            (
+                v["voter"].as_str().unwrap().to_owned(),
+                amount(&v["power"]).to_string(),
+            )
+        })
         .collect();
     assert_eq!(counted[&address(&n.op_a).to_string()], "200");
     assert_eq!(counted[&address(&n.d1).to_string()], "300");
     assert_eq!(counted[&address(&d4).to_string()], "0");
     assert_eq!(counted.len(), 5);
     // Closed: no more votes.
-    assert_eq!(try_post(&ledger, &n.d2, &format!("/v1/proposals/{p1}/votes"), json!({"choice": "no"})).await, "CONFLICT");
+    assert_eq!(
+        try_post(
+            &ledger,
+            &n.d2,
+            &format!("/v1/proposals/{p1}/votes"),
+            json!({"choice": "no"})
+        )
+        .await,
+        "CONFLICT"
+    );
 
     // History: epoch 2 ran under the defaults, epoch 3 under P1's values (not P5's).
     let at_2 = get(&ledger, "/v1/params?epoch=2").await;
     assert_eq!(at_2["reward_burn_rate"], "0.03");
-    assert_eq!(at_2["set_by"]["reward_burn_rate"], json!({"epoch": 0, "proposal_id": null}));
+    assert_eq!(
+        at_2["set_by"]["reward_burn_rate"],
+        json!({"epoch": 0, "proposal_id": null})
+    );
     let now = get(&ledger, "/v1/params").await;
     assert_eq!(now["epoch"], 3);
     assert_eq!(now["reward_burn_rate"], "0.1");
     assert_eq!(now["slash_threshold"], "0.6");
     assert_eq!(now["jail_threshold"], "0.5");
-    assert_eq!(now["set_by"]["slash_threshold"], json!({"epoch": 3, "proposal_id": p1}));
+    assert_eq!(
+        now["set_by"]["slash_threshold"],
+        json!({"epoch": 3, "proposal_id": p1})
+    );
     assert_eq!(get(&ledger, "/v1/params?epoch=3").await, now);
     // Its effect: the change out of epoch 3 burns 10% of its 100 WAL subsidy.
-    post(&ledger, &n.d2, "/v1/subsidies", json!({"amount": "100", "epochs": 1})).await;
+    post(
+        &ledger,
+        &n.d2,
+        "/v1/subsidies",
+        json!({"amount": "100", "epochs": 1}),
+    )
+    .await;
     advance(&ledger, &admin).await;
     let epoch_3 = get(&ledger, "/v1/epochs/3").await;
     assert_eq!(amount(&epoch_3["change"]["burned"]), wal("10"), "{epoch_3}");
@@ -287,66 +365,177 @@ async fn bad_proposals_and_votes_change_nothing(db: PgPool) {
     ledger.fund(&rich, "30000").await;
     let open = propose(&ledger, &rich, "open", json!({"jail_epochs": "3"})).await;
     let too_many: serde_json::Map<String, Value> = [
-        "stake_min", "node_stake_min", "committee_size_max", "reward_burn_rate", "subsidy_rate",
-        "epochs_ahead_max", "rate_change_max", "price_change_max", "audit_challenges_per_epoch",
-        "audit_challenges_min", "slash_threshold", "slash_rate", "jail_threshold", "jail_epochs",
-        "proposal_deposit", "voting_epochs", "gov_quorum",
+        "stake_min",
+        "node_stake_min",
+        "committee_size_max",
+        "reward_burn_rate",
+        "subsidy_rate",
+        "epochs_ahead_max",
+        "rate_change_max",
+        "price_change_max",
+        "audit_challenges_per_epoch",
+        "audit_challenges_min",
+        "slash_threshold",
+        "slash_rate",
+        "jail_threshold",
+        "jail_epochs",
+        "proposal_deposit",
+        "voting_epochs",
+        "gov_quorum",
     ]
     .iter()
     .map(|name| ((*name).to_owned(), json!("1")))
     .collect();
-    let body = |title: &str, description: &str, changes: Value| {
-        json!({"title": title, "description": description, "changes": changes})
-    };
+    let body = |title: &str, description: &str, changes: Value| json!({"title": title, "description": description, "changes": changes});
     let cases = [
-        (&rich, body("t", "", json!({"bogus": "1"})), "INVALID_ARGUMENT"),
-        (&rich, body("t", "", json!({"n_shards": "20"})), "INVALID_ARGUMENT"),
-        (&rich, body("t", "", json!({"jail_epochs": "54"})), "INVALID_ARGUMENT"),
-        (&rich, body("t", "", json!({"slash_rate": "0.0000000001"})), "INVALID_ARGUMENT"),
-        (&rich, body("t", "", json!({"jail_threshold": "0.95"})), "INVALID_ARGUMENT"),
-        (&rich, body("", "", json!({"jail_epochs": "3"})), "INVALID_ARGUMENT"),
-        (&rich, body("t", &"x".repeat(10_001), json!({"jail_epochs": "3"})), "INVALID_ARGUMENT"),
-        (&rich, body("t", "", Value::Object(too_many)), "INVALID_ARGUMENT"),
+        (
+            &rich,
+            body("t", "", json!({"bogus": "1"})),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &rich,
+            body("t", "", json!({"n_shards": "20"})),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &rich,
+            body("t", "", json!({"jail_epochs": "54"})),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &rich,
+            body("t", "", json!({"slash_rate": "0.0000000001"})),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &rich,
+            body("t", "", json!({"jail_threshold": "0.95"})),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &rich,
+            body("", "", json!({"jail_epochs": "3"})),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &rich,
+            body("t", &"x".repeat(10_001), json!({"jail_epochs": "3"})),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &rich,
+            body("t", "", Value::Object(too_many)),
+            "INVALID_ARGUMENT",
+        ),
         (&rich, body("t", "", json!({})), "INVALID_ARGUMENT"),
-        (&rich, body("t", "", json!({"jail_epochs": 3})), "INVALID_ARGUMENT"),
-        (&poor, body("t", "", json!({"jail_epochs": "3"})), "INSUFFICIENT_FUNDS"),
+        (
+            &rich,
+            body("t", "", json!({"jail_epochs": 3})),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &poor,
+            body("t", "", json!({"jail_epochs": "3"})),
+            "INSUFFICIENT_FUNDS",
+        ),
     ];
     for (key, request, code) in cases {
         let before = snapshot(&ledger.db).await;
         let got = try_post(&ledger, key, "/v1/proposals", request.clone()).await;
         assert_eq!(got, code, "{request}");
-        assert_eq!(snapshot(&ledger.db).await, before, "{request} changed a table");
+        assert_eq!(
+            snapshot(&ledger.db).await,
+            before,
+            "{request} changed a table"
+        );
     }
     let vote_cases = [
-        (&n.d1, format!("/v1/proposals/{open}/votes"), json!({"choice": "maybe"}), "INVALID_ARGUMENT"),
-        (&n.d1, "/v1/proposals/999/votes".to_owned(), json!({"choice": "yes"}), "NOT_FOUND"),
-        (&poor, format!("/v1/proposals/{open}/votes"), json!({"choice": "yes"}), "FORBIDDEN"),
+        (
+            &n.d1,
+            format!("/v1/proposals/{open}/votes"),
+            json!({"choice": "maybe"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &n.d1,
+            "/v1/proposals/999/votes".to_owned(),
+            json!({"choice": "yes"}),
+            "NOT_FOUND",
+        ),
+        (
+            &poor,
+            format!("/v1/proposals/{open}/votes"),
+            json!({"choice": "yes"}),
+            "FORBIDDEN",
+        ),
     ];
     for (key, path, request, code) in vote_cases {
         let before = snapshot(&ledger.db).await;
-        assert_eq!(try_post(&ledger, key, &path, request.clone()).await, code, "{path} {request}");
+        assert_eq!(
+            try_post(&ledger, key, &path, request.clone()).await,
+            code,
+            "{path} {request}"
+        );
         assert_eq!(snapshot(&ledger.db).await, before);
     }
     // The open cap: 20 voting at once (one is open already).
     for i in 1..20 {
-        propose(&ledger, &rich, &format!("p{i}"), json!({"jail_epochs": "3"})).await;
+        propose(
+            &ledger,
+            &rich,
+            &format!("p{i}"),
+            json!({"jail_epochs": "3"}),
+        )
+        .await;
     }
     let before = snapshot(&ledger.db).await;
-    let over = try_post(&ledger, &rich, "/v1/proposals", body("21st", "", json!({"jail_epochs": "3"}))).await;
+    let over = try_post(
+        &ledger,
+        &rich,
+        "/v1/proposals",
+        body("21st", "", json!({"jail_epochs": "3"})),
+    )
+    .await;
     assert_eq!(over, "CONFLICT");
     assert_eq!(snapshot(&ledger.db).await, before);
     // A vote on a closed proposal: every one of them closes at the change out of epoch 2.
     advance(&ledger, &admin).await;
     advance(&ledger, &admin).await;
     let before = snapshot(&ledger.db).await;
-    let closed = try_post(&ledger, &n.d1, &format!("/v1/proposals/{open}/votes"), json!({"choice": "yes"})).await;
+    let closed = try_post(
+        &ledger,
+        &n.d1,
+        &format!("/v1/proposals/{open}/votes"),
+        json!({"choice": "yes"}),
+    )
+    .await;
     assert_eq!(closed, "CONFLICT");
     assert_eq!(snapshot(&ledger.db).await, before);
-    assert_eq!(get(&ledger, &format!("/v1/proposals/{open}")).await["status"], "no_quorum");
-    for bad in ["/v1/params?epoch=-1", "/v1/params?epoch=99", "/v1/params?epoch=x", "/v1/proposals?status=open"] {
-        assert_eq!(code_of(ledger.public().get::<Value>(bad).await), "INVALID_ARGUMENT", "{bad}");
+    assert_eq!(
+        get(&ledger, &format!("/v1/proposals/{open}")).await["status"],
+        "no_quorum"
+    );
+    assert_eq!(
+        code_of(ledger.public().get::<Value>("/v1/params?epoch=99").await),
+        "NOT_FOUND"
+    );
+    for bad in [
+        "/v1/params?epoch=-1",
+        "/v1/params?epoch=x",
+        "/v1/proposals?status=open",
+        "/v1/proposals?status=",
+    ] {
+        assert_eq!(
+            code_of(ledger.public().get::<Value>(bad).await),
+            "INVALID_ARGUMENT",
+            "{bad}"
+        );
     }
-    assert_eq!(code_of(ledger.public().get::<Value>("/v1/proposals/0").await), "NOT_FOUND");
+    assert_eq!(
+        code_of(ledger.public().get::<Value>("/v1/proposals/0").await),
+        "NOT_FOUND"
+    );
     ledger.assert_audit_ok().await;
 }
 
@@ -355,21 +544,35 @@ async fn votes_racing_the_tallying_change_count_exactly_once(db: PgPool) {
     let (ledger, admin) = ledger_with_admin(db).await;
     let n = two_pools(&ledger, &admin).await;
     let proposer = new_key();
-    ledger.fund(&proposer, "1000").await;
+    ledger.fund(&proposer, "2000").await;
     let id = propose(&ledger, &proposer, "race", json!({"jail_epochs": "3"})).await;
     advance(&ledger, &admin).await; // epoch 2: the last of voting
-    let voters = [n.d1.clone(), n.d2.clone(), n.d3.clone(), n.op_a.clone(), n.op_b.clone()];
+    let voters = [
+        n.d1.clone(),
+        n.d2.clone(),
+        n.d3.clone(),
+        n.op_a.clone(),
+        n.op_b.clone(),
+    ];
     let url = ledger.url.clone();
     let mut racing = Vec::new();
     for (i, key) in voters.iter().enumerate() {
-        let client = wal::client::LedgerClient::new(&url, Some(key.clone()), std::time::Duration::from_secs(30));
+        let client = wal::client::LedgerClient::new(
+            &url,
+            Some(key.clone()),
+            std::time::Duration::from_secs(30),
+        );
         let path = format!("/v1/proposals/{id}/votes");
         let choice = if i % 2 == 0 { "yes" } else { "no" };
         racing.push(tokio::spawn(async move {
             let mut accepted = Vec::new();
             for _ in 0..5 {
                 let answer = client
-                    .post::<_, Value>(&path, &json!({"choice": choice}), &uuid::Uuid::new_v4().to_string())
+                    .post::<_, Value>(
+                        &path,
+                        &json!({"choice": choice}),
+                        &uuid::Uuid::new_v4().to_string(),
+                    )
                     .await;
                 accepted.push(answer.is_ok());
             }
@@ -381,7 +584,21 @@ async fn votes_racing_the_tallying_change_count_exactly_once(db: PgPool) {
         let node = n.node_b.clone();
         tokio::spawn(async move {
             client
-                .post::<_, Value>("/v1/stakes", &json!({"node_id": node, "amount": "10"}), &uuid::Uuid::new_v4().to_string())
+                .post::<_, Value>(
+                    "/v1/stakes",
+                    &json!({"node_id": node, "amount": "10"}),
+                    &uuid::Uuid::new_v4().to_string(),
+                )
+                .await
+        })
+    };
+    let racing_proposal = {
+        let client = ledger.client(&proposer);
+        tokio::spawn(async move {
+            let body =
+                json!({"title": "racing", "description": "", "changes": {"jail_epochs": "4"}});
+            client
+                .post::<_, Value>("/v1/proposals", &body, &uuid::Uuid::new_v4().to_string())
                 .await
         })
     };
@@ -391,10 +608,24 @@ async fn votes_racing_the_tallying_change_count_exactly_once(db: PgPool) {
         let accepted = task.await.unwrap();
         // Once refused (voting closed), never accepted again.
         let first_refused = accepted.iter().position(|ok| !ok).unwrap_or(accepted.len());
-        assert!(accepted[first_refused..].iter().all(|ok| !ok), "{accepted:?}");
+        assert!(
+            accepted[first_refused..].iter().all(|ok| !ok),
+            "{accepted:?}"
+        );
         any_refused_after |= first_refused < accepted.len();
     }
     stake.await.unwrap().unwrap();
+    // The proposal made during the change landed in epoch 2 or 3, and votes after it.
+    let made = racing_proposal.await.unwrap().unwrap();
+    let created = made["created_epoch"].as_i64().unwrap();
+    assert!(created == 2 || created == 3, "{made}");
+    let racing = get(
+        &ledger,
+        &format!("/v1/proposals/{}", made["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(racing["status"], "voting");
+    assert_eq!(racing["voting_ends_epoch"], created + 1);
     let shown = get(&ledger, &format!("/v1/proposals/{id}")).await;
     assert_ne!(shown["status"], "voting");
     // Every vote in the table was counted by the tally (its voter has a power recorded
@@ -413,11 +644,18 @@ async fn votes_racing_the_tallying_change_count_exactly_once(db: PgPool) {
         .as_array()
         .unwrap()
         .iter()
-        .fold(wal("0"), |sum, v| sum.checked_add(amount(&v["power"])).unwrap());
+        .fold(wal("0"), |sum, v| {
+            sum.checked_add(amount(&v["power"])).unwrap()
+        });
     let t = &shown["tally"];
-    let participation = [amount(&t["yes"]), amount(&t["no"]), amount(&t["abstain"]), amount(&t["veto"])]
-        .into_iter()
-        .fold(wal("0"), |a, b| a.checked_add(b).unwrap());
+    let participation = [
+        amount(&t["yes"]),
+        amount(&t["no"]),
+        amount(&t["abstain"]),
+        amount(&t["veto"]),
+    ]
+    .into_iter()
+    .fold(wal("0"), |a, b| a.checked_add(b).unwrap());
     assert_eq!(counted, participation);
     assert!(participation.is_positive() || !any_refused_after);
     let _ = any_refused_after;

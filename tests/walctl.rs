@@ -408,7 +408,10 @@ async fn a_voter_proposes_votes_and_follows_the_tally_with_walctl(db: PgPool) {
     })
     .await;
     let voter_file = dir.join("voter.key");
-    assert!(walctl(&ledger.url, &voter_file, &["keygen"]).await.status.success());
+    assert!(walctl(&ledger.url, &voter_file, &["keygen"])
+        .await
+        .status
+        .success());
     let voter = keyfile::read(&voter_file).unwrap();
     ledger.fund(&voter, "2000").await;
     let idem = || uuid::Uuid::new_v4().to_string();
@@ -417,10 +420,22 @@ async fn a_voter_proposes_votes_and_follows_the_tally_with_walctl(db: PgPool) {
         "protocol_public_key": hex::encode(new_key().verifying_key().to_bytes()),
         "commission_rate": "0.1", "storage_price_vote": "0.0001", "write_price_vote": "0.00002"
     });
-    let node: serde_json::Value = ledger.client(&voter).post("/v1/nodes", &registration, &idem()).await.unwrap();
+    let node: serde_json::Value = ledger
+        .client(&voter)
+        .post("/v1/nodes", &registration, &idem())
+        .await
+        .unwrap();
     let stake = serde_json::json!({"node_id": node["id"], "amount": "500"});
-    let _: serde_json::Value = ledger.client(&voter).post("/v1/stakes", &stake, &idem()).await.unwrap();
-    let _: serde_json::Value = ledger.client(&admin).post("/v1/admin/epochs/advance", &serde_json::json!({}), &idem()).await.unwrap();
+    let _: serde_json::Value = ledger
+        .client(&voter)
+        .post("/v1/stakes", &stake, &idem())
+        .await
+        .unwrap();
+    let _: serde_json::Value = ledger
+        .client(&admin)
+        .post("/v1/admin/epochs/advance", &serde_json::json!({}), &idem())
+        .await
+        .unwrap();
 
     let run = |args: &[&str]| {
         let (url, key) = (ledger.url.clone(), voter_file.clone());
@@ -428,35 +443,78 @@ async fn a_voter_proposes_votes_and_follows_the_tally_with_walctl(db: PgPool) {
         async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = walctl(&url, &key, &args).await;
-            assert!(out.status.success(), "walctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "walctl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             out
         }
     };
-    let proposed = json_of(&run(&["gov", "propose", "--title", "cheaper", "--set", "reward_burn_rate=0.05", "--set", "jail_epochs=3", "--json"]).await);
+    let proposed = json_of(
+        &run(&[
+            "gov",
+            "propose",
+            "--title",
+            "cheaper",
+            "--set",
+            "reward_burn_rate=0.05",
+            "--set",
+            "jail_epochs=3",
+            "--json",
+        ])
+        .await,
+    );
     let id = proposed["id"].as_str().unwrap().to_owned();
     assert_eq!(proposed["changes"]["jail_epochs"], "3");
     let voted = json_of(&run(&["gov", "vote", &id, "yes", "--json"]).await);
-    assert_eq!(Wal::parse(voted["power"].as_str().unwrap()).unwrap(), Wal::from_wal(500));
+    assert_eq!(
+        Wal::parse(voted["power"].as_str().unwrap()).unwrap(),
+        Wal::from_wal(500)
+    );
     let shown = String::from_utf8(run(&["gov", "show", &id]).await.stdout).unwrap();
-    assert!(shown.contains("quorum      100.00% of the power took part (needs 33.40%)"), "{shown}");
-    assert!(shown.contains("threshold   yes is 100.00% of yes + no + veto"), "{shown}");
+    assert!(
+        shown.contains("quorum      100.00% of the power took part (needs 33.40%)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("threshold   yes is 100.00% of yes + no + veto"),
+        "{shown}"
+    );
     assert!(shown.contains("time left"), "{shown}");
     let listed = json_of(&run(&["gov", "list", "--status", "voting", "--json"]).await);
     assert_eq!(listed["proposals"][0]["id"], serde_json::json!(id));
     // Refused locally: a change without `=`, and an unknown choice.
-    let bad = walctl(&ledger.url, &voter_file, &["gov", "propose", "--title", "t", "--set", "jail_epochs"]).await;
+    let bad = walctl(
+        &ledger.url,
+        &voter_file,
+        &["gov", "propose", "--title", "t", "--set", "jail_epochs"],
+    )
+    .await;
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("NAME=VALUE"));
     for _ in 0..2 {
-        let _: serde_json::Value = ledger.client(&admin).post("/v1/admin/epochs/advance", &serde_json::json!({}), &idem()).await.unwrap();
+        let _: serde_json::Value = ledger
+            .client(&admin)
+            .post("/v1/admin/epochs/advance", &serde_json::json!({}), &idem())
+            .await
+            .unwrap();
     }
     let after = json_of(&run(&["gov", "show", &id, "--json"]).await);
     assert_eq!(after["status"], "passed");
     let params = json_of(&run(&["gov", "params", "--json"]).await);
     assert_eq!(params["jail_epochs"], 3);
-    assert_eq!(params["set_by"]["jail_epochs"]["proposal_id"], serde_json::json!(id));
+    assert_eq!(
+        params["set_by"]["jail_epochs"]["proposal_id"],
+        serde_json::json!(id)
+    );
     let old = String::from_utf8(run(&["gov", "params", "--epoch", "1"]).await.stdout).unwrap();
     assert!(old.contains("parameters in force in epoch 1"), "{old}");
-    assert!(old.lines().any(|l| l.contains("jail_epochs") && l.contains(" 2 ") && l.contains("genesis default")), "{old}");
+    assert!(
+        old.lines().any(|l| l.contains("jail_epochs")
+            && l.contains(" 2 ")
+            && l.contains("genesis default")),
+        "{old}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use sqlx::PgConnection;
 
-use super::tally::{count_grouped, group_by_owner, Ballot, Choice, Counted, PoolPower, StakeValue, StakesByOwner};
+use super::tally::{
+    count_grouped, group_by_owner, Ballot, Choice, Counted, PoolPower, StakeValue, StakesByOwner,
+};
 use crate::error::Error;
 use crate::money::Wal;
 

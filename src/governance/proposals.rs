@@ -17,7 +17,7 @@ use crate::ledger::kind::EntryKind;
 use crate::money::Wal;
 use crate::params::{check_consistent, Params};
 use crate::wire::ids::ProposalId;
-use crate::wire::{Proposal, ProposalRequest, ProposalTally};
+use crate::wire::{Proposal, ProposalRequest, ProposalStatus, ProposalTally};
 
 /// Longest title, in characters.
 pub const TITLE_CHARS_MAX: usize = 200;
@@ -27,9 +27,6 @@ pub const DESCRIPTION_CHARS_MAX: usize = 10_000;
 pub const CHANGES_MAX: usize = 16;
 /// Proposals are made one at a time (the open-proposal cap), under this advisory lock.
 const PROPOSALS_LOCK: i64 = 7_761_002;
-
-/// Every status a proposal can have.
-pub const STATUSES: [&str; 6] = ["voting", "passed", "rejected", "vetoed", "no_quorum", "failed"];
 
 /// Checks a proposal against the parameters in force: its text, and that every change
 /// is governable and within bounds and the resulting set consistent. Pure.
@@ -67,7 +64,9 @@ pub fn check(request: &ProposalRequest, params: &Params) -> Result<Params, Error
     }
     let mut after = params.clone();
     for (name, value) in &request.changes {
-        after.set(name, value).map_err(|e| bad(format!("changes: {e}")))?;
+        after
+            .set(name, value)
+            .map_err(|e| bad(format!("changes: {e}")))?;
     }
     check_consistent(&after).map_err(|e| bad(format!("changes: {e}")))?;
     Ok(after)
@@ -85,11 +84,10 @@ pub async fn create(
     sqlx::query!("SELECT pg_advisory_xact_lock($1)", PROPOSALS_LOCK)
         .execute(&mut *conn)
         .await?;
-    let open = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "open!" FROM proposals WHERE status = 'voting'"#
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let open =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "open!" FROM proposals WHERE status = 'voting'"#)
+            .fetch_one(&mut *conn)
+            .await?;
     if open >= i64::from(params.proposals_open_max) {
         return Err(Error::Conflict(format!(
             "{open} proposals are voting, the most at once (proposals_open_max); \
@@ -207,7 +205,10 @@ impl Row {
     fn view(self, tally: ProposalTally) -> Result<Proposal, Error> {
         let changes: BTreeMap<String, String> =
             serde_json::from_value(self.changes).map_err(Error::internal)?;
+        let status = ProposalStatus::parse(&self.status)
+            .ok_or_else(|| Error::internal(format!("stored status {:?}", self.status)))?;
         Ok(Proposal {
+            status,
             id: self.id.to_string(),
             proposer: self.proposer,
             title: self.title,
@@ -216,7 +217,6 @@ impl Row {
             deposit: Wal::from_decimal_unchecked(self.deposit),
             created_epoch: self.created_epoch,
             voting_ends_epoch: self.voting_ends_epoch,
-            status: self.status,
             tally,
             decided_epoch: self.decided_epoch,
             created_at: self.created_at,
@@ -225,7 +225,11 @@ impl Row {
 }
 
 /// Views of rows: decided ones with their stored tally, voting ones counted now.
-async fn views(conn: &mut PgConnection, rows: Vec<Row>, epoch: i64) -> Result<Vec<Proposal>, Error> {
+async fn views(
+    conn: &mut PgConnection,
+    rows: Vec<Row>,
+    epoch: i64,
+) -> Result<Vec<Proposal>, Error> {
     let voting: Vec<i64> = rows
         .iter()
         .filter(|r| r.tally_total_power.is_none())
@@ -277,7 +281,7 @@ pub async fn find(
 /// Proposals newest first, optionally of one status, below the id `before`.
 pub async fn page(
     conn: &mut PgConnection,
-    status: Option<&str>,
+    status: Option<ProposalStatus>,
     before: i64,
     limit: i64,
     epoch: i64,
@@ -289,7 +293,7 @@ pub async fn page(
                   tally_veto, tally_total_power, created_at
            FROM proposals WHERE ($1::text IS NULL OR status = $1) AND id < $2
            ORDER BY id DESC LIMIT $3"#,
-        status,
+        status.map(ProposalStatus::as_str),
         before,
         limit
     )
@@ -316,16 +320,21 @@ mod tests {
     #[test]
     fn a_proposal_is_checked_whole() {
         let params = crate::params::tests::defaults();
-        let after = check(&request("t", "d\nline two", &[("reward_burn_rate", "0.05")]), &params)
-            .unwrap();
+        let after = check(
+            &request("t", "d\nline two", &[("reward_burn_rate", "0.05")]),
+            &params,
+        )
+        .unwrap();
         assert_eq!(after.reward_burn_rate, Decimal::new(5, 2));
         let too_many: Vec<(String, String)> = crate::params::DEFINITIONS
             .iter()
             .take(17)
             .map(|d| (d.name.to_owned(), params.text_of(d.name).unwrap()))
             .collect();
-        let too_many: Vec<(&str, &str)> =
-            too_many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let too_many: Vec<(&str, &str)> = too_many
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let long_title = "x".repeat(201);
         let long_description = "x".repeat(10_001);
         for (bad, why) in [
@@ -333,14 +342,23 @@ mod tests {
             (request(&long_title, "", &[("jail_epochs", "3")]), "title"),
             (request("a\u{0}b", "", &[("jail_epochs", "3")]), "control"),
             (request("t", "a\u{0}b", &[("jail_epochs", "3")]), "control"),
-            (request("t", &long_description, &[("jail_epochs", "3")]), "description"),
+            (
+                request("t", &long_description, &[("jail_epochs", "3")]),
+                "description",
+            ),
             (request("t", "", &[]), "1..=16"),
             (request("t", "", &too_many), "1..=16"),
             (request("t", "", &[("n_shards", "20")]), "genesis"),
             (request("t", "", &[("bogus", "1")]), "not a governable"),
             (request("t", "", &[("jail_epochs", "54")]), "bounds"),
-            (request("t", "", &[("slash_rate", "0.0000000001")]), "fractional"),
-            (request("t", "", &[("jail_threshold", "0.95")]), "slash_threshold"),
+            (
+                request("t", "", &[("slash_rate", "0.0000000001")]),
+                "fractional",
+            ),
+            (
+                request("t", "", &[("jail_threshold", "0.95")]),
+                "slash_threshold",
+            ),
         ] {
             let error = check(&bad, &params).unwrap_err();
             assert!(
@@ -350,7 +368,11 @@ mod tests {
         }
         // Both thresholds moved together keep the set consistent.
         check(
-            &request("t", "", &[("jail_threshold", "0.95"), ("slash_threshold", "0.96")]),
+            &request(
+                "t",
+                "",
+                &[("jail_threshold", "0.95"), ("slash_threshold", "0.96")],
+            ),
             &params,
         )
         .unwrap();

@@ -244,14 +244,20 @@ async fn settle_deposits(
     if !total.is_positive() {
         return Ok(());
     }
-    let mut legs = vec![Leg::debit(Account::System(SystemAccount::GovDeposits), total)];
+    let mut legs = vec![Leg::debit(
+        Account::System(SystemAccount::GovDeposits),
+        total,
+    )];
     legs.extend(
         refunds
             .iter()
             .map(|(proposer, amount)| Leg::credit(Account::User(*proposer), *amount)),
     );
     if settled.burned.is_positive() {
-        legs.push(Leg::credit(Account::System(SystemAccount::Burn), settled.burned));
+        legs.push(Leg::credit(
+            Account::System(SystemAccount::Burn),
+            settled.burned,
+        ));
     }
     let memo = format!("deposits of the proposals tallied at the end of epoch {closing}");
     let entry = NewEntry {

@@ -190,7 +190,10 @@ pub fn count_grouped<V: Eq + Hash + Clone>(
         for (node, frost) in stakes {
             *voted_in_pool.entry(*node).or_default() += frost;
         }
-        own.insert((*voter).clone(), stakes.iter().map(|(_, frost)| frost).sum());
+        own.insert(
+            (*voter).clone(),
+            stakes.iter().map(|(_, frost)| frost).sum(),
+        );
     }
     let mut tally = Tally::default();
     let mut inherited: HashMap<V, u128> = HashMap::new();
@@ -331,8 +334,16 @@ mod tests {
             wal_frost: 100,
         }];
         let stakes = [
-            StakeValue { owner: "alice", node: 1, frost: 30 },
-            StakeValue { owner: "bob", node: 1, frost: 20 },
+            StakeValue {
+                owner: "alice",
+                node: 1,
+                frost: 30,
+            },
+            StakeValue {
+                owner: "bob",
+                node: 1,
+                frost: 20,
+            },
         ];
         let ballot = |voter, choice| Ballot { voter, choice };
         let only_op = count(&[ballot("op", Choice::Yes)], &stakes, &pools);
@@ -373,7 +384,11 @@ mod tests {
                 let pool = pool % pools.len();
                 let frost = frost.min(left[pool]);
                 left[pool] -= frost;
-                values.push(StakeValue { owner, node: pools[pool].node, frost });
+                values.push(StakeValue {
+                    owner,
+                    node: pools[pool].node,
+                    frost,
+                });
             }
             (pools, values)
         })

@@ -109,7 +109,11 @@ pub async fn page(
     .fetch_all(&mut *conn)
     .await?;
     let live = if status == "voting" {
-        Some(power::load(conn, &[proposal_id], epoch).await?.count(proposal_id))
+        Some(
+            power::load(conn, &[proposal_id], epoch)
+                .await?
+                .count(proposal_id),
+        )
     } else {
         None
     };

@@ -86,7 +86,8 @@ pub struct ParamsQuery {
 /// The governable parameters in force (in the current epoch, or in `?epoch=`), each
 /// with the epoch and proposal that last set it.
 #[utoipa::path(get, path = "/v1/params", params(ParamsQuery),
-    responses((status = 200, body = crate::params::ParamsInForce), super::doc::BadRequest, super::doc::Unavailable))]
+    responses((status = 200, body = crate::params::ParamsInForce), super::doc::BadRequest,
+              super::doc::NotFound, super::doc::Unavailable))]
 pub async fn params(
     State(state): State<AppState>,
     super::extract::ApiQuery(query): super::extract::ApiQuery<ParamsQuery>,
@@ -94,9 +95,15 @@ pub async fn params(
     let mut conn = state.pool.acquire().await?;
     let current = crate::ledger::epochs::current_epoch(&mut conn).await?.epoch;
     let epoch = query.epoch.unwrap_or(current);
-    if !(0..=current).contains(&epoch) {
+    if epoch < 0 {
         return Err(Error::InvalidArgument(format!(
-            "epoch {epoch} is not an epoch that has started: 0 ..= {current}"
+            "epoch {epoch} is not an epoch number (0, 1, ...)"
+        )));
+    }
+    if epoch > current {
+        return Err(Error::NotFound(format!(
+            "epoch {epoch} has not started (the current epoch is {current}), so no \
+             parameters are in force in it yet"
         )));
     }
     Ok(Json(crate::params::at_epoch(&mut conn, epoch).await?))

@@ -15,7 +15,9 @@ use crate::error::Error;
 use crate::governance::{proposals, votes};
 use crate::ledger::epochs::{current_epoch, lock_shared};
 use crate::wire::ids::ProposalId;
-use crate::wire::{Address, Proposal, ProposalRequest, ProposalsPage, Vote, VoteRequest, VotesPage};
+use crate::wire::{
+    Address, Proposal, ProposalRequest, ProposalStatus, ProposalsPage, Vote, VoteRequest, VotesPage,
+};
 
 /// Proposes parameter changes; the signer pays `proposal_deposit`.
 #[utoipa::path(post, path = "/v1/proposals", operation_id = "create_proposal",
@@ -74,9 +76,9 @@ pub async fn proposal(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalsQuery {
-    /// Only proposals with this status: voting, passed, rejected, vetoed, no_quorum, failed.
+    /// Only proposals with this status.
     #[param(nullable = false)]
-    pub status: Option<String>,
+    pub status: Option<ProposalStatus>,
     /// Page size, 1..=500, default 50.
     #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<i64>,
@@ -92,26 +94,12 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ProposalsQuery>,
 ) -> Result<Json<ProposalsPage>, Error> {
-    if let Some(status) = &query.status {
-        if !proposals::STATUSES.contains(&status.as_str()) {
-            return Err(Error::InvalidArgument(format!(
-                "status {status:?} is not one of {}",
-                proposals::STATUSES.join(", ")
-            )));
-        }
-    }
     let paging = Paging::new(query.limit, query.cursor)?;
     let before = paging.after.map_or(i64::MAX, ProposalId::get);
     let mut conn = state.pool.acquire().await?;
     let epoch = current_epoch(&mut conn).await?.epoch;
-    let rows = proposals::page(
-        &mut conn,
-        query.status.as_deref(),
-        before,
-        paging.fetch_limit(),
-        epoch,
-    )
-    .await?;
+    let rows =
+        proposals::page(&mut conn, query.status, before, paging.fetch_limit(), epoch).await?;
     let (proposals, next_cursor) = paging.page(rows, |p| p.id.clone());
     Ok(Json(ProposalsPage {
         proposals,

@@ -267,8 +267,14 @@ mod tests {
             params.set(name, good).unwrap();
             assert_eq!(params.text_of(name).unwrap(), good);
         }
-        assert!(params.set("n_shards", "10").unwrap_err().contains("genesis"));
-        assert!(params.set("nope", "1").unwrap_err().contains("not a governable"));
+        assert!(params
+            .set("n_shards", "10")
+            .unwrap_err()
+            .contains("genesis"));
+        assert!(params
+            .set("nope", "1")
+            .unwrap_err()
+            .contains("not a governable"));
     }
 
     #[test]
@@ -278,7 +284,9 @@ mod tests {
         params.set("jail_threshold", "0.9").unwrap();
         check_consistent(&params).unwrap();
         params.set("jail_threshold", "0.91").unwrap();
-        assert!(check_consistent(&params).unwrap_err().contains("slash_threshold"));
+        assert!(check_consistent(&params)
+            .unwrap_err()
+            .contains("slash_threshold"));
     }
 
     proptest! {

@@ -48,6 +48,55 @@ pub struct ProposalTally {
     pub quorum_reached: bool,
 }
 
+/// Where a proposal is: voting, or how its tally ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    /// Taking votes until the end of `voting_ends_epoch`.
+    Voting,
+    /// Passed; its changes are in force from the epoch after `decided_epoch`.
+    Passed,
+    /// Not enough yes; the deposit was refunded.
+    Rejected,
+    /// Vetoed; the deposit was burned.
+    Vetoed,
+    /// Too little of the power took part; the deposit was burned.
+    NoQuorum,
+    /// Passed, but inconsistent with a proposal applied before it; nothing applied, the
+    /// deposit was refunded.
+    Failed,
+}
+
+impl ProposalStatus {
+    /// Every status.
+    pub const ALL: [ProposalStatus; 6] = [
+        ProposalStatus::Voting,
+        ProposalStatus::Passed,
+        ProposalStatus::Rejected,
+        ProposalStatus::Vetoed,
+        ProposalStatus::NoQuorum,
+        ProposalStatus::Failed,
+    ];
+
+    /// The name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProposalStatus::Voting => "voting",
+            ProposalStatus::Passed => "passed",
+            ProposalStatus::Rejected => "rejected",
+            ProposalStatus::Vetoed => "vetoed",
+            ProposalStatus::NoQuorum => "no_quorum",
+            ProposalStatus::Failed => "failed",
+        }
+    }
+
+    /// The status named `text`, if any.
+    pub fn parse(text: &str) -> Option<ProposalStatus> {
+        ProposalStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 /// A proposal (`GET /v1/proposals/{id}`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
@@ -69,7 +118,7 @@ pub struct Proposal {
     /// The last epoch of voting; the change out of it tallies.
     pub voting_ends_epoch: i64,
     /// `voting`, `passed`, `rejected`, `vetoed`, `no_quorum` or `failed`.
-    pub status: String,
+    pub status: ProposalStatus,
     /// While voting: what would count now; afterwards: what counted.
     pub tally: ProposalTally,
     /// The epoch whose change tallied it (null while voting).

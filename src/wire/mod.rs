@@ -18,7 +18,10 @@ pub use address::{Address, AddressError};
 pub use audits::{AuditResult, EpochAudits, Loss, NodeTally, Outcome};
 pub use blobs::{BlobStatus, StoredBlob, StoredBlobsPage};
 pub use epochs::{Committee, CommitteeMember, EpochChange, EpochView};
-pub use governance::{Proposal, ProposalRequest, ProposalTally, ProposalsPage, Vote, VoteRequest, VotesPage};
+pub use governance::{
+    Proposal, ProposalRequest, ProposalStatus, ProposalTally, ProposalsPage, Vote, VoteRequest,
+    VotesPage,
+};
 pub use network::{Network, ParamSetBy, Params, ParamsInForce};
 pub use nodes::{Node, NodesPage, PendingCommission};
 pub use problem::Problem;

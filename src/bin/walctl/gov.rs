@@ -37,7 +37,9 @@ fn parse_changes(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError>
     let mut changes = BTreeMap::new();
     for pair in pairs {
         let (name, value) = pair.split_once('=').ok_or_else(|| {
-            CliError::Usage(format!("--set {pair:?}: expected NAME=VALUE, e.g. jail_epochs=3"))
+            CliError::Usage(format!(
+                "--set {pair:?}: expected NAME=VALUE, e.g. jail_epochs=3"
+            ))
         })?;
         if changes.insert(name.to_owned(), value.to_owned()).is_some() {
             return Err(CliError::Usage(format!("--set names {name} twice")));
@@ -52,7 +54,8 @@ async fn propose(
     description: &str,
     changes: &[String],
 ) -> Result<(), CliError> {
-    let body = json!({"title": title, "description": description, "changes": parse_changes(changes)?});
+    let body =
+        json!({"title": title, "description": description, "changes": parse_changes(changes)?});
     let out: Value = signing_client(cli)?
         .post("/v1/proposals", &body, &fresh_key())
         .await?;
@@ -192,7 +195,11 @@ fn show_text(p: &Value, epoch: &Value) -> String {
     let mut lines = vec![
         format!("proposal {}: {}", s(p, "id"), s(p, "title")),
         format!("status      {}", s(p, "status")),
-        format!("proposer    {} (deposit {} WAL)", s(p, "proposer"), s(p, "deposit")),
+        format!(
+            "proposer    {} (deposit {} WAL)",
+            s(p, "proposer"),
+            s(p, "deposit")
+        ),
         format!(
             "voting      epochs {} ..= {}",
             s(p, "created_epoch"),
