@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::process::start_with_env;
-use common::{address, database_url_of, new_key, TestLedger};
+use common::{address, database_url_of, ledger_with_admin, new_key, node_registration, TestLedger};
 use ed25519_dalek::SigningKey;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -25,28 +25,6 @@ use sqlx::PgPool;
 use wal::client::{ClientError, LedgerClient};
 use wal::epoch::change::ChangeSettings;
 use wal::money::Wal;
-
-fn registration(name: &str) -> Value {
-    json!({
-        "name": name,
-        "endpoint": format!("http://{name}.example:9000"),
-        "protocol_public_key": hex::encode(new_key().verifying_key().to_bytes()),
-        "commission_rate": "0.1",
-        "storage_price_vote": "0.0001",
-        "write_price_vote": "0.00002"
-    })
-}
-
-async fn ledger_with_admin(db: PgPool) -> (TestLedger, SigningKey) {
-    let admin = new_key();
-    let admin_address = address(&admin);
-    let ledger = TestLedger::start_with(db, move |config| {
-        config.n_shards = 10;
-        config.admin_address = Some(admin_address);
-    })
-    .await;
-    (ledger, admin)
-}
 
 fn problem_code<T>(result: &Result<T, ClientError>) -> Option<String> {
     match result {
@@ -62,7 +40,7 @@ async fn a_failing_epoch_change_leaves_the_epoch_intact(db: PgPool) {
     ledger.fund(&staker, "500").await;
     let node: Value = ledger
         .client(&operator)
-        .post("/v1/nodes", &registration("node-a"), "n")
+        .post("/v1/nodes", &node_registration("node-a", "0.1"), "n")
         .await
         .unwrap();
     let node = node["id"].as_str().unwrap().to_owned();
@@ -264,7 +242,7 @@ async fn race_epoch_changes(db: PgPool, rewards: bool) {
             .client(&operator)
             .post(
                 "/v1/nodes",
-                &registration(&format!("node-{i}")),
+                &node_registration(&format!("node-{i}"), "0.1"),
                 &format!("n{i}"),
             )
             .await
@@ -509,7 +487,7 @@ async fn two_ledger_processes_share_the_epoch_clock(db: PgPool) {
     let treasury_client =
         LedgerClient::new(&first.url, Some(treasury.clone()), Duration::from_secs(10));
     let node: Value = treasury_client
-        .post("/v1/nodes", &registration("node-a"), "n")
+        .post("/v1/nodes", &node_registration("node-a", "0.1"), "n")
         .await
         .unwrap();
     let _: Value = treasury_client
@@ -571,7 +549,7 @@ async fn the_audit_catches_a_stake_without_its_wal(db: PgPool) {
     ledger.fund(&staker, "100").await;
     let node: Value = ledger
         .client(&operator)
-        .post("/v1/nodes", &registration("node-a"), "n")
+        .post("/v1/nodes", &node_registration("node-a", "0.1"), "n")
         .await
         .unwrap();
     let body = json!({"node_id": node["id"], "amount": "10"});

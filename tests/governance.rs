@@ -11,40 +11,13 @@
 
 mod common;
 
-use common::{address, amount, code_of, new_key, snapshot, wal, TestLedger};
+use common::{
+    address, amount, code_of, ledger_with_admin, new_key, node_registration, post_ok as post,
+    snapshot, wal, TestLedger,
+};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-
-fn registration(name: &str) -> Value {
-    json!({
-        "name": name,
-        "endpoint": format!("http://{name}.example:9000"),
-        "protocol_public_key": hex::encode(new_key().verifying_key().to_bytes()),
-        "commission_rate": "0.1",
-        "storage_price_vote": "0.0001",
-        "write_price_vote": "0.00002"
-    })
-}
-
-async fn ledger_with_admin(db: PgPool) -> (TestLedger, SigningKey) {
-    let admin = new_key();
-    let admin_address = address(&admin);
-    let ledger = TestLedger::start_with(db, move |config| {
-        config.n_shards = 10;
-        config.admin_address = Some(admin_address);
-    })
-    .await;
-    (ledger, admin)
-}
-
-async fn post(ledger: &TestLedger, key: &SigningKey, path: &str, body: Value) -> Value {
-    ledger
-        .client(key)
-        .post(path, &body, &uuid::Uuid::new_v4().to_string())
-        .await
-        .unwrap_or_else(|e| panic!("POST {path} {body}: {e:?}"))
-}
 
 async fn try_post(ledger: &TestLedger, key: &SigningKey, path: &str, body: Value) -> String {
     code_of(
@@ -117,11 +90,11 @@ async fn two_pools(ledger: &TestLedger, admin: &SigningKey) -> Network {
         ledger.fund(key, "2000").await;
     }
     let [op_a, op_b, d1, d2, d3] = <[SigningKey; 5]>::try_from(keys).unwrap();
-    let node_a = post(ledger, &op_a, "/v1/nodes", registration("a")).await["id"]
+    let node_a = post(ledger, &op_a, "/v1/nodes", node_registration("a", "0.1")).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let node_b = post(ledger, &op_b, "/v1/nodes", registration("b")).await["id"]
+    let node_b = post(ledger, &op_b, "/v1/nodes", node_registration("b", "0.1")).await["id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -8,43 +8,15 @@
 
 mod common;
 
-use common::{address, amount, code_of, new_key, wal, TestLedger};
+use common::{
+    address, amount, code_of, ledger_with_admin, new_key, node_registration, post_ok as post, wal,
+    TestLedger,
+};
 use ed25519_dalek::SigningKey;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use wal::money::Wal;
-
-fn registration(name: &str, commission: &str) -> Value {
-    json!({
-        "name": name,
-        "endpoint": format!("http://{name}.example:9000"),
-        "protocol_public_key": hex::encode(new_key().verifying_key().to_bytes()),
-        "commission_rate": commission,
-        "storage_price_vote": "0.0001",
-        "write_price_vote": "0.00002"
-    })
-}
-
-/// A ledger with 10 shards and an admin key.
-async fn ledger_with_admin(db: PgPool) -> (TestLedger, SigningKey) {
-    let admin = new_key();
-    let admin_address = address(&admin);
-    let ledger = TestLedger::start_with(db, move |config| {
-        config.n_shards = 10;
-        config.admin_address = Some(admin_address);
-    })
-    .await;
-    (ledger, admin)
-}
-
-async fn post(ledger: &TestLedger, key: &SigningKey, path: &str, body: Value) -> Value {
-    ledger
-        .client(key)
-        .post(path, &body, &uuid::Uuid::new_v4().to_string())
-        .await
-        .unwrap_or_else(|e| panic!("POST {path} {body}: {e:?}"))
-}
 
 async fn get(ledger: &TestLedger, path: &str) -> Value {
     ledger.public().get(path).await.unwrap()
@@ -64,7 +36,7 @@ async fn register(
         ledger,
         operator,
         "/v1/nodes",
-        registration(name, commission),
+        node_registration(name, commission),
     )
     .await;
     node["id"].as_str().unwrap().to_owned()
@@ -412,7 +384,7 @@ async fn bad_staking_requests_change_nothing(db: PgPool) {
         (
             operator.clone(),
             "/v1/nodes",
-            registration("node-b", "1.01"),
+            node_registration("node-b", "1.01"),
             "INVALID_ARGUMENT",
         ),
         (

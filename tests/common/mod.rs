@@ -247,6 +247,39 @@ impl PresignedTransfer {
     }
 }
 
+/// A node registration body with a fresh protocol key and the given commission rate.
+pub fn node_registration(name: &str, commission: &str) -> Value {
+    json!({
+        "name": name,
+        "endpoint": format!("http://{name}.example:9000"),
+        "protocol_public_key": hex::encode(new_key().verifying_key().to_bytes()),
+        "commission_rate": commission,
+        "storage_price_vote": "0.0001",
+        "write_price_vote": "0.00002"
+    })
+}
+
+/// A ledger with 10 shards and an admin key (for `POST /v1/admin/epochs/advance`).
+pub async fn ledger_with_admin(db: PgPool) -> (TestLedger, SigningKey) {
+    let admin = new_key();
+    let admin_address = address(&admin);
+    let ledger = TestLedger::start_with(db, move |config| {
+        config.n_shards = 10;
+        config.admin_address = Some(admin_address);
+    })
+    .await;
+    (ledger, admin)
+}
+
+/// A signed POST that must succeed (with a fresh Idempotency-Key); its answer.
+pub async fn post_ok(ledger: &TestLedger, key: &SigningKey, path: &str, body: Value) -> Value {
+    ledger
+        .client(key)
+        .post(path, &body, &uuid::Uuid::new_v4().to_string())
+        .await
+        .unwrap_or_else(|e| panic!("POST {path} {body}: {e:?}"))
+}
+
 /// The error code of a failed call, or a panic naming what came back instead.
 pub fn code_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
     match result {
