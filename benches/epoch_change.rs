@@ -32,6 +32,10 @@ use wal::money::Wal;
 use wal::rewards::subsidy::{self, SubsidyRequest};
 
 const N_SHARDS: u32 = 1000;
+const SETTINGS: ChangeSettings = ChangeSettings {
+    n_shards: N_SHARDS,
+    epoch_duration_secs: 3600,
+};
 const STAKE_WAL: i64 = 10;
 const WITHDRAWALS: usize = 100;
 
@@ -163,22 +167,24 @@ struct Row {
     steady: Duration,
 }
 
+/// A new empty database at `url` (dropped first if a failed run left it).
+async fn fresh_database(url: &str) -> anyhow::Result<PgPool> {
+    if Postgres::database_exists(url).await? {
+        Postgres::drop_database(url).await?;
+    }
+    Postgres::create_database(url).await?;
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url)
+        .await?)
+}
+
 async fn measure(nodes: i64, stakes: i64) -> anyhow::Result<Row> {
     let name = format!("wal_bench_epoch_{nodes}_{stakes}");
     let url = database_url(&name);
-    if Postgres::database_exists(&url).await? {
-        Postgres::drop_database(&url).await?;
-    }
-    Postgres::create_database(&url).await?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&url)
-        .await?;
+    let pool = fresh_database(&url).await?;
     populate(&pool, nodes, stakes, 1000).await?;
-    let settings = ChangeSettings {
-        n_shards: N_SHARDS,
-        epoch_duration_secs: 3600,
-    };
+    let settings = SETTINGS;
     let activation = change(&pool, 0, settings).await?;
     request_withdrawals(&pool).await?;
     let withdrawals = change(&pool, 1, settings).await?;
@@ -237,19 +243,9 @@ async fn propose_and_vote(pool: &PgPool) -> anyhow::Result<()> {
 /// The tallying change against the change without proposals, on one network.
 async fn measure_governance() -> anyhow::Result<(Duration, Duration)> {
     let url = database_url("wal_bench_epoch_governance");
-    if Postgres::database_exists(&url).await? {
-        Postgres::drop_database(&url).await?;
-    }
-    Postgres::create_database(&url).await?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&url)
-        .await?;
+    let pool = fresh_database(&url).await?;
     populate(&pool, 150, 100_000, VOTERS).await?;
-    let settings = ChangeSettings {
-        n_shards: N_SHARDS,
-        epoch_duration_secs: 3600,
-    };
+    let settings = SETTINGS;
     change(&pool, 0, settings).await?;
     let mut without = Vec::new();
     for from in 1..4 {

@@ -360,96 +360,40 @@ async fn bad_proposals_and_votes_change_nothing(db: PgPool) {
     .map(|name| ((*name).to_owned(), json!("1")))
     .collect();
     let body = |title: &str, description: &str, changes: Value| json!({"title": title, "description": description, "changes": changes});
-    let cases = [
-        (
-            &rich,
-            body("t", "", json!({"bogus": "1"})),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &rich,
-            body("t", "", json!({"n_shards": "20"})),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &rich,
-            body("t", "", json!({"jail_epochs": "54"})),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &rich,
-            body("t", "", json!({"slash_rate": "0.0000000001"})),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &rich,
-            body("t", "", json!({"jail_threshold": "0.95"})),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &rich,
-            body("", "", json!({"jail_epochs": "3"})),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &rich,
-            body("t", &"x".repeat(10_001), json!({"jail_epochs": "3"})),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &rich,
-            body("t", "", Value::Object(too_many)),
-            "INVALID_ARGUMENT",
-        ),
-        (&rich, body("t", "", json!({})), "INVALID_ARGUMENT"),
-        (
-            &rich,
-            body("t", "", json!({"jail_epochs": 3})),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &poor,
-            body("t", "", json!({"jail_epochs": "3"})),
-            "INSUFFICIENT_FUNDS",
-        ),
+    let invalid = [
+        body("t", "", json!({"bogus": "1"})),
+        body("t", "", json!({"n_shards": "20"})),
+        body("t", "", json!({"jail_epochs": "54"})),
+        body("t", "", json!({"slash_rate": "0.0000000001"})),
+        body("t", "", json!({"jail_threshold": "0.95"})),
+        body("", "", json!({"jail_epochs": "3"})),
+        body("t", &"x".repeat(10_001), json!({"jail_epochs": "3"})),
+        body("t", "", Value::Object(too_many)),
+        body("t", "", json!({})),
+        body("t", "", json!({"jail_epochs": 3})),
     ];
+    let unaffordable = body("t", "", json!({"jail_epochs": "3"}));
+    let cases = invalid
+        .into_iter()
+        .map(|request| (&rich, request, "INVALID_ARGUMENT"))
+        .chain([(&poor, unaffordable, "INSUFFICIENT_FUNDS")]);
     for (key, request, code) in cases {
         let before = snapshot(&ledger.db).await;
         let got = try_post(&ledger, key, "/v1/proposals", request.clone()).await;
         assert_eq!(got, code, "{request}");
-        assert_eq!(
-            snapshot(&ledger.db).await,
-            before,
-            "{request} changed a table"
-        );
+        let after = snapshot(&ledger.db).await;
+        assert_eq!(after, before, "{request} changed a table");
     }
+    let votes_path = format!("/v1/proposals/{open}/votes");
     let vote_cases = [
-        (
-            &n.d1,
-            format!("/v1/proposals/{open}/votes"),
-            json!({"choice": "maybe"}),
-            "INVALID_ARGUMENT",
-        ),
-        (
-            &n.d1,
-            "/v1/proposals/999/votes".to_owned(),
-            json!({"choice": "yes"}),
-            "NOT_FOUND",
-        ),
-        (
-            &poor,
-            format!("/v1/proposals/{open}/votes"),
-            json!({"choice": "yes"}),
-            "FORBIDDEN",
-        ),
+        (&n.d1, votes_path.as_str(), "maybe", "INVALID_ARGUMENT"),
+        (&n.d1, "/v1/proposals/999/votes", "yes", "NOT_FOUND"),
+        (&poor, votes_path.as_str(), "yes", "FORBIDDEN"),
     ];
-    for (key, path, request, code) in vote_cases {
+    for (key, path, choice, code) in vote_cases {
         let before = snapshot(&ledger.db).await;
-        assert_eq!(
-            try_post(&ledger, key, &path, request.clone()).await,
-            code,
-            "{path} {request}"
-        );
+        let got = try_post(&ledger, key, path, json!({ "choice": choice })).await;
+        assert_eq!(got, code, "{path} {choice}");
         assert_eq!(snapshot(&ledger.db).await, before);
     }
     // The open cap: 20 voting at once (one is open already).
