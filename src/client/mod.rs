@@ -5,6 +5,7 @@ pub mod api;
 pub mod download;
 pub mod keyfile;
 pub mod repair;
+pub mod store;
 pub mod upload;
 
 use std::time::Duration;

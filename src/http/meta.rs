@@ -106,5 +106,7 @@ pub async fn params(
              parameters are in force in it yet"
         )));
     }
-    Ok(Json(crate::params::at_epoch(&mut conn, epoch).await?))
+    Ok(Json(
+        crate::params::at_epoch(&mut conn, epoch, current).await?,
+    ))
 }

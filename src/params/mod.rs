@@ -41,9 +41,14 @@ pub async fn load(conn: &mut PgConnection) -> Result<Params, Error> {
     Params::from_rows(&rows)
 }
 
-/// The parameters in force in `epoch` (at most the current one), each with the epoch
-/// and proposal that last set it: O(parameters x their changes).
-pub async fn at_epoch(conn: &mut PgConnection, epoch: i64) -> Result<ParamsInForce, Error> {
+/// The parameters in force in `epoch` (at most `current`, the current epoch), each with
+/// the epoch and proposal that last set it: O(parameters x their changes). The current
+/// epoch's values are `load`'s, the very ones the ledger applies.
+pub async fn at_epoch(
+    conn: &mut PgConnection,
+    epoch: i64,
+    current: i64,
+) -> Result<ParamsInForce, Error> {
     let rows = sqlx::query!(
         r#"SELECT DISTINCT ON (name) name, epoch, value, proposal_id
            FROM param_changes WHERE epoch <= $1 ORDER BY name, epoch DESC"#,
@@ -51,10 +56,15 @@ pub async fn at_epoch(conn: &mut PgConnection, epoch: i64) -> Result<ParamsInFor
     )
     .fetch_all(&mut *conn)
     .await?;
-    let values: Vec<(String, String)> = rows
-        .iter()
-        .map(|r| (r.name.clone(), r.value.clone()))
-        .collect();
+    let params = if epoch >= current {
+        load(conn).await?
+    } else {
+        let values: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.name.clone(), r.value.clone()))
+            .collect();
+        Params::from_rows(&values)?
+    };
     let set_by: BTreeMap<String, ParamSetBy> = rows
         .into_iter()
         .map(|r| {
@@ -67,7 +77,7 @@ pub async fn at_epoch(conn: &mut PgConnection, epoch: i64) -> Result<ParamsInFor
         .collect();
     Ok(ParamsInForce {
         epoch,
-        params: Params::from_rows(&values)?,
+        params,
         set_by,
     })
 }

@@ -107,6 +107,25 @@ pub fn start_node(ledger_url: &str, key_file: &Path, data_dir: &Path) -> Process
     spawn_listening(command, "wal-storage-node (scripts/test.sh builds it)")
 }
 
+/// Starts a `wal-gateway` on port 0 reading from `ledger_url`; with `key_file` it
+/// publishes too. `env` sets more of its variables (limits).
+pub fn start_gateway(ledger_url: &str, key_file: Option<&Path>, env: &[(&str, &str)]) -> Process {
+    let mut command = Command::new(workspace_binary("wal-gateway"));
+    command
+        .env("WAL_GATEWAY_LISTEN_ADDR", "127.0.0.1:0")
+        .env("WAL_LEDGER_URL", ledger_url)
+        .env("WAL_GATEWAY_TIMEOUT_SECS", "5")
+        .env("RUST_LOG", "warn");
+    match key_file {
+        Some(key) => command.env("WAL_GATEWAY_KEY_FILE", key),
+        None => command.env_remove("WAL_GATEWAY_KEY_FILE"),
+    };
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    spawn_listening(command, "wal-gateway (scripts/test.sh builds it)")
+}
+
 /// Runs `walctl --url URL --key KEY ARGS...` (up to 120 s).
 pub async fn walctl(url: &str, key: &Path, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_walctl"));

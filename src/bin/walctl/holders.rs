@@ -7,41 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
 
 use crate::cli::Cli;
-use crate::output::s;
 use crate::{client, CliError};
 
-pub struct Holder {
-    pub node_id: String,
-    pub endpoint: String,
-}
+pub use wal::client::store::Holder;
 
 /// Who holds each shard in the current epoch, with their endpoints.
 pub async fn holders(cli: &Cli) -> Result<(i64, HashMap<u32, Arc<Holder>>), CliError> {
-    let ledger = client(cli, None);
-    let committee: Value = ledger.get("/v1/committee").await?;
-    let mut out = HashMap::new();
-    for member in committee["members"].as_array().into_iter().flatten() {
-        let holder = Arc::new(Holder {
-            node_id: s(member, "node_id"),
-            endpoint: s(member, "endpoint"),
-        });
-        for shard in member["shards"].as_array().into_iter().flatten() {
-            let shard = shard
-                .as_u64()
-                .and_then(|s| u32::try_from(s).ok())
-                .ok_or_else(|| {
-                    CliError::Usage(format!(
-                        "the committee lists {shard} as a shard: not a shard number"
-                    ))
-                })?;
-            out.insert(shard, holder.clone());
-        }
-    }
-    let epoch = committee["epoch"].as_i64().unwrap_or(0);
-    Ok((epoch, out))
+    Ok(wal::client::store::holders(&client(cli, None)).await?)
 }
 
 /// How long a node may stay silent (no connection, no bytes taken or sent, no
@@ -53,16 +27,7 @@ pub fn stall(cli: &Cli) -> Duration {
 /// The HTTP client for storage nodes: it gives up on a connection or a read that
 /// stalls for `stall(cli)`, never on a transfer that is merely long.
 pub fn node_http(cli: &Cli) -> Result<reqwest::Client, CliError> {
-    reqwest::Client::builder()
-        .connect_timeout(stall(cli))
-        .read_timeout(stall(cli))
-        .build()
-        .map_err(|e| CliError::Usage(e.to_string()))
-}
-
-/// The HTTP client for uploads (`upload::http_client`: only connecting is timed).
-pub fn upload_http(cli: &Cli) -> Result<reqwest::Client, CliError> {
-    wal::client::upload::http_client(stall(cli)).map_err(|e| CliError::Usage(e.to_string()))
+    Ok(wal::client::store::node_http(stall(cli))?)
 }
 
 /// A bar counting a blob's bytes (encoding, uploading, reading), hidden with `--json`

@@ -82,6 +82,15 @@ enum CliError {
     Usage(String),
 }
 
+impl From<wal::client::store::StoreError> for CliError {
+    fn from(error: wal::client::store::StoreError) -> CliError {
+        match error {
+            wal::client::store::StoreError::Client(e) => CliError::Client(e),
+            wal::client::store::StoreError::Other(e) => CliError::Usage(e),
+        }
+    }
+}
+
 impl CliError {
     /// What to do next, where the error alone does not say it.
     fn hint(&self, cli: &Cli) -> Option<String> {

@@ -10,16 +10,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use wal::client::store::{self, Prior, Purchase};
 use wal::client::upload::file_metadata;
-use wal::client::LedgerClient;
 use wal::encoding::BlobMetadata;
-use wal::wire::Address;
 
 use crate::cli::Cli;
 use crate::complete::complete;
 use crate::holders::byte_progress;
 use crate::output::{print, s};
-use crate::{client, fresh_key, signing_client, CliError};
+use crate::{client, signing_client, CliError};
 
 /// What `walctl store` was asked.
 pub struct StoreArgs<'a> {
@@ -97,7 +96,8 @@ async fn store(cli: &Cli, args: &StoreArgs<'_>) -> Result<Value, CliError> {
         .address()
         .ok_or(CliError::Client(wal::client::ClientError::NoKey))?;
     let asked_end = network.epoch + i64::from(args.epochs);
-    let (contract, resumed) = match prior(&ledger, &blob_id, &owner, args, asked_end).await? {
+    let prior = store::prior(&ledger, &blob_id, &owner, args.deletable, asked_end).await?;
+    let (contract, resumed) = match prior {
         Prior::Covered { end_epoch } if !args.force => {
             return Ok(json!({
                 "blob_id": blob_id, "contract_id": null, "total": "0", "end_epoch": end_epoch,
@@ -113,7 +113,17 @@ async fn store(cli: &Cli, args: &StoreArgs<'_>) -> Result<Value, CliError> {
             )));
         }
         Prior::Unfinished(contract) if !args.force => (contract, true),
-        _ => (buy(&ledger, &signer, &metadata, args).await?, false),
+        _ => {
+            let purchase = Purchase {
+                metadata: &metadata,
+                epochs: args.epochs,
+                max_total: args.max_total.map(str::to_owned),
+                deletable: args.deletable,
+                owner: None,
+                attributes: Default::default(),
+            };
+            (store::buy(&ledger, &signer, &purchase).await?, false)
+        }
     };
     let contract_id = s(&contract, "id");
     let done = complete(cli, &signer, Some(args.file), &metadata, &contract_id).await?;
@@ -153,87 +163,6 @@ pub async fn metadata_of_file(
     .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
     bar.finish_and_clear();
     Ok(metadata)
-}
-
-/// What the ledger already has for this blob.
-enum Prior {
-    /// Certified storage until at least the end asked for.
-    Covered { end_epoch: i64 },
-    /// The owner's own active certified contract, ending before the end asked for.
-    Own { contract_id: String, end_epoch: i64 },
-    /// The owner's own active contract for it on the terms asked, paid, not certified.
-    Unfinished(Value),
-    /// None of these.
-    Nothing,
-}
-
-async fn prior(
-    ledger: &LedgerClient,
-    blob_id: &str,
-    owner: &Address,
-    args: &StoreArgs<'_>,
-    asked_end: i64,
-) -> Result<Prior, CliError> {
-    match ledger.blob_status(blob_id).await {
-        Ok(status) => {
-            let covered = status
-                .end_epoch
-                .filter(|&end| status.certified && end >= asked_end);
-            if let Some(end_epoch) = covered {
-                return Ok(Prior::Covered { end_epoch });
-            }
-        }
-        Err(e) if e.code() == Some("NOT_FOUND") => return Ok(Prior::Nothing),
-        Err(e) => return Err(e.into()),
-    }
-    let page: Value = ledger
-        .get(&format!(
-            "/v1/storage/contracts?owner={owner}&blob_id={blob_id}&limit=500"
-        ))
-        .await?;
-    let active: Vec<&Value> = page["contracts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["status"] == "active")
-        .collect();
-    if let Some(own) = active.iter().rev().find(|c| c["certified"] == true) {
-        return Ok(Prior::Own {
-            contract_id: s(own, "id"),
-            end_epoch: own["end_epoch"].as_i64().unwrap_or(0),
-        });
-    }
-    // Only a contract on the terms asked is finished in place of buying one.
-    let unfinished = active.into_iter().rev().find(|c| {
-        c["certified"] == false
-            && c["end_epoch"].as_i64().is_some_and(|end| end >= asked_end)
-            && c["deletable"] == args.deletable
-    });
-    Ok(unfinished
-        .cloned()
-        .map_or(Prior::Nothing, Prior::Unfinished))
-}
-
-async fn buy(
-    ledger: &LedgerClient,
-    signer: &LedgerClient,
-    metadata: &BlobMetadata,
-    args: &StoreArgs<'_>,
-) -> Result<Value, CliError> {
-    let quote: Value = ledger
-        .get(&format!(
-            "/v1/price?size={}&epochs={}",
-            metadata.size, args.epochs
-        ))
-        .await?;
-    let max_total = args
-        .max_total
-        .map(str::to_owned)
-        .unwrap_or_else(|| s(&quote, "total"));
-    let body = json!({"metadata": metadata, "epochs": args.epochs, "max_total": max_total, "deletable": args.deletable});
-    Ok(signer
-        .post("/v1/storage/contracts", &body, &fresh_key())
-        .await?)
 }
 
 fn stored_text(o: &Value) -> String {

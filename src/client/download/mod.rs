@@ -80,9 +80,40 @@ pub async fn read_blob<W: std::io::Write + Send + 'static>(
     sink: W,
     progress: Progress,
 ) -> Result<(ReadReport, W), ReadError> {
-    let mut reader = StripeReader::new(from, metadata)?;
+    let reader = StripeReader::new(from, metadata)?;
+    read_stripes(reader, 0..metadata.size, sink, progress).await
+}
+
+/// Reads the blob's bytes `range` (clipped to its size) into `sink`: only the stripes
+/// that hold them are fetched, each piece verified chunk by chunk; the whole blob's
+/// consistency is not checked unless the range covers it (`StripeReader::only_stripes`).
+pub async fn read_range<W: std::io::Write + Send + 'static>(
+    from: ReadFrom<'_>,
+    metadata: &BlobMetadata,
+    range: std::ops::Range<u64>,
+    sink: W,
+) -> Result<(ReadReport, W), ReadError> {
+    let layout = metadata.validate()?;
+    let range = range.start.min(layout.size)..range.end.min(layout.size);
+    let per_stripe = layout.stripe_data_len().max(1);
+    let stripes = range.start / per_stripe..range.end.div_ceil(per_stripe);
+    let reader = StripeReader::new(from, metadata)?.only_stripes(stripes);
+    read_stripes(reader, range, sink, std::sync::Arc::new(|_| {})).await
+}
+
+/// Hands the reader's stripes to the sink (on its own thread), keeping the bytes of
+/// `range` only.
+async fn read_stripes<W: std::io::Write + Send + 'static>(
+    mut reader: StripeReader<'_>,
+    range: std::ops::Range<u64>,
+    sink: W,
+    progress: Progress,
+) -> Result<(ReadReport, W), ReadError> {
+    let per_stripe = reader.reader.layout.stripe_data_len();
     let (stripes, mut queue) = tokio::sync::mpsc::channel::<Stripe>(QUEUED_STRIPES);
-    let writer = tokio::task::spawn_blocking(move || write_stripes(sink, &mut queue, &progress));
+    let writer = tokio::task::spawn_blocking(move || {
+        write_stripes(sink, &mut queue, per_stripe, &range, &progress)
+    });
     let read = async {
         while let Some(stripe) = reader.next().await? {
             if stripes.send(stripe).await.is_err() {
@@ -101,15 +132,28 @@ pub async fn read_blob<W: std::io::Write + Send + 'static>(
     Ok((reader.report(), sink))
 }
 
-/// Writes each stripe's blob bytes to the sink as it comes; the sink, flushed.
+/// Writes the bytes of `range` of each stripe (`per_stripe` blob bytes each) to the
+/// sink as it comes; the sink, flushed.
 fn write_stripes<W: std::io::Write>(
     mut sink: W,
     queue: &mut tokio::sync::mpsc::Receiver<Stripe>,
+    per_stripe: u64,
+    range: &std::ops::Range<u64>,
     progress: &Progress,
 ) -> std::io::Result<W> {
     while let Some(stripe) = queue.blocking_recv() {
+        let mut at = stripe.index * per_stripe;
         for slice in stripe.data() {
-            sink.write_all(slice)?;
+            let (start, end) = (at, at + slice.len() as u64);
+            at = end;
+            let (from, to) = (start.max(range.start), end.min(range.end));
+            if from < to {
+                let (from, to) = (
+                    usize::try_from(from - start).unwrap_or(0),
+                    usize::try_from(to - start).unwrap_or(0),
+                );
+                sink.write_all(&slice[from..to])?;
+            }
         }
         progress(stripe.data_len as u64);
     }
@@ -149,6 +193,11 @@ pub struct StripeReader<'a> {
     decoding: Option<(u64, Decoding)>,
     /// The next stripe to fetch.
     next_stripe: u64,
+    /// The stripe after the last to read (the blob's stripe count for a whole read).
+    end_stripe: u64,
+    /// Whether only some stripes are read: then the whole blob's consistency cannot be
+    /// checked (as Walrus's range reads), only every piece read or rebuilt.
+    partial: bool,
     used: HashSet<u32>,
 }
 
@@ -191,8 +240,21 @@ impl<'a> StripeReader<'a> {
             check: Some(ConsistencyCheck::new(checked, consistency)),
             decoding: None,
             next_stripe: 0,
+            end_stripe: layout.stripes,
+            partial: false,
             used: HashSet::new(),
         })
+    }
+
+    /// Reads only the stripes `stripes` (within the blob's): every piece is still
+    /// verified chunk by chunk, but a rebuilt data sliver's root and the whole blob's
+    /// consistency are not checked, as they need every stripe.
+    pub fn only_stripes(mut self, stripes: std::ops::Range<u64>) -> StripeReader<'a> {
+        let all = self.reader.layout.stripes;
+        self.end_stripe = stripes.end.min(all);
+        self.next_stripe = stripes.start.min(self.end_stripe);
+        self.partial = self.next_stripe > 0 || self.end_stripe < all;
+        self
     }
 
     /// The next stripe, or `None` after the last (once the blob was found consistent).
@@ -201,7 +263,10 @@ impl<'a> StripeReader<'a> {
         if self.decoding.is_none() {
             match self.check.take() {
                 None => return Ok(None),
-                Some(check) if self.next_stripe == self.reader.layout.stripes => {
+                Some(_) if self.next_stripe == self.end_stripe && self.partial => {
+                    return Ok(None);
+                }
+                Some(check) if self.next_stripe == self.end_stripe => {
                     blocking(move || check.finish()).await??;
                     return Ok(None);
                 }
@@ -214,7 +279,7 @@ impl<'a> StripeReader<'a> {
         let Some((index, decoding)) = self.decoding.take() else {
             return Ok(None);
         };
-        let more = self.next_stripe < self.reader.layout.stripes;
+        let more = self.next_stripe < self.end_stripe;
         let (decoded, fetched) = if more {
             let (decoded, fetched) = tokio::join!(decoding, self.fetch());
             (decoded, Some(fetched?))

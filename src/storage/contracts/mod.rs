@@ -4,6 +4,8 @@
 //! Purchases by different users touch only their own balance row, their own contract
 //! rows and random stripes of the slots, so they never queue on one row.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -36,6 +38,66 @@ pub struct BuyRequest {
     pub max_total: Wal,
     /// Whether the owner may delete it early for a refund (default false).
     pub deletable: Option<bool>,
+    /// The contract's owner, when the signer buys for another address (default: the
+    /// signer). The signer pays; the owner alone may extend, delete or change it.
+    #[schema(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{64}$")]
+    pub owner: Option<Address>,
+    /// The blob's attributes (`content-type`, `content-disposition`, `content-encoding`,
+    /// `content-language`, or `x-*`): at most 16, names at most 64 characters, values
+    /// at most 1024, no control characters.
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// Names of attributes anyone may set besides `x-*`: the response headers the gateway
+/// serves a blob with.
+pub const ATTRIBUTE_NAMES: [&str; 4] = [
+    "content-type",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+];
+/// The most attributes a contract holds.
+pub const ATTRIBUTES_MAX: usize = 16;
+/// The longest attribute name, in characters.
+pub const ATTRIBUTE_NAME_CHARS_MAX: usize = 64;
+/// The longest attribute value, in characters.
+pub const ATTRIBUTE_VALUE_CHARS_MAX: usize = 1024;
+
+/// Checks attributes: allow-listed or `x-*` lower-case names, bounded count and size,
+/// values without control characters (each is served as an HTTP header).
+pub fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), Error> {
+    let bad = |detail: String| Err(Error::InvalidArgument(format!("attributes: {detail}")));
+    if attributes.len() > ATTRIBUTES_MAX {
+        return bad(format!(
+            "at most {ATTRIBUTES_MAX}, got {}",
+            attributes.len()
+        ));
+    }
+    for (name, value) in attributes {
+        let custom = name.strip_prefix("x-").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+        if !(ATTRIBUTE_NAMES.contains(&name.as_str()) || custom)
+            || name.chars().count() > ATTRIBUTE_NAME_CHARS_MAX
+        {
+            return bad(format!(
+                "{name:?} is not an attribute name: use one of {} or x-<lower-case letters, \
+                 digits, dashes>, at most {ATTRIBUTE_NAME_CHARS_MAX} characters",
+                ATTRIBUTE_NAMES.join(", ")
+            ));
+        }
+        if value.chars().count() > ATTRIBUTE_VALUE_CHARS_MAX || value.chars().any(char::is_control)
+        {
+            return bad(format!(
+                "the value of {name} must be at most {ATTRIBUTE_VALUE_CHARS_MAX} characters \
+                 without control characters"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The body of `POST /v1/storage/contracts/{id}/extend`, by the contract's owner.
@@ -121,6 +183,10 @@ pub struct Contract {
     pub metadata: BlobMetadata,
     /// When it was bought (the database clock, UTC).
     pub created_at: DateTime<Utc>,
+    /// The blob's attributes (`content-type`, ...), served by the gateway as headers.
+    pub attributes: BTreeMap<String, String>,
+    /// Who paid, when the buyer bought for another owner; null when the owner paid.
+    pub payer: Option<String>,
 }
 
 /// Contract `id` as of `epoch` (which decides its status); `None` if there is none.
@@ -134,7 +200,7 @@ pub async fn find(
         ContractRow,
         r#"SELECT id, owner, blob_id, metadata, size, encoded_size, storage_units, start_epoch,
                   end_epoch, deletable, paid, certified_epoch, certified_shards, deleted_epoch,
-                  refunded, created_at
+                  refunded, created_at, attributes, payer
            FROM contracts WHERE id = $1"#,
         id
     )
@@ -156,7 +222,7 @@ pub async fn page(
         ContractRow,
         r#"SELECT id, owner, blob_id, metadata, size, encoded_size, storage_units, start_epoch,
                   end_epoch, deletable, paid, certified_epoch, certified_shards, deleted_epoch,
-                  refunded, created_at
+                  refunded, created_at, attributes, payer
            FROM contracts
            WHERE ($1::text IS NULL OR owner = $1) AND ($2::text IS NULL OR blob_id = $2) AND id > $3
            ORDER BY id LIMIT $4"#,

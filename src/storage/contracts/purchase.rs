@@ -96,11 +96,12 @@ async fn quote_within(
     Ok(quote)
 }
 
-/// Buys storage for a blob in the locked epoch.
+/// Buys storage for a blob in the locked epoch: the signer pays, for itself or for the
+/// request's `owner`.
 pub async fn buy(
     conn: &mut PgConnection,
     lock: &EpochLock,
-    owner: Address,
+    payer: Address,
     request: &BuyRequest,
     n_shards: u32,
     total_supply: Wal,
@@ -109,6 +110,9 @@ pub async fn buy(
     let epoch = lock.epoch();
     let layout = layout_of(&request.metadata, n_shards)?;
     check_max_total(request.max_total, total_supply)?;
+    let attributes = request.attributes.clone().unwrap_or_default();
+    super::check_attributes(&attributes)?;
+    let owner = request.owner.unwrap_or(payer);
     let quote = quote_within(conn, &layout, request, epoch, params).await?;
     // The storage part evenly over the covered slots (remainder into the first), the
     // write part into this epoch's slot.
@@ -121,13 +125,13 @@ pub async fn buy(
         "storage of blob {blob_id} for epochs {epoch}..{}",
         epoch + i64::from(request.epochs)
     );
-    let mut legs = vec![Leg::debit(Account::User(owner), quote.total)];
+    let mut legs = vec![Leg::debit(Account::User(payer), quote.total)];
     legs.extend(slot_legs(epoch, &slots));
     journal::post(
         conn,
         &NewEntry {
             kind: crate::ledger::kind::EntryKind::StoragePurchase,
-            actor: Some(owner),
+            actor: Some(payer),
             memo: Some(&memo),
             legs,
         },
@@ -136,8 +140,8 @@ pub async fn buy(
     let metadata = serde_json::to_value(&request.metadata).map_err(Error::internal)?;
     let id = sqlx::query_scalar!(
         r#"INSERT INTO contracts (owner, blob_id, metadata, size, encoded_size, storage_units,
-                                  start_epoch, end_epoch, deletable, paid)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"#,
+                                  start_epoch, end_epoch, deletable, paid, attributes, payer)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"#,
         owner.to_string(),
         blob_id,
         metadata,
@@ -147,7 +151,9 @@ pub async fn buy(
         epoch,
         epoch + i64::from(request.epochs),
         request.deletable.unwrap_or(false),
-        quote.total.as_decimal()
+        quote.total.as_decimal(),
+        serde_json::to_value(&attributes).map_err(Error::internal)?,
+        (owner != payer).then(|| payer.to_string())
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -169,7 +175,7 @@ async fn owned_for_update(
         ContractRow,
         r#"SELECT id, owner, blob_id, metadata, size, encoded_size, storage_units, start_epoch,
                   end_epoch, deletable, paid, certified_epoch, certified_shards, deleted_epoch,
-                  refunded, created_at
+                  refunded, created_at, attributes, payer
            FROM contracts WHERE id = $1 FOR UPDATE"#,
         contract_id
     )

@@ -24,6 +24,8 @@ pub(super) struct ContractRow {
     pub(super) deleted_epoch: Option<i64>,
     pub(super) refunded: Option<Decimal>,
     pub(super) created_at: DateTime<Utc>,
+    pub(super) attributes: serde_json::Value,
+    pub(super) payer: Option<String>,
 }
 
 impl ContractRow {
@@ -54,6 +56,8 @@ impl ContractRow {
             refunded: self.refunded.map(Wal::from_decimal_unchecked),
             metadata: serde_json::from_value(self.metadata).map_err(Error::internal)?,
             created_at: self.created_at,
+            attributes: serde_json::from_value(self.attributes).map_err(Error::internal)?,
+            payer: self.payer,
         })
     }
 }

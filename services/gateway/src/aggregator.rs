@@ -1,0 +1,336 @@
+//! The aggregator: `GET`/`HEAD /v1/blobs/{blob_id}` and `/v1/blobs/by-object-id/{id}`
+//! (the object id is our contract id). The bytes are streamed as they are decoded from
+//! k verified slivers (the shared read path, `wal::client::download`: a slow or hung
+//! node costs one timeout, never the read); `Range` reads fetch only the stripes that
+//! hold the range. Headers as Walrus's aggregator sends them: `ETag` (the blob id),
+//! immutable `Cache-Control`, `X-Content-Type-Options: nosniff`, `Accept-Ranges`, and
+//! the blob's allow-listed attributes (`content-type`, ...).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::Value;
+use wal::client::download::{read_blob, read_range, ReadFrom};
+use wal::encoding::{BlobMetadata, Consistency};
+use wal::wire::ids::BlobId;
+
+use crate::range::{self, Asked};
+use crate::walrus::WalrusError;
+use crate::Gateway;
+
+/// Attributes served as response headers (API.md, "Gateway").
+const HEADER_ATTRIBUTES: [&str; 4] = [
+    "content-type",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+];
+/// Decoded chunks waiting for a slow HTTP client: the reader runs at most this far ahead.
+const QUEUED_CHUNKS: usize = 4;
+
+/// A certified blob as the aggregator serves it.
+struct Served {
+    metadata: BlobMetadata,
+    attributes: BTreeMap<String, String>,
+}
+
+/// Query parameters of a read.
+fn consistency_of(query: &HashMap<String, String>) -> Result<Consistency, WalrusError> {
+    let mut strict = false;
+    for (name, value) in query {
+        match (name.as_str(), value.as_str()) {
+            ("strict_consistency_check", "true") => strict = true,
+            ("strict_consistency_check", "false") => strict = false,
+            ("strict_consistency_check", other) => {
+                return Err(WalrusError::invalid(
+                    "INVALID_QUERY",
+                    format!("strict_consistency_check must be true or false, not {other:?}"),
+                ))
+            }
+            (other, _) => {
+                return Err(WalrusError::invalid(
+                    "INVALID_QUERY",
+                    format!(
+                        "unknown query parameter {other:?}; reads take strict_consistency_check"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(Consistency::strict_if(strict))
+}
+
+/// The blob's metadata and attributes, if some active contract certified it.
+async fn served(gateway: &Gateway, blob_id: &str) -> Result<Served, WalrusError> {
+    let id: BlobId = blob_id.parse().map_err(|e: wal::wire::ids::IdError| {
+        WalrusError::invalid("INVALID_BLOB_ID", format!("blob_id: {e}"))
+    })?;
+    let status = match gateway.ledger.blob_status(&id.to_string()).await {
+        Ok(status) => status,
+        Err(e) if e.code() == Some("NOT_FOUND") => {
+            return Err(WalrusError::not_found(
+                "BLOB_NOT_FOUND",
+                format!("blob {id} is not stored on this network"),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !status.certified {
+        return Err(WalrusError::not_found(
+            "BLOB_NOT_CERTIFIED",
+            format!("blob {id} is paid for but not certified yet; retry once it is"),
+        ));
+    }
+    let mut attributes = BTreeMap::new();
+    for contract_id in &status.contracts {
+        let contract: Value = gateway
+            .ledger
+            .get(&format!("/v1/storage/contracts/{contract_id}"))
+            .await?;
+        if contract["certified"] == true {
+            attributes = serde_json::from_value(contract["attributes"].clone()).unwrap_or_default();
+            break;
+        }
+    }
+    Ok(Served {
+        metadata: status.metadata,
+        attributes,
+    })
+}
+
+/// The blob id of a contract (our "object id").
+async fn blob_of_object(gateway: &Gateway, object_id: &str) -> Result<String, WalrusError> {
+    if object_id.parse::<wal::wire::ids::ContractId>().is_err() {
+        return Err(WalrusError::invalid(
+            "INVALID_OBJECT_ID",
+            format!("object id {object_id:?} is not a storage contract id (a positive integer)"),
+        ));
+    }
+    match gateway
+        .ledger
+        .get::<Value>(&format!("/v1/storage/contracts/{object_id}"))
+        .await
+    {
+        Ok(contract) => Ok(contract["blob_id"].as_str().unwrap_or_default().to_owned()),
+        Err(e) if e.code() == Some("NOT_FOUND") => Err(WalrusError::not_found(
+            "OBJECT_NOT_FOUND",
+            format!("no storage contract (object) with id {object_id}"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The headers every answer about a blob carries.
+fn blob_headers(served: &Served, headers: &mut HeaderMap) {
+    let blob_id = served.metadata.blob_id();
+    let mut set = |name: HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set(header::ETAG, &format!("\"{blob_id}\""));
+    set(header::CACHE_CONTROL, "public, max-age=31536000, immutable");
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::ACCEPT_RANGES, "bytes");
+    set(header::CONTENT_TYPE, "application/octet-stream");
+    for name in HEADER_ATTRIBUTES {
+        if let (Some(value), Ok(header)) = (
+            served.attributes.get(name),
+            HeaderName::from_bytes(name.as_bytes()),
+        ) {
+            set(header, value);
+        }
+    }
+}
+
+/// Whether the client already has this blob (`If-None-Match` names its ETag).
+fn not_modified(request: &HeaderMap, served: &Served) -> bool {
+    let tag = format!("\"{}\"", served.metadata.blob_id());
+    request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+}
+
+fn response(status: StatusCode, served: &Served, length: u64, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    blob_headers(served, response.headers_mut());
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
+pub async fn head_blob(
+    State(gateway): State<Arc<Gateway>>,
+    Path(blob_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, WalrusError> {
+    consistency_of(&query)?;
+    let served = served(&gateway, &blob_id).await?;
+    let size = served.metadata.size;
+    Ok(response(StatusCode::OK, &served, size, Body::empty()))
+}
+
+pub async fn head_by_object_id(
+    State(gateway): State<Arc<Gateway>>,
+    Path(object_id): Path<String>,
+    query: Query<HashMap<String, String>>,
+) -> Result<Response, WalrusError> {
+    let blob_id = blob_of_object(&gateway, &object_id).await?;
+    head_blob(State(gateway), Path(blob_id), query).await
+}
+
+pub async fn get_blob(
+    State(gateway): State<Arc<Gateway>>,
+    Path(blob_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, WalrusError> {
+    let consistency = consistency_of(&query)?;
+    let served = served(&gateway, &blob_id).await?;
+    if not_modified(&headers, &served) {
+        return Ok(response(
+            StatusCode::NOT_MODIFIED,
+            &served,
+            0,
+            Body::empty(),
+        ));
+    }
+    let size = served.metadata.size;
+    let asked = range::parse(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        size,
+    );
+    let (status, bytes) = match asked {
+        Asked::Whole => (StatusCode::OK, None),
+        Asked::Part { start, end } => (StatusCode::PARTIAL_CONTENT, Some(start..end)),
+        Asked::Unsatisfiable(why) => {
+            let mut refused =
+                axum::response::IntoResponse::into_response(WalrusError::with_status(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "RANGE_NOT_SATISFIABLE",
+                    why,
+                ));
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                refused.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return Ok(refused);
+        }
+    };
+    let body = stream(gateway, served.metadata.clone(), bytes.clone(), consistency).await?;
+    let length = bytes.as_ref().map_or(size, |r| r.end - r.start);
+    let mut answer = response(status, &served, length, body);
+    if let Some(range) = bytes {
+        if let Ok(value) =
+            HeaderValue::from_str(&format!("bytes {}-{}/{size}", range.start, range.end - 1))
+        {
+            answer.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+    }
+    Ok(answer)
+}
+
+pub async fn get_by_object_id(
+    State(gateway): State<Arc<Gateway>>,
+    Path(object_id): Path<String>,
+    query: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, WalrusError> {
+    let blob_id = blob_of_object(&gateway, &object_id).await?;
+    get_blob(State(gateway), Path(blob_id), query, headers).await
+}
+
+/// A sink that hands each decoded slice to the HTTP body (on the reader's blocking
+/// thread; a client gone away ends the read).
+struct BodySink {
+    chunks: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    gateway: Arc<Gateway>,
+}
+
+impl std::io::Write for BodySink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.chunks
+            .blocking_send(Ok(Bytes::copy_from_slice(data)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))?;
+        let served = &self.gateway.metrics.bytes_served;
+        served.fetch_add(data.len() as u64, Ordering::Relaxed);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts the read and waits for its first bytes, so that a blob that cannot be read
+/// at all is a 503 in Walrus's envelope rather than a cut-off 200; a failure after that
+/// cuts the body (the client sees fewer bytes than `Content-Length`).
+async fn stream(
+    gateway: Arc<Gateway>,
+    metadata: BlobMetadata,
+    bytes: Option<std::ops::Range<u64>>,
+    consistency: Consistency,
+) -> Result<Body, WalrusError> {
+    let (_, holders) = wal::client::store::holders(&gateway.ledger)
+        .await
+        .map_err(|e| {
+            WalrusError::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "LEDGER_UNAVAILABLE",
+                e.to_string(),
+            )
+        })?;
+    let endpoints: HashMap<u32, String> = holders
+        .into_iter()
+        .map(|(shard, holder)| (shard, holder.endpoint.clone()))
+        .collect();
+    let (chunks, mut received) = tokio::sync::mpsc::channel(QUEUED_CHUNKS);
+    let failed = chunks.clone();
+    let sink = BodySink {
+        chunks,
+        gateway: gateway.clone(),
+    };
+    tokio::spawn(async move {
+        let from = ReadFrom {
+            http: &gateway.nodes,
+            endpoints: &endpoints,
+            stall: gateway.config.stall,
+            consistency,
+        };
+        let read = match bytes {
+            Some(range) => read_range(from, &metadata, range, sink).await.map(|_| ()),
+            None => read_blob(from, &metadata, sink, Arc::new(|_| {}))
+                .await
+                .map(|_| ()),
+        };
+        if let Err(e) = read {
+            tracing::warn!(blob_id = %metadata.blob_id(), error = %e, "read failed");
+            let _ = failed.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    let first = received.recv().await;
+    let first = match first {
+        None => return Ok(Body::empty()),
+        Some(Err(e)) => {
+            return Err(WalrusError::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BLOB_NOT_RETRIEVABLE",
+                format!("the blob cannot be read from the storage nodes now: {e}"),
+            ))
+        }
+        Some(Ok(first)) => first,
+    };
+    let rest = futures_util::stream::unfold(received, |mut received| async move {
+        received.recv().await.map(|chunk| (chunk, received))
+    });
+    let all = futures_util::StreamExt::chain(futures_util::stream::once(async { Ok(first) }), rest);
+    Ok(Body::from_stream(all))
+}

@@ -1,0 +1,155 @@
+//! `wal-gateway`: a Walrus-compatible publisher and aggregator over plain HTTP, so web
+//! apps and existing Walrus HTTP clients store and read blobs without keys of their own
+//! (API.md, "Gateway"). It uses the same encoding, upload and read code as walctl
+//! (`wal::client`): one data path.
+//!
+//! Configuration (environment): `WAL_GATEWAY_KEY_FILE` (the publisher's funded key;
+//! unset, the gateway only reads), `WAL_GATEWAY_LISTEN_ADDR` (127.0.0.1:31415; `:0`
+//! picks a port and it prints `listening on http://ADDR`), `WAL_LEDGER_URL`,
+//! `WAL_GATEWAY_BLOB_BYTES_MAX` (1 GiB), `WAL_GATEWAY_EPOCHS_MAX` (53),
+//! `WAL_GATEWAY_UPLOADS_MAX` (4), `WAL_GATEWAY_TIMEOUT_SECS` (30),
+//! `WAL_GATEWAY_SPOOL_DIR` (the temporary directory). It stops on SIGTERM or Ctrl-C.
+
+mod aggregator;
+mod config;
+mod metrics;
+mod publisher;
+mod range;
+mod walrus;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::{get, put};
+use axum::Router;
+use wal::client::LedgerClient;
+
+use crate::config::Config;
+use crate::walrus::WalrusError;
+
+/// What every handler shares.
+pub struct Gateway {
+    /// Public reads of the ledger.
+    pub ledger: LedgerClient,
+    /// The publisher's signing client; `None`: the gateway only reads.
+    pub publisher: Option<LedgerClient>,
+    /// The client for storage nodes (connect and read timeouts: `config.stall`).
+    pub nodes: reqwest::Client,
+    /// The configuration it started with.
+    pub config: Config,
+    /// Uploads in flight, at most `config.uploads_max`.
+    pub uploads: tokio::sync::Semaphore,
+    /// What `/metrics` shows.
+    pub metrics: metrics::Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("the publisher key: {0}")]
+    Key(#[from] wal::client::keyfile::KeyFileError),
+    #[error("the spool directory {0}: {1}")]
+    Spool(String, std::io::Error),
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    wal::logging::init();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wal-gateway: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), StartError> {
+    let config = Config::from_env()?;
+    let publisher = match &config.key_file {
+        Some(path) => Some(LedgerClient::new(
+            &config.ledger_url,
+            Some(wal::client::keyfile::read(path)?),
+            config.stall,
+        )),
+        None => None,
+    };
+    std::fs::create_dir_all(&config.spool_dir)
+        .map_err(|e| StartError::Spool(config.spool_dir.display().to_string(), e))?;
+    let nodes = wal::client::store::node_http(config.stall)
+        .map_err(|e| StartError::Serve(std::io::Error::other(e.to_string())))?;
+    let gateway = Arc::new(Gateway {
+        ledger: LedgerClient::new(&config.ledger_url, None, config.stall),
+        publisher,
+        nodes,
+        uploads: tokio::sync::Semaphore::new(config.uploads_max),
+        metrics: metrics::Metrics::default(),
+        config,
+    });
+    let stop = stop_signal().map_err(StartError::Serve)?;
+    let listener = tokio::net::TcpListener::bind(gateway.config.listen)
+        .await
+        .map_err(StartError::Serve)?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, publisher = gateway.publisher.is_some(), "gateway serving");
+    axum::serve(listener, router(gateway))
+        .with_graceful_shutdown(stop)
+        .await
+        .map_err(StartError::Serve)?;
+    Ok(())
+}
+
+/// Walrus's routes (publisher and aggregator) and ours (`/health`, `/metrics`).
+fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/v1/blobs", put(publisher::put_blob))
+        .route(
+            "/v1/blobs/{blob_id}",
+            get(aggregator::get_blob).head(aggregator::head_blob),
+        )
+        .route(
+            "/v1/blobs/by-object-id/{object_id}",
+            get(aggregator::get_by_object_id).head(aggregator::head_by_object_id),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::render))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // The publisher streams bodies itself, under its own limit.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            metrics::track,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(gateway)
+}
+
+async fn not_found(uri: Uri) -> WalrusError {
+    WalrusError::not_found("NOT_FOUND", format!("no route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> WalrusError {
+    WalrusError::with_status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Resolves on SIGTERM or Ctrl-C (the SIGTERM handler is installed at once).
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("stopping");
+    })
+}

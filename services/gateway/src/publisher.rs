@@ -1,0 +1,413 @@
+//! The publisher: `PUT /v1/blobs?epochs=N&deletable=true|permanent=true&force=true&
+//! send_object_to=ADDRESS`, the body being the blob. It spools the body (it is read
+//! twice: once for the ids, once for the slivers), then stores it through the shared
+//! store path (`wal::client::store`, as `walctl store`): a blob certified until at
+//! least the end asked pays nothing (`alreadyCertified`); a paid, uncertified contract
+//! of the same owner for the same blob (a retried upload) is finished without paying
+//! again; otherwise the gateway pays from its own account, for `send_object_to` as the
+//! owner when given. The request's `Content-Type` is recorded as the blob's
+//! `content-type` attribute.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use wal::client::store::{self, Completing, Prior, Purchase, Quiet};
+use wal::client::upload::file_metadata;
+use wal::client::LedgerClient;
+use wal::encoding::BlobMetadata;
+use wal::money::Wal;
+use wal::wire::Address;
+
+use crate::walrus::WalrusError;
+use crate::Gateway;
+
+/// What a `PUT /v1/blobs` asks, checked.
+#[derive(Debug)]
+struct StoreQuery {
+    epochs: u32,
+    deletable: bool,
+    force: bool,
+    owner: Option<Address>,
+}
+
+fn flag(name: &str, value: &str) -> Result<bool, WalrusError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(WalrusError::invalid(
+            "INVALID_QUERY",
+            format!("{name} must be true or false, not {other:?}"),
+        )),
+    }
+}
+
+/// Walrus's query parameters: `epochs` (default 1), `deletable` (the default since
+/// Walrus 1.33) or `permanent`, `force`, `send_object_to`. Unknown ones are refused.
+fn store_query(
+    query: &HashMap<String, String>,
+    epochs_max: u32,
+) -> Result<StoreQuery, WalrusError> {
+    let (mut epochs, mut deletable, mut permanent, mut force, mut owner) =
+        (1, None, None, false, None);
+    for (name, value) in query {
+        match name.as_str() {
+            "epochs" => {
+                epochs = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|e| (1..=epochs_max).contains(e))
+                    .ok_or_else(|| {
+                        WalrusError::invalid(
+                            "INVALID_EPOCHS",
+                            format!(
+                                "epochs must be a whole number 1..={epochs_max}, not {value:?}"
+                            ),
+                        )
+                    })?
+            }
+            "deletable" => deletable = Some(flag(name, value)?),
+            "permanent" => permanent = Some(flag(name, value)?),
+            "force" => force = flag(name, value)?,
+            "send_object_to" => {
+                owner = Some(value.parse::<Address>().map_err(|e| {
+                    WalrusError::invalid("INVALID_ADDRESS", format!("send_object_to: {e}"))
+                })?)
+            }
+            other => {
+                return Err(WalrusError::invalid(
+                    "INVALID_QUERY",
+                    format!(
+                        "unknown query parameter {other:?}; PUT /v1/blobs takes epochs, deletable, \
+                         permanent, force and send_object_to"
+                    ),
+                ))
+            }
+        }
+    }
+    if deletable == Some(true) && permanent == Some(true) {
+        return Err(WalrusError::invalid(
+            "DELETABLE_AND_PERMANENT",
+            "a blob cannot be both deletable and permanent: pass one of them",
+        ));
+    }
+    Ok(StoreQuery {
+        epochs,
+        deletable: !permanent.unwrap_or(false) && deletable.unwrap_or(true),
+        force,
+        owner,
+    })
+}
+
+/// The spooled body; the file goes when this does.
+struct Spool(PathBuf);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn too_large(max: u64) -> WalrusError {
+    WalrusError::with_status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "BLOB_TOO_LARGE",
+        format!(
+            "the blob is larger than this gateway takes ({max} bytes, WAL_GATEWAY_BLOB_BYTES_MAX)"
+        ),
+    )
+}
+
+/// Bytes of a refused body still read (and dropped) before the 413 goes out, so that a
+/// client still sending gets the answer instead of a broken pipe; a larger body is cut.
+const DRAIN_BYTES_MAX: u64 = 16 << 20;
+
+/// Reads and drops what is left of a refused body, up to `DRAIN_BYTES_MAX`.
+async fn drain(stream: &mut axum::body::BodyDataStream) {
+    let mut drained = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        drained += chunk.len() as u64;
+        if drained > DRAIN_BYTES_MAX {
+            break;
+        }
+    }
+}
+
+/// Writes the body to a spool file, refusing it past `max` bytes.
+async fn spool(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Spool, u64), WalrusError> {
+    let max = gateway.config.blob_bytes_max;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        drain(&mut body.into_data_stream()).await;
+        return Err(too_large(max));
+    }
+    let path = gateway
+        .config
+        .spool_dir
+        .join(format!("wal-gateway-{}.blob", uuid::Uuid::new_v4()));
+    let spooled = Spool(path.clone());
+    let internal = |e: std::io::Error| {
+        WalrusError::with_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SPOOL_FAILED",
+            format!("cannot keep the upload: {e}"),
+        )
+    };
+    let mut file = tokio::fs::File::create(&path).await.map_err(internal)?;
+    let mut stream = body.into_data_stream();
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            WalrusError::invalid("BODY_CUT_OFF", format!("the body could not be read: {e}"))
+        })?;
+        written += chunk.len() as u64;
+        if written > max {
+            drain(&mut stream).await;
+            return Err(too_large(max));
+        }
+        file.write_all(&chunk).await.map_err(internal)?;
+    }
+    file.flush().await.map_err(internal)?;
+    Ok((spooled, written))
+}
+
+pub async fn put_blob(
+    State(gateway): State<Arc<Gateway>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, WalrusError> {
+    let Some(publisher) = gateway.publisher.as_ref() else {
+        return Err(WalrusError::with_status(
+            StatusCode::FORBIDDEN,
+            "READ_ONLY",
+            "this gateway only reads: it has no publisher key (WAL_GATEWAY_KEY_FILE)",
+        ));
+    };
+    let asked = store_query(&query, gateway.config.epochs_max)?;
+    let _permit = gateway.uploads.try_acquire().map_err(|_| {
+        WalrusError::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_UPLOADS",
+            format!(
+                "{} uploads are in flight, the most at once; retry shortly",
+                gateway.config.uploads_max
+            ),
+        )
+    })?;
+    let (spooled, size) = spool(&gateway, &headers, body).await?;
+    gateway
+        .metrics
+        .bytes_stored
+        .fetch_add(size, Ordering::Relaxed);
+    let network = gateway.ledger.network().await?;
+    let path = spooled.0.clone();
+    let n_shards = network.n_shards;
+    let metadata = tokio::task::spawn_blocking(move || {
+        file_metadata(&path, n_shards, &(Arc::new(|_| {}) as _))
+    })
+    .await
+    .map_err(|e| {
+        WalrusError::with_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ENCODING_FAILED",
+            e.to_string(),
+        )
+    })?
+    .map_err(|e| WalrusError::invalid("ENCODING_FAILED", e.to_string()))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    let attributes: BTreeMap<String, String> = content_type
+        .map(|v| BTreeMap::from([("content-type".to_owned(), v.to_owned())]))
+        .unwrap_or_default();
+    let store = Storing {
+        gateway: &gateway,
+        publisher,
+        metadata: &metadata,
+        asked: &asked,
+        file: &spooled.0,
+    };
+    store.run(network.epoch, attributes).await.map(Json)
+}
+
+/// One store, from the prior check to the answer.
+struct Storing<'a> {
+    gateway: &'a Gateway,
+    publisher: &'a LedgerClient,
+    metadata: &'a BlobMetadata,
+    asked: &'a StoreQuery,
+    file: &'a std::path::Path,
+}
+
+impl Storing<'_> {
+    async fn run(
+        &self,
+        epoch: i64,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<Value, WalrusError> {
+        let ledger = &self.gateway.ledger;
+        let blob_id = self.metadata.blob_id();
+        let owner = match (self.asked.owner, self.publisher.address()) {
+            (Some(owner), _) | (None, Some(owner)) => owner,
+            (None, None) => {
+                return Err(WalrusError::with_status(
+                    StatusCode::FORBIDDEN,
+                    "READ_ONLY",
+                    "no publisher key",
+                ))
+            }
+        };
+        let asked_end = epoch + i64::from(self.asked.epochs);
+        let prior = if self.asked.force {
+            Prior::Nothing
+        } else {
+            store::prior(ledger, &blob_id, &owner, self.asked.deletable, asked_end).await?
+        };
+        let (contract, resumed) = match prior {
+            Prior::Covered { end_epoch } => {
+                return self.already_certified(&blob_id, end_epoch).await
+            }
+            Prior::Unfinished(contract) => (contract, true),
+            Prior::Own { .. } | Prior::Nothing => {
+                let purchase = Purchase {
+                    metadata: self.metadata,
+                    epochs: self.asked.epochs,
+                    max_total: None,
+                    deletable: self.asked.deletable,
+                    owner: self
+                        .asked
+                        .owner
+                        .filter(|o| Some(*o) != self.publisher.address()),
+                    attributes,
+                };
+                (store::buy(ledger, self.publisher, &purchase).await?, false)
+            }
+        };
+        let contract_id = contract["id"].as_str().unwrap_or_default().to_owned();
+        let with = Completing {
+            ledger,
+            signer: self.publisher,
+            file: Some(self.file),
+            stall: self.gateway.config.stall,
+            observer: &Quiet,
+        };
+        let done = store::complete(&with, self.metadata, &contract_id)
+            .await
+            .map_err(|e| {
+                WalrusError::with_status(StatusCode::GATEWAY_TIMEOUT, "STORE_FAILED", e.to_string())
+            })?;
+        if !done.certified {
+            return Err(WalrusError::with_status(
+                StatusCode::GATEWAY_TIMEOUT,
+                "NOT_ENOUGH_CONFIRMATIONS",
+                format!(
+                    "blob {blob_id} is paid for (contract {contract_id}) but too few storage nodes \
+                     confirmed it in time ({}); the same PUT again finishes it without paying again",
+                    done.failures.join("; ")
+                ),
+            ));
+        }
+        let contract: Value = ledger
+            .get(&format!("/v1/storage/contracts/{contract_id}"))
+            .await?;
+        newly_created(&contract, self.metadata, self.asked.epochs, resumed)
+    }
+
+    /// Walrus's answer for a blob certified long enough already: nothing was paid.
+    async fn already_certified(&self, blob_id: &str, end_epoch: i64) -> Result<Value, WalrusError> {
+        let status = self.gateway.ledger.blob_status(blob_id).await?;
+        let object = status.contracts.first().cloned().unwrap_or_default();
+        Ok(
+            json!({"alreadyCertified": {"blobId": blob_id, "object": object, "endEpoch": end_epoch}}),
+        )
+    }
+}
+
+/// Walrus's `newlyCreated` answer from our contract: the contract is the blob object
+/// and its storage resource; `cost` in FROST (0 when an earlier attempt had paid).
+fn newly_created(
+    contract: &Value,
+    metadata: &BlobMetadata,
+    epochs: u32,
+    resumed: bool,
+) -> Result<Value, WalrusError> {
+    let paid = contract["paid"]
+        .as_str()
+        .and_then(|p| Wal::parse(p).ok())
+        .and_then(|w| u64::try_from(w.to_frost()).ok())
+        .unwrap_or(0);
+    let encoded = contract["encoded_size"].as_i64().unwrap_or(0);
+    let operation = if resumed {
+        json!({"reuseRegistration": {"encodedLength": encoded}})
+    } else {
+        json!({"registerFromScratch": {"encodedLength": encoded, "epochsAhead": epochs}})
+    };
+    Ok(json!({"newlyCreated": {
+        "blobObject": {
+            "id": contract["id"],
+            "registeredEpoch": contract["start_epoch"],
+            "blobId": metadata.blob_id(),
+            "size": metadata.size,
+            "encodingType": metadata.encoding.name(),
+            "certifiedEpoch": contract["certified_epoch"],
+            "storage": {
+                "id": contract["id"],
+                "startEpoch": contract["start_epoch"],
+                "endEpoch": contract["end_epoch"],
+                "storageSize": encoded,
+            },
+            "deletable": contract["deletable"],
+        },
+        "resourceOperation": operation,
+        "cost": if resumed { 0 } else { paid },
+    }}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn walrus_query_parameters() {
+        let q = store_query(&query(&[]), 53).unwrap();
+        assert_eq!((q.epochs, q.deletable, q.force), (1, true, false));
+        let q = store_query(&query(&[("epochs", "5"), ("permanent", "true")]), 53).unwrap();
+        assert_eq!((q.epochs, q.deletable), (5, false));
+        assert!(store_query(&query(&[("deletable", "true"), ("permanent", "true")]), 53).is_err());
+        for bad in [
+            ("epochs", "0"),
+            ("epochs", "54"),
+            ("epochs", "x"),
+            ("force", "yes"),
+            ("send_object_to", "0x12"),
+            ("shards", "1"),
+        ] {
+            let error = store_query(&query(&[bad]), 53).unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! `wal-gateway` end to end, as a Walrus HTTP client uses it: the ledger, PostgreSQL, 7
+//! real `wal-storage-node` processes and the real gateway process. Walrus's documented
+//! examples (`curl -X PUT "$PUBLISHER/v1/blobs?epochs=5" --upload-file f`, `curl
+//! "$AGGREGATOR/v1/blobs/$ID"`, `by-object-id`) give Walrus's shapes; a second PUT of
+//! the same bytes pays nothing; a paid, uncertified blob PUT again is finished without
+//! paying again; Range, HEAD, ETag and content type; reads with nodes down and one
+//! hung; bad input in Walrus's envelope, nothing paid.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::process::start_gateway;
+use common::storage::{random_file, StorageNet};
+use common::{address, new_key};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use wal::client::keyfile;
+use wal::money::Wal;
+
+const NODES: usize = 7;
+
+/// The publisher's WAL, in FROST.
+async fn frost_of(net: &StorageNet, who: &wal::wire::Address) -> i128 {
+    net.ledger.balance(who).await.to_frost()
+}
+
+/// Asserts Walrus's error envelope with this status and returns its message.
+async fn envelope(response: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    let error = &body["error"];
+    assert_eq!(error["code"], status.as_u16(), "{body}");
+    assert!(
+        error["status"].as_str().is_some_and(|s| !s.is_empty()),
+        "{body}"
+    );
+    assert_eq!(error["details"][0]["@type"], "ErrorInfo", "{body}");
+    assert!(error["details"][0]["reason"].is_string(), "{body}");
+    error["message"].as_str().unwrap().to_owned()
+}
+
+/// Walrus's `newlyCreated` answer, field by field with Walrus's names and types.
+fn assert_newly_created(answer: &Value, size: u64, epochs: u64) -> (String, String, u64) {
+    let created = &answer["newlyCreated"];
+    let blob = &created["blobObject"];
+    let id = blob["id"].as_str().expect("blobObject.id").to_owned();
+    let blob_id = blob["blobId"]
+        .as_str()
+        .expect("blobObject.blobId")
+        .to_owned();
+    assert_eq!(blob_id.len(), 64);
+    assert_eq!(blob["size"], size);
+    assert!(
+        blob["registeredEpoch"].is_u64() && blob["certifiedEpoch"].is_u64(),
+        "{answer}"
+    );
+    assert!(blob["encodingType"].is_string());
+    assert_eq!(blob["deletable"], true);
+    let storage = &blob["storage"];
+    let start = storage["startEpoch"].as_u64().unwrap();
+    assert_eq!(storage["endEpoch"].as_u64().unwrap(), start + epochs);
+    assert!(storage["storageSize"].as_u64().unwrap() > size);
+    let cost = created["cost"].as_u64().expect("cost in FROST");
+    (id, blob_id, cost)
+}
+
+#[sqlx::test]
+async fn walrus_clients_store_and_read_through_the_gateway(db: PgPool) {
+    let mut net = StorageNet::start(db, NODES, NODES as u32).await;
+    let publisher_key = new_key();
+    let publisher = address(&publisher_key);
+    net.ledger.fund(&publisher_key, "100000").await;
+    let key_file = net.dir.join("publisher.key");
+    keyfile::write_new(&key_file, &publisher_key).unwrap();
+    let gateway = start_gateway(
+        &net.ledger.url,
+        Some(&key_file),
+        &[("WAL_GATEWAY_BLOB_BYTES_MAX", "8388608")],
+    );
+    let http = reqwest::Client::new();
+    let file = net.dir.join("blob.bin");
+    random_file(&file, 3 << 20, 7);
+    let bytes = std::fs::read(&file).unwrap();
+    let put = |query: &str, body: Vec<u8>| {
+        http.put(format!("{}/v1/blobs{query}", gateway.url))
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(body)
+            .send()
+    };
+
+    // curl -X PUT "$PUBLISHER/v1/blobs?epochs=5" --upload-file blob.bin
+    let before = frost_of(&net, &publisher).await;
+    let answer: Value = put("?epochs=5", bytes.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (object_id, blob_id, cost) = assert_newly_created(&answer, bytes.len() as u64, 5);
+    assert_eq!(
+        answer["newlyCreated"]["resourceOperation"]["registerFromScratch"]["epochsAhead"],
+        5
+    );
+    assert_eq!(
+        before - frost_of(&net, &publisher).await,
+        i128::from(cost),
+        "paid exactly the cost"
+    );
+    let metadata = wal::client::upload::file_metadata(
+        &file,
+        NODES as u32,
+        &(std::sync::Arc::new(|_| {}) as _),
+    )
+    .unwrap();
+    assert_eq!(blob_id, metadata.blob_id(), "the id walctl would give");
+
+    // The same bytes again: already certified, nothing paid.
+    let again: Value = put("?epochs=3", bytes.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["alreadyCertified"]["blobId"],
+        json!(blob_id),
+        "{again}"
+    );
+    assert!(again["alreadyCertified"]["endEpoch"].as_u64().unwrap() >= 6);
+    assert!(again["alreadyCertified"]["object"].is_string());
+    assert_eq!(before - frost_of(&net, &publisher).await, i128::from(cost));
+
+    read_back(&http, &gateway.url, &blob_id, &object_id, &bytes).await;
+    bad_input(&net, &http, &gateway.url, &publisher, &blob_id).await;
+    resume_without_paying_twice(&net, &http, &gateway.url, &publisher_key).await;
+    sent_to_another_owner(&net, &http, &gateway.url, &publisher).await;
+
+    // f = 2 nodes gone and one hung: the read still completes within a few stall timeouts.
+    net.nodes[0] = None;
+    net.nodes[1] = None;
+    nix::sys::signal::kill(net.pid(2), nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let started = Instant::now();
+    let read = http
+        .get(format!("{}/v1/blobs/{blob_id}", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(read.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+    nix::sys::signal::kill(net.pid(2), nix::sys::signal::Signal::SIGCONT).unwrap();
+
+    let metrics = http
+        .get(format!("{}/metrics", gateway.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("wal_gateway_bytes_served_total"),
+        "{metrics}"
+    );
+    net.ledger.assert_audit_ok().await;
+}
+
+/// GET, HEAD, Range, If-None-Match and by-object-id, with Walrus's headers.
+async fn read_back(
+    http: &reqwest::Client,
+    url: &str,
+    blob_id: &str,
+    object_id: &str,
+    bytes: &[u8],
+) {
+    let size = bytes.len();
+    let read = http
+        .get(format!("{url}/v1/blobs/{blob_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let headers = read.headers().clone();
+    assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(headers["etag"], format!("\"{blob_id}\"").as_str());
+    assert_eq!(headers["accept-ranges"], "bytes");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert_eq!(headers["content-length"], size.to_string().as_str());
+    assert_eq!(read.bytes().await.unwrap().as_ref(), bytes);
+
+    let head = http
+        .head(format!("{url}/v1/blobs/{blob_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["content-length"], size.to_string().as_str());
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    for (range, start, end) in [
+        ("bytes=100-199", 100, 200),
+        ("bytes=-1000", size - 1000, size),
+        (&format!("bytes={}-", size / 2) as &str, size / 2, size),
+        ("bytes=1048000-2097999", 1_048_000, 2_098_000),
+    ] {
+        let part = http
+            .get(format!("{url}/v1/blobs/{blob_id}"))
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        let expected = format!("bytes {start}-{}/{size}", end - 1);
+        assert_eq!(
+            part.headers()["content-range"],
+            expected.as_str(),
+            "{range}"
+        );
+        assert_eq!(
+            part.bytes().await.unwrap().as_ref(),
+            &bytes[start..end],
+            "{range}"
+        );
+    }
+    let beyond = http
+        .get(format!("{url}/v1/blobs/{blob_id}"))
+        .header("range", format!("bytes={size}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        beyond.headers()["content-range"],
+        format!("bytes */{size}").as_str()
+    );
+    envelope(beyond, StatusCode::RANGE_NOT_SATISFIABLE).await;
+
+    let cached = http
+        .get(format!("{url}/v1/blobs/{blob_id}"))
+        .header("if-none-match", format!("\"{blob_id}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+
+    let by_object = http
+        .get(format!("{url}/v1/blobs/by-object-id/{object_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_object.status(), StatusCode::OK);
+    assert_eq!(by_object.bytes().await.unwrap().as_ref(), bytes);
+}
+
+/// Every refusal in Walrus's envelope, and none of them pays.
+async fn bad_input(
+    net: &StorageNet,
+    http: &reqwest::Client,
+    url: &str,
+    publisher: &wal::wire::Address,
+    blob_id: &str,
+) {
+    let before = frost_of(net, publisher).await;
+    let small = vec![7u8; 1000];
+    for query in [
+        "?shards=3",
+        "?deletable=true&permanent=true",
+        "?epochs=0",
+        "?epochs=54",
+        "?epochs=two",
+        "?send_object_to=0x12",
+    ] {
+        let refused = http
+            .put(format!("{url}/v1/blobs{query}"))
+            .body(small.clone())
+            .send()
+            .await
+            .unwrap();
+        envelope(refused, StatusCode::BAD_REQUEST).await;
+    }
+    let huge = http
+        .put(format!("{url}/v1/blobs"))
+        .body(vec![0u8; 9 << 20])
+        .send()
+        .await
+        .unwrap();
+    let message = envelope(huge, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(message.contains("WAL_GATEWAY_BLOB_BYTES_MAX"), "{message}");
+    for (path, status) in [
+        (
+            "/v1/blobs/not-a-blob-id".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/v1/blobs/{}", "ab".repeat(32)),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/v1/blobs/by-object-id/999999".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/v1/blobs/by-object-id/0xabc".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/v1/blobs/{blob_id}?strict_consistency_check=maybe"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/v1/blobs/{blob_id}?nonsense=1"),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/v1/nowhere".to_owned(), StatusCode::NOT_FOUND),
+    ] {
+        let refused = http.get(format!("{url}{path}")).send().await.unwrap();
+        envelope(refused, status).await;
+    }
+    assert_eq!(frost_of(net, publisher).await, before, "nothing paid");
+    // A gateway without a key only reads.
+    let reader = start_gateway(&net.ledger.url, None, &[]);
+    let refused = http
+        .put(format!("{}/v1/blobs", reader.url))
+        .body(small)
+        .send()
+        .await
+        .unwrap();
+    envelope(refused, StatusCode::FORBIDDEN).await;
+    let read = http
+        .head(format!("{}/v1/blobs/{blob_id}", reader.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+}
+
+/// A blob paid for but never uploaded (a publisher that died after paying) is finished
+/// by the next PUT of its bytes without a second payment.
+async fn resume_without_paying_twice(
+    net: &StorageNet,
+    http: &reqwest::Client,
+    url: &str,
+    key: &ed25519_dalek::SigningKey,
+) {
+    let file = net.dir.join("paid.bin");
+    random_file(&file, 200_000, 11);
+    let metadata = wal::client::upload::file_metadata(
+        &file,
+        NODES as u32,
+        &(std::sync::Arc::new(|_| {}) as _),
+    )
+    .unwrap();
+    let quote: Value = net
+        .ledger
+        .public()
+        .get(&format!("/v1/price?size={}&epochs=2", metadata.size))
+        .await
+        .unwrap();
+    let body =
+        json!({"metadata": metadata, "epochs": 2, "max_total": quote["total"], "deletable": true});
+    let paid: Value = net
+        .ledger
+        .client(key)
+        .post("/v1/storage/contracts", &body, "paid-first")
+        .await
+        .unwrap();
+    let before = frost_of(net, &address(key)).await;
+    let answer: Value = http
+        .put(format!("{url}/v1/blobs?epochs=2"))
+        .body(std::fs::read(&file).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = &answer["newlyCreated"];
+    assert_eq!(created["blobObject"]["id"], paid["id"], "{answer}");
+    assert_eq!(created["cost"], 0);
+    assert!(created["resourceOperation"]["reuseRegistration"]["encodedLength"].is_u64());
+    assert_eq!(
+        frost_of(net, &address(key)).await,
+        before,
+        "no second payment"
+    );
+    let contract: Value = net
+        .ledger
+        .public()
+        .get(&format!(
+            "/v1/storage/contracts/{}",
+            paid["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(contract["certified"], true);
+}
+
+/// `send_object_to`: the gateway pays, the address owns the contract.
+async fn sent_to_another_owner(
+    net: &StorageNet,
+    http: &reqwest::Client,
+    url: &str,
+    publisher: &wal::wire::Address,
+) {
+    let alice = address(&new_key());
+    let answer: Value = http
+        .put(format!(
+            "{url}/v1/blobs?send_object_to={alice}&permanent=true"
+        ))
+        .body(vec![42u8; 50_000])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let blob = &answer["newlyCreated"]["blobObject"];
+    assert_eq!(blob["deletable"], false, "{answer}");
+    let contract: Value = net
+        .ledger
+        .public()
+        .get(&format!(
+            "/v1/storage/contracts/{}",
+            blob["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(contract["owner"], json!(alice.to_string()));
+    assert_eq!(contract["payer"], json!(publisher.to_string()));
+    assert_eq!(net.ledger.balance(&alice).await, Wal::ZERO);
+}
