@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole system on this machine, from a fresh Debian with Rust: PostgreSQL
 # (installed and started if none answers), a ledger on 127.0.0.1:8080, NODES storage
-# nodes (7) registered and staked, and the checker, all release builds. The treasury
+# nodes (7) registered and staked, the checker and the gateway, all release builds. The treasury
 # key (devnet/run/treasury.key) is also the admin and the auditor. Each start is a new
 # network (database wal_devnet and devnet/run are recreated); Ctrl-C stops it all.
 #   NODES=7 WAL_EPOCH_DURATION_SECS=600 scripts/devnet.sh
@@ -42,9 +42,15 @@ WAL_CHECKER_KEY_FILE=$work/treasury.key WAL_CHECKER_STATE_DIR=$work/checker \
     WAL_LEDGER_URL=$ledger_url RUST_LOG=${RUST_LOG:-info} \
     $release/wal-checker >"$work/checker.out" 2>"$work/checker.err" &
 pids+=($!)
+gateway_addr=${WAL_GATEWAY_LISTEN_ADDR:-127.0.0.1:31415}
+WAL_GATEWAY_KEY_FILE=$work/treasury.key WAL_GATEWAY_LISTEN_ADDR=$gateway_addr \
+    WAL_LEDGER_URL=$ledger_url RUST_LOG=${RUST_LOG:-info} \
+    $release/wal-gateway >"$work/gateway.out" 2>"$work/gateway.err" &
+pids+=($!)
 
 cat <<INFO
-devnet: ledger at $ledger_url, $nodes storage nodes over $WAL_N_SHARDS shards, the checker; epochs of $WAL_EPOCH_DURATION_SECS s.
+devnet: ledger at $ledger_url, $nodes storage nodes over $WAL_N_SHARDS shards, the checker,
+the Walrus-compatible gateway at http://$gateway_addr (it pays from the treasury); epochs of $WAL_EPOCH_DURATION_SECS s.
 The treasury (admin, auditor) key is $work/treasury.key; logs are in $work/.
 Try, in another shell:
   K=$work/treasury.key
@@ -54,6 +60,8 @@ Try, in another shell:
   $release/walctl --key \$K blob health <blob_id>
   $release/walctl --key \$K read <blob_id> > /tmp/copy.bin
   $release/walctl --key \$K node audit 1
+  curl -X PUT "http://$gateway_addr/v1/blobs?epochs=3" --upload-file /tmp/blob.bin
+  curl "http://$gateway_addr/v1/blobs/<blob_id>" -o /tmp/copy2.bin
 Ctrl-C stops everything.
 INFO
 wait -n "${pids[@]}" || true

@@ -138,6 +138,7 @@ async fn walrus_clients_store_and_read_through_the_gateway(db: PgPool) {
     assert_eq!(before - frost_of(&net, &publisher).await, i128::from(cost));
 
     read_back(&http, &gateway.url, &blob_id, &object_id, &bytes).await;
+    attributes_become_headers(&net, &http, &gateway.url, &key_file, &object_id, &blob_id).await;
     bad_input(&net, &http, &gateway.url, &publisher, &blob_id).await;
     resume_without_paying_twice(&net, &http, &gateway.url, &publisher_key).await;
     sent_to_another_owner(&net, &http, &gateway.url, &publisher).await;
@@ -442,4 +443,192 @@ async fn sent_to_another_owner(
     assert_eq!(contract["owner"], json!(alice.to_string()));
     assert_eq!(contract["payer"], json!(publisher.to_string()));
     assert_eq!(net.ledger.balance(&alice).await, Wal::ZERO);
+}
+
+/// `walctl blob attr` (PATCH, owner only) changes the headers the gateway serves.
+async fn attributes_become_headers(
+    net: &StorageNet,
+    http: &reqwest::Client,
+    url: &str,
+    owner_key: &std::path::Path,
+    object_id: &str,
+    blob_id: &str,
+) {
+    let walctl = |args: Vec<&str>| {
+        let (ledger, key) = (net.ledger.url.clone(), owner_key.to_owned());
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::process::walctl(&ledger, &key, &args).await
+        }
+    };
+    let set = walctl(vec![
+        "blob",
+        "attr",
+        "set",
+        object_id,
+        "content-disposition=attachment; filename=\"a.txt\"",
+        "x-origin=test",
+        "--json",
+    ])
+    .await;
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let removed = walctl(vec![
+        "blob",
+        "attr",
+        "rm",
+        object_id,
+        "content-type",
+        "--json",
+    ])
+    .await;
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    let shown =
+        common::process::json_of(&walctl(vec!["blob", "attr", "get", object_id, "--json"]).await);
+    assert_eq!(
+        shown["attributes"],
+        json!({"content-disposition": "attachment; filename=\"a.txt\"", "x-origin": "test"})
+    );
+    let head = http
+        .head(format!("{url}/v1/blobs/{blob_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.headers()["content-disposition"],
+        "attachment; filename=\"a.txt\""
+    );
+    assert_eq!(head.headers()["content-type"], "application/octet-stream");
+    assert!(
+        head.headers().get("x-origin").is_none(),
+        "only allow-listed attributes become headers"
+    );
+    // A bad name, and someone else's contract: refused, nothing changed.
+    let bad = walctl(vec!["blob", "attr", "set", object_id, "Server=evil"]).await;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("INVALID_ARGUMENT"));
+    let stranger = net.dir.join("stranger.key");
+    keyfile::write_new(&stranger, &new_key()).unwrap();
+    let args = ["blob", "attr", "rm", object_id, "x-origin"];
+    let forbidden = common::process::walctl(&net.ledger.url, &stranger, &args).await;
+    assert!(String::from_utf8_lossy(&forbidden.stderr).contains("FORBIDDEN"));
+    let again =
+        common::process::json_of(&walctl(vec!["blob", "attr", "get", object_id, "--json"]).await);
+    assert_eq!(again["attributes"], shown["attributes"]);
+}
+
+/// An HS256 token with Walrus's claims, expiring `ttl_secs` from now.
+fn token(secret: &str, jti: &str, ttl_secs: i64, extra: Value) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({"iat": now, "exp": now + ttl_secs, "jti": jti});
+    for (name, value) in extra.as_object().unwrap() {
+        claims[name] = value.clone();
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+}
+
+#[sqlx::test]
+async fn jwt_tokens_authorize_each_upload_once(db: PgPool) {
+    let net = StorageNet::start(db, 4, 4).await;
+    let publisher_key = new_key();
+    let publisher = address(&publisher_key);
+    net.ledger.fund(&publisher_key, "10000").await;
+    let key_file = net.dir.join("publisher.key");
+    keyfile::write_new(&key_file, &publisher_key).unwrap();
+    let secret = "correct horse battery staple";
+    let gateway = start_gateway(
+        &net.ledger.url,
+        Some(&key_file),
+        &[
+            ("WAL_GATEWAY_JWT_SECRET", secret),
+            ("WAL_GATEWAY_JWT_VERIFY_UPLOAD", "true"),
+            ("WAL_GATEWAY_JWT_EXPIRING_SECS", "3600"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let put = |query: &str, bearer: Option<String>| {
+        let mut request = http
+            .put(format!("{}/v1/blobs{query}", gateway.url))
+            .body(vec![5u8; 20_000]);
+        if let Some(bearer) = bearer {
+            request = request.header("authorization", format!("Bearer {bearer}"));
+        }
+        request.send()
+    };
+    let before = frost_of(&net, &publisher).await;
+    let alice = address(&new_key()).to_string();
+    let refused = [
+        ("?epochs=2", None, StatusCode::UNAUTHORIZED),
+        (
+            "?epochs=2",
+            Some(token("wrong secret", "t1", 60, json!({}))),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "?epochs=2",
+            Some(token(secret, "t2", -10, json!({}))),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "?epochs=2",
+            Some(token(secret, "t3", 7200, json!({}))),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "?epochs=3",
+            Some(token(secret, "t4", 60, json!({"epochs": 2}))),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "?epochs=5",
+            Some(token(secret, "t5", 60, json!({"max_epochs": 4}))),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "?epochs=2",
+            Some(token(secret, "t6", 60, json!({"max_size": 100}))),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "?epochs=2",
+            Some(token(secret, "t7", 60, json!({"send_object_to": alice}))),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (query, bearer, status) in refused {
+        envelope(put(query, bearer).await.unwrap(), status).await;
+    }
+    assert_eq!(frost_of(&net, &publisher).await, before, "nothing paid");
+    let good = token(
+        secret,
+        "ok",
+        60,
+        json!({"max_epochs": 3, "size": 20_000, "send_object_to": alice}),
+    );
+    let stored = put(
+        &format!("?epochs=2&send_object_to={alice}"),
+        Some(good.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored.status(), StatusCode::OK);
+    let stored: Value = stored.json().await.unwrap();
+    assert!(
+        stored["newlyCreated"]["cost"].as_u64().unwrap() > 0,
+        "{stored}"
+    );
+    let reused = put(&format!("?epochs=2&send_object_to={alice}"), Some(good))
+        .await
+        .unwrap();
+    let message = envelope(reused, StatusCode::UNAUTHORIZED).await;
+    assert!(message.contains("used already"), "{message}");
 }

@@ -1,5 +1,5 @@
 //! Storage contracts: `POST /v1/storage/contracts`, `.../{id}/extend`,
-//! `.../{id}/certificate`, `DELETE .../{id}` (signed); `GET /v1/storage/contracts/{id}`,
+//! `.../{id}/certificate`, `DELETE .../{id}`, `PATCH .../{id}` (attributes) (signed); `GET /v1/storage/contracts/{id}`,
 //! `GET /v1/storage/contracts?owner=&blob_id=`; `GET /v1/blobs/{blob_id}/status`.
 
 use axum::extract::State;
@@ -108,6 +108,26 @@ pub async fn delete(
             let id = ContractId::from_path(&id)?;
             let lock = lock_shared(conn).await?;
             contracts::delete(conn, &lock, request.signer(), id).await
+        })
+        .await
+}
+
+/// Changes a contract's attributes (its owner): a string sets one, null removes it.
+#[utoipa::path(patch, path = "/v1/storage/contracts/{id}", request_body = contracts::PatchRequest,
+    security(("rfc9421" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}$"), doc::SignedHeaders),
+    responses((status = 200, body = Contract), doc::SignedErrors, doc::Forbidden, doc::NotFound))]
+pub async fn patch(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    request: SignedJson<contracts::PatchRequest>,
+) -> Result<Response, Error> {
+    request
+        .write(&state.pool, StatusCode::OK, async |conn| {
+            // Parsed after the signature: a signed request is judged whole first.
+            let id = ContractId::from_path(&id)?;
+            let epoch = current_epoch(conn).await?.epoch;
+            let attributes = &request.body.attributes;
+            contracts::patch_attributes(conn, request.signer(), id, attributes, epoch).await
         })
         .await
 }

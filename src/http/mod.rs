@@ -147,7 +147,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(pricing::quote))
         .routes(routes!(pricing::observe))
         .routes(routes!(contracts::buy, contracts::list))
-        .routes(routes!(contracts::contract, contracts::delete))
+        .routes(routes!(
+            contracts::contract,
+            contracts::delete,
+            contracts::patch
+        ))
         .routes(routes!(contracts::extend))
         .routes(routes!(contracts::certify))
         .routes(routes!(contracts::blob_status))

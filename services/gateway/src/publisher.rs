@@ -200,6 +200,15 @@ pub async fn put_blob(
         ));
     };
     let asked = store_query(&query, gateway.config.epochs_max)?;
+    let claims = match &gateway.auth {
+        Some(auth) => {
+            let claims = auth.admit(&headers)?;
+            let owner = asked.owner.map(|o| o.to_string());
+            auth.check_request(&claims, asked.epochs, owner.as_deref())?;
+            Some((auth, claims))
+        }
+        None => None,
+    };
     let _permit = gateway.uploads.try_acquire().map_err(|_| {
         WalrusError::with_status(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -211,6 +220,9 @@ pub async fn put_blob(
         )
     })?;
     let (spooled, size) = spool(&gateway, &headers, body).await?;
+    if let Some((auth, claims)) = &claims {
+        auth.check_size(claims, size)?;
+    }
     gateway
         .metrics
         .bytes_stored

@@ -57,6 +57,9 @@ pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
             read::health_command(cli, blob_id).await
         }
         StorageCommand::Blob(BlobCommand::Status { blob_id }) => status(cli, blob_id).await,
+        StorageCommand::Blob(BlobCommand::Attr(command)) => {
+            crate::attributes::run(cli, command).await
+        }
         StorageCommand::Extend {
             contract_id,
             epochs,

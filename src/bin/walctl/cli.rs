@@ -330,6 +330,27 @@ pub enum BlobCommand {
     Status { blob_id: String },
     /// Which sliver each committee node holds, fetched and verified now.
     Health { blob_id: String },
+    /// A contract's attributes, served by the gateway as headers (`content-type`, ...).
+    #[command(subcommand)]
+    Attr(AttrCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AttrCommand {
+    /// Show a contract's attributes.
+    Get { contract_id: String },
+    /// Set attributes of your contract: `walctl blob attr set 12 content-type=image/png`.
+    Set {
+        contract_id: String,
+        #[arg(required = true, value_name = "NAME=VALUE")]
+        pairs: Vec<String>,
+    },
+    /// Remove attributes of your contract.
+    Rm {
+        contract_id: String,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
 }
 
 fn default_key_path() -> PathBuf {

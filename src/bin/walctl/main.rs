@@ -1,6 +1,7 @@
 //! `walctl`: the command-line client of the WAL ledger.
 
 mod accounts;
+mod attributes;
 mod bench;
 mod blobs;
 mod cli;

@@ -17,7 +17,7 @@ mod row;
 
 pub use blobs::{blob_summary, shard_endpoints, stored_blobs, BlobSummary};
 pub use certify::certify;
-pub use purchase::{buy, delete, extend};
+pub use purchase::{buy, delete, extend, patch_attributes};
 use row::ContractRow;
 
 use crate::encoding::BlobMetadata;
@@ -98,6 +98,15 @@ pub fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), Err
         }
     }
     Ok(())
+}
+
+/// The body of `PATCH /v1/storage/contracts/{id}`, by the contract's owner.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchRequest {
+    /// Attributes to set (a string) or remove (null); the others stay.
+    #[schema(value_type = BTreeMap<String, Option<String>>)]
+    pub attributes: BTreeMap<String, Option<String>>,
 }
 
 /// The body of `POST /v1/storage/contracts/{id}/extend`, by the contract's owner.

@@ -335,3 +335,35 @@ pub async fn delete(
         .await?
         .ok_or_else(|| Error::internal("the contract vanished"))
 }
+
+/// `PATCH /v1/storage/contracts/{id}` by its owner: each attribute named is set to its
+/// value, or removed when the value is null (RFC 7396 merge); the result is checked
+/// whole (`check_attributes`), so a refused patch changes nothing.
+pub async fn patch_attributes(
+    conn: &mut PgConnection,
+    signer: Address,
+    id: ContractId,
+    patch: &std::collections::BTreeMap<String, Option<String>>,
+    epoch: i64,
+) -> Result<Contract, Error> {
+    let row = owned_for_update(conn, signer, id).await?;
+    let mut attributes: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(row.attributes).map_err(Error::internal)?;
+    for (name, value) in patch {
+        match value {
+            Some(value) => attributes.insert(name.clone(), value.clone()),
+            None => attributes.remove(name),
+        };
+    }
+    super::check_attributes(&attributes)?;
+    sqlx::query!(
+        "UPDATE contracts SET attributes = $2 WHERE id = $1",
+        row.id,
+        serde_json::to_value(&attributes).map_err(Error::internal)?
+    )
+    .execute(&mut *conn)
+    .await?;
+    find(conn, id, epoch)
+        .await?
+        .ok_or_else(|| Error::internal("the contract vanished"))
+}
