@@ -142,6 +142,7 @@ async fn walrus_clients_store_and_read_through_the_gateway(db: PgPool) {
     bad_input(&net, &http, &gateway.url, &publisher, &blob_id).await;
     resume_without_paying_twice(&net, &http, &gateway.url, &publisher_key).await;
     sent_to_another_owner(&net, &http, &gateway.url, &publisher).await;
+    quilts(&net, &http, &gateway.url, &publisher).await;
 
     // f = 2 nodes gone and one hung: the read still completes within a few stall timeouts.
     net.nodes[0] = None;
@@ -631,4 +632,197 @@ async fn jwt_tokens_authorize_each_upload_once(db: PgPool) {
         .unwrap();
     let message = envelope(reused, StatusCode::UNAUTHORIZED).await;
     assert!(message.contains("used already"), "{message}");
+}
+
+/// A `multipart/form-data` body of `(name, bytes)` parts, and its content type.
+fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "wal-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Walrus's quilt example: three files and their tags in one blob, read back by patch
+/// id, by identifier and listed; bad quilts refused with nothing paid.
+async fn quilts(
+    net: &StorageNet,
+    http: &reqwest::Client,
+    url: &str,
+    publisher: &wal::wire::Address,
+) {
+    let manual = vec![b'm'; 70_000];
+    let logo = vec![b'l'; 3_000];
+    let metadata =
+        br#"[{"identifier": "quilt-manual", "tags": {"creator": "walrus", "version": "1.0"}},
+                        {"identifier": "logo-2025", "tags": {"type": "logo"}}]"#;
+    let (content_type, body) = multipart(&[
+        ("quilt-manual", &manual),
+        ("logo-2025", &logo),
+        ("empty.txt", b""),
+        ("_metadata", metadata),
+    ]);
+    let stored: Value = http
+        .put(format!("{url}/v1/quilts?epochs=2"))
+        .header("content-type", &content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let quilt_id = stored["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{stored}"))
+        .to_owned();
+    let patches = stored["storedQuiltBlobs"].as_array().unwrap();
+    assert_eq!(patches.len(), 3);
+    assert_eq!(patches[0]["identifier"], "quilt-manual");
+    let patch_id = patches[1]["quiltPatchId"].as_str().unwrap();
+    let by_id = http
+        .get(format!("{url}/v1/blobs/by-quilt-patch-id/{patch_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_id.status(), StatusCode::OK);
+    assert_eq!(by_id.headers()["x-quilt-patch-identifier"], "logo-2025");
+    assert_eq!(by_id.headers()["type"], "logo");
+    assert_eq!(by_id.bytes().await.unwrap().as_ref(), logo.as_slice());
+    let by_name = http
+        .get(format!(
+            "{url}/v1/blobs/by-quilt-id/{quilt_id}/quilt-manual"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_name.headers()["creator"], "walrus");
+    assert_eq!(by_name.bytes().await.unwrap().as_ref(), manual.as_slice());
+    let empty = http
+        .get(format!("{url}/v1/blobs/by-quilt-id/{quilt_id}/empty.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::OK);
+    assert!(empty.bytes().await.unwrap().is_empty());
+    let listed: Value = http
+        .get(format!("{url}/v1/quilts/{quilt_id}/patches"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    assert_eq!(listed[0]["tags"]["version"], "1.0");
+    assert_eq!(listed[1]["patch_id"], json!(patch_id));
+    // Refused: a missing file, a plain blob read as a quilt, bad multipart bodies.
+    let missing = http
+        .get(format!("{url}/v1/blobs/by-quilt-id/{quilt_id}/nope"))
+        .send()
+        .await
+        .unwrap();
+    envelope(missing, StatusCode::NOT_FOUND).await;
+    let bad_id = http
+        .get(format!("{url}/v1/blobs/by-quilt-patch-id/xyz"))
+        .send()
+        .await
+        .unwrap();
+    envelope(bad_id, StatusCode::BAD_REQUEST).await;
+    let before = frost_of(net, publisher).await;
+    let (ct, twice) = multipart(&[("a", b"1"), ("a", b"2")]);
+    let unknown_meta = multipart(&[
+        ("a", b"1"),
+        ("_metadata", br#"[{"identifier": "b", "tags": {}}]"#),
+    ]);
+    for (content_type, body) in [
+        (ct, twice),
+        unknown_meta,
+        (
+            "multipart/form-data; boundary=x".to_owned(),
+            b"garbage".to_vec(),
+        ),
+        ("application/json".to_owned(), b"{}".to_vec()),
+    ] {
+        let refused = http
+            .put(format!("{url}/v1/quilts"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        envelope(refused, StatusCode::BAD_REQUEST).await;
+    }
+    assert_eq!(frost_of(net, publisher).await, before, "nothing paid");
+}
+
+/// `walctl store-quilt DIR` and `walctl read-quilt`, and the gateway reading that quilt.
+#[sqlx::test]
+async fn walctl_stores_and_reads_quilts(db: PgPool) {
+    let net = StorageNet::start(db, 4, 4).await;
+    let dir = net.dir.join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..5u8 {
+        std::fs::write(dir.join(format!("f{i}.txt")), vec![b'a' + i; 2048]).unwrap();
+    }
+    let run = |args: Vec<String>| {
+        let (url, key) = (net.ledger.url.clone(), net.treasury_key.clone());
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::process::walctl(&url, &key, &args).await
+        }
+    };
+    let argv = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+    let stored = run(argv(&[
+        "store-quilt",
+        dir.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--json",
+    ]))
+    .await;
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+    let stored = common::process::json_of(&stored);
+    assert_eq!(stored["certified"], true, "{stored}");
+    let quilt_id = stored["quilt_id"].as_str().unwrap().to_owned();
+    assert_eq!(stored["patches"].as_array().unwrap().len(), 5);
+    let listed = common::process::json_of(&run(argv(&["read-quilt", &quilt_id, "--json"])).await);
+    assert_eq!(listed["patches"][2]["identifier"], "f2.txt");
+    let read = run(argv(&["read-quilt", &quilt_id, "f3.txt"])).await;
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert_eq!(read.stdout, vec![b'd'; 2048]);
+    let missing = run(argv(&["read-quilt", &quilt_id, "nope.txt"])).await;
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("read-quilt"));
+    // The gateway reads what walctl wrote, by a patch id walctl printed.
+    let gateway = start_gateway(&net.ledger.url, None, &[]);
+    let patch_id = stored["patches"][4]["quilt_patch_id"].as_str().unwrap();
+    let by_id = reqwest::get(format!(
+        "{}/v1/blobs/by-quilt-patch-id/{patch_id}",
+        gateway.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(by_id.headers()["x-quilt-patch-identifier"], "f4.txt");
+    assert_eq!(
+        by_id.bytes().await.unwrap().as_ref(),
+        vec![b'e'; 2048].as_slice()
+    );
 }

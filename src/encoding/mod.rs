@@ -53,12 +53,16 @@
 //! (`merkle::RootBuilder`: the tree above is the binary-counter forest of its leaves,
 //! merged right to left), and a stream of stripes decodes one stripe at a time
 //! (`decode_stripe`), so nodes and clients never need a whole sliver or blob in memory.
+//!
+//! **Quilts.** Many small files stored as one blob: the layout and the quilt patch id
+//! are defined in `quilt`.
 
 mod code;
 mod codec;
 mod error;
 mod layout;
 pub mod merkle;
+pub mod quilt;
 mod stream;
 mod whole;
 

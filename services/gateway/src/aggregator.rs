@@ -35,9 +35,9 @@ const HEADER_ATTRIBUTES: [&str; 4] = [
 const QUEUED_CHUNKS: usize = 4;
 
 /// A certified blob as the aggregator serves it.
-struct Served {
-    metadata: BlobMetadata,
-    attributes: BTreeMap<String, String>,
+pub(crate) struct Served {
+    pub(crate) metadata: BlobMetadata,
+    pub(crate) attributes: BTreeMap<String, String>,
 }
 
 /// Query parameters of a read.
@@ -67,7 +67,7 @@ fn consistency_of(query: &HashMap<String, String>) -> Result<Consistency, Walrus
 }
 
 /// The blob's metadata and attributes, if some active contract certified it.
-async fn served(gateway: &Gateway, blob_id: &str) -> Result<Served, WalrusError> {
+pub(crate) async fn served(gateway: &Gateway, blob_id: &str) -> Result<Served, WalrusError> {
     let id: BlobId = blob_id.parse().map_err(|e: wal::wire::ids::IdError| {
         WalrusError::invalid("INVALID_BLOB_ID", format!("blob_id: {e}"))
     })?;
@@ -158,7 +158,7 @@ fn not_modified(request: &HeaderMap, served: &Served) -> bool {
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
 }
 
-fn response(status: StatusCode, served: &Served, length: u64, body: Body) -> Response {
+pub(crate) fn response(status: StatusCode, served: &Served, length: u64, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     blob_headers(served, response.headers_mut());
@@ -248,6 +248,48 @@ pub async fn get_by_object_id(
     get_blob(State(gateway), Path(blob_id), query, headers).await
 }
 
+/// The endpoints of every shard's holder now.
+async fn endpoints(gateway: &Gateway) -> Result<HashMap<u32, String>, WalrusError> {
+    let (_, holders) = wal::client::store::holders(&gateway.ledger)
+        .await
+        .map_err(|e| {
+            WalrusError::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "LEDGER_UNAVAILABLE",
+                e.to_string(),
+            )
+        })?;
+    Ok(holders
+        .into_iter()
+        .map(|(shard, holder)| (shard, holder.endpoint.clone()))
+        .collect())
+}
+
+/// Bytes `range` of a blob, in memory (small reads: a quilt's footer and index).
+pub(crate) async fn read_small(
+    gateway: &Gateway,
+    metadata: &BlobMetadata,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<u8>, WalrusError> {
+    let endpoints = endpoints(gateway).await?;
+    let from = ReadFrom {
+        http: &gateway.nodes,
+        endpoints: &endpoints,
+        stall: gateway.config.stall,
+        consistency: Consistency::Default,
+    };
+    let (_, bytes) = read_range(from, metadata, range, Vec::new())
+        .await
+        .map_err(|e| {
+            WalrusError::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BLOB_NOT_RETRIEVABLE",
+                format!("the blob cannot be read from the storage nodes now: {e}"),
+            )
+        })?;
+    Ok(bytes)
+}
+
 /// A sink that hands each decoded slice to the HTTP body (on the reader's blocking
 /// thread; a client gone away ends the read).
 struct BodySink {
@@ -273,25 +315,13 @@ impl std::io::Write for BodySink {
 /// Starts the read and waits for its first bytes, so that a blob that cannot be read
 /// at all is a 503 in Walrus's envelope rather than a cut-off 200; a failure after that
 /// cuts the body (the client sees fewer bytes than `Content-Length`).
-async fn stream(
+pub(crate) async fn stream(
     gateway: Arc<Gateway>,
     metadata: BlobMetadata,
     bytes: Option<std::ops::Range<u64>>,
     consistency: Consistency,
 ) -> Result<Body, WalrusError> {
-    let (_, holders) = wal::client::store::holders(&gateway.ledger)
-        .await
-        .map_err(|e| {
-            WalrusError::with_status(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "LEDGER_UNAVAILABLE",
-                e.to_string(),
-            )
-        })?;
-    let endpoints: HashMap<u32, String> = holders
-        .into_iter()
-        .map(|(shard, holder)| (shard, holder.endpoint.clone()))
-        .collect();
+    let endpoints = endpoints(&gateway).await?;
     let (chunks, mut received) = tokio::sync::mpsc::channel(QUEUED_CHUNKS);
     let failed = chunks.clone();
     let sink = BodySink {

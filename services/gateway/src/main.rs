@@ -18,6 +18,7 @@ mod auth;
 mod config;
 mod metrics;
 mod publisher;
+mod quilts;
 mod range;
 mod walrus;
 
@@ -122,6 +123,16 @@ fn router(gateway: Arc<Gateway>) -> Router {
         .route(
             "/v1/blobs/by-object-id/{object_id}",
             get(aggregator::get_by_object_id).head(aggregator::head_by_object_id),
+        )
+        .route("/v1/quilts", put(quilts::put_quilt))
+        .route("/v1/quilts/{quilt_id}/patches", get(quilts::patches))
+        .route(
+            "/v1/blobs/by-quilt-patch-id/{patch_id}",
+            get(quilts::by_patch_id),
+        )
+        .route(
+            "/v1/blobs/by-quilt-id/{quilt_id}/{identifier}",
+            get(quilts::by_quilt_id),
         )
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics::render))

@@ -39,11 +39,14 @@ pub async fn track(State(gateway): State<Arc<Gateway>>, request: Request, next: 
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let metrics = &gateway.metrics;
     match route.as_str() {
-        "/v1/blobs" => {
+        "/v1/blobs" | "/v1/quilts" => {
             metrics.upload_micros.fetch_add(micros, Ordering::Relaxed);
             metrics.uploads.fetch_add(1, Ordering::Relaxed);
         }
-        "/v1/blobs/{blob_id}" | "/v1/blobs/by-object-id/{object_id}" => {
+        "/v1/blobs/{blob_id}"
+        | "/v1/blobs/by-object-id/{object_id}"
+        | "/v1/blobs/by-quilt-patch-id/{patch_id}"
+        | "/v1/blobs/by-quilt-id/{quilt_id}/{identifier}" => {
             metrics.read_micros.fetch_add(micros, Ordering::Relaxed);
             metrics.reads.fetch_add(1, Ordering::Relaxed);
         }

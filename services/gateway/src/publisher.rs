@@ -32,7 +32,7 @@ use crate::Gateway;
 
 /// What a `PUT /v1/blobs` asks, checked.
 #[derive(Debug)]
-struct StoreQuery {
+pub(crate) struct StoreQuery {
     epochs: u32,
     deletable: bool,
     force: bool,
@@ -108,7 +108,15 @@ fn store_query(
 }
 
 /// The spooled body; the file goes when this does.
-struct Spool(PathBuf);
+pub(crate) struct Spool(pub(crate) PathBuf);
+
+impl Spool {
+    /// A fresh file name in the spool directory.
+    pub(crate) fn new(gateway: &Gateway) -> Spool {
+        let name = format!("wal-gateway-{}.blob", uuid::Uuid::new_v4());
+        Spool(gateway.config.spool_dir.join(name))
+    }
+}
 
 impl Drop for Spool {
     fn drop(&mut self) {
@@ -116,7 +124,7 @@ impl Drop for Spool {
     }
 }
 
-fn too_large(max: u64) -> WalrusError {
+pub(crate) fn too_large(max: u64) -> WalrusError {
     WalrusError::with_status(
         StatusCode::PAYLOAD_TOO_LARGE,
         "BLOB_TOO_LARGE",
@@ -156,11 +164,8 @@ async fn spool(
         drain(&mut body.into_data_stream()).await;
         return Err(too_large(max));
     }
-    let path = gateway
-        .config
-        .spool_dir
-        .join(format!("wal-gateway-{}.blob", uuid::Uuid::new_v4()));
-    let spooled = Spool(path.clone());
+    let spooled = Spool::new(gateway);
+    let path = spooled.0.clone();
     let internal = |e: std::io::Error| {
         WalrusError::with_status(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -192,6 +197,37 @@ pub async fn put_blob(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, WalrusError> {
+    let (publisher, asked, claims) = admit(&gateway, &query, &headers)?;
+    let _permit = upload_permit(&gateway)?;
+    let (spooled, size) = spool(&gateway, &headers, body).await?;
+    if let Some((auth, claims)) = &claims {
+        auth.check_size(claims, size)?;
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    let attributes: BTreeMap<String, String> = content_type
+        .map(|v| BTreeMap::from([("content-type".to_owned(), v.to_owned())]))
+        .unwrap_or_default();
+    let (answer, _) = store_file(&gateway, publisher, &asked, &spooled, attributes).await?;
+    Ok(Json(answer))
+}
+
+/// An admitted upload: the publisher that pays, what it asks, and its token's claims
+/// (when the gateway checks tokens).
+pub(crate) type Admitted<'a> = (
+    &'a LedgerClient,
+    StoreQuery,
+    Option<(&'a crate::auth::Auth, crate::auth::Claims)>,
+);
+
+/// The checks every upload passes first: a publisher key, the query, the token.
+pub(crate) fn admit<'a>(
+    gateway: &'a Gateway,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Admitted<'a>, WalrusError> {
     let Some(publisher) = gateway.publisher.as_ref() else {
         return Err(WalrusError::with_status(
             StatusCode::FORBIDDEN,
@@ -199,17 +235,24 @@ pub async fn put_blob(
             "this gateway only reads: it has no publisher key (WAL_GATEWAY_KEY_FILE)",
         ));
     };
-    let asked = store_query(&query, gateway.config.epochs_max)?;
+    let asked = store_query(query, gateway.config.epochs_max)?;
     let claims = match &gateway.auth {
         Some(auth) => {
-            let claims = auth.admit(&headers)?;
+            let claims = auth.admit(headers)?;
             let owner = asked.owner.map(|o| o.to_string());
             auth.check_request(&claims, asked.epochs, owner.as_deref())?;
             Some((auth, claims))
         }
         None => None,
     };
-    let _permit = gateway.uploads.try_acquire().map_err(|_| {
+    Ok((publisher, asked, claims))
+}
+
+/// One of the `uploads_max` upload slots, or 503.
+pub(crate) fn upload_permit(
+    gateway: &Gateway,
+) -> Result<tokio::sync::SemaphorePermit<'_>, WalrusError> {
+    gateway.uploads.try_acquire().map_err(|_| {
         WalrusError::with_status(
             StatusCode::SERVICE_UNAVAILABLE,
             "TOO_MANY_UPLOADS",
@@ -218,11 +261,19 @@ pub async fn put_blob(
                 gateway.config.uploads_max
             ),
         )
-    })?;
-    let (spooled, size) = spool(&gateway, &headers, body).await?;
-    if let Some((auth, claims)) = &claims {
-        auth.check_size(claims, size)?;
-    }
+    })
+}
+
+/// Stores a spooled file through the shared store path: Walrus's `BlobStoreResult`
+/// and the blob's metadata.
+pub(crate) async fn store_file(
+    gateway: &Gateway,
+    publisher: &LedgerClient,
+    asked: &StoreQuery,
+    spooled: &Spool,
+    attributes: BTreeMap<String, String>,
+) -> Result<(Value, BlobMetadata), WalrusError> {
+    let size = std::fs::metadata(&spooled.0).map(|m| m.len()).unwrap_or(0);
     gateway
         .metrics
         .bytes_stored
@@ -242,21 +293,15 @@ pub async fn put_blob(
         )
     })?
     .map_err(|e| WalrusError::invalid("ENCODING_FAILED", e.to_string()))?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty());
-    let attributes: BTreeMap<String, String> = content_type
-        .map(|v| BTreeMap::from([("content-type".to_owned(), v.to_owned())]))
-        .unwrap_or_default();
     let store = Storing {
-        gateway: &gateway,
+        gateway,
         publisher,
         metadata: &metadata,
-        asked: &asked,
+        asked,
         file: &spooled.0,
     };
-    store.run(network.epoch, attributes).await.map(Json)
+    let answer = store.run(network.epoch, attributes).await?;
+    Ok((answer, metadata))
 }
 
 /// One store, from the prior check to the answer.

@@ -48,6 +48,29 @@ pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
             read::read_command(cli, blob_id, output.as_deref(), *force, consistency).await
         }
         StorageCommand::BlobId { file, n_shards } => blob_id(cli, file, *n_shards).await,
+        StorageCommand::StoreQuilt {
+            paths,
+            epochs,
+            max_total,
+            deletable,
+            force,
+        } => {
+            let args = crate::quilt::QuiltArgs {
+                paths,
+                epochs: *epochs,
+                max_total: max_total.as_deref(),
+                deletable: *deletable,
+                force: *force,
+            };
+            crate::quilt::store_quilt(cli, &args).await
+        }
+        StorageCommand::ReadQuilt {
+            quilt_id,
+            identifier,
+            output,
+        } => {
+            crate::quilt::read_quilt(cli, quilt_id, identifier.as_deref(), output.as_deref()).await
+        }
         StorageCommand::Blobs {
             owner,
             limit,

@@ -267,6 +267,31 @@ pub enum StorageCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Store many small files as one blob (a quilt), each named by its file name; a
+    /// directory stores the files in it. Prints the quilt id and each file's patch id.
+    StoreQuilt {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        epochs: u32,
+        /// The most to pay in WAL (default: the quote).
+        #[arg(long)]
+        max_total: Option<String>,
+        /// Allow deleting it early for a refund.
+        #[arg(long)]
+        deletable: bool,
+        /// Buy storage even if the quilt is already certified for the epochs asked.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List a quilt's files, or read one (to stdout, or into `-o FILE`).
+    ReadQuilt {
+        quilt_id: String,
+        /// The file to read; without it, the quilt's files are listed.
+        identifier: Option<String>,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Finish a paid, uncertified contract: collect the nodes' confirmations (uploading
     /// the slivers they lack from `--file`) and certify it. Pays nothing.
     Certify {

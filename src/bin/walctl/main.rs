@@ -11,6 +11,7 @@ mod holders;
 mod info;
 mod nodes;
 mod output;
+mod quilt;
 mod read;
 mod staking;
 mod store;

@@ -113,11 +113,18 @@ async fn read_to_file(
 
 /// Whether the command writes a blob's bytes to stdout (`read` without `-o FILE`).
 pub fn writes_data_to_stdout(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Storage(StorageCommand::Read { output, .. })
-            if output.as_deref().is_none_or(|path| path == Path::new("-"))
-    )
+    let to_stdout = |output: &Option<std::path::PathBuf>| {
+        output.as_deref().is_none_or(|path| path == Path::new("-"))
+    };
+    match command {
+        Command::Storage(StorageCommand::Read { output, .. }) => to_stdout(output),
+        Command::Storage(StorageCommand::ReadQuilt {
+            identifier: Some(_),
+            output,
+            ..
+        }) => to_stdout(output),
+        _ => false,
+    }
 }
 
 pub async fn health_command(cli: &Cli, blob_id: &str) -> Result<(), CliError> {
@@ -127,7 +134,7 @@ pub async fn health_command(cli: &Cli, blob_id: &str) -> Result<(), CliError> {
 }
 
 /// The blob's metadata from the ledger, checked against its id.
-async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError> {
+pub(crate) async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError> {
     let status: Value = client(cli, None)
         .get(&format!("/v1/blobs/{blob_id}/status"))
         .await?;
@@ -144,12 +151,12 @@ async fn metadata_of(cli: &Cli, blob_id: &str) -> Result<BlobMetadata, CliError>
 /// Streams the blob from its holders into `sink`; the summary.
 /// Who to read from: this epoch's holders by shard, and the client for the nodes.
 pub struct Sources {
-    endpoints: HashMap<u32, String>,
-    http: reqwest::Client,
-    consistency: Consistency,
+    pub(crate) endpoints: HashMap<u32, String>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) consistency: Consistency,
 }
 
-async fn sources(cli: &Cli, consistency: Consistency) -> Result<Sources, CliError> {
+pub(crate) async fn sources(cli: &Cli, consistency: Consistency) -> Result<Sources, CliError> {
     let (_, holders) = holders(cli).await?;
     let endpoints = holders
         .iter()

@@ -86,7 +86,8 @@ fn unfinished_is_an_error(out: &Value) -> Result<(), CliError> {
     )))
 }
 
-async fn store(cli: &Cli, args: &StoreArgs<'_>) -> Result<Value, CliError> {
+/// Stores the file; the outcome as `walctl store --json` prints it.
+pub(crate) async fn store(cli: &Cli, args: &StoreArgs<'_>) -> Result<Value, CliError> {
     let ledger = client(cli, None);
     let network = ledger.network().await?;
     let metadata = metadata_of_file(cli, args.file, network.n_shards).await?;
