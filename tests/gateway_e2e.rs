@@ -143,25 +143,18 @@ async fn walrus_clients_store_and_read_through_the_gateway(db: PgPool) {
     resume_without_paying_twice(&net, &http, &gateway.url, &publisher_key).await;
     sent_to_another_owner(&net, &http, &gateway.url, &publisher).await;
     quilts(&net, &http, &gateway.url, &publisher).await;
+    let gateway = killed_mid_upload(&net, &http, gateway, &key_file, &publisher).await;
 
-    // f = 2 nodes gone and one hung: the read still completes within a few stall timeouts.
-    net.nodes[0] = None;
-    net.nodes[1] = None;
-    nix::sys::signal::kill(net.pid(2), nix::sys::signal::Signal::SIGSTOP).unwrap();
-    let started = Instant::now();
-    let read = http
-        .get(format!("{}/v1/blobs/{blob_id}", gateway.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(read.status(), StatusCode::OK);
-    assert_eq!(read.bytes().await.unwrap().as_ref(), bytes.as_slice());
-    assert!(
-        started.elapsed() < Duration::from_secs(40),
-        "{:?}",
-        started.elapsed()
-    );
-    nix::sys::signal::kill(net.pid(2), nix::sys::signal::Signal::SIGCONT).unwrap();
+    // One node hung: the read still completes within a few stall timeouts (5 s each).
+    let hung = net.pid(2);
+    nix::sys::signal::kill(hung, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    read_promptly(&http, &gateway.url, &blob_id, &bytes).await;
+    nix::sys::signal::kill(hung, nix::sys::signal::Signal::SIGCONT).unwrap();
+    // 2f = 4 of the 7 nodes gone: the k = 3 left still serve the blob.
+    for i in [0, 1, 3, 4] {
+        net.nodes[i] = None;
+    }
+    read_promptly(&http, &gateway.url, &blob_id, &bytes).await;
 
     let metrics = http
         .get(format!("{}/metrics", gateway.url))
@@ -176,6 +169,20 @@ async fn walrus_clients_store_and_read_through_the_gateway(db: PgPool) {
         "{metrics}"
     );
     net.ledger.assert_audit_ok().await;
+}
+
+/// The whole blob through the gateway, within 40 s.
+async fn read_promptly(http: &reqwest::Client, url: &str, blob_id: &str, bytes: &[u8]) {
+    let started = Instant::now();
+    let read = http
+        .get(format!("{url}/v1/blobs/{blob_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(read.bytes().await.unwrap().as_ref(), bytes);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(40), "{took:?}");
 }
 
 /// GET, HEAD, Range, If-None-Match and by-object-id, with Walrus's headers.
@@ -825,4 +832,57 @@ async fn walctl_stores_and_reads_quilts(db: PgPool) {
         by_id.bytes().await.unwrap().as_ref(),
         vec![b'e'; 2048].as_slice()
     );
+}
+
+/// A gateway SIGKILLed after it paid and before the nodes confirmed: a new gateway's
+/// retry of the same PUT finishes the contract without a second payment.
+async fn killed_mid_upload(
+    net: &StorageNet,
+    http: &reqwest::Client,
+    mut gateway: common::process::Process,
+    key_file: &std::path::Path,
+    publisher: &wal::wire::Address,
+) -> common::process::Process {
+    use nix::sys::signal::{kill, Signal};
+    let body = vec![9u8; 500_000];
+    let pids: Vec<_> = (0..NODES).map(|i| net.pid(i)).collect();
+    for pid in &pids {
+        kill(*pid, Signal::SIGSTOP).unwrap();
+    }
+    let before = frost_of(net, publisher).await;
+    let put = http
+        .put(format!("{}/v1/blobs?epochs=2", gateway.url))
+        .body(body.clone())
+        .send();
+    let upload = tokio::spawn(put);
+    // Paid once the balance moved; the upload then waits on the stopped nodes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while frost_of(net, publisher).await == before {
+        assert!(Instant::now() < deadline, "the gateway paid within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let paid = before - frost_of(net, publisher).await;
+    gateway.child.kill().unwrap();
+    gateway.child.wait().unwrap();
+    assert!(
+        upload.await.unwrap().is_err(),
+        "the first upload died with its gateway"
+    );
+    for pid in &pids {
+        kill(*pid, Signal::SIGCONT).unwrap();
+    }
+    let restarted = start_gateway(&net.ledger.url, Some(key_file), &[]);
+    let retried: Value = http
+        .put(format!("{}/v1/blobs?epochs=2", restarted.url))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retried["newlyCreated"]["cost"], 0, "{retried}");
+    assert!(retried["newlyCreated"]["blobObject"]["certifiedEpoch"].is_u64());
+    assert_eq!(before - frost_of(net, publisher).await, paid, "paid once");
+    restarted
 }
