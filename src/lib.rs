@@ -8,7 +8,8 @@
 //! ```text
 //! pure, linked by every service (no database, no server):
 //!   money, encoding          exact amounts, rates and splits; blob encoding
-//!   logging, env             logging set-up; typed environment variables
+//!   logging, env, service    logging set-up; typed environment variables; the
+//!                            services' exit code and stop signal
 //!   wire                     the types on the wire: ids, problem details, blobs,
 //!                            audit results, challenges and confirmations
 //!   signing                  RFC 9421 request signatures (sign and verify)
@@ -42,6 +43,8 @@ pub mod env;
 pub mod logging;
 /// Exact WAL amounts, rates, prices and splits that never lose a FROST.
 pub mod money;
+/// What every service binary shares: logging, exit code, stop signal.
+pub mod service;
 /// RFC 9421 request signatures with ed25519: signing (clients) and verifying (server).
 pub mod signing;
 /// The types ledger, services and clients exchange.

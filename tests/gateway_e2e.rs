@@ -171,6 +171,12 @@ async fn walrus_clients_store_and_read_through_the_gateway(db: PgPool) {
     net.ledger.assert_audit_ok().await;
 }
 
+/// A contract as the ledger shows it.
+async fn contract_of(net: &StorageNet, id: &str) -> Value {
+    let path = format!("/v1/storage/contracts/{id}");
+    net.ledger.public().get(&path).await.unwrap()
+}
+
 /// The whole blob through the gateway, within 40 s.
 async fn read_promptly(http: &reqwest::Client, url: &str, blob_id: &str, bytes: &[u8]) {
     let started = Instant::now();
@@ -406,15 +412,7 @@ async fn resume_without_paying_twice(
         before,
         "no second payment"
     );
-    let contract: Value = net
-        .ledger
-        .public()
-        .get(&format!(
-            "/v1/storage/contracts/{}",
-            paid["id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap();
+    let contract = contract_of(net, paid["id"].as_str().unwrap()).await;
     assert_eq!(contract["certified"], true);
 }
 
@@ -439,15 +437,7 @@ async fn sent_to_another_owner(
         .unwrap();
     let blob = &answer["newlyCreated"]["blobObject"];
     assert_eq!(blob["deletable"], false, "{answer}");
-    let contract: Value = net
-        .ledger
-        .public()
-        .get(&format!(
-            "/v1/storage/contracts/{}",
-            blob["id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap();
+    let contract = contract_of(net, blob["id"].as_str().unwrap()).await;
     assert_eq!(contract["owner"], json!(alice.to_string()));
     assert_eq!(contract["payer"], json!(publisher.to_string()));
     assert_eq!(net.ledger.balance(&alice).await, Wal::ZERO);

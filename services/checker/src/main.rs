@@ -49,14 +49,7 @@ const FLUSH_DEADLINE: Duration = Duration::from_secs(15);
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    wal::logging::init();
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wal-checker: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    wal::service::main("wal-checker", run()).await
 }
 
 async fn run() -> Result<(), Error> {
@@ -68,9 +61,15 @@ async fn run() -> Result<(), Error> {
         Duration::from_secs(10),
     ));
     let (stop, shutdown) = watch::channel(false);
+    let signal = wal::service::stop_signal();
     tokio::spawn(async move {
-        stop_signal().await;
-        tracing::info!("stopping");
+        match signal {
+            Ok(signal) => signal.await,
+            // No SIGTERM handler: Ctrl-C still stops it.
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
         let _ = stop.send(true);
     });
     let reporter = tokio::select! {
@@ -96,25 +95,4 @@ async fn run() -> Result<(), Error> {
 /// Until the stop signal is set.
 async fn wait(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// SIGTERM or Ctrl-C.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

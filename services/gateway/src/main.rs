@@ -65,14 +65,7 @@ enum StartError {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    wal::logging::init();
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wal-gateway: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    wal::service::main("wal-gateway", run()).await
 }
 
 async fn run() -> Result<(), StartError> {
@@ -98,7 +91,7 @@ async fn run() -> Result<(), StartError> {
         auth: auth::Auth::from_env()?,
         config,
     });
-    let stop = stop_signal().map_err(StartError::Serve)?;
+    let stop = wal::service::stop_signal().map_err(StartError::Serve)?;
     let listener = tokio::net::TcpListener::bind(gateway.config.listen)
         .await
         .map_err(StartError::Serve)?;
@@ -158,16 +151,4 @@ async fn method_not_allowed(method: Method, uri: Uri) -> WalrusError {
         "METHOD_NOT_ALLOWED",
         format!("{method} is not allowed on {}", uri.path()),
     )
-}
-
-/// Resolves on SIGTERM or Ctrl-C (the SIGTERM handler is installed at once).
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        tracing::info!("stopping");
-    })
 }

@@ -42,14 +42,7 @@ enum StartError {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    wal::logging::init();
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wal-storage-node: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    wal::service::main("wal-storage-node", run()).await
 }
 
 async fn run() -> Result<(), StartError> {
@@ -72,7 +65,7 @@ async fn run() -> Result<(), StartError> {
         challenges: AtomicU64::new(0),
     });
     routes::spawn_expiry(node.clone(), config.expiry_interval);
-    let stop = stop_signal().map_err(StartError::Serve)?;
+    let stop = wal::service::stop_signal().map_err(StartError::Serve)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(StartError::Serve)?;
@@ -86,21 +79,4 @@ async fn run() -> Result<(), StartError> {
         .map_err(StartError::Serve)?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed at once, before
-/// the node says it is listening, so a supervisor's early SIGTERM stops it cleanly.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    Ok(async move {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("stopping");
-    })
 }
