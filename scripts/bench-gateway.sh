@@ -11,6 +11,7 @@ release=${CARGO_TARGET_DIR:-target}/release
 big_mib=${BIG_MIB:-256}
 nodes=10
 server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
+export DATABASE_URL=$server/postgres
 scripts/ensure-postgres.sh
 cargo build --release --locked --workspace --bins
 
