@@ -822,6 +822,49 @@ async fn walctl_stores_and_reads_quilts(db: PgPool) {
         by_id.bytes().await.unwrap().as_ref(),
         vec![b'e'; 2048].as_slice()
     );
+
+    // Ranges across the stripe boundary (20 MiB at k = 2: two stripes of 2 pieces of
+    // 5 MiB, the boundary at 10,485,760), the second from the stripes the first left in
+    // the gateway's cache.
+    let big = net.dir.join("big.bin");
+    random_file(&big, 20 << 20, 3);
+    let bytes = std::fs::read(&big).unwrap();
+    let stored = run(argv(&[
+        "store",
+        big.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--json",
+    ]))
+    .await;
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+    let blob_id = common::process::json_of(&stored)["blob_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (start, end) in [
+        (10_485_000, 10_487_000),
+        (10_485_700, 10_485_800),
+        (0, 10),
+        (20_971_000, 20_971_520),
+    ] {
+        let part = reqwest::Client::new()
+            .get(format!("{}/v1/blobs/{blob_id}", gateway.url))
+            .header("range", format!("bytes={start}-{}", end - 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            part.bytes().await.unwrap().as_ref(),
+            &bytes[start..end],
+            "{start}..{end}"
+        );
+    }
 }
 
 /// A gateway SIGKILLed after it paid and before the nodes confirmed: a new gateway's

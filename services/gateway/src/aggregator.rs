@@ -225,7 +225,12 @@ pub async fn get_blob(
             return Ok(refused);
         }
     };
-    let body = stream(gateway, served.metadata.clone(), bytes.clone(), consistency).await?;
+    let body = match &bytes {
+        Some(range) if range.end - range.start <= CACHED_RANGE_BYTES_MAX => {
+            Body::from(read_cached(&gateway, &served.metadata, range.clone()).await?)
+        }
+        _ => stream(gateway, served.metadata.clone(), bytes.clone(), consistency).await?,
+    };
     let length = bytes.as_ref().map_or(size, |r| r.end - r.start);
     let mut answer = response(status, &served, length, body);
     if let Some(range) = bytes {
@@ -263,6 +268,48 @@ async fn endpoints(gateway: &Gateway) -> Result<HashMap<u32, String>, WalrusErro
         .into_iter()
         .map(|(shard, holder)| (shard, holder.endpoint.clone()))
         .collect())
+}
+
+/// The longest range answered from cached stripes; longer ones are streamed.
+pub(crate) const CACHED_RANGE_BYTES_MAX: u64 = 16 << 20;
+
+/// Bytes `range` of a blob through the stripe cache: each stripe that holds part of it
+/// is taken from the cache or read whole (only that stripe) and kept.
+pub(crate) async fn read_cached(
+    gateway: &Gateway,
+    metadata: &BlobMetadata,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<u8>, WalrusError> {
+    let layout = metadata.validate().map_err(|e| {
+        WalrusError::with_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "BAD_METADATA",
+            e.to_string(),
+        )
+    })?;
+    let per_stripe = layout.stripe_data_len().max(1);
+    let blob_id = metadata.blob_id();
+    let mut out = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
+    for stripe in range.start / per_stripe..range.end.div_ceil(per_stripe) {
+        let bytes = match gateway.cache.get(&blob_id, stripe) {
+            Some(bytes) => bytes,
+            None => {
+                let span = layout.stripe_range(stripe);
+                let bytes = Arc::new(read_small(gateway, metadata, span).await?);
+                gateway.cache.put(&blob_id, stripe, bytes.clone());
+                bytes
+            }
+        };
+        let start = stripe * per_stripe;
+        let from = usize::try_from(range.start.max(start) - start).unwrap_or(0);
+        let to = usize::try_from(range.end.min(start + bytes.len() as u64) - start).unwrap_or(0);
+        out.extend_from_slice(&bytes[from.min(to)..to]);
+    }
+    gateway
+        .metrics
+        .bytes_served
+        .fetch_add(out.len() as u64, Ordering::Relaxed);
+    Ok(out)
 }
 
 /// Bytes `range` of a blob, in memory (small reads: a quilt's footer and index).

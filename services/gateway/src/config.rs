@@ -29,6 +29,9 @@ pub struct Config {
     /// `WAL_GATEWAY_SPOOL_DIR` (the system's temporary directory): where an upload's
     /// body is kept while it is encoded and sent (it is read twice: ids, then slivers).
     pub spool_dir: PathBuf,
+    /// `WAL_GATEWAY_CACHE_BYTES` (256 MiB; 0 keeps nothing): decoded stripes kept for
+    /// small reads.
+    pub cache_bytes: u64,
 }
 
 fn at_least_one<T: PartialOrd + From<u8> + ToString>(
@@ -72,6 +75,7 @@ impl Config {
             )?)
             .unwrap_or(4),
             stall: Duration::from_secs(at_least_one("WAL_GATEWAY_TIMEOUT_SECS", timeout_secs)?),
+            cache_bytes: parsed("WAL_GATEWAY_CACHE_BYTES", 256u64 << 20)?,
             spool_dir: PathBuf::from(text(
                 "WAL_GATEWAY_SPOOL_DIR",
                 &std::env::temp_dir().to_string_lossy(),

@@ -8,13 +8,15 @@
 //! picks a port and it prints `listening on http://ADDR`), `WAL_LEDGER_URL`,
 //! `WAL_GATEWAY_BLOB_BYTES_MAX` (1 GiB), `WAL_GATEWAY_EPOCHS_MAX` (53),
 //! `WAL_GATEWAY_UPLOADS_MAX` (4), `WAL_GATEWAY_TIMEOUT_SECS` (30),
-//! `WAL_GATEWAY_SPOOL_DIR` (the temporary directory); JWT auth of uploads with
+//! `WAL_GATEWAY_SPOOL_DIR` (the temporary directory), `WAL_GATEWAY_CACHE_BYTES` (256
+//! MiB of decoded stripes kept for small reads); JWT auth of uploads with
 //! `WAL_GATEWAY_JWT_SECRET` (HS256) or `WAL_GATEWAY_JWT_PUBLIC_KEY_FILE` with
 //! `WAL_GATEWAY_JWT_ALGORITHM` (ES256, EdDSA), `WAL_GATEWAY_JWT_EXPIRING_SECS`,
 //! `WAL_GATEWAY_JWT_VERIFY_UPLOAD`. It stops on SIGTERM or Ctrl-C.
 
 mod aggregator;
 mod auth;
+mod cache;
 mod config;
 mod metrics;
 mod publisher;
@@ -49,6 +51,8 @@ pub struct Gateway {
     pub metrics: metrics::Metrics,
     /// The JWT check of uploads, when configured.
     pub auth: Option<auth::Auth>,
+    /// Decoded stripes kept for small reads.
+    pub cache: cache::StripeCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +93,7 @@ async fn run() -> Result<(), StartError> {
         uploads: tokio::sync::Semaphore::new(config.uploads_max),
         metrics: metrics::Metrics::default(),
         auth: auth::Auth::from_env()?,
+        cache: cache::StripeCache::new(config.cache_bytes),
         config,
     });
     let stop = wal::service::stop_signal().map_err(StartError::Serve)?;

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use wal::encoding::quilt::{self, Patch, PatchId, QuiltError, QuiltWriter};
 use wal::encoding::Consistency;
 
-use crate::aggregator::{read_small, response, served, stream, Served};
+use crate::aggregator::{read_cached, response, served, stream, Served, CACHED_RANGE_BYTES_MAX};
 use crate::publisher::{admit, store_file, too_large, upload_permit, Spool};
 use crate::walrus::WalrusError;
 use crate::Gateway;
@@ -131,10 +131,10 @@ async fn index_of(gateway: &Gateway, served: &Served) -> Result<Vec<Patch>, Walr
             "it is shorter than a footer".into(),
         )));
     }
-    let footer = read_small(gateway, &served.metadata, size - quilt::FOOTER_LEN..size).await?;
+    let footer = read_cached(gateway, &served.metadata, size - quilt::FOOTER_LEN..size).await?;
     let len = quilt::index_len(&footer, size).map_err(not_a_quilt)?;
     let start = size - quilt::FOOTER_LEN - len;
-    let index = read_small(gateway, &served.metadata, start..start + len).await?;
+    let index = read_cached(gateway, &served.metadata, start..start + len).await?;
     quilt::parse_index(&index, size).map_err(not_a_quilt)
 }
 
@@ -147,6 +147,8 @@ async fn patch_response(
     let range = patch.offset..patch.offset + patch.length;
     let body = if patch.length == 0 {
         Body::empty()
+    } else if patch.length <= CACHED_RANGE_BYTES_MAX {
+        Body::from(read_cached(&gateway, &served.metadata, range).await?)
     } else {
         stream(
             gateway,
