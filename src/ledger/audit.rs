@@ -110,12 +110,7 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
         && row.mismatches == 0
         && row.stake_mismatches == 0
         && row.gov_deposits == row.voting_deposits;
-    if !ok {
-        tracing::error!(?row.sum_of_balances, ?total_supply, row.unbalanced, row.negative,
-            row.mismatches, row.stake_mismatches, ?row.gov_deposits, ?row.voting_deposits,
-            "AUDIT FAILED");
-    }
-    Ok(AuditReport {
+    let report = AuditReport {
         ok,
         total_supply: Wal::from_decimal_unchecked(total_supply),
         sum_of_balances: Wal::from_decimal_unchecked(row.sum_of_balances),
@@ -130,5 +125,9 @@ pub async fn run(pool: &PgPool) -> Result<AuditReport, Error> {
         burned: Wal::from_decimal_unchecked(row.burned),
         gov_deposits: Wal::from_decimal_unchecked(row.gov_deposits),
         voting_deposits: Wal::from_decimal_unchecked(row.voting_deposits),
-    })
+    };
+    if !report.ok {
+        tracing::error!(?report, "AUDIT FAILED");
+    }
+    Ok(report)
 }

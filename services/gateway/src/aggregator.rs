@@ -20,6 +20,7 @@ use wal::client::download::{read_blob, read_range, ReadFrom};
 use wal::encoding::{BlobMetadata, Consistency};
 use wal::wire::ids::BlobId;
 
+use crate::cache::{read_cached, CACHED_RANGE_BYTES_MAX};
 use crate::range::{self, Asked};
 use crate::walrus::WalrusError;
 use crate::Gateway;
@@ -254,7 +255,7 @@ pub async fn get_by_object_id(
 }
 
 /// The endpoints of every shard's holder now.
-async fn endpoints(gateway: &Gateway) -> Result<HashMap<u32, String>, WalrusError> {
+pub(crate) async fn endpoints(gateway: &Gateway) -> Result<HashMap<u32, String>, WalrusError> {
     let (_, holders) = wal::client::store::holders(&gateway.ledger)
         .await
         .map_err(|e| {
@@ -268,73 +269,6 @@ async fn endpoints(gateway: &Gateway) -> Result<HashMap<u32, String>, WalrusErro
         .into_iter()
         .map(|(shard, holder)| (shard, holder.endpoint.clone()))
         .collect())
-}
-
-/// The longest range answered from cached stripes; longer ones are streamed.
-pub(crate) const CACHED_RANGE_BYTES_MAX: u64 = 16 << 20;
-
-/// Bytes `range` of a blob through the stripe cache: each stripe that holds part of it
-/// is taken from the cache or read whole (only that stripe) and kept.
-pub(crate) async fn read_cached(
-    gateway: &Gateway,
-    metadata: &BlobMetadata,
-    range: std::ops::Range<u64>,
-) -> Result<Vec<u8>, WalrusError> {
-    let layout = metadata.validate().map_err(|e| {
-        WalrusError::with_status(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "BAD_METADATA",
-            e.to_string(),
-        )
-    })?;
-    let per_stripe = layout.stripe_data_len().max(1);
-    let blob_id = metadata.blob_id();
-    let mut out = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
-    for stripe in range.start / per_stripe..range.end.div_ceil(per_stripe) {
-        let bytes = match gateway.cache.get(&blob_id, stripe) {
-            Some(bytes) => bytes,
-            None => {
-                let span = layout.stripe_range(stripe);
-                let bytes = Arc::new(read_small(gateway, metadata, span).await?);
-                gateway.cache.put(&blob_id, stripe, bytes.clone());
-                bytes
-            }
-        };
-        let start = stripe * per_stripe;
-        let from = usize::try_from(range.start.max(start) - start).unwrap_or(0);
-        let to = usize::try_from(range.end.min(start + bytes.len() as u64) - start).unwrap_or(0);
-        out.extend_from_slice(&bytes[from.min(to)..to]);
-    }
-    gateway
-        .metrics
-        .bytes_served
-        .fetch_add(out.len() as u64, Ordering::Relaxed);
-    Ok(out)
-}
-
-/// Bytes `range` of a blob, in memory (small reads: a quilt's footer and index).
-pub(crate) async fn read_small(
-    gateway: &Gateway,
-    metadata: &BlobMetadata,
-    range: std::ops::Range<u64>,
-) -> Result<Vec<u8>, WalrusError> {
-    let endpoints = endpoints(gateway).await?;
-    let from = ReadFrom {
-        http: &gateway.nodes,
-        endpoints: &endpoints,
-        stall: gateway.config.stall,
-        consistency: Consistency::Default,
-    };
-    let (_, bytes) = read_range(from, metadata, range, Vec::new())
-        .await
-        .map_err(|e| {
-            WalrusError::with_status(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "BLOB_NOT_RETRIEVABLE",
-                format!("the blob cannot be read from the storage nodes now: {e}"),
-            )
-        })?;
-    Ok(bytes)
 }
 
 /// A sink that hands each decoded slice to the HTTP body (on the reader's blocking

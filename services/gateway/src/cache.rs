@@ -5,7 +5,16 @@
 //! may still be served is asked of the ledger on every request, before the cache.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use wal::client::download::{read_range, ReadFrom};
+use wal::encoding::{BlobMetadata, Consistency};
+
+use crate::aggregator::endpoints;
+use crate::walrus::WalrusError;
+use crate::Gateway;
 
 /// A stripe of a blob: (blob id, stripe index).
 type Key = (String, u64);
@@ -73,6 +82,82 @@ impl StripeCache {
     pub fn bytes(&self) -> u64 {
         self.kept.lock().map(|k| k.bytes).unwrap_or(0)
     }
+}
+
+/// The longest range answered from cached stripes; longer ones are streamed.
+pub(crate) const CACHED_RANGE_BYTES_MAX: u64 = 16 << 20;
+
+/// Bytes `range` of a blob through the stripe cache: each stripe that holds part of it
+/// is taken from the cache, or read whole (that stripe only) and kept.
+pub(crate) async fn read_cached(
+    gateway: &Gateway,
+    metadata: &BlobMetadata,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<u8>, WalrusError> {
+    let layout = metadata.validate().map_err(|e| {
+        WalrusError::with_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "BAD_METADATA",
+            e.to_string(),
+        )
+    })?;
+    let per_stripe = layout.stripe_data_len().max(1);
+    let blob_id = metadata.blob_id();
+    let mut holders = None; // asked of the ledger once, on the first miss
+    let mut out = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
+    for stripe in range.start / per_stripe..range.end.div_ceil(per_stripe) {
+        let bytes = match gateway.cache.get(&blob_id, stripe) {
+            Some(bytes) => bytes,
+            None => {
+                if holders.is_none() {
+                    holders = Some(endpoints(gateway).await?);
+                }
+                let endpoints = holders.as_ref().ok_or_else(|| {
+                    WalrusError::with_status(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "INTERNAL",
+                        "no holders",
+                    )
+                })?;
+                let span = layout.stripe_range(stripe);
+                let bytes = Arc::new(read_stripe(gateway, metadata, span, endpoints).await?);
+                gateway.cache.put(&blob_id, stripe, bytes.clone());
+                bytes
+            }
+        };
+        let start = stripe * per_stripe;
+        let from = usize::try_from(range.start.max(start) - start).unwrap_or(0);
+        let to = usize::try_from(range.end.min(start + bytes.len() as u64) - start).unwrap_or(0);
+        out.extend_from_slice(&bytes[from.min(to)..to]);
+    }
+    let served = &gateway.metrics.bytes_served;
+    served.fetch_add(out.len() as u64, Ordering::Relaxed);
+    Ok(out)
+}
+
+/// A stripe's blob bytes (`span`), read from its holders into memory.
+async fn read_stripe(
+    gateway: &Gateway,
+    metadata: &BlobMetadata,
+    span: std::ops::Range<u64>,
+    endpoints: &HashMap<u32, String>,
+) -> Result<Vec<u8>, WalrusError> {
+    let from = ReadFrom {
+        http: &gateway.nodes,
+        endpoints,
+        stall: gateway.config.stall,
+        consistency: Consistency::Default,
+    };
+    let (_, bytes) = read_range(from, metadata, span, Vec::new())
+        .await
+        .map_err(|e| {
+            WalrusError::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BLOB_NOT_RETRIEVABLE",
+                format!("the blob cannot be read from the storage nodes now: {e}"),
+            )
+        })?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

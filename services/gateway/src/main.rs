@@ -20,6 +20,7 @@ mod cache;
 mod config;
 mod metrics;
 mod publisher;
+mod query;
 mod quilts;
 mod range;
 mod walrus;

@@ -25,87 +25,10 @@ use wal::client::upload::file_metadata;
 use wal::client::LedgerClient;
 use wal::encoding::BlobMetadata;
 use wal::money::Wal;
-use wal::wire::Address;
 
+use crate::query::{store_query, StoreQuery};
 use crate::walrus::WalrusError;
 use crate::Gateway;
-
-/// What a `PUT /v1/blobs` asks, checked.
-#[derive(Debug)]
-pub(crate) struct StoreQuery {
-    epochs: u32,
-    deletable: bool,
-    force: bool,
-    owner: Option<Address>,
-}
-
-fn flag(name: &str, value: &str) -> Result<bool, WalrusError> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        other => Err(WalrusError::invalid(
-            "INVALID_QUERY",
-            format!("{name} must be true or false, not {other:?}"),
-        )),
-    }
-}
-
-/// Walrus's query parameters: `epochs` (default 1), `deletable` (the default since
-/// Walrus 1.33) or `permanent`, `force`, `send_object_to`. Unknown ones are refused.
-fn store_query(
-    query: &HashMap<String, String>,
-    epochs_max: u32,
-) -> Result<StoreQuery, WalrusError> {
-    let (mut epochs, mut deletable, mut permanent, mut force, mut owner) =
-        (1, None, None, false, None);
-    for (name, value) in query {
-        match name.as_str() {
-            "epochs" => {
-                epochs = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|e| (1..=epochs_max).contains(e))
-                    .ok_or_else(|| {
-                        WalrusError::invalid(
-                            "INVALID_EPOCHS",
-                            format!(
-                                "epochs must be a whole number 1..={epochs_max}, not {value:?}"
-                            ),
-                        )
-                    })?
-            }
-            "deletable" => deletable = Some(flag(name, value)?),
-            "permanent" => permanent = Some(flag(name, value)?),
-            "force" => force = flag(name, value)?,
-            "send_object_to" => {
-                owner = Some(value.parse::<Address>().map_err(|e| {
-                    WalrusError::invalid("INVALID_ADDRESS", format!("send_object_to: {e}"))
-                })?)
-            }
-            other => {
-                return Err(WalrusError::invalid(
-                    "INVALID_QUERY",
-                    format!(
-                        "unknown query parameter {other:?}; PUT /v1/blobs takes epochs, deletable, \
-                         permanent, force and send_object_to"
-                    ),
-                ))
-            }
-        }
-    }
-    if deletable == Some(true) && permanent == Some(true) {
-        return Err(WalrusError::invalid(
-            "DELETABLE_AND_PERMANENT",
-            "a blob cannot be both deletable and permanent: pass one of them",
-        ));
-    }
-    Ok(StoreQuery {
-        epochs,
-        deletable: !permanent.unwrap_or(false) && deletable.unwrap_or(true),
-        force,
-        owner,
-    })
-}
 
 /// The spooled body; the file goes when this does.
 pub(crate) struct Spool(pub(crate) PathBuf);
@@ -321,16 +244,14 @@ impl Storing<'_> {
     ) -> Result<Value, WalrusError> {
         let ledger = &self.gateway.ledger;
         let blob_id = self.metadata.blob_id();
-        let owner = match (self.asked.owner, self.publisher.address()) {
-            (Some(owner), _) | (None, Some(owner)) => owner,
-            (None, None) => {
-                return Err(WalrusError::with_status(
-                    StatusCode::FORBIDDEN,
-                    "READ_ONLY",
-                    "no publisher key",
-                ))
-            }
-        };
+        // The publisher client always has a key: `admit` refused a gateway without one.
+        let owner = self
+            .asked
+            .owner
+            .or(self.publisher.address())
+            .ok_or_else(|| {
+                WalrusError::with_status(StatusCode::FORBIDDEN, "READ_ONLY", "no publisher key")
+            })?;
         let asked_end = epoch + i64::from(self.asked.epochs);
         let prior = if self.asked.force {
             Prior::Nothing
@@ -342,30 +263,43 @@ impl Storing<'_> {
                 return self.already_certified(&blob_id, end_epoch).await
             }
             Prior::Unfinished(contract) => (contract, true),
-            Prior::Own { .. } | Prior::Nothing => {
-                let purchase = Purchase {
-                    metadata: self.metadata,
-                    epochs: self.asked.epochs,
-                    max_total: None,
-                    deletable: self.asked.deletable,
-                    owner: self
-                        .asked
-                        .owner
-                        .filter(|o| Some(*o) != self.publisher.address()),
-                    attributes,
-                };
-                (store::buy(ledger, self.publisher, &purchase).await?, false)
-            }
+            Prior::Own { .. } | Prior::Nothing => (self.buy(attributes).await?, false),
         };
         let contract_id = contract["id"].as_str().unwrap_or_default().to_owned();
+        self.certify(&blob_id, &contract_id).await?;
+        let contract: Value = ledger
+            .get(&format!("/v1/storage/contracts/{contract_id}"))
+            .await?;
+        newly_created(&contract, self.metadata, self.asked.epochs, resumed)
+    }
+
+    /// Buys storage from the publisher's account, for `send_object_to` if given.
+    async fn buy(&self, attributes: BTreeMap<String, String>) -> Result<Value, WalrusError> {
+        let purchase = Purchase {
+            metadata: self.metadata,
+            epochs: self.asked.epochs,
+            max_total: None,
+            deletable: self.asked.deletable,
+            owner: self
+                .asked
+                .owner
+                .filter(|o| Some(*o) != self.publisher.address()),
+            attributes,
+        };
+        Ok(store::buy(&self.gateway.ledger, self.publisher, &purchase).await?)
+    }
+
+    /// Uploads and certifies through the shared path; too few confirmations is a 504
+    /// that a retry of the same PUT finishes without paying again.
+    async fn certify(&self, blob_id: &str, contract_id: &str) -> Result<(), WalrusError> {
         let with = Completing {
-            ledger,
+            ledger: &self.gateway.ledger,
             signer: self.publisher,
             file: Some(self.file),
             stall: self.gateway.config.stall,
             observer: &Quiet,
         };
-        let done = store::complete(&with, self.metadata, &contract_id)
+        let done = store::complete(&with, self.metadata, contract_id)
             .await
             .map_err(|e| {
                 WalrusError::with_status(StatusCode::GATEWAY_TIMEOUT, "STORE_FAILED", e.to_string())
@@ -381,10 +315,7 @@ impl Storing<'_> {
                 ),
             ));
         }
-        let contract: Value = ledger
-            .get(&format!("/v1/storage/contracts/{contract_id}"))
-            .await?;
-        newly_created(&contract, self.metadata, self.asked.epochs, resumed)
+        Ok(())
     }
 
     /// Walrus's answer for a blob certified long enough already: nothing was paid.
@@ -435,36 +366,4 @@ fn newly_created(
         "resourceOperation": operation,
         "cost": if resumed { 0 } else { paid },
     }}))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn walrus_query_parameters() {
-        let q = store_query(&query(&[]), 53).unwrap();
-        assert_eq!((q.epochs, q.deletable, q.force), (1, true, false));
-        let q = store_query(&query(&[("epochs", "5"), ("permanent", "true")]), 53).unwrap();
-        assert_eq!((q.epochs, q.deletable), (5, false));
-        assert!(store_query(&query(&[("deletable", "true"), ("permanent", "true")]), 53).is_err());
-        for bad in [
-            ("epochs", "0"),
-            ("epochs", "54"),
-            ("epochs", "x"),
-            ("force", "yes"),
-            ("send_object_to", "0x12"),
-            ("shards", "1"),
-        ] {
-            let error = store_query(&query(&[bad]), 53).unwrap_err();
-            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{bad:?}");
-        }
-    }
 }

@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 use wal::encoding::quilt::{self, Patch, PatchId, QuiltError, QuiltWriter};
 use wal::encoding::Consistency;
 
-use crate::aggregator::{read_cached, response, served, stream, Served, CACHED_RANGE_BYTES_MAX};
+use crate::aggregator::{response, served, stream, Served};
+use crate::cache::{read_cached, CACHED_RANGE_BYTES_MAX};
 use crate::publisher::{admit, store_file, too_large, upload_permit, Spool};
 use crate::walrus::WalrusError;
 use crate::Gateway;

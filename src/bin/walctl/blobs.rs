@@ -19,21 +19,8 @@ pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
             file_or_size,
             epochs,
         } => price(cli, file_or_size, *epochs).await,
-        StorageCommand::Store {
-            file,
-            epochs,
-            max_total,
-            deletable,
-            force,
-        } => {
-            let args = store::StoreArgs {
-                file,
-                epochs: *epochs,
-                max_total: max_total.as_deref(),
-                deletable: *deletable,
-                force: *force,
-            };
-            store::command(cli, &args).await
+        StorageCommand::Store { file, buy } => {
+            store::command(cli, &store::StoreArgs { file, buy }).await
         }
         StorageCommand::Certify { contract_id, file } => {
             store::certify_command(cli, contract_id, file.as_deref()).await
@@ -48,21 +35,8 @@ pub async fn run(cli: &Cli, command: &StorageCommand) -> Result<(), CliError> {
             read::read_command(cli, blob_id, output.as_deref(), *force, consistency).await
         }
         StorageCommand::BlobId { file, n_shards } => blob_id(cli, file, *n_shards).await,
-        StorageCommand::StoreQuilt {
-            paths,
-            epochs,
-            max_total,
-            deletable,
-            force,
-        } => {
-            let args = crate::quilt::QuiltArgs {
-                paths,
-                epochs: *epochs,
-                max_total: max_total.as_deref(),
-                deletable: *deletable,
-                force: *force,
-            };
-            crate::quilt::store_quilt(cli, &args).await
+        StorageCommand::StoreQuilt { paths, buy } => {
+            crate::quilt::store_quilt(cli, paths, buy).await
         }
         StorageCommand::ReadQuilt {
             quilt_id,

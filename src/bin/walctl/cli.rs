@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::bench;
 
@@ -110,6 +110,22 @@ pub enum AccountCommand {
     /// What to know before storing: the epoch and its time left, the code, the largest
     /// blob, the prices, and what 1 MiB / 1 GiB / 1 TiB cost for 1, 10 and 53 epochs.
     Info,
+}
+
+/// How long to store and what to pay: `store` and `store-quilt` take the same flags.
+#[derive(Args)]
+pub struct BuyFlags {
+    #[arg(long)]
+    pub epochs: u32,
+    /// The most to pay in WAL (default: the quote).
+    #[arg(long)]
+    pub max_total: Option<String>,
+    /// Allow deleting it early for a refund.
+    #[arg(long)]
+    pub deletable: bool,
+    /// Buy storage even if the blob is already certified for the epochs asked.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Subcommand)]
@@ -255,34 +271,16 @@ pub enum StorageCommand {
     /// slivers, certify. A slow or hung node is dropped after --timeout-secs.
     Store {
         file: PathBuf,
-        #[arg(long)]
-        epochs: u32,
-        /// The most to pay in WAL (default: the quote).
-        #[arg(long)]
-        max_total: Option<String>,
-        /// Allow deleting it early for a refund.
-        #[arg(long)]
-        deletable: bool,
-        /// Buy storage even if the blob is already certified for the epochs asked.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        buy: BuyFlags,
     },
     /// Store many small files as one blob (a quilt), each named by its file name; a
     /// directory stores the files in it. Prints the quilt id and each file's patch id.
     StoreQuilt {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        #[arg(long)]
-        epochs: u32,
-        /// The most to pay in WAL (default: the quote).
-        #[arg(long)]
-        max_total: Option<String>,
-        /// Allow deleting it early for a refund.
-        #[arg(long)]
-        deletable: bool,
-        /// Buy storage even if the quilt is already certified for the epochs asked.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        buy: BuyFlags,
     },
     /// List a quilt's files, or read one (to stdout, or into `-o FILE`).
     ReadQuilt {

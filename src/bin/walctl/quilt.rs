@@ -9,21 +9,12 @@ use wal::client::download::{read_range, ReadFrom};
 use wal::encoding::quilt::{self, Patch, PatchId, QuiltWriter};
 use wal::encoding::BlobMetadata;
 
-use crate::cli::Cli;
+use crate::cli::{BuyFlags, Cli};
 use crate::holders::stall;
 use crate::output::{print, s};
 use crate::read::{metadata_of, sources, Sources};
 use crate::store::{store, StoreArgs};
 use crate::CliError;
-
-/// What `walctl store-quilt` was asked.
-pub struct QuiltArgs<'a> {
-    pub paths: &'a [PathBuf],
-    pub epochs: u32,
-    pub max_total: Option<&'a str>,
-    pub deletable: bool,
-    pub force: bool,
-}
 
 /// The files named, a directory standing for the files in it (sorted by name).
 fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
@@ -68,19 +59,13 @@ fn write_quilt(files: &[PathBuf], out: &Path) -> Result<Vec<Patch>, CliError> {
     Ok(patches)
 }
 
-pub async fn store_quilt(cli: &Cli, args: &QuiltArgs<'_>) -> Result<(), CliError> {
-    let files = files_of(args.paths)?;
+pub async fn store_quilt(cli: &Cli, paths: &[PathBuf], buy: &BuyFlags) -> Result<(), CliError> {
+    let files = files_of(paths)?;
     let spool = std::env::temp_dir().join(format!("walctl-quilt-{}.bin", uuid::Uuid::new_v4()));
     let patches = write_quilt(&files, &spool);
     let stored = match patches {
         Ok(patches) => {
-            let store_args = StoreArgs {
-                file: &spool,
-                epochs: args.epochs,
-                max_total: args.max_total,
-                deletable: args.deletable,
-                force: args.force,
-            };
+            let store_args = StoreArgs { file: &spool, buy };
             store(cli, &store_args).await.map(|out| (out, patches))
         }
         Err(e) => Err(e),

@@ -24,14 +24,8 @@ use crate::{client, signing_client, CliError};
 pub struct StoreArgs<'a> {
     /// The file to store.
     pub file: &'a Path,
-    /// Epochs of storage to buy.
-    pub epochs: u32,
-    /// The most to pay (default: the quote).
-    pub max_total: Option<&'a str>,
-    /// Whether the contract may be deleted early.
-    pub deletable: bool,
-    /// Buy even if the blob is certified for the epochs asked already.
-    pub force: bool,
+    /// Epochs, the most to pay, deletable, force.
+    pub buy: &'a crate::cli::BuyFlags,
 }
 
 /// Stores the file and prints the outcome; a blob paid for but not certified is an
@@ -96,10 +90,10 @@ pub(crate) async fn store(cli: &Cli, args: &StoreArgs<'_>) -> Result<Value, CliE
     let owner = signer
         .address()
         .ok_or(CliError::Client(wal::client::ClientError::NoKey))?;
-    let asked_end = network.epoch + i64::from(args.epochs);
-    let prior = store::prior(&ledger, &blob_id, &owner, args.deletable, asked_end).await?;
+    let asked_end = network.epoch + i64::from(args.buy.epochs);
+    let prior = store::prior(&ledger, &blob_id, &owner, args.buy.deletable, asked_end).await?;
     let (contract, resumed) = match prior {
-        Prior::Covered { end_epoch } if !args.force => {
+        Prior::Covered { end_epoch } if !args.buy.force => {
             return Ok(json!({
                 "blob_id": blob_id, "contract_id": null, "total": "0", "end_epoch": end_epoch,
                 "certified": true, "already_stored": true, "confirmed_nodes": 0, "failures": [],
@@ -108,18 +102,18 @@ pub(crate) async fn store(cli: &Cli, args: &StoreArgs<'_>) -> Result<Value, CliE
         Prior::Own {
             contract_id,
             end_epoch,
-        } if !args.force => {
+        } if !args.buy.force => {
             return Err(CliError::Usage(format!(
                 "you store blob {blob_id} already, until epoch {end_epoch} (contract {contract_id}): `walctl extend {contract_id} --epochs N` keeps it longer; --force buys another contract"
             )));
         }
-        Prior::Unfinished(contract) if !args.force => (contract, true),
+        Prior::Unfinished(contract) if !args.buy.force => (contract, true),
         _ => {
             let purchase = Purchase {
                 metadata: &metadata,
-                epochs: args.epochs,
-                max_total: args.max_total.map(str::to_owned),
-                deletable: args.deletable,
+                epochs: args.buy.epochs,
+                max_total: args.buy.max_total.clone(),
+                deletable: args.buy.deletable,
                 owner: None,
                 attributes: Default::default(),
             };
