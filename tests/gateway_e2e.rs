@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::process::start_gateway;
 use common::storage::{random_file, StorageNet};
+use common::walrus;
 use common::{address, new_key};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -31,44 +32,60 @@ async fn frost_of(net: &StorageNet, who: &wal::wire::Address) -> i128 {
     net.ledger.balance(who).await.to_frost()
 }
 
-/// Asserts Walrus's error envelope with this status and returns its message.
+/// Asserts Walrus's error envelope with this status, parsed as Walrus's own `Status`,
+/// and returns its message.
 async fn envelope(response: reqwest::Response, status: StatusCode) -> String {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
-    let error = &body["error"];
-    assert_eq!(error["code"], status.as_u16(), "{body}");
-    assert!(
-        error["status"].as_str().is_some_and(|s| !s.is_empty()),
-        "{body}"
-    );
-    assert_eq!(error["details"][0]["@type"], "ErrorInfo", "{body}");
-    assert!(error["details"][0]["reason"].is_string(), "{body}");
-    error["message"].as_str().unwrap().to_owned()
+    let inner = walrus::parse_status(&body, status.as_u16());
+    assert!(!inner.message.is_empty(), "{body}");
+    inner.message
 }
 
-/// Walrus's `newlyCreated` answer, field by field with Walrus's names and types.
-fn assert_newly_created(answer: &Value, size: u64, epochs: u64) -> (String, String, u64) {
-    let created = &answer["newlyCreated"];
-    let blob = &created["blobObject"];
-    let id = blob["id"].as_str().expect("blobObject.id").to_owned();
-    let blob_id = blob["blobId"]
-        .as_str()
-        .expect("blobObject.blobId")
-        .to_owned();
-    assert_eq!(blob_id.len(), 64);
-    assert_eq!(blob["size"], size);
-    assert!(
-        blob["registeredEpoch"].is_u64() && blob["certifiedEpoch"].is_u64(),
-        "{answer}"
-    );
-    assert!(blob["encodingType"].is_string());
-    assert_eq!(blob["deletable"], true);
-    let storage = &blob["storage"];
-    let start = storage["startEpoch"].as_u64().unwrap();
-    assert_eq!(storage["endEpoch"].as_u64().unwrap(), start + epochs);
-    assert!(storage["storageSize"].as_u64().unwrap() > size);
-    let cost = created["cost"].as_u64().expect("cost in FROST");
-    (id, blob_id, cost)
+/// Walrus's `newlyCreated` answer, parsed as Walrus's own `BlobStoreResult`; returns the
+/// object id, the blob id and the cost.
+fn assert_newly_created(answer: &Value, size: u64, epochs: u32) -> (String, String, u64) {
+    let (blob, _, cost) = newly_created(answer);
+    assert_eq!(blob.blob_id.len(), 64);
+    assert_eq!(blob.size, size);
+    assert!(blob.certified_epoch.is_some(), "{answer}");
+    assert!(blob.certified_epoch >= Some(blob.registered_epoch));
+    assert!(blob.deletable);
+    assert_eq!(blob.storage.end_epoch, blob.storage.start_epoch + epochs);
+    assert_eq!(blob.storage.id, blob.id);
+    assert!(blob.storage.storage_size > size);
+    (blob.id, blob.blob_id, cost)
+}
+
+/// A `newlyCreated` answer parsed as Walrus's type: the blob object, the resource
+/// operation and the cost.
+fn newly_created(answer: &Value) -> (walrus::Blob, walrus::RegisterBlobOp, u64) {
+    let walrus::BlobStoreResult::NewlyCreated {
+        blob_object,
+        resource_operation,
+        cost,
+        shared_blob_object: None,
+    } = walrus::parse(answer)
+    else {
+        panic!("not newlyCreated (without a shared object): {answer}");
+    };
+    (blob_object, resource_operation, cost)
+}
+
+/// Walrus's `alreadyCertified` answer (parsed as Walrus's type): the object and end.
+fn assert_already_certified(answer: &Value, blob_id: &str) -> (String, u32) {
+    let walrus::BlobStoreResult::AlreadyCertified {
+        blob_id: certified,
+        event,
+        object,
+        end_epoch,
+    } = walrus::parse(answer)
+    else {
+        panic!("not alreadyCertified: {answer}");
+    };
+    assert_eq!(certified, blob_id);
+    assert!(event.is_none(), "{answer}");
+    (object.expect("the contract as the object"), end_epoch)
 }
 
 #[sqlx::test]
@@ -104,9 +121,15 @@ async fn walrus_clients_store_and_read_through_the_gateway(db: PgPool) {
         .await
         .unwrap();
     let (object_id, blob_id, cost) = assert_newly_created(&answer, bytes.len() as u64, 5);
-    assert_eq!(
-        answer["newlyCreated"]["resourceOperation"]["registerFromScratch"]["epochsAhead"],
-        5
+    assert!(
+        matches!(
+            newly_created(&answer).1,
+            walrus::RegisterBlobOp::RegisterFromScratch {
+                epochs_ahead: 5,
+                ..
+            }
+        ),
+        "{answer}"
     );
     assert_eq!(
         before - frost_of(&net, &publisher).await,
@@ -128,13 +151,9 @@ async fn walrus_clients_store_and_read_through_the_gateway(db: PgPool) {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        again["alreadyCertified"]["blobId"],
-        json!(blob_id),
-        "{again}"
-    );
-    assert!(again["alreadyCertified"]["endEpoch"].as_u64().unwrap() >= 6);
-    assert!(again["alreadyCertified"]["object"].is_string());
+    let (object, end_epoch) = assert_already_certified(&again, &blob_id);
+    assert_eq!(object, object_id);
+    assert!(end_epoch >= 6);
     assert_eq!(before - frost_of(&net, &publisher).await, i128::from(cost));
 
     read_back(&http, &gateway.url, &blob_id, &object_id, &bytes).await;
@@ -279,6 +298,21 @@ async fn read_back(
         .unwrap();
     assert_eq!(by_object.status(), StatusCode::OK);
     assert_eq!(by_object.bytes().await.unwrap().as_ref(), bytes);
+
+    // Walrus's byte-range route and its skip_consistency_check option.
+    let byte_range = http
+        .get(format!(
+            "{url}/v1/blobs/{blob_id}/byte-range?start=1048570&length=20&skip_consistency_check=true"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(byte_range.status(), StatusCode::OK);
+    assert_eq!(byte_range.headers()["content-length"], "20");
+    assert_eq!(
+        byte_range.bytes().await.unwrap().as_ref(),
+        &bytes[1_048_570..1_048_590]
+    );
 }
 
 /// Every refusal in Walrus's envelope, and none of them pays.
@@ -338,6 +372,26 @@ async fn bad_input(
         ),
         (
             format!("/v1/blobs/{blob_id}?nonsense=1"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/v1/blobs/{blob_id}?strict_consistency_check=true&skip_consistency_check=true"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/v1/blobs/{blob_id}/byte-range?start=0&length=0"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/v1/blobs/{blob_id}/byte-range?start=3145720&length=9"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/v1/blobs/{blob_id}/byte-range?start=1&length=18446744073709551615"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/v1/blobs/{blob_id}/byte-range?length=5"),
             StatusCode::BAD_REQUEST,
         ),
         ("/v1/nowhere".to_owned(), StatusCode::NOT_FOUND),
@@ -403,10 +457,13 @@ async fn resume_without_paying_twice(
         .json()
         .await
         .unwrap();
-    let created = &answer["newlyCreated"];
-    assert_eq!(created["blobObject"]["id"], paid["id"], "{answer}");
-    assert_eq!(created["cost"], 0);
-    assert!(created["resourceOperation"]["reuseRegistration"]["encodedLength"].is_u64());
+    let (blob, operation, cost) = newly_created(&answer);
+    assert_eq!(json!(blob.id), paid["id"], "{answer}");
+    assert_eq!(cost, 0);
+    assert!(
+        matches!(operation, walrus::RegisterBlobOp::ReuseRegistration { encoded_length } if encoded_length == blob.storage.storage_size),
+        "{answer}"
+    );
     assert_eq!(
         frost_of(net, &address(key)).await,
         before,
@@ -435,9 +492,9 @@ async fn sent_to_another_owner(
         .json()
         .await
         .unwrap();
-    let blob = &answer["newlyCreated"]["blobObject"];
-    assert_eq!(blob["deletable"], false, "{answer}");
-    let contract = contract_of(net, blob["id"].as_str().unwrap()).await;
+    let blob = newly_created(&answer).0;
+    assert!(!blob.deletable, "{answer}");
+    let contract = contract_of(net, &blob.id).await;
     assert_eq!(contract["owner"], json!(alice.to_string()));
     assert_eq!(contract["payer"], json!(publisher.to_string()));
     assert_eq!(net.ledger.balance(&alice).await, Wal::ZERO);
@@ -620,10 +677,7 @@ async fn jwt_tokens_authorize_each_upload_once(db: PgPool) {
     .unwrap();
     assert_eq!(stored.status(), StatusCode::OK);
     let stored: Value = stored.json().await.unwrap();
-    assert!(
-        stored["newlyCreated"]["cost"].as_u64().unwrap() > 0,
-        "{stored}"
-    );
+    assert!(newly_created(&stored).2 > 0, "{stored}");
     let reused = put(&format!("?epochs=2&send_object_to={alice}"), Some(good))
         .await
         .unwrap();
@@ -678,14 +732,16 @@ async fn quilts(
         .json()
         .await
         .unwrap();
-    let quilt_id = stored["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{stored}"))
-        .to_owned();
-    let patches = stored["storedQuiltBlobs"].as_array().unwrap();
+    let stored: walrus::QuiltStoreResult = walrus::parse(&stored);
+    let walrus::BlobStoreResult::NewlyCreated { blob_object, .. } = stored.blob_store_result
+    else {
+        panic!("the quilt was not newly created: {stored:?}");
+    };
+    let quilt_id = blob_object.blob_id;
+    let patches = &stored.stored_quilt_blobs;
     assert_eq!(patches.len(), 3);
-    assert_eq!(patches[0]["identifier"], "quilt-manual");
-    let patch_id = patches[1]["quiltPatchId"].as_str().unwrap();
+    assert_eq!(patches[0].identifier, "quilt-manual");
+    let patch_id = patches[1].quilt_patch_id.as_str();
     let by_id = http
         .get(format!("{url}/v1/blobs/by-quilt-patch-id/{patch_id}"))
         .send()
@@ -719,9 +775,10 @@ async fn quilts(
         .json()
         .await
         .unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
-    assert_eq!(listed[0]["tags"]["version"], "1.0");
-    assert_eq!(listed[1]["patch_id"], json!(patch_id));
+    let listed: Vec<walrus::QuiltPatchItem> = walrus::parse(&listed);
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert_eq!(listed[0].tags["version"], "1.0");
+    assert_eq!(listed[1].patch_id, patch_id);
     // Refused: a missing file, a plain blob read as a quilt, bad multipart bodies.
     let missing = http
         .get(format!("{url}/v1/blobs/by-quilt-id/{quilt_id}/nope"))
@@ -914,8 +971,9 @@ async fn killed_mid_upload(
         .json()
         .await
         .unwrap();
-    assert_eq!(retried["newlyCreated"]["cost"], 0, "{retried}");
-    assert!(retried["newlyCreated"]["blobObject"]["certifiedEpoch"].is_u64());
+    let (blob, _, cost) = newly_created(&retried);
+    assert_eq!(cost, 0, "{retried}");
+    assert!(blob.certified_epoch.is_some(), "{retried}");
     assert_eq!(before - frost_of(net, publisher).await, paid, "paid once");
     restarted
 }

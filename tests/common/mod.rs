@@ -6,6 +6,7 @@
 pub mod network;
 pub mod process;
 pub mod storage;
+pub mod walrus;
 
 use std::time::Duration;
 

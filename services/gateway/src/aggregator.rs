@@ -41,28 +41,44 @@ pub(crate) struct Served {
     pub(crate) attributes: BTreeMap<String, String>,
 }
 
-/// Query parameters of a read.
-fn consistency_of(query: &HashMap<String, String>) -> Result<Consistency, WalrusError> {
-    let mut strict = false;
+/// The consistency a read's query asks for: Walrus's `strict_consistency_check` and
+/// `skip_consistency_check` (at most one of them true). Skipping is answered with our
+/// default check: every sliver is verified against the blob's metadata anyway, and the
+/// default check costs no extra fetch, so nothing is gained by skipping more.
+fn consistency_of<'a>(
+    query: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Result<Consistency, WalrusError> {
+    let (mut strict, mut skip) = (false, false);
     for (name, value) in query {
-        match (name.as_str(), value.as_str()) {
-            ("strict_consistency_check", "true") => strict = true,
-            ("strict_consistency_check", "false") => strict = false,
-            ("strict_consistency_check", other) => {
-                return Err(WalrusError::invalid(
-                    "INVALID_QUERY",
-                    format!("strict_consistency_check must be true or false, not {other:?}"),
-                ))
-            }
-            (other, _) => {
+        let flag = match name.as_str() {
+            "strict_consistency_check" => &mut strict,
+            "skip_consistency_check" => &mut skip,
+            other => {
                 return Err(WalrusError::invalid(
                     "INVALID_QUERY",
                     format!(
-                        "unknown query parameter {other:?}; reads take strict_consistency_check"
+                        "unknown query parameter {other:?}; reads take strict_consistency_check \
+                         or skip_consistency_check"
                     ),
                 ))
             }
-        }
+        };
+        *flag = match value.as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(WalrusError::invalid(
+                    "INVALID_QUERY",
+                    format!("{name} must be true or false, not {other:?}"),
+                ))
+            }
+        };
+    }
+    if strict && skip {
+        return Err(WalrusError::invalid(
+            "INVALID_CONSISTENCY_OPTIONS",
+            "strict_consistency_check and skip_consistency_check cannot both be true",
+        ));
     }
     Ok(Consistency::strict_if(strict))
 }
@@ -226,13 +242,8 @@ pub async fn get_blob(
             return Ok(refused);
         }
     };
-    let body = match &bytes {
-        Some(range) if range.end - range.start <= CACHED_RANGE_BYTES_MAX => {
-            Body::from(read_cached(&gateway, &served.metadata, range.clone()).await?)
-        }
-        _ => stream(gateway, served.metadata.clone(), bytes.clone(), consistency).await?,
-    };
     let length = bytes.as_ref().map_or(size, |r| r.end - r.start);
+    let body = body_of(gateway, &served, bytes.clone(), consistency).await?;
     let mut answer = response(status, &served, length, body);
     if let Some(range) = bytes {
         if let Ok(value) =
@@ -242,6 +253,59 @@ pub async fn get_blob(
         }
     }
     Ok(answer)
+}
+
+/// The bytes of a read, whole or a range: small ranges through the stripe cache, the
+/// rest streamed as decoded.
+async fn body_of(
+    gateway: Arc<Gateway>,
+    served: &Served,
+    bytes: Option<std::ops::Range<u64>>,
+    consistency: Consistency,
+) -> Result<Body, WalrusError> {
+    match bytes {
+        Some(range) if range.end - range.start <= CACHED_RANGE_BYTES_MAX => Ok(Body::from(
+            read_cached(&gateway, &served.metadata, range).await?,
+        )),
+        bytes => stream(gateway, served.metadata.clone(), bytes, consistency).await,
+    }
+}
+
+/// `GET /v1/blobs/{blob_id}/byte-range?start=&length=` (Walrus's aggregator): `length`
+/// bytes from `start`, answered 200; the range must be non-empty and lie within the blob
+/// (else 400, as Walrus answers).
+pub async fn get_byte_range(
+    State(gateway): State<Arc<Gateway>>,
+    Path(blob_id): Path<String>,
+    Query(mut query): Query<HashMap<String, String>>,
+) -> Result<Response, WalrusError> {
+    let mut take = |name: &str| -> Result<u64, WalrusError> {
+        let text = query.remove(name).ok_or_else(|| {
+            WalrusError::invalid("INVALID_BYTE_RANGE", format!("{name} is required"))
+        })?;
+        text.parse().map_err(|_| {
+            WalrusError::invalid(
+                "INVALID_BYTE_RANGE",
+                format!("{name} must be a whole number of bytes, not {text:?}"),
+            )
+        })
+    };
+    let (start, length) = (take("start")?, take("length")?);
+    let consistency = consistency_of(&query)?;
+    let served = served(&gateway, &blob_id).await?;
+    let size = served.metadata.size;
+    let end = start.checked_add(length).filter(|&end| length > 0 && end <= size);
+    let Some(end) = end else {
+        return Err(WalrusError::invalid(
+            "INVALID_BYTE_RANGE",
+            format!(
+                "start {start} and length {length} are not a non-empty range within the blob \
+                 ({size} bytes)"
+            ),
+        ));
+    };
+    let body = body_of(gateway, &served, Some(start..end), consistency).await?;
+    Ok(response(StatusCode::OK, &served, length, body))
 }
 
 pub async fn get_by_object_id(

@@ -120,6 +120,10 @@ fn router(gateway: Arc<Gateway>) -> Router {
             get(aggregator::get_blob).head(aggregator::head_blob),
         )
         .route(
+            "/v1/blobs/{blob_id}/byte-range",
+            get(aggregator::get_byte_range),
+        )
+        .route(
             "/v1/blobs/by-object-id/{object_id}",
             get(aggregator::get_by_object_id).head(aggregator::head_by_object_id),
         )

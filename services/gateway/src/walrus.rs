@@ -1,6 +1,7 @@
 //! Walrus's error envelope, as its publisher and aggregator answer every failure:
 //! `{"error": {"code": <http status>, "status": "NOT_FOUND", "message": "...",
-//! "details": [{"@type": "ErrorInfo", "reason": "...", "domain": "..."}]}}`.
+//! "details": [{"@type": "ErrorInfo", "reason": "...", "domain": "...", "metadata": {}}]}}`
+//! (Walrus's `Status`; its clients refuse an `ErrorInfo` without `metadata`).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -48,19 +49,27 @@ impl WalrusError {
         WalrusError::new(status, reason, message)
     }
 
-    /// The gRPC-style status name Walrus writes next to the HTTP code.
+    /// The status name Walrus writes next to the HTTP code. Walrus's clients accept only
+    /// the pairs of its own table (walrus-storage-node-client, `api/errors.rs`), so every
+    /// status in that table gets exactly its name there; the few statuses the table has
+    /// no row for (402, 405, 409, 413, 422, 502) get the nearest AIP-193 name.
     fn status_name(&self) -> &'static str {
         match self.status {
             StatusCode::BAD_REQUEST => "INVALID_ARGUMENT",
             StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
             StatusCode::FORBIDDEN => "PERMISSION_DENIED",
             StatusCode::NOT_FOUND => "NOT_FOUND",
-            StatusCode::METHOD_NOT_ALLOWED => "UNIMPLEMENTED",
-            StatusCode::CONFLICT => "ALREADY_EXISTS",
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::RANGE_NOT_SATISFIABLE => "OUT_OF_RANGE",
-            StatusCode::PAYMENT_REQUIRED => "FAILED_PRECONDITION",
+            StatusCode::RANGE_NOT_SATISFIABLE => "RANGE_NOT_SATISFIABLE",
+            StatusCode::TOO_MANY_REQUESTS => "RESOURCE_EXHAUSTED",
+            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS => "UNAVAILABLE_FOR_LEGAL_REASONS",
             StatusCode::SERVICE_UNAVAILABLE => "UNAVAILABLE",
             StatusCode::GATEWAY_TIMEOUT => "DEADLINE_EXCEEDED",
+            StatusCode::PAYMENT_REQUIRED | StatusCode::UNPROCESSABLE_ENTITY => {
+                "FAILED_PRECONDITION"
+            }
+            StatusCode::METHOD_NOT_ALLOWED => "UNIMPLEMENTED",
+            StatusCode::CONFLICT => "ALREADY_EXISTS",
+            StatusCode::PAYLOAD_TOO_LARGE => "OUT_OF_RANGE",
             _ => "INTERNAL",
         }
     }
@@ -78,7 +87,12 @@ impl IntoResponse for WalrusError {
             "code": self.status.as_u16(),
             "status": self.status_name(),
             "message": self.message,
-            "details": [{"@type": "ErrorInfo", "reason": self.reason, "domain": DOMAIN}],
+            "details": [{
+                "@type": "ErrorInfo",
+                "reason": self.reason,
+                "domain": DOMAIN,
+                "metadata": {},
+            }],
         }});
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
