@@ -332,6 +332,8 @@ async fn bad_input(
         "?epochs=54",
         "?epochs=two",
         "?send_object_to=0x12",
+        "?epochs=1&epochs=50",
+        "?share=true",
     ] {
         let refused = http
             .put(format!("{url}/v1/blobs{query}"))
@@ -375,7 +377,9 @@ async fn bad_input(
             StatusCode::BAD_REQUEST,
         ),
         (
-            format!("/v1/blobs/{blob_id}?strict_consistency_check=true&skip_consistency_check=true"),
+            format!(
+                "/v1/blobs/{blob_id}?strict_consistency_check=true&skip_consistency_check=true"
+            ),
             StatusCode::BAD_REQUEST,
         ),
         (
@@ -723,7 +727,9 @@ async fn quilts(
         ("_metadata", metadata),
     ]);
     let stored: Value = http
-        .put(format!("{url}/v1/quilts?epochs=2"))
+        .put(format!(
+            "{url}/v1/quilts?epochs=2&quilt_version=v1&encoding_type=RS2"
+        ))
         .header("content-type", &content_type)
         .body(body)
         .send()
@@ -733,8 +739,7 @@ async fn quilts(
         .await
         .unwrap();
     let stored: walrus::QuiltStoreResult = walrus::parse(&stored);
-    let walrus::BlobStoreResult::NewlyCreated { blob_object, .. } = stored.blob_store_result
-    else {
+    let walrus::BlobStoreResult::NewlyCreated { blob_object, .. } = stored.blob_store_result else {
         panic!("the quilt was not newly created: {stored:?}");
     };
     let quilt_id = blob_object.blob_id;

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
@@ -21,6 +21,7 @@ use wal::encoding::{BlobMetadata, Consistency};
 use wal::wire::ids::BlobId;
 
 use crate::cache::{read_cached, CACHED_RANGE_BYTES_MAX};
+use crate::query::Params;
 use crate::range::{self, Asked};
 use crate::walrus::WalrusError;
 use crate::Gateway;
@@ -188,7 +189,7 @@ pub(crate) fn response(status: StatusCode, served: &Served, length: u64, body: B
 pub async fn head_blob(
     State(gateway): State<Arc<Gateway>>,
     Path(blob_id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
 ) -> Result<Response, WalrusError> {
     consistency_of(&query)?;
     let served = served(&gateway, &blob_id).await?;
@@ -199,7 +200,7 @@ pub async fn head_blob(
 pub async fn head_by_object_id(
     State(gateway): State<Arc<Gateway>>,
     Path(object_id): Path<String>,
-    query: Query<HashMap<String, String>>,
+    query: Params,
 ) -> Result<Response, WalrusError> {
     let blob_id = blob_of_object(&gateway, &object_id).await?;
     head_blob(State(gateway), Path(blob_id), query).await
@@ -208,7 +209,7 @@ pub async fn head_by_object_id(
 pub async fn get_blob(
     State(gateway): State<Arc<Gateway>>,
     Path(blob_id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
 ) -> Result<Response, WalrusError> {
     let consistency = consistency_of(&query)?;
@@ -277,7 +278,7 @@ async fn body_of(
 pub async fn get_byte_range(
     State(gateway): State<Arc<Gateway>>,
     Path(blob_id): Path<String>,
-    Query(mut query): Query<HashMap<String, String>>,
+    Params(mut query): Params,
 ) -> Result<Response, WalrusError> {
     let mut take = |name: &str| -> Result<u64, WalrusError> {
         let text = query.remove(name).ok_or_else(|| {
@@ -294,7 +295,9 @@ pub async fn get_byte_range(
     let consistency = consistency_of(&query)?;
     let served = served(&gateway, &blob_id).await?;
     let size = served.metadata.size;
-    let end = start.checked_add(length).filter(|&end| length > 0 && end <= size);
+    let end = start
+        .checked_add(length)
+        .filter(|&end| length > 0 && end <= size);
     let Some(end) = end else {
         return Err(WalrusError::invalid(
             "INVALID_BYTE_RANGE",
@@ -311,7 +314,7 @@ pub async fn get_byte_range(
 pub async fn get_by_object_id(
     State(gateway): State<Arc<Gateway>>,
     Path(object_id): Path<String>,
-    query: Query<HashMap<String, String>>,
+    query: Params,
     headers: HeaderMap,
 ) -> Result<Response, WalrusError> {
     let blob_id = blob_of_object(&gateway, &object_id).await?;

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use futures_util::StreamExt;
@@ -26,7 +26,7 @@ use wal::client::LedgerClient;
 use wal::encoding::BlobMetadata;
 use wal::money::Wal;
 
-use crate::query::{store_query, StoreQuery};
+use crate::query::{store_query, Params, StoreQuery};
 use crate::walrus::WalrusError;
 use crate::Gateway;
 
@@ -116,7 +116,7 @@ async fn spool(
 
 pub async fn put_blob(
     State(gateway): State<Arc<Gateway>>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, WalrusError> {

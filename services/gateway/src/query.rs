@@ -1,11 +1,40 @@
-//! The query of an upload (`PUT /v1/blobs`, `PUT /v1/quilts`): Walrus's parameters,
+//! Query strings: every route's parameters, each named at most once ([`Params`]), and
+//! the query of an upload (`PUT /v1/blobs`, `PUT /v1/quilts`): Walrus's parameters,
 //! checked; unknown ones are refused.
 
 use std::collections::HashMap;
 
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+
 use wal::wire::Address;
 
 use crate::walrus::WalrusError;
+
+/// A request's query parameters by name. A malformed query string or a parameter given
+/// twice (`?epochs=1&epochs=50`: which one would count?) is refused in Walrus's
+/// envelope, as Walrus's own strict query parsing refuses it.
+pub(crate) struct Params(pub(crate) HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = WalrusError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Params, WalrusError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|e| WalrusError::invalid("INVALID_QUERY", format!("the query string: {e}")))?;
+        let mut params = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if params.contains_key(&name) {
+                return Err(WalrusError::invalid(
+                    "INVALID_QUERY",
+                    format!("query parameter {name:?} is given more than once"),
+                ));
+            }
+            params.insert(name, value);
+        }
+        Ok(Params(params))
+    }
+}
 
 /// What a `PUT /v1/blobs` asks, checked.
 #[derive(Debug)]
@@ -31,8 +60,39 @@ fn flag(name: &str, value: &str) -> Result<bool, WalrusError> {
     }
 }
 
+/// A Walrus parameter with the one value that means what we do anyway, or refused.
+fn accepted_only(name: &str, value: &str) -> Result<(), WalrusError> {
+    let (accepted, why): (&[&str], &str) = match name {
+        "encoding_type" => (&["RS2"], "RS2 is the one encoding (Reed-Solomon)"),
+        "quilt_version" => (&["v1", "V1", "1"], "v1 is the one quilt layout"),
+        "share" => (&["false"], "shared blob objects are not supported here"),
+        other => {
+            return Err(WalrusError::invalid(
+                "INVALID_QUERY",
+                format!(
+                    "unknown query parameter {other:?}; uploads take epochs, deletable, \
+                     permanent, force, send_object_to, encoding_type, quilt_version, \
+                     reuse_resources and share"
+                ),
+            ))
+        }
+    };
+    if accepted.contains(&value) {
+        return Ok(());
+    }
+    Err(WalrusError::invalid(
+        "INVALID_QUERY",
+        format!("{name}={value:?} is not accepted: {why}"),
+    ))
+}
+
 /// Walrus's query parameters: `epochs` (default 1), `deletable` (the default since
-/// Walrus 1.33) or `permanent`, `force`, `send_object_to`. Unknown ones are refused.
+/// Walrus 1.33) or `permanent`, `force`, `send_object_to`, and the ones whose only
+/// accepted values change nothing here: `encoding_type=RS2` (Walrus's one encoding; the
+/// Reed-Solomon field is chosen by the shard count, as for walctl), `quilt_version=v1`
+/// (our one quilt layout), `reuse_resources` (a paid, uncertified contract is always
+/// reused, so a retry never pays twice) and `share=false` (shared blob objects do not
+/// exist here). Unknown parameters and other values are refused.
 pub(crate) fn store_query(
     query: &HashMap<String, String>,
     epochs_max: u32,
@@ -63,15 +123,10 @@ pub(crate) fn store_query(
                     WalrusError::invalid("INVALID_ADDRESS", format!("send_object_to: {e}"))
                 })?)
             }
-            other => {
-                return Err(WalrusError::invalid(
-                    "INVALID_QUERY",
-                    format!(
-                        "unknown query parameter {other:?}; PUT /v1/blobs takes epochs, deletable, \
-                         permanent, force and send_object_to"
-                    ),
-                ))
+            "reuse_resources" => {
+                flag(name, value)?;
             }
+            other => accepted_only(other, value)?,
         }
     }
     if deletable == Some(true) && permanent == Some(true) {
@@ -106,6 +161,14 @@ mod tests {
         let q = store_query(&query(&[("epochs", "5"), ("permanent", "true")]), 53).unwrap();
         assert_eq!((q.epochs, q.deletable), (5, false));
         assert!(store_query(&query(&[("deletable", "true"), ("permanent", "true")]), 53).is_err());
+        let walrus_defaults = [
+            ("encoding_type", "RS2"),
+            ("quilt_version", "V1"),
+            ("reuse_resources", "false"),
+            ("share", "false"),
+        ];
+        let q = store_query(&query(&walrus_defaults), 53).unwrap();
+        assert_eq!((q.epochs, q.deletable, q.force), (1, true, false));
         for bad in [
             ("epochs", "0"),
             ("epochs", "54"),
@@ -113,6 +176,10 @@ mod tests {
             ("force", "yes"),
             ("send_object_to", "0x12"),
             ("shards", "1"),
+            ("encoding_type", "RedStuff"),
+            ("quilt_version", "v2"),
+            ("share", "true"),
+            ("reuse_resources", "maybe"),
         ] {
             let error = store_query(&query(&[bad]), 53).unwrap_err();
             assert_eq!(error.status, axum::http::StatusCode::BAD_REQUEST, "{bad:?}");

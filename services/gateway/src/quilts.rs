@@ -4,13 +4,13 @@
 //! `GET /v1/blobs/by-quilt-patch-id/{id}`, `GET /v1/blobs/by-quilt-id/{quilt}/{identifier}`
 //! and `GET /v1/quilts/{quilt}/patches`. Every read is a range read of the quilt's blob.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -22,6 +22,7 @@ use wal::encoding::Consistency;
 use crate::aggregator::{response, served, stream, Served};
 use crate::cache::{read_cached, CACHED_RANGE_BYTES_MAX};
 use crate::publisher::{admit, store_file, too_large, upload_permit, Spool};
+use crate::query::Params;
 use crate::walrus::WalrusError;
 use crate::Gateway;
 
@@ -86,7 +87,7 @@ async fn spool_quilt(
 
 pub async fn put_quilt(
     State(gateway): State<Arc<Gateway>>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
     parts: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, WalrusError> {
