@@ -120,14 +120,35 @@ impl Error {
     }
 }
 
+/// Whether a database error means the database is unreachable, starting, stopping or
+/// out of connections, not that the request was wrong: a broken connection (I/O, TLS,
+/// protocol, a crashed pool worker, a pool timed out or closed) or a server SQLSTATE
+/// of class 08 (connection exception), 57P (operator intervention: `admin_shutdown`
+/// when it restarts, `crash_shutdown`, `cannot_connect_now` while it starts) or 53300
+/// (too many connections).
+pub fn database_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Error::Unavailable("the database is busy or unreachable; retry shortly".into())
-            }
-            other => Error::Internal(format!("database: {other}")),
+        if database_unavailable(&err) {
+            return Error::Unavailable(
+                "the database is unreachable or restarting; retry shortly".into(),
+            );
         }
+        Error::Internal(format!("database: {err}"))
     }
 }
 
@@ -160,6 +181,11 @@ impl IntoResponse for Error {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }

@@ -157,6 +157,10 @@ async fn bad_bodies_and_addresses_are_rejected_cleanly(db: PgPool) {
             "long memo",
             serde_json::to_vec(&json!({"to": to, "amount": "1", "memo": "x".repeat(257)})).unwrap(),
         ),
+        (
+            "NUL in the memo (PostgreSQL cannot store it)",
+            serde_json::to_vec(&json!({"to": to, "amount": "1", "memo": "a\u{0}b"})).unwrap(),
+        ),
     ];
     for (case, body) in cases {
         let (status, problem) = post_raw(&ledger, &sender, "/v1/transfers", &body).await;
@@ -165,6 +169,13 @@ async fn bad_bodies_and_addresses_are_rejected_cleanly(db: PgPool) {
             (400, Some("INVALID_ARGUMENT")),
             "{case}: {problem}"
         );
+    }
+    // A NUL in a path or a query: 400, never the database's 500.
+    for path in ["/v1/accounts/sys:%00", "/v1/storage/contracts?owner=a%00b"] {
+        let answer = reqwest::get(format!("{}{path}", ledger.url)).await.unwrap();
+        assert_eq!(answer.status().as_u16(), 400, "{path}");
+        let problem: Value = answer.json().await.unwrap();
+        assert_eq!(problem["code"], "INVALID_ARGUMENT", "{path}: {problem}");
     }
     // Over the body limit: 413 before anything else happens.
     let huge =
@@ -656,4 +667,6 @@ async fn operational_endpoints_answer(db: PgPool) {
         wrong_method.headers()["content-type"],
         "application/problem+json"
     );
+    let problem: Value = wrong_method.json().await.unwrap();
+    assert_eq!(problem["status"], 405, "{problem}");
 }

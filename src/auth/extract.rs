@@ -56,6 +56,13 @@ impl Signed {
         } else {
             &self.body
         };
+        if crate::wire::text::json_has_nul(body) {
+            return Err(Error::InvalidArgument(
+                "the JSON body holds a NUL character (\\u0000), which no text field accepts; \
+                 remove it"
+                    .into(),
+            ));
+        }
         serde_json::from_slice(body)
             .map_err(|e| Error::InvalidArgument(format!("invalid JSON body: {e}")))
     }

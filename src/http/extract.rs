@@ -66,6 +66,16 @@ impl PathParam for String {
     }
 }
 
+/// A NUL (raw or `%00`) in the URL is a 400: no text column can hold it.
+fn refuse_nul(text: &str, part: &str) -> Result<(), Error> {
+    if crate::wire::text::url_has_nul(text) {
+        return Err(Error::InvalidArgument(format!(
+            "the {part} holds a NUL character (%00), which no parameter accepts; remove it"
+        )));
+    }
+    Ok(())
+}
+
 /// The one path parameter of a route, parsed by `T`'s rule.
 pub struct ApiPath<T>(pub T);
 
@@ -73,6 +83,7 @@ impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        refuse_nul(parts.uri.path(), "path")?;
         let Path(text) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|e| Error::InvalidArgument(format!("invalid path: {}", e.body_text())))?;
@@ -87,6 +98,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        refuse_nul(parts.uri.query().unwrap_or_default(), "query")?;
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(query)| ApiQuery(query))

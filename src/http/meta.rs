@@ -23,14 +23,21 @@ pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
+/// How long `/ready` waits for the database: a readiness probe gets its answer within
+/// this, whether or not the database is up (the pool itself would wait its whole
+/// acquire timeout for a connection).
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);
+
 /// The database is reachable.
 #[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), super::doc::Unavailable))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Error> {
-    sqlx::query!("SELECT 1 AS one")
-        .fetch_one(&state.pool)
-        .await
-        .map_err(|_| Error::Unavailable("the database is not reachable".into()))?;
-    Ok(Json(Health { status: "ready" }))
+    let probe = sqlx::query!("SELECT 1 AS one").fetch_one(&state.pool);
+    match tokio::time::timeout(READY_TIMEOUT, probe).await {
+        Ok(Ok(_)) => Ok(Json(Health { status: "ready" })),
+        Ok(Err(_)) | Err(_) => Err(Error::Unavailable(
+            "the database is not reachable; retry shortly".into(),
+        )),
+    }
 }
 
 /// Prometheus text: requests by route and status, latencies, journal entries, DB pool.

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod network;
 pub mod nodes;
 pub mod problem;
+pub mod text;
 
 pub use address::{Address, AddressError};
 pub use audits::{AuditResult, EpochAudits, Loss, NodeTally, Outcome};
