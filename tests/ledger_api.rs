@@ -177,6 +177,18 @@ async fn bad_bodies_and_addresses_are_rejected_cleanly(db: PgPool) {
         let problem: Value = answer.json().await.unwrap();
         assert_eq!(problem["code"], "INVALID_ARGUMENT", "{path}: {problem}");
     }
+    // A negative epoch: the same 400 from a path and from each query that takes one.
+    for path in [
+        "/v1/epochs/-1",
+        "/v1/audits?epoch=-1",
+        "/v1/params?epoch=-1",
+    ] {
+        let answer = reqwest::get(format!("{}{path}", ledger.url)).await.unwrap();
+        assert_eq!(answer.status().as_u16(), 400, "{path}");
+        let problem: Value = answer.json().await.unwrap();
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("not an epoch number"), "{path}: {problem}");
+    }
     // Over the body limit: 413 before anything else happens.
     let huge =
         serde_json::to_vec(&json!({"to": to, "amount": "1", "memo": "x".repeat(300_000)})).unwrap();

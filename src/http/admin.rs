@@ -18,7 +18,8 @@ use crate::error::Error;
 pub struct AdvanceRequest {
     /// The epoch to end; if given and it is no longer current, nothing happens (409).
     /// Without it, the epoch current when the request arrives is ended.
-    pub epoch: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub epoch: Option<super::extract::EpochNumber>,
 }
 
 /// Ends the current epoch now. Exactly once: a second request for the same epoch
@@ -31,11 +32,6 @@ pub async fn advance_epoch(
     State(state): State<AppState>,
     request: SignedJson<AdvanceRequest>,
 ) -> Result<Response, Error> {
-    if request.body.epoch.is_some_and(|e| e < 0) {
-        return Err(Error::InvalidArgument(
-            "epoch must be an epoch number (0, 1, ...)".into(),
-        ));
-    }
     let admin = request.signer();
     require(Role::Admin, state.config.admin_address, admin)?;
     let settings = ChangeSettings {
@@ -47,7 +43,7 @@ pub async fn advance_epoch(
     let response = request
         .write(&state.pool, StatusCode::OK, async |conn| {
             let from = match request.body.epoch {
-                Some(epoch) => epoch,
+                Some(epoch) => epoch.0,
                 None => crate::ledger::epochs::current_epoch(conn).await?.epoch,
             };
             let view = match change::advance_in(conn, from, settings, Some(admin)).await? {

@@ -42,8 +42,8 @@ pub async fn report(State(state): State<AppState>, signed: Signed) -> Result<Res
 #[serde(deny_unknown_fields)]
 pub struct AuditsQuery {
     /// Default: the current epoch.
-    #[param(minimum = 0, nullable = false)]
-    pub epoch: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 0, nullable = false)]
+    pub epoch: Option<super::extract::EpochNumber>,
 }
 
 /// One node's challenge results recorded in the epoch.
@@ -75,14 +75,9 @@ pub async fn tallies(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AuditsQuery>,
 ) -> Result<Json<EpochAudits>, Error> {
-    if query.epoch.is_some_and(|epoch| epoch < 0) {
-        return Err(Error::InvalidArgument(
-            "epoch must be an epoch number (0, 1, ...)".into(),
-        ));
-    }
     let mut conn = state.pool.acquire().await?;
     let epoch = match query.epoch {
-        Some(epoch) => epoch,
+        Some(epoch) => epoch.0,
         None => current_epoch(&mut conn).await?.epoch,
     };
     let mut nodes: Vec<NodeTally> = record::tallies(&mut conn, epoch)

@@ -43,19 +43,30 @@ impl PathParam for BlobId {
     }
 }
 
-/// An epoch number: 0 (genesis), 1, ...
-#[derive(Clone, Copy, Debug)]
+/// An epoch number: 0 (genesis), 1, ... The one rule for every epoch a request names,
+/// in a path (`/v1/epochs/{epoch}`), a query (`?epoch=`) or a JSON body: a negative
+/// number is a 400 wherever it comes.
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(try_from = "i64")]
 pub struct EpochNumber(pub i64);
+
+impl TryFrom<i64> for EpochNumber {
+    type Error = String;
+
+    fn try_from(epoch: i64) -> Result<EpochNumber, String> {
+        if epoch < 0 {
+            return Err(format!("epoch {epoch} is not an epoch number (0, 1, ...)"));
+        }
+        Ok(EpochNumber(epoch))
+    }
+}
 
 impl PathParam for EpochNumber {
     fn from_path(text: &str) -> Result<Self, Error> {
         text.parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(EpochNumber)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!("epoch {text:?} is not an epoch number (0, 1, ...)"))
-            })
+            .map_err(|_| format!("epoch {text:?} is not an epoch number (0, 1, ...)"))
+            .and_then(EpochNumber::try_from)
+            .map_err(Error::InvalidArgument)
     }
 }
 

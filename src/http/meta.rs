@@ -86,8 +86,8 @@ pub async fn network(State(state): State<AppState>) -> Result<Json<Network>, Err
 #[serde(deny_unknown_fields)]
 pub struct ParamsQuery {
     /// The epoch whose parameters to show (0 ..= the current one; default: the current one).
-    #[param(minimum = 0, nullable = false)]
-    pub epoch: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 0, nullable = false)]
+    pub epoch: Option<super::extract::EpochNumber>,
 }
 
 /// The governable parameters in force (in the current epoch, or in `?epoch=`), each
@@ -101,12 +101,7 @@ pub async fn params(
 ) -> Result<Json<crate::params::ParamsInForce>, Error> {
     let mut conn = state.pool.acquire().await?;
     let current = crate::ledger::epochs::current_epoch(&mut conn).await?.epoch;
-    let epoch = query.epoch.unwrap_or(current);
-    if epoch < 0 {
-        return Err(Error::InvalidArgument(format!(
-            "epoch {epoch} is not an epoch number (0, 1, ...)"
-        )));
-    }
+    let epoch = query.epoch.map_or(current, |epoch| epoch.0);
     if epoch > current {
         return Err(Error::NotFound(format!(
             "epoch {epoch} has not started (the current epoch is {current}), so no \
