@@ -169,23 +169,28 @@ impl IntoResponse for Error {
         if let Error::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
-        let problem = self.to_problem();
-        let status = self.status();
-        #[expect(
-            clippy::expect_used,
-            reason = "a Problem is strings and a u16; serialising it to a Vec cannot fail"
-        )]
-        let body = serde_json::to_vec(&problem).expect("problem serialises");
-        let mut response = (status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        problem_response(&self.to_problem())
     }
+}
+
+/// A problem document as the response: its own `status`, `application/problem+json`,
+/// and `Retry-After` on a 503.
+pub fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    #[expect(
+        clippy::expect_used,
+        reason = "a Problem is strings and a u16; serialising it to a Vec cannot fail"
+    )]
+    let body = serde_json::to_vec(problem).expect("problem serialises");
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }

@@ -206,24 +206,16 @@ async fn not_found(method: Method, uri: Uri) -> Error {
     Error::NotFound(format!("no endpoint {method} {}", uri.path()))
 }
 
-/// 405 with the body's `status` 405 too (the code stays `INVALID_ARGUMENT`, API.md's
-/// list having no other for a wrong method).
+/// 405, the body's `status` 405 too (the code stays `INVALID_ARGUMENT`, API.md's list
+/// having no other for a wrong method).
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    let error = Error::InvalidArgument(format!(
+    let mut problem = Error::InvalidArgument(format!(
         "{} does not accept {method}; see /openapi.json",
         uri.path()
-    ));
-    let mut problem = error.to_problem();
+    ))
+    .to_problem();
     problem.status = StatusCode::METHOD_NOT_ALLOWED.as_u16();
-    let mut response = error.into_response();
-    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    if let Ok(body) = serde_json::to_vec(&problem) {
-        *response.body_mut() = axum::body::Body::from(body);
-        response
-            .headers_mut()
-            .remove(axum::http::header::CONTENT_LENGTH);
-    }
-    response
+    crate::error::problem_response(&problem)
 }
 
 /// The body of requests that take no arguments: `{}` (or empty); any field is a 400.

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use wal::client::download::{read_range, ReadFrom};
 use wal::encoding::{BlobMetadata, Consistency};
 
-use crate::aggregator::endpoints;
+use crate::streaming::endpoints;
 use crate::walrus::WalrusError;
 use crate::Gateway;
 

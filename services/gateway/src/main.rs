@@ -23,6 +23,7 @@ mod publisher;
 mod query;
 mod quilts;
 mod range;
+mod streaming;
 mod walrus;
 
 use std::sync::Arc;

@@ -19,10 +19,11 @@ use serde_json::{json, Value};
 use wal::encoding::quilt::{self, Patch, PatchId, QuiltError, QuiltWriter};
 use wal::encoding::Consistency;
 
-use crate::aggregator::{response, served, stream, Served};
+use crate::aggregator::{response, served, Served};
 use crate::cache::{read_cached, CACHED_RANGE_BYTES_MAX};
 use crate::publisher::{admit, store_file, too_large, upload_permit, Spool};
 use crate::query::Params;
+use crate::streaming::stream;
 use crate::walrus::WalrusError;
 use crate::Gateway;
 
