@@ -53,6 +53,8 @@ pub struct Config {
     pub idempotency_retention_secs: u64,
     /// Longest a query may run or a transaction idle, seconds (`WAL_REQUEST_TIMEOUT_SECS`, 30).
     pub request_timeout_secs: u64,
+    /// The HTTP server's timeouts and caps (`WAL_HTTP_*`, see `http_server::Limits`).
+    pub http_limits: crate::http_server::Limits,
 }
 
 /// A configuration variable whose value cannot be parsed or is out of bounds.
@@ -175,6 +177,22 @@ impl Config {
             body_limit_bytes: var(lookup, "WAL_BODY_LIMIT_BYTES")?,
             idempotency_retention_secs: var(lookup, "WAL_IDEMPOTENCY_RETENTION_SECS")?,
             request_timeout_secs: var(lookup, "WAL_REQUEST_TIMEOUT_SECS")?,
+            http_limits: crate::http_server::Limits::from_lookup(lookup).map_err(|e| match e {
+                crate::env::EnvError::Invalid {
+                    name,
+                    value,
+                    reason,
+                } => ConfigError {
+                    var: name,
+                    value,
+                    reason,
+                },
+                crate::env::EnvError::Missing { name, what } => ConfigError {
+                    var: name,
+                    value: String::new(),
+                    reason: format!("set it to {what}"),
+                },
+            })?,
         };
         config.validate()?;
         Ok(config)

@@ -12,6 +12,8 @@
 //!                            services' exit code and stop signal
 //!   wire                     the types on the wire: ids, problem details, blobs,
 //!                            audit results, challenges and confirmations
+//!   http_server              the services' HTTP/1.1 server: timeouts, connection and
+//!                            in-flight caps, one error envelope (feature `http-server`)
 //!   signing                  RFC 9421 request signatures (sign and verify)
 //!   client                   the ledger client, the sliver read and repair path
 //! the ledger server (feature `server`, on by default):
@@ -39,6 +41,9 @@ pub mod client;
 pub mod encoding;
 /// Typed reading of environment variables (the services' configs).
 pub mod env;
+/// The HTTP/1.1 server every service runs, with its limits.
+#[cfg(feature = "http-server")]
+pub mod http_server;
 /// Logging set-up shared by every binary.
 pub mod logging;
 /// Exact WAL amounts, rates, prices and splits that never lose a FROST.

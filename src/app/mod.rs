@@ -100,6 +100,10 @@ pub async fn prepare(pool: &PgPool, config: &Config) -> anyhow::Result<NetworkIn
     Ok(network)
 }
 
+/// How often the audit's checkpoint takes in the entries posted since: the audit
+/// verifies what came after it, so this bounds the work of one audit.
+const AUDIT_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
 /// Periodic clean-up of expired nonces and idempotency keys.
 pub fn spawn_maintenance(pool: PgPool, idempotency_retention_secs: u64) {
     tokio::spawn(async move {
@@ -113,15 +117,22 @@ pub fn spawn_maintenance(pool: PgPool, idempotency_retention_secs: u64) {
     });
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// Serves within the configured HTTP limits until `shutdown` resolves, then drains
+/// in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = state.config.http_limits.clone();
+    crate::http_server::serve(
+        listener,
+        router(state),
+        limits,
+        crate::http_server::problem_json,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 
@@ -173,6 +184,7 @@ impl Application {
         let Application { listener, state } = self;
         let pool = state.pool.clone();
         spawn_maintenance(pool.clone(), state.config.idempotency_retention_secs);
+        crate::ledger::audit::checkpoint::spawn(pool.clone(), AUDIT_CHECKPOINT_EVERY);
         if state.config.epoch_clock {
             crate::epoch::clock::spawn(
                 pool.clone(),

@@ -114,7 +114,15 @@ where
         }
         let body = axum::body::to_bytes(body, settings.body_limit_bytes)
             .await
-            .map_err(|_| too_large())?;
+            .map_err(|e| {
+                let cause = e.into_inner();
+                if cause.is::<http_body_util::LengthLimitError>() {
+                    too_large()
+                } else {
+                    // The client stopped sending (the server's idle timeout) or left.
+                    Error::InvalidArgument(format!("the request body could not be read: {cause}"))
+                }
+            })?;
 
         let now_unix_secs = chrono::Utc::now().timestamp();
         let request_parts = RequestParts {

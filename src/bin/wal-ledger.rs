@@ -24,6 +24,17 @@ enum Command {
     Migrate,
     /// Mint the supply to WAL_TREASURY_ADDRESS; refused if genesis already ran.
     Genesis,
+    /// Check the ledger's invariants and print the report as JSON; exit code 1 if one
+    /// fails. The journal is checked from the audit checkpoint on, unless `--full`.
+    Audit {
+        /// Read the whole journal and check the checkpoint against it (slow: the
+        /// cost grows with the journal).
+        #[arg(long)]
+        full: bool,
+        /// Take in the entries posted since the checkpoint first.
+        #[arg(long)]
+        advance: bool,
+    },
 }
 
 #[tokio::main]
@@ -37,6 +48,21 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             app::MIGRATOR.run(&pool).await?;
             println!("migrations applied");
+        }
+        Command::Audit { full, advance } => {
+            app::MIGRATOR.run(&pool).await?;
+            if advance {
+                wal::ledger::audit::checkpoint::advance(&pool).await?;
+            }
+            let report = if full {
+                wal::ledger::audit::run_full(&pool).await?
+            } else {
+                wal::ledger::audit::run(&pool).await?
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.ok {
+                anyhow::bail!("the audit failed: an invariant does not hold (see the report)");
+            }
         }
         Command::Genesis => {
             app::MIGRATOR.run(&pool).await?;

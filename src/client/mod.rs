@@ -20,6 +20,11 @@ use crate::signing::{sign_request, SignatureParams};
 use crate::wire::Address;
 use crate::wire::Problem;
 
+/// How long our clients keep an idle connection for reuse: under the servers' 10 s
+/// header-read timeout (which also ends idle keep-alive connections), so a client
+/// never sends a request on a connection the server is closing at that moment.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Attempts of a signed POST when the ledger times out, is unreachable or answers 503.
 pub const SEND_ATTEMPTS: u32 = 4;
 
@@ -89,6 +94,7 @@ impl LedgerClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .pool_max_idle_per_host(64)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .expect("the TLS backend initialises");
         LedgerClient {

@@ -32,7 +32,10 @@ const SOCKET_BUFFERS_MAX: u64 = 16 << 20;
 /// minutes with no byte of answer; `upload` gives up on a node silent for its stall
 /// timeout itself (a client read timeout would fire during a long body).
 pub fn http_client(stall: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder().connect_timeout(stall).build()
+    reqwest::Client::builder()
+        .pool_idle_timeout(super::POOL_IDLE_TIMEOUT)
+        .connect_timeout(stall)
+        .build()
 }
 
 /// Why a file could not be encoded.

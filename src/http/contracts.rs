@@ -272,6 +272,7 @@ pub async fn blob(
     };
     let stall = std::time::Duration::from_secs(AGGREGATOR_STALL_SECS);
     let http = reqwest::Client::builder()
+        .pool_idle_timeout(crate::client::POOL_IDLE_TIMEOUT)
         .connect_timeout(stall)
         .read_timeout(stall)
         .build()

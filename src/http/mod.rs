@@ -54,6 +54,8 @@ pub struct AppState {
     pub auth: AuthSettings,
     /// The Prometheus recorder's handle, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
+    /// The last audit report, served again for a second (`GET /v1/audit`).
+    pub audit_cache: audit::Cache,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             network: Arc::new(network),
             auth,
             metrics: prometheus(),
+            audit_cache: audit::Cache::default(),
         }
     }
 }

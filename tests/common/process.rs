@@ -96,6 +96,16 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 /// Starts a `wal-storage-node` on port 0 with its key file and data directory; it drops
 /// expired slivers every second.
 pub fn start_node(ledger_url: &str, key_file: &Path, data_dir: &Path) -> Process {
+    start_node_with_env(ledger_url, key_file, data_dir, &[])
+}
+
+/// `start_node` with more of its variables set (limits).
+pub fn start_node_with_env(
+    ledger_url: &str,
+    key_file: &Path,
+    data_dir: &Path,
+    env: &[(&str, &str)],
+) -> Process {
     let mut command = Command::new(workspace_binary("wal-storage-node"));
     command
         .env("WAL_NODE_KEY_FILE", key_file)
@@ -103,7 +113,8 @@ pub fn start_node(ledger_url: &str, key_file: &Path, data_dir: &Path) -> Process
         .env("WAL_NODE_LISTEN_ADDR", "127.0.0.1:0")
         .env("WAL_NODE_EXPIRY_INTERVAL_SECS", "1")
         .env("WAL_LEDGER_URL", ledger_url)
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied());
     spawn_listening(command, "wal-storage-node (scripts/test.sh builds it)")
 }
 

@@ -36,9 +36,11 @@ impl Checker {
         Ok(Checker {
             ledger,
             http: reqwest::Client::builder()
+                .pool_idle_timeout(wal::client::POOL_IDLE_TIMEOUT)
                 .timeout(Duration::from_secs(120))
                 .build()?,
             transfer_http: reqwest::Client::builder()
+                .pool_idle_timeout(wal::client::POOL_IDLE_TIMEOUT)
                 .connect_timeout(Duration::from_secs(30))
                 .build()?,
             reporter,

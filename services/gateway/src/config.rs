@@ -32,6 +32,8 @@ pub struct Config {
     /// `WAL_GATEWAY_CACHE_BYTES` (256 MiB; 0 keeps nothing): decoded stripes kept for
     /// small reads.
     pub cache_bytes: u64,
+    /// `WAL_HTTP_*`: the HTTP server's timeouts and caps (`wal::http_server::Limits`).
+    pub http_limits: wal::http_server::Limits,
 }
 
 fn at_least_one<T: PartialOrd + From<u8> + ToString>(
@@ -80,6 +82,7 @@ impl Config {
                 "WAL_GATEWAY_SPOOL_DIR",
                 &std::env::temp_dir().to_string_lossy(),
             )),
+            http_limits: wal::http_server::Limits::from_env()?,
         })
     }
 }

@@ -105,10 +105,16 @@ async fn run() -> Result<(), StartError> {
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, publisher = gateway.publisher.is_some(), "gateway serving");
-    axum::serve(listener, router(gateway))
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(StartError::Serve)?;
+    let limits = gateway.config.http_limits.clone();
+    wal::http_server::serve(
+        listener,
+        router(gateway),
+        limits,
+        walrus::server_refusal,
+        stop,
+    )
+    .await
+    .map_err(StartError::Serve)?;
     Ok(())
 }
 

@@ -83,7 +83,36 @@ impl std::fmt::Display for WalrusError {
 
 impl IntoResponse for WalrusError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {
+        let mut response = (self.status, axum::Json(self.envelope())).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// The HTTP server's refusals (its caps, hyper's parse errors, axum's rejections) in
+/// Walrus's envelope, the API code as the `ErrorInfo` reason.
+pub fn server_refusal(
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+) -> wal::http_server::Refusal {
+    wal::http_server::Refusal {
+        content_type: "application/json",
+        body: WalrusError::with_status(status, code, detail)
+            .envelope()
+            .to_string()
+            .into_bytes(),
+    }
+}
+
+impl WalrusError {
+    /// The body: Walrus's `{"error": {code, status, message, details}}`.
+    fn envelope(&self) -> serde_json::Value {
+        json!({"error": {
             "code": self.status.as_u16(),
             "status": self.status_name(),
             "message": self.message,
@@ -93,14 +122,7 @@ impl IntoResponse for WalrusError {
                 "domain": DOMAIN,
                 "metadata": {},
             }],
-        }});
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        }})
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Config {
     pub concurrency_max: usize,
     /// `WAL_NODE_EXPIRY_INTERVAL_SECS` (30, at least 1).
     pub expiry_interval: Duration,
+    /// `WAL_HTTP_*`: the HTTP server's timeouts and caps (`wal::http_server::Limits`).
+    pub http_limits: wal::http_server::Limits,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
             ledger_url: text("WAL_LEDGER_URL", "http://127.0.0.1:8080"),
             concurrency_max: parsed("WAL_NODE_CONCURRENCY_MAX", 64)?,
             expiry_interval: Duration::from_secs(expiry_secs),
+            http_limits: wal::http_server::Limits::from_env()?,
         })
     }
 }

@@ -73,10 +73,15 @@ async fn run() -> Result<(), StartError> {
     println!("listening on http://{addr}");
     tracing::info!(%addr, "storage node serving");
     let app = routes::router(node, config.concurrency_max);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(StartError::Serve)?;
+    wal::http_server::serve(
+        listener,
+        app,
+        config.http_limits.clone(),
+        wal::http_server::problem_json,
+        stop,
+    )
+    .await
+    .map_err(StartError::Serve)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -232,6 +232,7 @@ async fn targets(ledger: &LedgerClient) -> Result<(i64, Vec<Target>), StoreError
 /// stalls for `stall`, never on a transfer that is merely long.
 pub fn node_http(stall: Duration) -> Result<reqwest::Client, StoreError> {
     reqwest::Client::builder()
+        .pool_idle_timeout(crate::client::POOL_IDLE_TIMEOUT)
         .connect_timeout(stall)
         .read_timeout(stall)
         .build()
