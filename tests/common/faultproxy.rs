@@ -106,6 +106,10 @@ struct Link {
     cut: watch::Receiver<bool>,
     /// Per direction (0: to upstream, 1: back): when the link is next free to send.
     free_at: [Mutex<Instant>; 2],
+    /// The drop probability now (f64 bits): a test may change it while connections run.
+    drop_probability: AtomicU64,
+    /// Bumped to reset every open connection at once (a link flap).
+    flaps: watch::Sender<u64>,
     connections: AtomicU64,
     dropped: AtomicU64,
 }
@@ -156,10 +160,12 @@ impl FaultProxy {
     pub fn start(route: Route, faults: Faults) -> std::io::Result<FaultProxy> {
         let (cut_tx, cut_rx) = watch::channel(false);
         let link = Arc::new(Link {
-            faults,
+            faults: faults.clone(),
             upstream: route.upstream,
             cut: cut_rx,
             free_at: [Mutex::new(Instant::now()), Mutex::new(Instant::now())],
+            drop_probability: AtomicU64::new(faults.drop_probability.to_bits()),
+            flaps: watch::Sender::new(0),
             connections: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         });
@@ -210,6 +216,19 @@ impl FaultProxy {
     /// Cuts the link off (true) or restores it (false).
     pub fn cut_off(&self, cut: bool) {
         self.cut.send_replace(cut);
+    }
+
+    /// Sets the chance that a new connection is reset mid-stream.
+    pub fn set_drop_probability(&self, probability: f64) {
+        self.link
+            .drop_probability
+            .store(probability.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Resets every connection open now (new ones are not affected): what keeps
+    /// long-lived connections from escaping a changed drop probability.
+    pub fn flap(&self) {
+        self.link.flaps.send_modify(|n| *n += 1);
     }
 
     /// Connections accepted so far.
@@ -273,17 +292,22 @@ async fn relay(mut inbound: TcpStream, link: Arc<Link>) {
     };
     let _ = inbound.set_nodelay(true);
     let _ = outbound.set_nodelay(true);
+    let probability = f64::from_bits(link.drop_probability.load(Ordering::Relaxed));
     let budget = rand::thread_rng()
-        .gen_bool(link.faults.drop_probability.clamp(0.0, 1.0))
+        .gen_bool(probability.clamp(0.0, 1.0))
         .then(|| rand::thread_rng().gen_range(1..=CUT_WITHIN));
     // Bytes both directions may still forward before the cut (u64::MAX: no cut).
     let left = AtomicU64::new(budget.unwrap_or(u64::MAX));
+    let mut flaps = link.flaps.subscribe();
     let ended = {
         let (in_read, in_write) = inbound.split();
         let (out_read, out_write) = outbound.split();
         let up = pipe(in_read, out_write, &link, 0, &left);
         let down = pipe(out_read, in_write, &link, 1, &left);
-        tokio::try_join!(up, down)
+        tokio::select! {
+            ended = async { tokio::try_join!(up, down) } => ended.map(|_| ()),
+            _ = flaps.changed() => Err(Stop::Dropped),
+        }
     };
     if let Err(Stop::Dropped) = ended {
         link.dropped.fetch_add(1, Ordering::Relaxed);
