@@ -10,6 +10,9 @@
 //!
 //! - A 20 MiB file is stored and read back byte for byte through the faults.
 //! - Two epochs of audits slash nobody: every challenge of every honest node passes.
+//! - A storm epoch (every link resets half of its connections mid-stream) slashes
+//!   nobody either: answers cut short are asked again (before the checker's fix they
+//!   counted as missing slivers, and an honest node was slashed).
 //! - One node's link is cut off (its proxy stops forwarding): it is slashed and jailed
 //!   at the epoch's change, and nobody else; its shard moves and the checker repairs it
 //!   on the new holder (the blob is fully redundant again); the blob still reads back.
@@ -98,7 +101,8 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 /// Deletes the namespaces of this run's pid (an earlier, aborted test binary with the
-/// same pid) and of runs whose process is gone; those of live runs stay.
+/// same pid) and of runs whose process is gone, killing what still runs in them (a
+/// SIGKILLed test leaves its children); those of live runs stay.
 fn remove_leftovers() {
     let Ok(output) = Command::new("ip").args(["netns", "list"]).output() else {
         return;
@@ -114,7 +118,22 @@ fn remove_leftovers() {
             continue;
         };
         if pid == me || !Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!("multihost: removing {name}, left by an aborted run");
+            kill_all_in(name);
             let _ = ip(&["netns", "del", name]);
+        }
+    }
+}
+
+/// SIGKILLs every process in the namespace `name`.
+fn kill_all_in(name: &str) {
+    let Ok(output) = Command::new("ip").args(["netns", "pids", name]).output() else {
+        return;
+    };
+    for pid in String::from_utf8_lossy(&output.stdout).split_whitespace() {
+        if let Ok(pid) = pid.parse::<i32>() {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         }
     }
 }
