@@ -3,6 +3,7 @@
 //! that `#[sqlx::test]` made for the test.
 #![allow(dead_code)]
 
+pub mod faultproxy;
 pub mod network;
 pub mod process;
 pub mod storage;

@@ -27,12 +27,12 @@ impl Drop for Process {
 }
 
 /// Spawns `command` and waits (up to 60 s) for it to print `listening on URL`.
-fn spawn_listening(command: Command, what: &str) -> Process {
+pub fn spawn_listening(command: Command, what: &str) -> Process {
     spawn_announcing(command, "listening on ", what)
 }
 
 /// Spawns `command` and waits (up to 60 s) for a stdout line `<prefix>URL`.
-fn spawn_announcing(mut command: Command, prefix: &'static str, what: &str) -> Process {
+pub fn spawn_announcing(mut command: Command, prefix: &'static str, what: &str) -> Process {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -106,6 +106,13 @@ pub fn start_node_with_env(
     data_dir: &Path,
     env: &[(&str, &str)],
 ) -> Process {
+    let mut command = node_command(ledger_url, key_file, data_dir);
+    command.envs(env.iter().copied());
+    spawn_listening(command, "wal-storage-node (scripts/test.sh builds it)")
+}
+
+/// The command `start_node` runs.
+pub fn node_command(ledger_url: &str, key_file: &Path, data_dir: &Path) -> Command {
     let mut command = Command::new(workspace_binary("wal-storage-node"));
     command
         .env("WAL_NODE_KEY_FILE", key_file)
@@ -113,9 +120,8 @@ pub fn start_node_with_env(
         .env("WAL_NODE_LISTEN_ADDR", "127.0.0.1:0")
         .env("WAL_NODE_EXPIRY_INTERVAL_SECS", "1")
         .env("WAL_LEDGER_URL", ledger_url)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied());
-    spawn_listening(command, "wal-storage-node (scripts/test.sh builds it)")
+        .env("RUST_LOG", "warn");
+    command
 }
 
 /// Starts a `wal-gateway` on port 0 reading from `ledger_url`; with `key_file` it
@@ -170,6 +176,15 @@ pub fn json_of(output: &Output) -> Value {
 /// Re-asks come quickly (two, 200 ms apart) so tests need not wait, and the timeout is
 /// generous (10 s) so a busy machine does not fail an honest node.
 pub fn start_checker(ledger_url: &str, key_file: &Path, state_dir: &Path) -> Process {
+    spawn_announcing(
+        checker_command(ledger_url, key_file, state_dir),
+        "checking the ledger at ",
+        "wal-checker (scripts/test.sh builds it)",
+    )
+}
+
+/// The command `start_checker` runs.
+pub fn checker_command(ledger_url: &str, key_file: &Path, state_dir: &Path) -> Command {
     let mut command = Command::new(workspace_binary("wal-checker"));
     command
         .env("WAL_CHECKER_KEY_FILE", key_file)
@@ -179,9 +194,22 @@ pub fn start_checker(ledger_url: &str, key_file: &Path, state_dir: &Path) -> Pro
         .env("WAL_CHECKER_REASKS", "2")
         .env("WAL_CHECKER_REASK_DELAY_MS", "200")
         .env("RUST_LOG", "warn");
-    spawn_announcing(
-        command,
-        "checking the ledger at ",
-        "wal-checker (scripts/test.sh builds it)",
-    )
+    command
+}
+
+/// `command` run inside the network namespace `netns` (`ip netns exec`, which execs
+/// it, so the child's pid is the program's own and the guard kills the program).
+pub fn in_netns(netns: &str, command: &Command) -> Command {
+    let mut wrapped = Command::new("ip");
+    wrapped
+        .args(["netns", "exec", netns])
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    wrapped
 }
