@@ -11,7 +11,8 @@
 //!   again with the same result;
 //! - validations keep their documented bounds (a transfer's amount is positive and at
 //!   most the supply, its memo at most 256 characters; a subsidy's epochs in range; an
-//!   accepted proposal's changes are applied; a node's name is 1..=64 printable
+//!   accepted proposal's changes are applied and the epoch change's reward split runs
+//!   with the resulting parameters, to the FROST; a node's name is 1..=64 printable
 //!   characters; an advance's epoch is not negative).
 
 #![no_main]
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use libfuzzer_sys::fuzz_target;
+use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -34,6 +36,7 @@ use wal::money::rates::parse_usd;
 use wal::money::Wal;
 use wal::params::{Params, DEFINITIONS};
 use wal::pricing::store::Observation;
+use wal::rewards::distribution::{distribute, Member};
 use wal::rewards::subsidy::{self, SubsidyRequest};
 use wal::staking::nodes::{RegisterNode, UpdateNode, NAME_LEN_MAX};
 use wal::staking::stakes::StakeRequest;
@@ -277,6 +280,29 @@ fuzz_target!(|data: &[u8]| {
                     .expect("an accepted change applies alone");
                 assert_eq!(after.text_of(name), one.text_of(name), "{name} not applied");
             }
+            // What a passed proposal's parameters feed: the next epoch change's reward
+            // split must run with them (it panicking would stop every epoch change).
+            let members = [Member {
+                node_id: 1,
+                shards: 10,
+                performance: Decimal::ONE,
+                commission_rate: Decimal::new(1, 1),
+            }];
+            let slot = Wal::from_wal(1000);
+            let d = distribute(
+                slot,
+                supply(),
+                after.subsidy_rate,
+                after.reward_burn_rate,
+                &members,
+            );
+            let out = Wal::checked_sum(
+                [d.burned, d.carried_to_next]
+                    .into_iter()
+                    .chain(d.members.iter().map(|m| m.reward)),
+            );
+            assert_eq!(out, Some(d.reward_pool), "the reward split lost FROST");
+            assert_eq!(slot.checked_add(d.subsidy), Some(d.reward_pool));
             Ok(format!("{after:?}"))
         }),
         14 => check_serializable::<VoteRequest>(body, |b| {
