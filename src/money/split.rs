@@ -2,6 +2,7 @@
 //! Pure functions; every division rounds down to the FROST and says where the
 //! remainder goes.
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::money::{Wal, WAL_DECIMALS};
@@ -16,6 +17,16 @@ pub fn fraction_down(amount: Wal, rate: Decimal) -> Wal {
     Wal::from_decimal_unchecked(
         exact.round_dp_with_strategy(WAL_DECIMALS, RoundingStrategy::ToZero),
     )
+}
+
+/// A count of FROST as an amount: exact for any count up to a `Wal`'s own (a Decimal's
+/// 96-bit mantissa, about 7.9·10^28), `None` above. Not `Wal::from_frost`, whose i64
+/// stops at about 9.2·10^9 WAL, below what an amount may be (fuzz/amount_parse found
+/// splits of larger amounts panicking).
+fn wal_of_frost(frost: i128) -> Option<Wal> {
+    Decimal::try_from_i128_with_scale(frost, WAL_DECIMALS)
+        .ok()
+        .map(Wal::from_decimal_unchecked)
 }
 
 /// Splits `pool` by `weights` (shards times performance): each share is
@@ -40,7 +51,10 @@ pub fn split_by_weight(pool: Wal, weights: &[Decimal]) -> (Vec<Wal>, Wal) {
         .iter()
         .map(|w| {
             let frost = (pool_frost * w / total).floor();
-            Wal::from_frost(i64::try_from(frost).expect("a share is at most the pool"))
+            frost
+                .to_i128()
+                .and_then(wal_of_frost)
+                .expect("a share is at most the pool")
         })
         .collect();
     let paid = Wal::checked_sum(shares.iter().copied()).expect("shares sum within the pool");
@@ -63,7 +77,7 @@ pub fn split_evenly(amount: Wal, parts: u32) -> Vec<Wal> {
         clippy::expect_used,
         reason = "every part, the first with the remainder included, is at most the amount, which is a Wal"
     )]
-    let frost = |f: i128| Wal::from_frost(i64::try_from(f).expect("a part is at most the amount"));
+    let frost = |f: i128| wal_of_frost(f).expect("a part is at most the amount");
     (0..parts)
         .map(|i| frost(if i == 0 { each + remainder } else { each }))
         .collect()
@@ -73,6 +87,20 @@ pub fn split_evenly(amount: Wal, parts: u32) -> Vec<Wal> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Found by fuzz/amount_parse: a part above 2^63 FROST (about 9.2·10^9 WAL, less
+    /// than an amount may be) panicked in the conversion to i64.
+    #[test]
+    fn amounts_above_i64_frost_split_exactly() {
+        let amount = Wal::parse("9999999999999999999.999999999").unwrap();
+        let parts = split_evenly(amount, 7);
+        assert_eq!(Wal::checked_sum(parts.iter().copied()), Some(amount));
+        assert_eq!(parts[1].to_frost(), amount.to_frost() / 7);
+        let (shares, rest) = split_by_weight(amount, &[Decimal::ONE, Decimal::new(25, 1)]);
+        let paid = Wal::checked_sum(shares.iter().copied()).unwrap();
+        assert_eq!(paid.checked_add(rest), Some(amount));
+        assert!(!rest.is_negative());
+    }
 
     #[test]
     fn remainders_go_to_the_next_slot() {

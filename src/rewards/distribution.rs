@@ -2,7 +2,7 @@
 //! as one pure function: from the epoch's slot, the subsidy pool and the committee to
 //! what is burned, what each node earns, its commission, and what carries over.
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
 use crate::money::split::{fraction_down, split_by_weight};
@@ -68,7 +68,14 @@ pub fn distribute(
     burn_rate: Decimal,
     members: &[Member],
 ) -> Distribution {
-    let subsidy = fraction_down(slot, subsidy_rate).min(subsidy_pool);
+    // Not fraction_down: subsidy_rate may be above 1 (ECONOMICS.md: 0 ..= 10), which its
+    // 0..=1 assertion refused with a panic, stopping the epoch change. The slot is within
+    // the supply, so the product fits a Decimal.
+    let subsidy = Wal::from_decimal_unchecked(
+        (slot.as_decimal() * subsidy_rate)
+            .round_dp_with_strategy(crate::money::WAL_DECIMALS, RoundingStrategy::ToZero),
+    )
+    .min(subsidy_pool);
     let reward_pool = slot.checked_add(subsidy).expect("within the supply");
     let burned = fraction_down(reward_pool, burn_rate);
     let to_split = reward_pool
@@ -108,6 +115,30 @@ pub fn distribute(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A subsidy_rate above 1, which governance may set (0 ..= 10), panicked in
+    /// fraction_down's 0..=1 assertion (found while writing fuzz/endpoint_bodies).
+    #[test]
+    fn subsidy_rates_above_one_multiply_the_slot() {
+        let members = [member(1, 10, 10)];
+        let d = distribute(
+            Wal::from_wal(100),
+            Wal::from_wal(1000),
+            Decimal::from(2),
+            Decimal::ZERO,
+            &members,
+        );
+        assert_eq!(d.subsidy, Wal::from_wal(200));
+        assert_eq!(d.reward_pool, Wal::from_wal(300));
+        let capped = distribute(
+            Wal::from_wal(100),
+            Wal::from_wal(150),
+            Decimal::from(10),
+            Decimal::ZERO,
+            &members,
+        );
+        assert_eq!(capped.subsidy, Wal::from_wal(150));
+    }
 
     fn member(node_id: i64, shards: u32, commission_pct: i64) -> Member {
         Member {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256, Sha512};
 use crate::wire::Address;
 
 mod verify;
-pub use verify::verify;
+pub use verify::{verify, verify_content_digest};
 
 /// Components every signature must cover.
 pub const REQUIRED_COMPONENTS: [&str; 4] = ["@method", "@path", "@query", "content-digest"];

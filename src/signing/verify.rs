@@ -199,8 +199,9 @@ fn read_components(inner: &InnerList) -> Result<Vec<String>, SignatureError> {
 }
 
 /// Checks `Content-Digest` against the body: every supported member must match and at
-/// least one of sha-256 / sha-512 must be present. Returns the body's SHA-256.
-fn verify_content_digest(headers: &HeaderMap, body: &[u8]) -> Result<[u8; 32], SignatureError> {
+/// least one of sha-256 / sha-512 must be present. Returns the body's SHA-256. Public so
+/// that the fuzz targets (fuzz/) can check it on its own, without a signature around it.
+pub fn verify_content_digest(headers: &HeaderMap, body: &[u8]) -> Result<[u8; 32], SignatureError> {
     let field = combined_field(headers, "content-digest")?
         .ok_or_else(|| invalid("Content-Digest is required (sha-256 of the body, RFC 9530)"))?;
     let dictionary = Parser::parse_dictionary(field.as_bytes()).map_err(|e| {
