@@ -5,6 +5,7 @@
 # `GET /v1/audit` (from the checkpoint on) is timed next to `wal-ledger audit --full`
 # (the whole journal, the old cost) in the same run. Prints the times and their ratio.
 #   LINES=10000000 ACCOUNTS=10000 RUNS=5 scripts/bench-audit.sh
+# (WAL_SKIP_BUILD=1 runs the release binaries as they are.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 release=${CARGO_TARGET_DIR:-target}/release
@@ -16,7 +17,7 @@ server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 db=$server/wal_bench_audit
 export DATABASE_URL=$server/postgres
 scripts/ensure-postgres.sh
-cargo build --release --locked --bin wal-ledger --bin walctl
+[ "${WAL_SKIP_BUILD:-0}" = 1 ] || cargo build --release --locked --bin wal-ledger --bin walctl
 
 psql -q "$server/postgres" -c 'DROP DATABASE IF EXISTS wal_bench_audit' -c 'CREATE DATABASE wal_bench_audit'
 work=$(mktemp -d)

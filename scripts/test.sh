@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine with Rust: PostgreSQL (installed and
 # started if none answers), the Python venv of the independent RFC 9421 client, then
-# every test of the workspace against real PostgreSQL.
+# every test of the workspace against real PostgreSQL, then every fuzz target for a
+# bounded time when cargo-fuzz is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +26,7 @@ fi
 # for a package without integration tests of its own.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked "$@"
+
+# Every fuzz target (fuzz/, cargo-fuzz) for FUZZ_SECONDS (30 here; at most 60) each;
+# prints "skipped: cargo-fuzz not installed" and succeeds when it is missing.
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh

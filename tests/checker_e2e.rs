@@ -19,10 +19,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::process::{self, json_of, start_checker, start_node, Process};
-use common::{address, amount, new_key, TestLedger};
+use common::{address, amount, eventually, new_key, TestLedger};
 use ed25519_dalek::SigningKey;
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -51,22 +51,6 @@ async fn walctl(url: &str, key: &Path, args: &[&str]) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     json_of(&output)
-}
-
-/// Polls `probe` every 100 ms until it gives a value, up to `seconds`.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    seconds: u64,
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what} within {seconds} s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Seven staked nodes (100 WAL each, one shard each) in epoch 1, an auditor, and

@@ -132,62 +132,27 @@ fn assert_refusal(answer: &Answer, status: u16, envelope: Envelope, what: &str) 
     }
 }
 
-/// What hyper refuses before any handler runs, and what axum answers outside them.
-async fn assert_front_door_refusals(host: &str, envelope: Envelope) {
+/// What hyper refuses before any handler runs, and what axum answers outside them:
+/// (what, the raw request, the status).
+fn front_door_refusals() -> Vec<(&'static str, Vec<u8>, u16)> {
     let many_headers: String = (0..150).map(|i| format!("x-h{i}: v\r\n")).collect();
-    let request = format!("GET /health HTTP/1.1\r\nhost: x\r\n{many_headers}\r\n");
-    let answer = exchange(host, request.as_bytes()).await;
-    assert_refusal(&answer, 431, envelope, "150 headers");
-
     let big = "v".repeat(20_000);
-    let request = format!("GET /health HTTP/1.1\r\nhost: x\r\nx-big: {big}\r\n\r\n");
-    assert_refusal(
-        &exchange(host, request.as_bytes()).await,
-        431,
-        envelope,
-        "a 20 KB header",
-    );
-
     let long = "a".repeat(10_000);
-    let request = format!("GET /{long} HTTP/1.1\r\nhost: x\r\n\r\n");
-    assert_refusal(
-        &exchange(host, request.as_bytes()).await,
-        414,
-        envelope,
-        "a 10 KB target",
-    );
+    vec![
+        ("150 headers", format!("GET /health HTTP/1.1\r\nhost: x\r\n{many_headers}\r\n").into_bytes(), 431),
+        ("a 20 KB header", format!("GET /health HTTP/1.1\r\nhost: x\r\nx-big: {big}\r\n\r\n").into_bytes(), 431),
+        ("a 10 KB target", format!("GET /{long} HTTP/1.1\r\nhost: x\r\n\r\n").into_bytes(), 414),
+        ("Content-Length: abc", b"POST /v1/transfers HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n".to_vec(), 400),
+        ("two Content-Lengths", b"POST /v1/transfers HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}".to_vec(), 400),
+        ("no request line", b"NOT-HTTP\r\n\r\n".to_vec(), 400),
+        ("an unknown route", b"GET /no/such/route HTTP/1.1\r\nhost: x\r\n\r\n".to_vec(), 404),
+    ]
+}
 
-    let request = b"POST /v1/transfers HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n";
-    assert_refusal(
-        &exchange(host, request).await,
-        400,
-        envelope,
-        "Content-Length: abc",
-    );
-
-    let request = b"POST /v1/transfers HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}";
-    assert_refusal(
-        &exchange(host, request).await,
-        400,
-        envelope,
-        "two Content-Lengths",
-    );
-
-    let request = b"NOT-HTTP\r\n\r\n";
-    assert_refusal(
-        &exchange(host, request).await,
-        400,
-        envelope,
-        "no request line",
-    );
-
-    let request = b"GET /no/such/route HTTP/1.1\r\nhost: x\r\n\r\n";
-    assert_refusal(
-        &exchange(host, request).await,
-        404,
-        envelope,
-        "an unknown route",
-    );
+async fn assert_front_door_refusals(host: &str, envelope: Envelope) {
+    for (what, request, status) in front_door_refusals() {
+        assert_refusal(&exchange(host, &request).await, status, envelope, what);
+    }
 }
 
 fn write_key(dir: &Path) -> std::path::PathBuf {
@@ -261,7 +226,7 @@ async fn a_stalled_body_is_cut_and_the_in_flight_cap_refuses(db: PgPool) {
         .await
         .unwrap();
     let started = Instant::now();
-    let refused = poll_until(Duration::from_secs(10), || async {
+    let refused = common::eventually(10, "a 503 over the in-flight cap", || async {
         let answer = exchange(&host, b"GET /v1/network HTTP/1.1\r\nhost: x\r\n\r\n").await;
         (answer.status == 503).then_some(answer)
     })
@@ -292,21 +257,6 @@ async fn a_stalled_body_is_cut_and_the_in_flight_cap_refuses(db: PgPool) {
         "the cap frees with the handler: {}",
         answer.body
     );
-}
-
-async fn poll_until<T, F, Fut>(limit: Duration, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = attempt().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The resident memory of a process, from /proc, in MiB.

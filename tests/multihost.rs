@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use common::faultproxy::{FaultProxy, Faults, Route};
 use common::process::{self, in_netns, spawn_announcing, spawn_listening, Process};
 use common::storage::{file_hash, random_file};
-use common::{address, amount, new_key, wal};
+use common::{address, amount, eventually, new_key, wal};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -202,22 +202,6 @@ impl Drop for Netns {
 
 // ---------------------------------------------------------------------------------
 // The network
-
-/// Polls `probe` every 200 ms until it gives a value, up to `seconds`.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    seconds: u64,
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what} within {seconds} s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// Everything that runs; fields drop in order (checker, nodes, ledger, relays), so no
 /// process outlives the namespaces, which the caller drops last.

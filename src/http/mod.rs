@@ -54,7 +54,7 @@ pub struct AppState {
     pub auth: AuthSettings,
     /// The Prometheus recorder's handle, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
-    /// The last audit report, served again for a second (`GET /v1/audit`).
+    /// The last audit's start and report: `GET /v1/audit` callers share runs.
     pub audit_cache: audit::Cache,
 }
 

@@ -337,3 +337,22 @@ pub fn python() -> std::path::PathBuf {
     );
     venv
 }
+
+/// Polls `probe` every 100 ms until it gives a value, up to `seconds`.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    seconds: u64,
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {seconds} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

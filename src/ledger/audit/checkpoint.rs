@@ -24,6 +24,12 @@ pub struct Advance {
 /// checkpoint back. A transaction whose database cannot be told holds it back.
 pub async fn advance(pool: &PgPool) -> Result<Advance, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // The first advance after an upgrade takes in the whole journal (10 million lines:
+    // about a minute here), longer than the statement timeout of requests; it reads the
+    // journal and writes only the checkpoint, so it blocks no writer meanwhile.
+    sqlx::query("SET LOCAL statement_timeout = '30min'")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query!("SELECT pg_advisory_xact_lock($1)", ADVANCE_LOCK)
         .execute(&mut *tx)
         .await?;
