@@ -373,8 +373,10 @@ async fn ten_thousand_slow_connections_are_capped_cut_and_forgotten(db: PgPool) 
         );
         after_rounds.push(after);
     }
+    // The allocator keeps some of what it freed (8.7 MiB once); `axum::serve` kept
+    // 60 MB more after each round.
     assert!(
-        after_rounds[1] - after_rounds[0] < 8.0,
+        after_rounds[1] - after_rounds[0] < 16.0,
         "a second round keeps no more: {after_rounds:?}"
     );
     assert!(
