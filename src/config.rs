@@ -53,6 +53,10 @@ pub struct Config {
     pub idempotency_retention_secs: u64,
     /// Longest a query may run or a transaction idle, seconds (`WAL_REQUEST_TIMEOUT_SECS`, 30).
     pub request_timeout_secs: u64,
+    /// Most signed transfers committed in one transaction (`WAL_BATCH_REQUESTS_MAX`, 256, >= 1).
+    pub batch_requests_max: usize,
+    /// Batch transactions in flight at once (`WAL_BATCH_COMMITTERS`, default 2, 1..=64).
+    pub batch_committers: usize,
     /// The HTTP server's timeouts and caps (`WAL_HTTP_*`, see `http_server::Limits`).
     pub http_limits: crate::http_server::Limits,
 }
@@ -90,6 +94,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("WAL_BODY_LIMIT_BYTES", "262144"),
     ("WAL_IDEMPOTENCY_RETENTION_SECS", "86400"),
     ("WAL_REQUEST_TIMEOUT_SECS", "30"),
+    ("WAL_BATCH_REQUESTS_MAX", "256"),
+    ("WAL_BATCH_COMMITTERS", "2"),
 ];
 
 /// Where the variables come from: the environment, or only the defaults.
@@ -177,6 +183,8 @@ impl Config {
             body_limit_bytes: var(lookup, "WAL_BODY_LIMIT_BYTES")?,
             idempotency_retention_secs: var(lookup, "WAL_IDEMPOTENCY_RETENTION_SECS")?,
             request_timeout_secs: var(lookup, "WAL_REQUEST_TIMEOUT_SECS")?,
+            batch_requests_max: var(lookup, "WAL_BATCH_REQUESTS_MAX")?,
+            batch_committers: var(lookup, "WAL_BATCH_COMMITTERS")?,
             http_limits: crate::http_server::Limits::from_lookup(lookup).map_err(|e| match e {
                 crate::env::EnvError::Invalid {
                     name,
@@ -244,6 +252,20 @@ impl Config {
                 "WAL_IDEMPOTENCY_RETENTION_SECS",
                 self.idempotency_retention_secs.to_string(),
                 "idempotency keys are kept at least 24 h (86400 s)",
+            ));
+        }
+        if self.batch_requests_max == 0 {
+            return Err(fail(
+                "WAL_BATCH_REQUESTS_MAX",
+                "0".into(),
+                "must be at least 1 (1 commits every transfer on its own)",
+            ));
+        }
+        if !(1..=64).contains(&self.batch_committers) {
+            return Err(fail(
+                "WAL_BATCH_COMMITTERS",
+                self.batch_committers.to_string(),
+                "must be 1..=64",
             ));
         }
         if self.database_connections_max == 0 {

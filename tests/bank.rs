@@ -1,5 +1,5 @@
-//! The bank test: 32 concurrent clients make thousands of random signed transfers among
-//! 20 accounts, some of them overdrawing. Afterwards no WAL was created or lost, no
+//! The bank test: 32 (and 128) concurrent clients make thousands of random signed
+//! transfers among 20 accounts, some of them overdrawing; they are committed in batches. Afterwards no WAL was created or lost, no
 //! balance is negative, every accepted transfer is in the journal exactly once, and the
 //! final balances are exactly what the accepted transfers imply.
 #![allow(
@@ -22,8 +22,6 @@ use wal::money::Wal;
 use wal::wire::Address;
 
 const ACCOUNTS: usize = 20;
-const CLIENTS: usize = 32;
-const TRANSFERS_PER_CLIENT: usize = 100;
 const FUNDING_WAL: i64 = 1_000;
 
 struct Accepted {
@@ -35,6 +33,16 @@ struct Accepted {
 
 #[sqlx::test]
 async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
+    bank(db, 32, 100).await;
+}
+
+/// More clients than the pool has connections: batches of many transfers each.
+#[sqlx::test]
+async fn a_hundred_and_twenty_eight_clients_conserve_supply(db: PgPool) {
+    bank(db, 128, 40).await;
+}
+
+async fn bank(db: PgPool, clients_n: usize, transfers_per_client: usize) {
     let ledger = Arc::new(TestLedger::start(db).await);
     let keys: Vec<_> = (0..ACCOUNTS).map(|_| new_key()).collect();
     for key in &keys {
@@ -43,13 +51,13 @@ async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
     let keys = Arc::new(keys);
 
     let mut clients = tokio::task::JoinSet::new();
-    for _ in 0..CLIENTS {
+    for _ in 0..clients_n {
         let ledger = ledger.clone();
         let keys = keys.clone();
         clients.spawn(async move {
             let mut accepted = Vec::new();
             let mut overdrawn = 0;
-            for _ in 0..TRANSFERS_PER_CLIENT {
+            for _ in 0..transfers_per_client {
                 let (from, to, frost) = {
                     let mut rng = rand::thread_rng();
                     let from = rng.gen_range(0..ACCOUNTS);
@@ -87,10 +95,10 @@ async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
         accepted.append(&mut a);
         overdrawn += o;
     }
-    assert_eq!(accepted.len() + overdrawn, CLIENTS * TRANSFERS_PER_CLIENT);
+    assert_eq!(accepted.len() + overdrawn, clients_n * transfers_per_client);
     assert!(overdrawn > 0, "the workload must include overdrafts");
     assert!(
-        accepted.len() > CLIENTS * TRANSFERS_PER_CLIENT / 4,
+        accepted.len() > clients_n * transfers_per_client / 4,
         "most transfers succeed"
     );
 
@@ -110,6 +118,16 @@ async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
         journal_ids, accepted_ids,
         "the journal holds exactly the accepted transfers"
     );
+
+    // The transfers were committed in batches: some transaction holds several.
+    let most_per_commit: i64 = sqlx::query_scalar(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM journal_entries
+                             WHERE kind = 'transfer' GROUP BY created_xid) AS per_commit",
+    )
+    .fetch_one(&ledger.db)
+    .await
+    .unwrap();
+    assert!(most_per_commit > 1, "one transfer per commit: not batched");
 
     // Final balances are exactly funding + received - sent.
     let mut expected: HashMap<Address, Wal> = keys

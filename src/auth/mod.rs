@@ -1,6 +1,7 @@
 //! Authentication of state-changing requests: RFC 9421 signatures, nonce replay
 //! protection and idempotency keys.
 
+pub mod batch;
 pub mod extract;
 pub mod roles;
 pub mod signed_tx;

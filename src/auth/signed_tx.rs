@@ -100,14 +100,7 @@ impl<'r> SignedTx<'r> {
             Ok(body) => serde_json::to_vec(&body).map_err(Error::internal)?,
             Err(error) => {
                 tx.rollback().await?;
-                // A replayed signature is refused as such, whatever its work did now.
-                if nonce_used(pool, signed, &signer).await? {
-                    return Err(replayed_nonce(signed, &signer));
-                }
-                return match earlier_response(pool, signed, &signer).await? {
-                    Some(replay) => Ok(replay),
-                    None => Err(error),
-                };
+                return signed.answer_refused(pool, error).await;
             }
         };
         let claim = claim(&mut tx, &signer, signed, status, &body).await?;
@@ -117,16 +110,42 @@ impl<'r> SignedTx<'r> {
         }
         if !claim.key_claimed {
             tx.rollback().await?;
-            return earlier_response(pool, signed, &signer)
-                .await?
-                .ok_or_else(|| Error::internal("idempotency key taken but no response stored"));
+            return signed.answer_key_taken(pool).await;
         }
         tx.commit().await?;
         Ok(json_response(status, body, false))
     }
 }
 
-fn replayed_nonce(signed: &Signed, signer: &str) -> Error {
+impl Signed {
+    /// The answer to a request whose work failed and wrote nothing: 401 REPLAYED_NONCE
+    /// for a replayed signature whatever its work did now, the stored response of an
+    /// earlier identical request with the same key, or else the work's error.
+    pub async fn answer_refused(
+        &self,
+        pool: &PgPool,
+        error: Error,
+    ) -> Result<Response, Error> {
+        let signer = self.signer().to_string();
+        if nonce_used(pool, self, &signer).await? {
+            return Err(replayed_nonce(self, &signer));
+        }
+        match earlier_response(pool, self, &signer).await? {
+            Some(replay) => Ok(replay),
+            None => Err(error),
+        }
+    }
+
+    /// The answer to a request whose key an earlier request took: its stored response
+    /// (or 422 if that request was a different one).
+    pub(super) async fn answer_key_taken(&self, pool: &PgPool) -> Result<Response, Error> {
+        earlier_response(pool, self, &self.signer().to_string())
+            .await?
+            .ok_or_else(|| Error::internal("idempotency key taken but no response stored"))
+    }
+}
+
+pub(super) fn replayed_nonce(signed: &Signed, signer: &str) -> Error {
     Error::ReplayedNonce(format!(
         "nonce {:?} was already used by {signer}; sign the request again with a fresh nonce",
         signed.verified.nonce
@@ -232,7 +251,7 @@ async fn stored_response(
     Ok(Some(json_response(status, row.response_body, true)))
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
+pub(super) fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(

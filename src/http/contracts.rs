@@ -16,7 +16,9 @@ use crate::client::download::ReadFrom;
 use crate::encoding::Consistency;
 use crate::error::Error;
 use crate::ledger::epochs::{current_epoch, lock_shared};
-use crate::storage::contracts::{self, BuyRequest, CertifyRequest, Contract, ExtendRequest};
+use crate::storage::contracts::{
+    self, BuyRequest, CertifyRequest, Contract, ExtendRequest, Purchase,
+};
 use crate::wire::ids::{BlobId, ContractId};
 use crate::wire::Address;
 
@@ -29,23 +31,15 @@ pub async fn buy(
     request: SignedJson<BuyRequest>,
 ) -> Result<Response, Error> {
     let network = &state.network;
+    let (n_shards, total_supply) = (network.n_shards, network.total_supply);
+    let purchase = match Purchase::check(request.signer(), &request.body, n_shards, total_supply) {
+        Ok(purchase) => purchase,
+        // Judged as a signed request first: a replay is 401, a retried key its response.
+        Err(refused) => return request.signed.answer_refused(&state.pool, refused).await,
+    };
     request
-        .write(&state.pool, StatusCode::CREATED, async |conn| {
-            let lock = lock_shared(conn).await?;
-            let params = crate::params::load(conn).await?;
-            let owner = request.signer();
-            let (n_shards, total_supply) = (network.n_shards, network.total_supply);
-            contracts::buy(
-                conn,
-                &lock,
-                owner,
-                &request.body,
-                n_shards,
-                total_supply,
-                &params,
-            )
-            .await
-        })
+        .signed
+        .write_batched(&state.purchases, StatusCode::CREATED, purchase)
         .await
 }
 

@@ -35,7 +35,10 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::batch::Batcher;
 use crate::auth::extract::AuthSettings;
+use crate::ledger::transfer::TransferBatch;
+use crate::storage::contracts::PurchaseBatch;
 use crate::config::Config;
 use crate::error::Error;
 use crate::ledger::genesis::NetworkInfo;
@@ -56,6 +59,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The last audit's start and report: `GET /v1/audit` callers share runs.
     pub audit_cache: audit::Cache,
+    /// The queue of batched transfers and its committers.
+    pub transfers: Arc<Batcher<TransferBatch>>,
+    /// The queue of batched storage purchases and its committers.
+    pub purchases: Arc<Batcher<PurchaseBatch>>,
 }
 
 impl AppState {
@@ -67,7 +74,13 @@ impl AppState {
             signature_window_secs: config.signature_window_secs,
             body_limit_bytes: config.body_limit_bytes,
         };
+        let batch = crate::auth::batch::BatchSettings {
+            requests_max: config.batch_requests_max,
+            committers: config.batch_committers,
+        };
         AppState {
+            transfers: Arc::new(Batcher::new(pool.clone(), batch)),
+            purchases: Arc::new(Batcher::new(pool.clone(), batch)),
             pool,
             config: Arc::new(config),
             network: Arc::new(network),

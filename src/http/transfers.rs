@@ -22,18 +22,15 @@ pub async fn create_transfer(
 ) -> Result<Response, Error> {
     let from = request.signer();
     let (to, amount) = transfer::validate(from, &request.body, state.network.total_supply)?;
-    let movement = transfer::Movement {
+    let payment = transfer::Payment {
         from,
         to,
         amount,
-        memo: request.body.memo.as_deref(),
-        kind: crate::ledger::kind::EntryKind::Transfer,
-        actor: from,
+        memo: request.body.memo.clone(),
     };
     request
-        .write(&state.pool, StatusCode::CREATED, async |conn| {
-            transfer::execute(conn, &movement).await
-        })
+        .signed
+        .write_batched(&state.transfers, StatusCode::CREATED, payment)
         .await
 }
 

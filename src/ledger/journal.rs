@@ -12,6 +12,7 @@ use rand::Rng;
 use sqlx::PgConnection;
 
 use super::account::{Account, Address};
+use super::batch::apply::PlannedLeg;
 use super::kind::EntryKind;
 use crate::error::Error;
 use crate::money::Wal;
@@ -104,20 +105,34 @@ fn prepare_legs(legs: &[Leg]) -> Result<Vec<(String, Leg)>, Error> {
     Ok(merged)
 }
 
+/// The legs of an entry as the database applies them: checked to balance, merged per
+/// account, in lock order, each with its stripe chosen (see `stripe_for`).
+pub(crate) fn plan(legs: &[Leg]) -> Result<Vec<PlannedLeg>, Error> {
+    Ok(prepare_legs(legs)?
+        .into_iter()
+        .map(|(account, leg)| PlannedLeg {
+            account,
+            stripe: stripe_for(&leg),
+            amount: leg.amount,
+            may_go_negative: leg.account.may_go_negative(),
+        })
+        .collect())
+}
+
 /// Posts a balanced entry inside the caller's transaction, in one round trip: the
 /// database function `journal_post` (see the migration) applies the legs in the
 /// order given here and appends the entry and its lines.
 pub async fn post(conn: &mut PgConnection, entry: &NewEntry<'_>) -> Result<PostedEntry, Error> {
-    let legs = prepare_legs(&entry.legs)?;
+    let legs = plan(&entry.legs)?;
     let mut accounts = Vec::with_capacity(legs.len());
     let mut stripes = Vec::with_capacity(legs.len());
     let mut amounts = Vec::with_capacity(legs.len());
     let mut may_go_negative = Vec::with_capacity(legs.len());
-    for (key, leg) in legs {
-        stripes.push(stripe_for(&leg));
+    for leg in legs {
+        stripes.push(leg.stripe);
         amounts.push(leg.amount.as_decimal());
-        may_go_negative.push(leg.account.may_go_negative());
-        accounts.push(key);
+        may_go_negative.push(leg.may_go_negative);
+        accounts.push(leg.account);
     }
     let actor = entry.actor.map(|a| a.to_string());
     let row = sqlx::query!(

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod batch;
 pub mod entries;
 pub mod epochs;
 pub mod faucet;

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::account::{Account, Address};
-use super::journal::{self, Leg, NewEntry};
+use super::batch::{BatchEntry, Batched, Posted};
+use super::journal::{self, Leg, NewEntry, PostedEntry};
 use super::kind::EntryKind;
 use crate::error::Error;
 use crate::money::Wal;
@@ -78,6 +79,79 @@ pub fn validate(
     Ok((to, request.amount))
 }
 
+/// A validated transfer request, committed in a batch (`TransferBatch`).
+#[derive(Clone, Debug)]
+pub struct Payment {
+    /// The signer, who pays.
+    pub from: Address,
+    /// The recipient.
+    pub to: Address,
+    /// WAL moved, positive.
+    pub amount: Wal,
+    /// Free text kept with the entry.
+    pub memo: Option<String>,
+}
+
+/// Transfers commit in batches: one journal entry each and no other row.
+pub struct TransferBatch;
+
+impl Batched for TransferBatch {
+    type Request = Payment;
+    type Context = ();
+    type Plan = ();
+
+    async fn begin(_conn: &mut PgConnection) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn plan(_context: &(), payment: &Payment) -> Result<(BatchEntry, ()), Error> {
+        let entry = BatchEntry {
+            kind: EntryKind::Transfer,
+            actor: Some(payment.from),
+            memo: payment.memo.clone(),
+            legs: vec![
+                Leg::debit(Account::User(payment.from), payment.amount),
+                Leg::credit(Account::User(payment.to), payment.amount),
+            ],
+        };
+        Ok((entry, ()))
+    }
+
+    async fn finish<'a>(
+        _conn: &'a mut PgConnection,
+        _context: &'a (),
+        posted: Vec<Posted<'a, TransferBatch>>,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let body = |p: &Posted<'_, TransferBatch>| {
+            let Payment { from, to, amount, memo } = p.request.clone();
+            serde_json::to_vec(&Transfer::posted(&p.entry, from, to, amount, memo))
+                .map_err(Error::internal)
+        };
+        posted.iter().map(body).collect()
+    }
+}
+
+impl Transfer {
+    /// The transfer as posted in `posted`.
+    pub fn posted(
+        posted: &PostedEntry,
+        from: Address,
+        to: Address,
+        amount: Wal,
+        memo: Option<String>,
+    ) -> Transfer {
+        Transfer {
+            id: posted.id.to_string(),
+            from,
+            to,
+            amount,
+            memo,
+            epoch: posted.epoch,
+            created_at: posted.created_at,
+        }
+    }
+}
+
 /// A payment between two user accounts, as one journal entry.
 pub struct Movement<'a> {
     /// The user account debited.
@@ -114,15 +188,13 @@ pub async fn execute(conn: &mut PgConnection, movement: &Movement<'_>) -> Result
         ],
     };
     let posted = journal::post(conn, &entry).await?;
-    Ok(Transfer {
-        id: posted.id.to_string(),
+    Ok(Transfer::posted(
+        &posted,
         from,
         to,
         amount,
-        memo: memo.map(str::to_owned),
-        epoch: posted.epoch,
-        created_at: posted.created_at,
-    })
+        memo.map(str::to_owned),
+    ))
 }
 
 /// Entry kinds that `GET /v1/transfers/{id}` shows: payments between two users.

@@ -241,6 +241,21 @@ pub async fn quote(
     epoch: i64,
     params: &Params,
 ) -> Result<Quote, Error> {
+    let in_force = prices(conn, epoch).await?;
+    quote_at(size, encoding, epochs, n_shards, epoch, in_force.as_ref(), params)
+}
+
+/// The quote at the prices `in_force` in `epoch` (as `prices` read them): the pure rule
+/// behind `quote`, for callers that read the prices once for many quotes.
+pub fn quote_at(
+    size: u64,
+    encoding: Encoding,
+    epochs: u32,
+    n_shards: u32,
+    epoch: i64,
+    in_force: Option<&EpochPrices>,
+    params: &Params,
+) -> Result<Quote, Error> {
     if size == 0 {
         return Err(Error::InvalidArgument(
             "size must be at least 1 byte".into(),
@@ -254,10 +269,9 @@ pub async fn quote(
     }
     let layout = Layout::with_encoding(size, n_shards, encoding)
         .map_err(|e| Error::InvalidArgument(format!("size: {e}")))?;
-    let in_force = prices(conn, epoch).await?;
     let (Some(price), Some(write)) = (
-        in_force.as_ref().and_then(|p| p.storage_price),
-        in_force.as_ref().and_then(|p| p.write_price),
+        in_force.and_then(|p| p.storage_price),
+        in_force.and_then(|p| p.write_price),
     ) else {
         return Err(Error::Unavailable(format!(
             "epoch {epoch} has no storage price: the network has no committee yet"

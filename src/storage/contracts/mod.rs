@@ -13,11 +13,13 @@ use sqlx::PgConnection;
 mod blobs;
 mod certify;
 mod purchase;
+mod purchase_batch;
 mod row;
 
 pub use blobs::{blob_summary, shard_endpoints, stored_blobs, BlobSummary};
 pub use certify::certify;
-pub use purchase::{buy, delete, extend, patch_attributes};
+pub use purchase::{delete, extend, patch_attributes};
+pub use purchase_batch::{Purchase, PurchaseBatch};
 use row::ContractRow;
 
 use crate::encoding::BlobMetadata;

@@ -5,8 +5,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::row::ContractRow;
-use super::{find, BuyRequest, Contract, ExtendRequest};
-use crate::encoding::{BlobMetadata, Layout};
+use super::{find, Contract, ExtendRequest};
 use crate::error::Error;
 use crate::ledger::account::{Account, Address, SystemAccount};
 use crate::ledger::epochs::EpochLock;
@@ -15,10 +14,10 @@ use crate::money::split::split_evenly;
 use crate::money::Wal;
 use crate::params::Params;
 use crate::pricing::rules::cost;
-use crate::pricing::store::{prices, quote};
+use crate::pricing::store::prices;
 use crate::wire::ids::ContractId;
 
-fn check_max_total(max_total: Wal, total_supply: Wal) -> Result<(), Error> {
+pub(super) fn check_max_total(max_total: Wal, total_supply: Wal) -> Result<(), Error> {
     if max_total.is_negative() || max_total > total_supply {
         return Err(Error::InvalidArgument(format!(
             "max_total must be between 0 and the total supply of {total_supply} WAL"
@@ -28,7 +27,7 @@ fn check_max_total(max_total: Wal, total_supply: Wal) -> Result<(), Error> {
 }
 
 /// Credits `amounts[i]` to the slot of epoch `first + i`, and records them.
-fn slot_legs(first: i64, amounts: &[Wal]) -> Vec<Leg> {
+pub(super) fn slot_legs(first: i64, amounts: &[Wal]) -> Vec<Leg> {
     amounts
         .iter()
         .enumerate()
@@ -60,107 +59,6 @@ async fn record_slots(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// The blob's layout, if its metadata is consistent and made for this network.
-fn layout_of(metadata: &BlobMetadata, n_shards: u32) -> Result<Layout, Error> {
-    let layout = metadata
-        .validate()
-        .map_err(|e| Error::InvalidArgument(format!("metadata: {e}")))?;
-    if layout.n_shards != n_shards {
-        return Err(Error::InvalidArgument(format!(
-            "metadata: n_shards is {}, but this network has {n_shards} shards",
-            layout.n_shards
-        )));
-    }
-    Ok(layout)
-}
-
-/// The quote for the blob's own layout in `epoch`, refused when above `max_total`.
-async fn quote_within(
-    conn: &mut PgConnection,
-    layout: &Layout,
-    request: &BuyRequest,
-    epoch: i64,
-    params: &Params,
-) -> Result<crate::pricing::store::Quote, Error> {
-    let (size, epochs) = (layout.size, request.epochs);
-    let n_shards = layout.n_shards;
-    let quote = quote(conn, size, layout.encoding, epochs, n_shards, epoch, params).await?;
-    if quote.total > request.max_total {
-        return Err(Error::PriceAboveLimit(format!(
-            "storing {size} bytes for {epochs} epochs costs {} WAL, above max_total {} WAL",
-            quote.total, request.max_total
-        )));
-    }
-    Ok(quote)
-}
-
-/// Buys storage for a blob in the locked epoch: the signer pays, for itself or for the
-/// request's `owner`.
-pub async fn buy(
-    conn: &mut PgConnection,
-    lock: &EpochLock,
-    payer: Address,
-    request: &BuyRequest,
-    n_shards: u32,
-    total_supply: Wal,
-    params: &Params,
-) -> Result<Contract, Error> {
-    let epoch = lock.epoch();
-    let layout = layout_of(&request.metadata, n_shards)?;
-    check_max_total(request.max_total, total_supply)?;
-    let attributes = request.attributes.clone().unwrap_or_default();
-    super::check_attributes(&attributes)?;
-    let owner = request.owner.unwrap_or(payer);
-    let quote = quote_within(conn, &layout, request, epoch, params).await?;
-    // The storage part evenly over the covered slots (remainder into the first), the
-    // write part into this epoch's slot.
-    let mut slots = split_evenly(quote.storage_cost, request.epochs);
-    slots[0] = slots[0]
-        .checked_add(quote.write_cost)
-        .ok_or_else(|| Error::internal("slot overflow"))?;
-    let blob_id = request.metadata.blob_id();
-    let memo = format!(
-        "storage of blob {blob_id} for epochs {epoch}..{}",
-        epoch + i64::from(request.epochs)
-    );
-    let mut legs = vec![Leg::debit(Account::User(payer), quote.total)];
-    legs.extend(slot_legs(epoch, &slots));
-    journal::post(
-        conn,
-        &NewEntry {
-            kind: crate::ledger::kind::EntryKind::StoragePurchase,
-            actor: Some(payer),
-            memo: Some(&memo),
-            legs,
-        },
-    )
-    .await?;
-    let metadata = serde_json::to_value(&request.metadata).map_err(Error::internal)?;
-    let id = sqlx::query_scalar!(
-        r#"INSERT INTO contracts (owner, blob_id, metadata, size, encoded_size, storage_units,
-                                  start_epoch, end_epoch, deletable, paid, attributes, payer)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"#,
-        owner.to_string(),
-        blob_id,
-        metadata,
-        layout.size as i64,
-        layout.encoded_size() as i64,
-        quote.storage_units as i64,
-        epoch,
-        epoch + i64::from(request.epochs),
-        request.deletable.unwrap_or(false),
-        quote.total.as_decimal(),
-        serde_json::to_value(&attributes).map_err(Error::internal)?,
-        (owner != payer).then(|| payer.to_string())
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    record_slots(conn, id, epoch, &slots).await?;
-    find(conn, ContractId::from_row(id), epoch)
-        .await?
-        .ok_or_else(|| Error::internal("the new contract vanished"))
 }
 
 /// Locks a contract for a change by its owner: 404, 403, or the row.

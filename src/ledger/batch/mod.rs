@@ -1,0 +1,360 @@
+//! Posting the journal entries of many requests in one transaction (batched commits):
+//! lock every balance row the batch may touch in one pass in the global lock order,
+//! decide entry by entry which apply (`apply`, the same rule as `journal_post`), then
+//! write the balances, the entries and their lines in one statement. Each entry stays
+//! all or nothing: a refused one writes nothing and the others still apply.
+//!
+//! Three round trips for the whole batch, against one per entry with `journal::post`.
+
+pub mod apply;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+use self::apply::{Line, PlannedLeg, Refusal, RowKey, Rows};
+use super::account::Address;
+use super::journal::{self, Leg, PostedEntry};
+use super::kind::EntryKind;
+use crate::error::Error;
+use crate::money::Wal;
+
+/// An entry of a batch: what `journal::NewEntry` holds, owned (it waits in a queue).
+#[derive(Clone, Debug)]
+pub struct BatchEntry {
+    /// What the entry records.
+    pub kind: EntryKind,
+    /// The signer whose request caused the entry.
+    pub actor: Option<Address>,
+    /// Free text kept with the entry.
+    pub memo: Option<String>,
+    /// The legs; they must sum to zero.
+    pub legs: Vec<Leg>,
+}
+
+/// A kind of signed write committed in batches (a transfer, a storage purchase): one
+/// journal entry per request, and rows of its own written for all posted requests of
+/// the batch at once. `run` drives it inside the batch's transaction.
+pub trait Batched: Send + Sync + 'static {
+    /// A request as its handler validated it (everything that needs no database).
+    type Request: Send + Sync + 'static;
+    /// What the batch reads once, before any request (the epoch lock and prices).
+    type Context: Send + Sync;
+    /// What `plan` decided for one request and `finish` needs (a quote).
+    type Plan: Send;
+
+    /// Runs first in the batch's transaction.
+    fn begin(conn: &mut PgConnection) -> impl Future<Output = Result<Self::Context, Error>> + Send;
+
+    /// The request's journal entry in this batch, or why it is refused.
+    fn plan(
+        context: &Self::Context,
+        request: &Self::Request,
+    ) -> Result<(BatchEntry, Self::Plan), Error>;
+
+    /// Writes the other rows of the posted requests and renders each response body, in order.
+    fn finish<'a>(
+        conn: &'a mut PgConnection,
+        context: &'a Self::Context,
+        posted: Vec<Posted<'a, Self>>,
+    ) -> impl Future<Output = Result<Vec<Vec<u8>>, Error>> + Send + 'a;
+}
+
+/// A request whose entry was posted, with its plan and what the journal assigned.
+pub struct Posted<'a, K: Batched + ?Sized> {
+    /// The request.
+    pub request: &'a K::Request,
+    /// What `plan` decided for it.
+    pub plan: K::Plan,
+    /// The entry's id, epoch and time.
+    pub entry: PostedEntry,
+}
+
+/// Runs a batch of `K` requests in the caller's transaction: each gets its response
+/// body, or its refusal (nothing of it written). The outer error fails the whole batch.
+pub async fn run<K: Batched>(
+    conn: &mut PgConnection,
+    requests: &[&K::Request],
+) -> Result<Vec<Result<Vec<u8>, Error>>, Error> {
+    let context = K::begin(conn).await?;
+    let mut planned = Vec::with_capacity(requests.len());
+    let mut outcomes: Vec<Option<Result<Vec<u8>, Error>>> = Vec::with_capacity(requests.len());
+    let mut entries = Vec::new();
+    for (i, request) in requests.iter().enumerate() {
+        match K::plan(&context, request) {
+            Ok((entry, plan)) => {
+                entries.push(entry);
+                planned.push((i, plan));
+                outcomes.push(None);
+            }
+            Err(refused) => outcomes.push(Some(Err(refused))),
+        }
+    }
+    let entry_refs: Vec<&BatchEntry> = entries.iter().collect();
+    let results = post_all(conn, &entry_refs).await?;
+    let mut posted = Vec::new();
+    let mut posted_at = Vec::new();
+    for ((i, plan), result) in planned.into_iter().zip(results) {
+        match result {
+            Ok(entry) => {
+                posted.push(Posted {
+                    request: requests[i],
+                    plan,
+                    entry,
+                });
+                posted_at.push(i);
+            }
+            Err(refused) => outcomes[i] = Some(Err(refused)),
+        }
+    }
+    let bodies = K::finish(conn, &context, posted).await?;
+    for (i, body) in posted_at.into_iter().zip(bodies) {
+        outcomes[i] = Some(Ok(body));
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| Error::internal("a batched request got no answer")))
+        .collect()
+}
+
+/// What the lock pass returned: the rows as they stand, and what the entries will carry.
+struct Locked {
+    rows: Rows,
+    created: BTreeSet<RowKey>,
+    epoch: i64,
+    now: DateTime<Utc>,
+    ids: Vec<i64>,
+}
+
+/// The accepted entries and their lines, ready to write.
+#[derive(Default)]
+struct Writes {
+    ids: Vec<i64>,
+    kinds: Vec<String>,
+    actors: Vec<Option<String>>,
+    memos: Vec<Option<String>>,
+    lines: Vec<(i64, Line)>,
+}
+
+/// Posts `entries` in the caller's transaction, in order: each is posted or refused on
+/// its own (`InsufficientFunds` with `journal_post`'s text). The outer error is a
+/// failure of the whole batch (the database), after which the caller rolls back.
+pub async fn post_all(
+    conn: &mut PgConnection,
+    entries: &[&BatchEntry],
+) -> Result<Vec<Result<PostedEntry, Error>>, Error> {
+    let plans: Vec<Result<Vec<PlannedLeg>, Error>> =
+        entries.iter().map(|e| journal::plan(&e.legs)).collect();
+    let wanted = rows_to_lock(plans.iter().flatten().flatten());
+    let planned = plans.iter().filter(|p| p.is_ok()).count();
+    let Locked {
+        mut rows,
+        created,
+        epoch,
+        now,
+        ids,
+    } = lock(conn, &wanted, planned).await?;
+    let before = rows.clone();
+    let mut ids = ids.into_iter();
+    let mut writes = Writes::default();
+    let mut outcomes = Vec::with_capacity(entries.len());
+    for (entry, plan) in entries.iter().zip(plans) {
+        let outcome = plan.and_then(|legs| {
+            let lines = apply::apply(&mut rows, &legs).map_err(refused)?;
+            let id = ids.next().ok_or_else(|| Error::internal("batch ids ran out"))?;
+            writes.push(id, entry, lines);
+            Ok(PostedEntry {
+                id,
+                epoch,
+                created_at: now,
+            })
+        });
+        outcomes.push(outcome);
+    }
+    write(conn, &before, &rows, &created, epoch, writes).await?;
+    Ok(outcomes)
+}
+
+fn refused(refusal: Refusal) -> Error {
+    match refusal {
+        Refusal::Shortfall { .. } => Error::InsufficientFunds(refusal.message()),
+        Refusal::Overflow => Error::internal(refusal.message()),
+    }
+}
+
+impl Writes {
+    fn push(&mut self, id: i64, entry: &BatchEntry, lines: Vec<Line>) {
+        self.ids.push(id);
+        self.kinds.push(entry.kind.as_str().to_owned());
+        self.actors.push(entry.actor.map(|a| a.to_string()));
+        self.memos.push(entry.memo.clone());
+        self.lines.extend(lines.into_iter().map(|line| (id, line)));
+    }
+}
+
+/// Every row the legs may touch, in lock order, with whether a missing one is made (a
+/// credit's row, or the issuance account's). A drain (-1) sorts before the account's rows.
+fn rows_to_lock<'a>(legs: impl Iterator<Item = &'a PlannedLeg>) -> BTreeMap<RowKey, bool> {
+    let mut wanted = BTreeMap::new();
+    for leg in legs {
+        let create = leg.amount.is_positive() || leg.may_go_negative;
+        let stripe = if create { leg.stripe.max(0) } else { leg.stripe };
+        let made = wanted.entry((leg.account.clone(), stripe)).or_insert(false);
+        *made |= create;
+    }
+    wanted
+}
+
+type LockRow = (
+    i64,
+    DateTime<Utc>,
+    Vec<i64>,
+    Option<Vec<String>>,
+    Option<Vec<i16>>,
+    Option<Vec<Decimal>>,
+    Option<Vec<bool>>,
+);
+
+/// One round trip: locks the rows (`balances_lock`), reads the epoch the entries are
+/// posted in and takes `ids` entry ids.
+async fn lock(
+    conn: &mut PgConnection,
+    wanted: &BTreeMap<RowKey, bool>,
+    ids: usize,
+) -> Result<Locked, Error> {
+    let accounts: Vec<&str> = wanted.keys().map(|(a, _)| a.as_str()).collect();
+    let stripes: Vec<i16> = wanted.keys().map(|&(_, s)| s).collect();
+    let create: Vec<bool> = wanted.values().copied().collect();
+    let (epoch, now, ids, accounts, stripes, balances, made): LockRow = sqlx::query_as(
+        "SELECT (SELECT coalesce(max(e.epoch), 0) FROM epochs e), now(),
+                ARRAY(SELECT nextval(pg_get_serial_sequence('journal_entries', 'id'))
+                      FROM generate_series(1, $4)),
+                array_agg(l.locked_account), array_agg(l.locked_stripe),
+                array_agg(l.locked_balance), array_agg(l.created)
+         FROM balances_lock($1, $2, $3) AS l",
+    )
+    .bind(&accounts)
+    .bind(&stripes)
+    .bind(&create)
+    .bind(i32::try_from(ids).map_err(Error::internal)?)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut rows = Rows::new();
+    let mut created = BTreeSet::new();
+    let locked = accounts.unwrap_or_default().into_iter();
+    let locked = locked.zip(stripes.unwrap_or_default());
+    let locked = locked.zip(balances.unwrap_or_default().into_iter().zip(made.unwrap_or_default()));
+    for ((account, stripe), (balance, made)) in locked {
+        if made {
+            created.insert((account.clone(), stripe));
+        }
+        rows.insert((account, stripe), Wal::from_decimal_unchecked(balance));
+    }
+    Ok(Locked {
+        rows,
+        created,
+        epoch,
+        now,
+        ids,
+    })
+}
+
+/// Each row's net change over the batch (rows that did not change are left out).
+fn row_changes<'a>(before: &Rows, after: &'a Rows) -> (Vec<&'a str>, Vec<i16>, Vec<Decimal>) {
+    let mut changes = (Vec::new(), Vec::new(), Vec::new());
+    for ((account, stripe), balance) in after {
+        let was = before.get(&(account.clone(), *stripe)).copied();
+        let delta = balance.as_decimal() - was.unwrap_or(Wal::ZERO).as_decimal();
+        if !delta.is_zero() {
+            changes.0.push(account.as_str());
+            changes.1.push(*stripe);
+            changes.2.push(delta);
+        }
+    }
+    changes
+}
+
+/// Rows the lock pass made that no line of the batch touches: removed before COMMIT.
+fn unused_rows<'a>(created: &'a BTreeSet<RowKey>, lines: &[(i64, Line)]) -> Vec<&'a RowKey> {
+    let touched: BTreeSet<(&str, i16)> = lines
+        .iter()
+        .map(|(_, l)| (l.account.as_str(), l.stripe))
+        .collect();
+    created
+        .iter()
+        .filter(|(a, s)| !touched.contains(&(a.as_str(), *s)))
+        .collect()
+}
+
+type LineColumns<'a> = (Vec<i64>, Vec<i16>, Vec<&'a str>, Vec<i16>, Vec<Decimal>);
+
+/// The lines as columns, numbered from 1 within each entry (as `journal_post` does).
+fn line_columns(lines: &[(i64, Line)]) -> LineColumns<'_> {
+    let mut columns: LineColumns<'_> = Default::default();
+    let mut line_no = 0i16;
+    for (i, (id, line)) in lines.iter().enumerate() {
+        let same_entry = i > 0 && lines[i - 1].0 == *id;
+        line_no = if same_entry { line_no + 1 } else { 1 };
+        columns.0.push(*id);
+        columns.1.push(line_no);
+        columns.2.push(line.account.as_str());
+        columns.3.push(line.stripe);
+        columns.4.push(line.amount.as_decimal());
+    }
+    columns
+}
+
+/// One round trip: each changed row moves by its net change, rows made by the lock pass
+/// that no entry credited are removed again, and the entries and lines are appended.
+async fn write(
+    conn: &mut PgConnection,
+    before: &Rows,
+    after: &Rows,
+    created: &BTreeSet<RowKey>,
+    epoch: i64,
+    writes: Writes,
+) -> Result<(), Error> {
+    let unused = unused_rows(created, &writes.lines);
+    if writes.ids.is_empty() && unused.is_empty() {
+        return Ok(());
+    }
+    let moved = row_changes(before, after);
+    let lines = line_columns(&writes.lines);
+    sqlx::query(
+        "WITH moved AS (
+             UPDATE balances b SET balance = b.balance + d.delta
+             FROM unnest($1::text[], $2::smallint[], $3::numeric[]) AS d(account, stripe, delta)
+             WHERE b.account = d.account AND b.stripe = d.stripe),
+         unused AS (
+             DELETE FROM balances b USING unnest($4::text[], $5::smallint[]) AS u(account, stripe)
+             WHERE b.account = u.account AND b.stripe = u.stripe),
+         entries AS (
+             INSERT INTO journal_entries (id, kind, epoch, actor, memo) OVERRIDING SYSTEM VALUE
+             SELECT u.id, u.kind, $6, u.actor, u.memo
+             FROM unnest($7::bigint[], $8::text[], $9::text[], $10::text[]) AS u(id, kind, actor, memo))
+         INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount)
+         SELECT * FROM unnest($11::bigint[], $12::smallint[], $13::text[], $14::smallint[],
+                              $15::numeric[])",
+    )
+    .bind(&moved.0)
+    .bind(&moved.1)
+    .bind(&moved.2)
+    .bind(unused.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>())
+    .bind(unused.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+    .bind(epoch)
+    .bind(&writes.ids)
+    .bind(&writes.kinds)
+    .bind(&writes.actors)
+    .bind(&writes.memos)
+    .bind(&lines.0)
+    .bind(&lines.1)
+    .bind(&lines.2)
+    .bind(&lines.3)
+    .bind(&lines.4)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
