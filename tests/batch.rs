@@ -136,9 +136,8 @@ fn case_strategy() -> impl Strategy<Value = (Vec<i64>, Vec<(usize, usize, i64)>)
     let index = prop_oneof![6 => 0..USERS, 1 => Just(FRESH), 1 => Just(HOT)];
     // Round amounts as well as odd ones, so that debits of exactly the balance are common.
     let amount = prop_oneof![(1i64..6).prop_map(|n| n * 100), 1i64..900];
-    let moves = (index.clone(), index, amount).prop_filter("two accounts", |(f, t, _)| {
-        f != t || *f == FRESH
-    });
+    let moves = (index.clone(), index, amount)
+        .prop_filter("two accounts", |(f, t, _)| f != t || *f == FRESH);
     (
         proptest::collection::vec((0i64..12).prop_map(|n| n * 100), USERS + 1),
         proptest::collection::vec(moves, 1..48),
@@ -177,7 +176,10 @@ async fn a_batch_posts_exactly_what_one_by_one_posts(db: PgPool) {
         // Refusal texts name the account; compare them with the names swapped.
         let renamed: Vec<Result<(), String>> = one_by_one
             .iter()
-            .map(|o| o.clone().map_err(|e| rename(&e, &single, &batched, &fresh_single, &fresh_batched)))
+            .map(|o| {
+                o.clone()
+                    .map_err(|e| rename(&e, &single, &batched, &fresh_single, &fresh_batched))
+            })
             .collect();
         assert_eq!(outcomes, renamed, "case {case}: {moves:?}");
         refused_seen += outcomes.iter().filter(|o| o.is_err()).count();
@@ -192,12 +194,21 @@ async fn a_batch_posts_exactly_what_one_by_one_posts(db: PgPool) {
             "case {case}: fresh accounts (a refused credit leaves no row)"
         );
     }
-    assert!(refused_seen > 10, "the cases refuse entries too ({refused_seen})");
+    assert!(
+        refused_seen > 10,
+        "the cases refuse entries too ({refused_seen})"
+    );
     let report = wal::ledger::audit::run(&db).await.unwrap();
     assert!(report.ok, "{report:?}");
 }
 
-fn rename(text: &str, from: &World, to: &World, fresh_from: &[Account], fresh_to: &[Account]) -> String {
+fn rename(
+    text: &str,
+    from: &World,
+    to: &World,
+    fresh_from: &[Account],
+    fresh_to: &[Account],
+) -> String {
     let mut text = text.to_owned();
     let pairs = from.all().into_iter().zip(to.all());
     for (a, b) in pairs.chain(fresh_from.iter().copied().zip(fresh_to.iter().copied())) {

@@ -342,3 +342,61 @@ async fn bad_purchases_charge_nothing(db: PgPool) {
     ledger.assert_audit_ok().await;
     ledger.stop().await;
 }
+
+/// Purchases by many buyers at once are committed in batches: each answer is the
+/// contract as it reads back, every buyer paid exactly its price and every slot got
+/// exactly its shares, and some transaction committed several purchases.
+#[sqlx::test]
+async fn concurrent_purchases_commit_in_batches_and_pay_each_slot_exactly(db: PgPool) {
+    const BUYERS: usize = 24;
+    let (ledger, _admin, _nodes) = network(db).await;
+    let ledger = std::sync::Arc::new(ledger);
+    let metadata = std::sync::Arc::new([metadata_of(7), metadata_of(8)]);
+    let mut buyers = Vec::new();
+    for _ in 0..BUYERS {
+        let buyer = new_key();
+        ledger.fund(&buyer, "1").await;
+        buyers.push(buyer);
+    }
+    let mut purchases = tokio::task::JoinSet::new();
+    for (i, buyer) in buyers.iter().enumerate() {
+        let (ledger, metadata, buyer) = (ledger.clone(), metadata.clone(), buyer.clone());
+        purchases.spawn(async move {
+            // Three epochs at 0.002 per unit-epoch and per write, 3 units: 0.024.
+            let body = json!({"metadata": metadata[i % 2], "epochs": 3, "max_total": "0.024"});
+            post(&ledger, &buyer, "/v1/storage/contracts", body).await
+        });
+    }
+    let mut contracts = Vec::new();
+    while let Some(done) = purchases.join_next().await {
+        contracts.push(done.unwrap());
+    }
+    for contract in &contracts {
+        let id = contract["id"].as_str().unwrap();
+        let read: Value = ledger
+            .public()
+            .get(&format!("/v1/storage/contracts/{id}"))
+            .await
+            .unwrap();
+        assert_eq!(&read, contract, "the answer is the contract as stored");
+        assert_eq!(amount(&contract["paid"]), wal("0.024"));
+    }
+    for buyer in &buyers {
+        assert_eq!(ledger.balance(&address(buyer)).await, wal("0.976"));
+    }
+    // Slot 1 gets 0.006 storage + 0.006 write from each, slots 2 and 3 get 0.006.
+    for (epoch, each) in [(1, "0.012"), (2, "0.006"), (3, "0.006")] {
+        let slot = ledger.balance_of_key(&format!("sys:slot:{epoch}")).await;
+        let want = Wal::checked_sum((0..BUYERS).map(|_| wal(each))).unwrap();
+        assert_eq!(slot, want, "slot {epoch}");
+    }
+    let most_per_commit: i64 = sqlx::query_scalar(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM journal_entries
+                             WHERE kind = 'storage_purchase' GROUP BY created_xid) AS per_commit",
+    )
+    .fetch_one(&ledger.db)
+    .await
+    .unwrap();
+    assert!(most_per_commit > 1, "one purchase per commit: not batched");
+    ledger.assert_audit_ok().await;
+}

@@ -153,7 +153,11 @@ fn apart_from_duplicates<K: Batched>(jobs: Vec<Job<K>>) -> (Vec<Job<K>>, Vec<Job
     jobs.into_iter().partition(|job| {
         let signer = job.signed.signer().to_string();
         let nonce = ("nonce", signer.clone(), job.signed.verified.nonce.clone());
-        let key = job.signed.idempotency_key.clone().map(|k| ("key", signer, k));
+        let key = job
+            .signed
+            .idempotency_key
+            .clone()
+            .map(|k| ("key", signer, k));
         let fresh = !seen.contains(&nonce) && key.as_ref().is_none_or(|k| !seen.contains(k));
         if fresh {
             seen.insert(nonce);
@@ -239,6 +243,9 @@ async fn claim_all<K: Batched>(
     jobs: &[Job<K>],
     claims: &[(usize, Vec<u8>)],
 ) -> Result<Vec<(usize, Verdict)>, Error> {
+    if claims.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut nonces = (Vec::new(), Vec::new(), Vec::new());
     let mut keys = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, body) in claims {

@@ -121,11 +121,7 @@ impl Signed {
     /// The answer to a request whose work failed and wrote nothing: 401 REPLAYED_NONCE
     /// for a replayed signature whatever its work did now, the stored response of an
     /// earlier identical request with the same key, or else the work's error.
-    pub async fn answer_refused(
-        &self,
-        pool: &PgPool,
-        error: Error,
-    ) -> Result<Response, Error> {
+    pub async fn answer_refused(&self, pool: &PgPool, error: Error) -> Result<Response, Error> {
         let signer = self.signer().to_string();
         if nonce_used(pool, self, &signer).await? {
             return Err(replayed_nonce(self, &signer));

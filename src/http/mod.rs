@@ -37,11 +37,11 @@ use utoipa_axum::routes;
 
 use crate::auth::batch::Batcher;
 use crate::auth::extract::AuthSettings;
-use crate::ledger::transfer::TransferBatch;
-use crate::storage::contracts::PurchaseBatch;
 use crate::config::Config;
 use crate::error::Error;
 use crate::ledger::genesis::NetworkInfo;
+use crate::ledger::transfer::TransferBatch;
+use crate::storage::contracts::PurchaseBatch;
 use doc::Security as SecurityScheme;
 
 /// Shared by every handler; cheap to clone.

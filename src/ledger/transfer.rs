@@ -123,7 +123,12 @@ impl Batched for TransferBatch {
         posted: Vec<Posted<'a, TransferBatch>>,
     ) -> Result<Vec<Vec<u8>>, Error> {
         let body = |p: &Posted<'_, TransferBatch>| {
-            let Payment { from, to, amount, memo } = p.request.clone();
+            let Payment {
+                from,
+                to,
+                amount,
+                memo,
+            } = p.request.clone();
             serde_json::to_vec(&Transfer::posted(&p.entry, from, to, amount, memo))
                 .map_err(Error::internal)
         };

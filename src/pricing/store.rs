@@ -242,7 +242,15 @@ pub async fn quote(
     params: &Params,
 ) -> Result<Quote, Error> {
     let in_force = prices(conn, epoch).await?;
-    quote_at(size, encoding, epochs, n_shards, epoch, in_force.as_ref(), params)
+    quote_at(
+        size,
+        encoding,
+        epochs,
+        n_shards,
+        epoch,
+        in_force.as_ref(),
+        params,
+    )
 }
 
 /// The quote at the prices `in_force` in `epoch` (as `prices` read them): the pure rule

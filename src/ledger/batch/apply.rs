@@ -87,7 +87,11 @@ pub fn apply(rows: &mut Rows, legs: &[PlannedLeg]) -> Result<Vec<Line>, Refusal>
             lines.push(line(leg.stripe, leg.amount));
         } else {
             let drained = drain(rows, leg)?;
-            lines.extend(drained.into_iter().map(|(stripe, take)| line(stripe, -take)));
+            lines.extend(
+                drained
+                    .into_iter()
+                    .map(|(stripe, take)| line(stripe, -take)),
+            );
         }
     }
     let mut after = Vec::with_capacity(lines.len());
@@ -183,9 +187,9 @@ mod tests {
         let mut burn = leg(0, -1, -5);
         burn.account = "sys:burn".into();
         let lines = apply(&mut rows, &[burn, leg(2, 0, 5)]).unwrap();
-        let taken: Vec<(i16, i64)> = lines[..2]
+        let taken: Vec<(i16, i128)> = lines[..2]
             .iter()
-            .map(|l| (l.stripe, l.amount.to_frost() as i64))
+            .map(|l| (l.stripe, l.amount.to_frost()))
             .collect();
         assert_eq!(taken, vec![(0, -2), (3, -3)]);
         assert_eq!(rows[&("sys:burn".to_owned(), 3)], Wal::from_frost(1));

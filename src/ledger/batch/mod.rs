@@ -146,8 +146,9 @@ pub async fn post_all(
     conn: &mut PgConnection,
     entries: &[&BatchEntry],
 ) -> Result<Vec<Result<PostedEntry, Error>>, Error> {
-    let plans: Vec<Result<Vec<PlannedLeg>, Error>> =
+    let mut plans: Vec<Result<Vec<PlannedLeg>, Error>> =
         entries.iter().map(|e| journal::plan(&e.legs)).collect();
+    one_stripe_per_account(plans.iter_mut().flatten().flatten());
     let wanted = rows_to_lock(plans.iter().flatten().flatten());
     let planned = plans.iter().filter(|p| p.is_ok()).count();
     let Locked {
@@ -164,7 +165,9 @@ pub async fn post_all(
     for (entry, plan) in entries.iter().zip(plans) {
         let outcome = plan.and_then(|legs| {
             let lines = apply::apply(&mut rows, &legs).map_err(refused)?;
-            let id = ids.next().ok_or_else(|| Error::internal("batch ids ran out"))?;
+            let id = ids
+                .next()
+                .ok_or_else(|| Error::internal("batch ids ran out"))?;
             writes.push(id, entry, lines);
             Ok(PostedEntry {
                 id,
@@ -195,13 +198,29 @@ impl Writes {
     }
 }
 
+/// Credits of a striped account land on one stripe per batch (the first one chosen for
+/// it): a batch then locks one row of a hot account, not up to all its stripes, and a
+/// concurrent batch most likely picks another. Single-row accounts are unchanged.
+fn one_stripe_per_account<'a>(legs: impl Iterator<Item = &'a mut PlannedLeg>) {
+    let mut chosen: BTreeMap<String, i16> = BTreeMap::new();
+    for leg in legs {
+        if leg.amount.is_positive() {
+            leg.stripe = *chosen.entry(leg.account.clone()).or_insert(leg.stripe);
+        }
+    }
+}
+
 /// Every row the legs may touch, in lock order, with whether a missing one is made (a
 /// credit's row, or the issuance account's). A drain (-1) sorts before the account's rows.
 fn rows_to_lock<'a>(legs: impl Iterator<Item = &'a PlannedLeg>) -> BTreeMap<RowKey, bool> {
     let mut wanted = BTreeMap::new();
     for leg in legs {
         let create = leg.amount.is_positive() || leg.may_go_negative;
-        let stripe = if create { leg.stripe.max(0) } else { leg.stripe };
+        let stripe = if create {
+            leg.stripe.max(0)
+        } else {
+            leg.stripe
+        };
         let made = wanted.entry((leg.account.clone(), stripe)).or_insert(false);
         *made |= create;
     }
@@ -246,7 +265,12 @@ async fn lock(
     let mut created = BTreeSet::new();
     let locked = accounts.unwrap_or_default().into_iter();
     let locked = locked.zip(stripes.unwrap_or_default());
-    let locked = locked.zip(balances.unwrap_or_default().into_iter().zip(made.unwrap_or_default()));
+    let locked = locked.zip(
+        balances
+            .unwrap_or_default()
+            .into_iter()
+            .zip(made.unwrap_or_default()),
+    );
     for ((account, stripe), (balance, made)) in locked {
         if made {
             created.insert((account.clone(), stripe));

@@ -239,8 +239,18 @@ async fn insert_contracts(
          SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::numeric[])",
     )
     .bind(ids)
-    .bind(contracts.iter().map(|c| c.owner.as_str()).collect::<Vec<_>>())
-    .bind(contracts.iter().map(|c| c.blob_id.as_str()).collect::<Vec<_>>())
+    .bind(
+        contracts
+            .iter()
+            .map(|c| c.owner.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        contracts
+            .iter()
+            .map(|c| c.blob_id.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(texts(contracts.iter().map(|c| &c.metadata))?)
     .bind(column(|c| c.size))
     .bind(column(|c| c.encoded_size))
@@ -248,9 +258,19 @@ async fn insert_contracts(
     .bind(column(|c| c.start_epoch))
     .bind(column(|c| c.end_epoch))
     .bind(contracts.iter().map(|c| c.deletable).collect::<Vec<_>>())
-    .bind(contracts.iter().map(|c| c.paid.as_decimal()).collect::<Vec<_>>())
+    .bind(
+        contracts
+            .iter()
+            .map(|c| c.paid.as_decimal())
+            .collect::<Vec<_>>(),
+    )
     .bind(texts(contracts.iter().map(|c| &c.attributes))?)
-    .bind(contracts.iter().map(|c| c.payer.as_deref()).collect::<Vec<_>>())
+    .bind(
+        contracts
+            .iter()
+            .map(|c| c.payer.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .bind(&slots.0)
     .bind(&slots.1)
     .bind(&slots.2)
