@@ -1,9 +1,9 @@
 //! Batched commits of signed writes that are one journal entry and rows of their own
 //! (transfers, storage purchases: `ledger::batch::Batched`): requests are verified in
 //! parallel by their own tasks, then queued; committer tasks take whatever has queued
-//! (up to `requests_max`) and run it in one database transaction
-//! (`ledger::batch::run`), claim every nonce and idempotency key in one statement, and
-//! commit once. Each request stays all or nothing, and each
+//! (up to `requests_max`) and run it in one database transaction: the rows locked and
+//! each request decided (`ledger::batch::run`), then one statement that writes the
+//! journal, the requests' own rows and every nonce and idempotency key, and one COMMIT. Each request stays all or nothing, and each
 //! is answered only after the commit that holds it.
 //!
 //! Exactly once, as in `signed_tx`: two requests of a batch with the same nonce or key
@@ -19,13 +19,13 @@ use std::sync::{Arc, OnceLock};
 use axum::http::StatusCode;
 use axum::response::Response;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::extract::Signed;
 use super::signed_tx::{json_response, replayed_nonce};
 use crate::error::Error;
-use crate::ledger::batch::{run, Batched};
+use crate::ledger::batch::{run, Batched, Decided, Write};
 
 /// How requests are grouped (`WAL_BATCH_REQUESTS_MAX`, `WAL_BATCH_COMMITTERS`).
 #[derive(Clone, Copy, Debug)]
@@ -212,7 +212,11 @@ enum Attempt {
 async fn attempt<K: Batched>(pool: &PgPool, jobs: &[Job<K>]) -> Result<Attempt, Error> {
     let mut tx = pool.begin().await?;
     let requests: Vec<&K::Request> = jobs.iter().map(|job| &job.request).collect();
-    let outcomes = run::<K>(&mut tx, &requests).await?;
+    let Decided {
+        outcomes,
+        mut write,
+        ..
+    } = run::<K>(&mut tx, &requests).await?;
     let mut verdicts = Vec::with_capacity(jobs.len());
     let mut claims = Vec::new();
     for (i, outcome) in outcomes.into_iter().enumerate() {
@@ -224,7 +228,16 @@ async fn attempt<K: Batched>(pool: &PgPool, jobs: &[Job<K>]) -> Result<Attempt, 
             Err(refused) => Verdict::Refused(refused),
         });
     }
-    let clashes = claim_all(&mut tx, jobs, &claims).await?;
+    push_claims(&mut write, jobs, &claims);
+    let (Json(fresh_nonces), Json(claimed_keys)): Claimed = write
+        .select(
+            "SELECT (SELECT coalesce(json_agg(json_build_array(address, nonce)), '[]') FROM nonce),
+                    (SELECT coalesce(json_agg(json_build_array(address, key)), '[]') FROM claim)",
+        )
+        .build_query_as()
+        .fetch_one(&mut *tx)
+        .await?;
+    let clashes = clashes(jobs, &claims, fresh_nonces, claimed_keys);
     if clashes.is_empty() {
         tx.commit().await?;
         Ok(Attempt::Committed(verdicts))
@@ -236,16 +249,10 @@ async fn attempt<K: Batched>(pool: &PgPool, jobs: &[Job<K>]) -> Result<Attempt, 
 
 type Claimed = (Json<Vec<(String, String)>>, Json<Vec<(String, String)>>);
 
-/// One statement: the nonces and keys of the posted jobs (`claims`: index and body), as
-/// `signed_tx::claim` does for one. Returns the jobs whose nonce or key was taken.
-async fn claim_all<K: Batched>(
-    tx: &mut PgConnection,
-    jobs: &[Job<K>],
-    claims: &[(usize, Vec<u8>)],
-) -> Result<Vec<(usize, Verdict)>, Error> {
-    if claims.is_empty() {
-        return Ok(Vec::new());
-    }
+/// The nonces and keys of the posted jobs (`claims`: index and body) as CTEs `nonce` and
+/// `claim` of the batch's write statement, as `signed_tx::claim` does for one: sorted,
+/// so that batches claim in one order.
+fn push_claims<K: Batched>(write: &mut Write<'_>, jobs: &[Job<K>], claims: &[(usize, Vec<u8>)]) {
     let mut nonces = (Vec::new(), Vec::new(), Vec::new());
     let mut keys = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, body) in claims {
@@ -262,35 +269,45 @@ async fn claim_all<K: Batched>(
             keys.4.push(body.clone());
         }
     }
-    let (Json(fresh_nonces), Json(claimed_keys)): Claimed = sqlx::query_as(
-        r#"WITH nonce AS (
-               INSERT INTO signature_nonces (address, nonce, expires_at)
-               SELECT n.address, n.nonce, to_timestamp(n.expires)
-               FROM unnest($1::text[], $2::text[], $3::float8[]) AS n(address, nonce, expires)
-               ORDER BY n.address COLLATE "C", n.nonce COLLATE "C"
-               ON CONFLICT (address, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
-               WHERE signature_nonces.expires_at < now()
-               RETURNING address, nonce),
-           claim AS (
-               INSERT INTO idempotency_keys (address, key, fingerprint, response_status, response_body)
-               SELECT * FROM unnest($4::text[], $5::text[], $6::bytea[], $7::smallint[], $8::bytea[])
-                   AS k(address, key, fingerprint, status, body)
-               ORDER BY k.address COLLATE "C", k.key COLLATE "C"
-               ON CONFLICT (address, key) DO NOTHING
-               RETURNING address, key)
-           SELECT (SELECT coalesce(json_agg(json_build_array(address, nonce)), '[]') FROM nonce),
-                  (SELECT coalesce(json_agg(json_build_array(address, key)), '[]') FROM claim)"#,
-    )
-    .bind(&nonces.0)
-    .bind(&nonces.1)
-    .bind(&nonces.2)
-    .bind(&keys.0)
-    .bind(&keys.1)
-    .bind(&keys.2)
-    .bind(&keys.3)
-    .bind(&keys.4)
-    .fetch_one(&mut *tx)
-    .await?;
+    write
+        .cte("nonce")
+        .push("INSERT INTO signature_nonces (address, nonce, expires_at)")
+        .push(" SELECT n.address, n.nonce, to_timestamp(n.expires) FROM unnest(")
+        .push_bind(nonces.0)
+        .push("::text[], ")
+        .push_bind(nonces.1)
+        .push("::text[], ")
+        .push_bind(nonces.2)
+        .push("::float8[]) AS n(address, nonce, expires)")
+        .push(r#" ORDER BY n.address COLLATE "C", n.nonce COLLATE "C""#)
+        .push(" ON CONFLICT (address, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at")
+        .push(" WHERE signature_nonces.expires_at < now() RETURNING address, nonce)");
+    write
+        .cte("claim")
+        .push("INSERT INTO idempotency_keys")
+        .push(" (address, key, fingerprint, response_status, response_body)")
+        .push(" SELECT * FROM unnest(")
+        .push_bind(keys.0)
+        .push("::text[], ")
+        .push_bind(keys.1)
+        .push("::text[], ")
+        .push_bind(keys.2)
+        .push("::bytea[], ")
+        .push_bind(keys.3)
+        .push("::smallint[], ")
+        .push_bind(keys.4)
+        .push("::bytea[]) AS k(address, key, fingerprint, status, body)")
+        .push(r#" ORDER BY k.address COLLATE "C", k.key COLLATE "C""#)
+        .push(" ON CONFLICT (address, key) DO NOTHING RETURNING address, key)");
+}
+
+/// The posted jobs whose nonce or key the claim found taken.
+fn clashes<K: Batched>(
+    jobs: &[Job<K>],
+    claims: &[(usize, Vec<u8>)],
+    fresh_nonces: Vec<(String, String)>,
+    claimed_keys: Vec<(String, String)>,
+) -> Vec<(usize, Verdict)> {
     let fresh_nonces: HashSet<(String, String)> = fresh_nonces.into_iter().collect();
     let claimed_keys: HashSet<(String, String)> = claimed_keys.into_iter().collect();
     let mut clashes = Vec::new();
@@ -305,5 +322,5 @@ async fn claim_all<K: Batched>(
             }
         }
     }
-    Ok(clashes)
+    clashes
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::account::{Account, Address};
-use super::batch::{BatchEntry, Batched, Posted};
+use super::batch::{BatchEntry, Batched, Posted, Write};
 use super::journal::{self, Leg, NewEntry, PostedEntry};
 use super::kind::EntryKind;
 use crate::error::Error;
@@ -100,7 +100,7 @@ impl Batched for TransferBatch {
     type Context = ();
     type Plan = ();
 
-    async fn begin(_conn: &mut PgConnection) -> Result<(), Error> {
+    async fn begin(_conn: &mut PgConnection, _requests: usize) -> Result<(), Error> {
         Ok(())
     }
 
@@ -117,11 +117,7 @@ impl Batched for TransferBatch {
         Ok((entry, ()))
     }
 
-    async fn finish<'a>(
-        _conn: &'a mut PgConnection,
-        _context: &'a (),
-        posted: Vec<Posted<'a, TransferBatch>>,
-    ) -> Result<Vec<Vec<u8>>, Error> {
+    fn render(_context: &(), posted: &[Posted<'_, TransferBatch>]) -> Result<Vec<Vec<u8>>, Error> {
         let body = |p: &Posted<'_, TransferBatch>| {
             let Payment {
                 from,
@@ -133,6 +129,14 @@ impl Batched for TransferBatch {
                 .map_err(Error::internal)
         };
         posted.iter().map(body).collect()
+    }
+
+    fn push_rows(
+        _context: &(),
+        _posted: &[Posted<'_, TransferBatch>],
+        _write: &mut Write<'_>,
+    ) -> Result<(), Error> {
+        Ok(())
     }
 }
 

@@ -4,7 +4,9 @@
 //! write the balances, the entries and their lines in one statement. Each entry stays
 //! all or nothing: a refused one writes nothing and the others still apply.
 //!
-//! Three round trips for the whole batch, against one per entry with `journal::post`.
+//! Two round trips for the whole batch (the lock pass, then one statement that writes
+//! the journal, the kind's own rows and the claims), against one per entry with
+//! `journal::post`.
 
 pub mod apply;
 
@@ -13,7 +15,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use self::apply::{Line, PlannedLeg, Refusal, RowKey, Rows};
 use super::account::Address;
@@ -36,18 +38,22 @@ pub struct BatchEntry {
 }
 
 /// A kind of signed write committed in batches (a transfer, a storage purchase): one
-/// journal entry per request, and rows of its own written for all posted requests of
-/// the batch at once. `run` drives it inside the batch's transaction.
+/// journal entry per request, and rows of its own, written for all posted requests of
+/// the batch in the same statement as their entries. `run` drives it inside the
+/// batch's transaction.
 pub trait Batched: Send + Sync + 'static {
     /// A request as its handler validated it (everything that needs no database).
     type Request: Send + Sync + 'static;
     /// What the batch reads once, before any request (the epoch lock and prices).
     type Context: Send + Sync;
-    /// What `plan` decided for one request and `finish` needs (a quote).
+    /// What `plan` decided for one request and the rows it writes need (a quote).
     type Plan: Send;
 
-    /// Runs first in the batch's transaction.
-    fn begin(conn: &mut PgConnection) -> impl Future<Output = Result<Self::Context, Error>> + Send;
+    /// Runs first in the batch's transaction, for a batch of `requests` requests.
+    fn begin(
+        conn: &mut PgConnection,
+        requests: usize,
+    ) -> impl Future<Output = Result<Self::Context, Error>> + Send;
 
     /// The request's journal entry in this batch, or why it is refused.
     fn plan(
@@ -55,12 +61,16 @@ pub trait Batched: Send + Sync + 'static {
         request: &Self::Request,
     ) -> Result<(BatchEntry, Self::Plan), Error>;
 
-    /// Writes the other rows of the posted requests and renders each response body, in order.
-    fn finish<'a>(
-        conn: &'a mut PgConnection,
-        context: &'a Self::Context,
-        posted: Vec<Posted<'a, Self>>,
-    ) -> impl Future<Output = Result<Vec<Vec<u8>>, Error>> + Send + 'a;
+    /// The response body of each posted request, in order.
+    fn render(context: &Self::Context, posted: &[Posted<'_, Self>]) -> Result<Vec<Vec<u8>>, Error>;
+
+    /// Adds the posted requests' own rows to the batch's write statement, as
+    /// data-modifying CTEs after `, ` (`Write::cte`); nothing for a kind without rows.
+    fn push_rows(
+        context: &Self::Context,
+        posted: &[Posted<'_, Self>],
+        write: &mut Write<'_>,
+    ) -> Result<(), Error>;
 }
 
 /// A request whose entry was posted, with its plan and what the journal assigned.
@@ -73,13 +83,59 @@ pub struct Posted<'a, K: Batched + ?Sized> {
     pub entry: PostedEntry,
 }
 
-/// Runs a batch of `K` requests in the caller's transaction: each gets its response
-/// body, or its refusal (nothing of it written). The outer error fails the whole batch.
-pub async fn run<K: Batched>(
+/// The batch's one write statement, built up by the journal, the kind and the claims:
+/// `WITH <cte>, <cte>, ... SELECT ...`, each CTE named and binding its own arrays.
+pub struct Write<'a> {
+    builder: QueryBuilder<'a, Postgres>,
+    ctes: usize,
+}
+
+impl<'a> Write<'a> {
+    fn new() -> Write<'a> {
+        Write {
+            builder: QueryBuilder::new("WITH "),
+            ctes: 0,
+        }
+    }
+
+    /// Starts the next CTE `name AS (`; the caller pushes its body and `)`.
+    pub fn cte(&mut self, name: &str) -> &mut QueryBuilder<'a, Postgres> {
+        if self.ctes > 0 {
+            self.builder.push(", ");
+        }
+        self.ctes += 1;
+        self.builder.push(name).push(" AS (");
+        &mut self.builder
+    }
+
+    /// Ends the CTEs with the statement's `SELECT` (its text, then whatever it binds).
+    pub fn select(&mut self, select: &str) -> &mut QueryBuilder<'a, Postgres> {
+        if self.ctes == 0 {
+            self.cte("nothing").push("SELECT 1)");
+        }
+        self.builder.push(" ").push(select);
+        &mut self.builder
+    }
+}
+
+/// What a batch decided for its requests, before anything is written.
+pub struct Decided<'a, K: Batched> {
+    /// Each request's body, or its refusal.
+    pub outcomes: Vec<Result<Vec<u8>, Error>>,
+    /// The write statement so far: the journal's and the kind's rows.
+    pub write: Write<'static>,
+    _kind: std::marker::PhantomData<&'a K>,
+}
+
+/// Runs a batch of `K` requests in the caller's transaction up to its write statement:
+/// begin, plan each, lock and decide (one round trip), render the posted ones. The
+/// caller adds its CTEs and the `SELECT` to `write` and runs it: nothing is written
+/// before. The outer error fails the whole batch.
+pub async fn run<'a, K: Batched>(
     conn: &mut PgConnection,
-    requests: &[&K::Request],
-) -> Result<Vec<Result<Vec<u8>, Error>>, Error> {
-    let context = K::begin(conn).await?;
+    requests: &[&'a K::Request],
+) -> Result<Decided<'a, K>, Error> {
+    let context = K::begin(conn, requests.len()).await?;
     let mut planned = Vec::with_capacity(requests.len());
     let mut outcomes: Vec<Option<Result<Vec<u8>, Error>>> = Vec::with_capacity(requests.len());
     let mut entries = Vec::new();
@@ -94,7 +150,7 @@ pub async fn run<K: Batched>(
         }
     }
     let entry_refs: Vec<&BatchEntry> = entries.iter().collect();
-    let results = post_all(conn, &entry_refs).await?;
+    let (results, mut write) = decide(conn, &entry_refs).await?;
     let mut posted = Vec::new();
     let mut posted_at = Vec::new();
     for ((i, plan), result) in planned.into_iter().zip(results) {
@@ -110,14 +166,20 @@ pub async fn run<K: Batched>(
             Err(refused) => outcomes[i] = Some(Err(refused)),
         }
     }
-    let bodies = K::finish(conn, &context, posted).await?;
+    let bodies = K::render(&context, &posted)?;
+    K::push_rows(&context, &posted, &mut write)?;
     for (i, body) in posted_at.into_iter().zip(bodies) {
         outcomes[i] = Some(Ok(body));
     }
-    outcomes
+    let outcomes = outcomes
         .into_iter()
         .map(|o| o.ok_or_else(|| Error::internal("a batched request got no answer")))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Decided {
+        outcomes,
+        write,
+        _kind: std::marker::PhantomData,
+    })
 }
 
 /// What the lock pass returned: the rows as they stand, and what the entries will carry.
@@ -146,6 +208,17 @@ pub async fn post_all(
     conn: &mut PgConnection,
     entries: &[&BatchEntry],
 ) -> Result<Vec<Result<PostedEntry, Error>>, Error> {
+    let (outcomes, mut write) = decide(conn, entries).await?;
+    write.select("SELECT 1").build().execute(&mut *conn).await?;
+    Ok(outcomes)
+}
+
+/// Locks the rows and decides each entry (one round trip); returns the outcomes and the
+/// write statement's journal CTEs, not yet run.
+async fn decide(
+    conn: &mut PgConnection,
+    entries: &[&BatchEntry],
+) -> Result<(Vec<Result<PostedEntry, Error>>, Write<'static>), Error> {
     let mut plans: Vec<Result<Vec<PlannedLeg>, Error>> =
         entries.iter().map(|e| journal::plan(&e.legs)).collect();
     one_stripe_per_account(plans.iter_mut().flatten().flatten());
@@ -177,8 +250,9 @@ pub async fn post_all(
         });
         outcomes.push(outcome);
     }
-    write(conn, &before, &rows, &created, epoch, writes).await?;
-    Ok(outcomes)
+    let mut write = Write::new();
+    push_journal(&mut write, &before, &rows, &created, epoch, writes);
+    Ok((outcomes, write))
 }
 
 fn refused(refusal: Refusal) -> Error {
@@ -247,20 +321,40 @@ async fn lock(
     let accounts: Vec<&str> = wanted.keys().map(|(a, _)| a.as_str()).collect();
     let stripes: Vec<i16> = wanted.keys().map(|&(_, s)| s).collect();
     let create: Vec<bool> = wanted.values().copied().collect();
-    let (epoch, now, ids, accounts, stripes, balances, made): LockRow = sqlx::query_as(
-        "SELECT (SELECT coalesce(max(e.epoch), 0) FROM epochs e), now(),
+    // Without drains, one upsert in lock order locks the rows that exist and makes the
+    // missing ones (a no-op update locks an existing row; `xmax = 0` marks a new one),
+    // several times cheaper than `balances_lock`'s statement per row. A made row that
+    // no line touches is removed again by `write`.
+    let upsert = "WITH l AS (
+             INSERT INTO balances AS b (account, stripe, balance)
+             SELECT w.account, w.stripe, 0 FROM unnest($1::text[], $2::smallint[], $3::bool[])
+                 AS w(account, stripe, made)
+             ORDER BY w.account COLLATE \"C\", w.stripe
+             ON CONFLICT (account, stripe) DO UPDATE SET balance = b.balance
+             RETURNING b.account AS locked_account, b.stripe AS locked_stripe,
+                       b.balance AS locked_balance, (b.xmax = 0) AS created)";
+    let drains = stripes.iter().any(|&s| s < 0);
+    let source = if drains {
+        "balances_lock($1, $2, $3) AS l"
+    } else {
+        "l"
+    };
+    let sql = format!(
+        "{} SELECT (SELECT coalesce(max(e.epoch), 0) FROM epochs e), now(),
                 ARRAY(SELECT nextval(pg_get_serial_sequence('journal_entries', 'id'))
                       FROM generate_series(1, $4)),
                 array_agg(l.locked_account), array_agg(l.locked_stripe),
                 array_agg(l.locked_balance), array_agg(l.created)
-         FROM balances_lock($1, $2, $3) AS l",
-    )
-    .bind(&accounts)
-    .bind(&stripes)
-    .bind(&create)
-    .bind(i32::try_from(ids).map_err(Error::internal)?)
-    .fetch_one(&mut *conn)
-    .await?;
+         FROM {source}",
+        if drains { "" } else { upsert }
+    );
+    let (epoch, now, ids, accounts, stripes, balances, made): LockRow = sqlx::query_as(&sql)
+        .bind(&accounts)
+        .bind(&stripes)
+        .bind(&create)
+        .bind(i32::try_from(ids).map_err(Error::internal)?)
+        .fetch_one(&mut *conn)
+        .await?;
     let mut rows = Rows::new();
     let mut created = BTreeSet::new();
     let locked = accounts.unwrap_or_default().into_iter();
@@ -287,13 +381,13 @@ async fn lock(
 }
 
 /// Each row's net change over the batch (rows that did not change are left out).
-fn row_changes<'a>(before: &Rows, after: &'a Rows) -> (Vec<&'a str>, Vec<i16>, Vec<Decimal>) {
+fn row_changes(before: &Rows, after: &Rows) -> (Vec<String>, Vec<i16>, Vec<Decimal>) {
     let mut changes = (Vec::new(), Vec::new(), Vec::new());
     for ((account, stripe), balance) in after {
         let was = before.get(&(account.clone(), *stripe)).copied();
         let delta = balance.as_decimal() - was.unwrap_or(Wal::ZERO).as_decimal();
         if !delta.is_zero() {
-            changes.0.push(account.as_str());
+            changes.0.push(account.clone());
             changes.1.push(*stripe);
             changes.2.push(delta);
         }
@@ -313,72 +407,82 @@ fn unused_rows<'a>(created: &'a BTreeSet<RowKey>, lines: &[(i64, Line)]) -> Vec<
         .collect()
 }
 
-type LineColumns<'a> = (Vec<i64>, Vec<i16>, Vec<&'a str>, Vec<i16>, Vec<Decimal>);
+type LineColumns = (Vec<i64>, Vec<i16>, Vec<String>, Vec<i16>, Vec<Decimal>);
 
 /// The lines as columns, numbered from 1 within each entry (as `journal_post` does).
-fn line_columns(lines: &[(i64, Line)]) -> LineColumns<'_> {
-    let mut columns: LineColumns<'_> = Default::default();
+fn line_columns(lines: &[(i64, Line)]) -> LineColumns {
+    let mut columns: LineColumns = Default::default();
     let mut line_no = 0i16;
     for (i, (id, line)) in lines.iter().enumerate() {
         let same_entry = i > 0 && lines[i - 1].0 == *id;
         line_no = if same_entry { line_no + 1 } else { 1 };
         columns.0.push(*id);
         columns.1.push(line_no);
-        columns.2.push(line.account.as_str());
+        columns.2.push(line.account.clone());
         columns.3.push(line.stripe);
         columns.4.push(line.amount.as_decimal());
     }
     columns
 }
 
-/// One round trip: each changed row moves by its net change, rows made by the lock pass
-/// that no entry credited are removed again, and the entries and lines are appended.
-async fn write(
-    conn: &mut PgConnection,
+/// The journal's part of the write statement: each changed row moves by its net change,
+/// rows made by the lock pass that no entry credited are removed again, and the entries
+/// and lines are appended.
+fn push_journal(
+    write: &mut Write<'static>,
     before: &Rows,
     after: &Rows,
     created: &BTreeSet<RowKey>,
     epoch: i64,
     writes: Writes,
-) -> Result<(), Error> {
+) {
     let unused = unused_rows(created, &writes.lines);
-    if writes.ids.is_empty() && unused.is_empty() {
-        return Ok(());
-    }
     let moved = row_changes(before, after);
     let lines = line_columns(&writes.lines);
-    sqlx::query(
-        "WITH moved AS (
-             UPDATE balances b SET balance = b.balance + d.delta
-             FROM unnest($1::text[], $2::smallint[], $3::numeric[]) AS d(account, stripe, delta)
-             WHERE b.account = d.account AND b.stripe = d.stripe),
-         unused AS (
-             DELETE FROM balances b USING unnest($4::text[], $5::smallint[]) AS u(account, stripe)
-             WHERE b.account = u.account AND b.stripe = u.stripe),
-         entries AS (
-             INSERT INTO journal_entries (id, kind, epoch, actor, memo) OVERRIDING SYSTEM VALUE
-             SELECT u.id, u.kind, $6, u.actor, u.memo
-             FROM unnest($7::bigint[], $8::text[], $9::text[], $10::text[]) AS u(id, kind, actor, memo))
-         INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount)
-         SELECT * FROM unnest($11::bigint[], $12::smallint[], $13::text[], $14::smallint[],
-                              $15::numeric[])",
-    )
-    .bind(&moved.0)
-    .bind(&moved.1)
-    .bind(&moved.2)
-    .bind(unused.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>())
-    .bind(unused.iter().map(|(_, s)| *s).collect::<Vec<_>>())
-    .bind(epoch)
-    .bind(&writes.ids)
-    .bind(&writes.kinds)
-    .bind(&writes.actors)
-    .bind(&writes.memos)
-    .bind(&lines.0)
-    .bind(&lines.1)
-    .bind(&lines.2)
-    .bind(&lines.3)
-    .bind(&lines.4)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    write
+        .cte("moved")
+        .push("UPDATE balances b SET balance = b.balance + d.delta FROM unnest(")
+        .push_bind(moved.0)
+        .push("::text[], ")
+        .push_bind(moved.1)
+        .push("::smallint[], ")
+        .push_bind(moved.2)
+        .push("::numeric[]) AS d(account, stripe, delta)")
+        .push(" WHERE b.account = d.account AND b.stripe = d.stripe)");
+    write
+        .cte("unused")
+        .push("DELETE FROM balances b USING unnest(")
+        .push_bind(unused.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>())
+        .push("::text[], ")
+        .push_bind(unused.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+        .push("::smallint[]) AS u(account, stripe)")
+        .push(" WHERE b.account = u.account AND b.stripe = u.stripe)");
+    write
+        .cte("entries")
+        .push("INSERT INTO journal_entries (id, kind, epoch, actor, memo) OVERRIDING SYSTEM VALUE")
+        .push(" SELECT u.id, u.kind, ")
+        .push_bind(epoch)
+        .push(", u.actor, u.memo FROM unnest(")
+        .push_bind(writes.ids)
+        .push("::bigint[], ")
+        .push_bind(writes.kinds)
+        .push("::text[], ")
+        .push_bind(writes.actors)
+        .push("::text[], ")
+        .push_bind(writes.memos)
+        .push("::text[]) AS u(id, kind, actor, memo))");
+    write
+        .cte("lines")
+        .push("INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount)")
+        .push(" SELECT * FROM unnest(")
+        .push_bind(lines.0)
+        .push("::bigint[], ")
+        .push_bind(lines.1)
+        .push("::smallint[], ")
+        .push_bind(lines.2)
+        .push("::text[], ")
+        .push_bind(lines.3)
+        .push("::smallint[], ")
+        .push_bind(lines.4)
+        .push("::numeric[]))");
 }

@@ -2,11 +2,13 @@
 //! everything that needs no database (the metadata, whose blob id it derives once, the
 //! attributes, `max_total`'s bounds) in the request's own task; the batch then takes the
 //! shared epoch lock and reads the parameters and the epoch's prices once for all its
-//! purchases, quotes each by the pure rule, posts their entries together, and writes
-//! all their contracts and slot shares in one statement.
+//! purchases (and takes a contract id for each), quotes each by the pure rule, and
+//! writes all their contracts and slot shares in the statement that writes their
+//! journal entries.
 
 use std::collections::BTreeMap;
 
+use sqlx::types::Json;
 use sqlx::PgConnection;
 
 use super::purchase::{check_max_total, slot_legs};
@@ -14,7 +16,7 @@ use super::{BuyRequest, Contract, ContractStatus};
 use crate::encoding::{BlobMetadata, Layout};
 use crate::error::Error;
 use crate::ledger::account::{Account, Address};
-use crate::ledger::batch::{BatchEntry, Batched, Posted};
+use crate::ledger::batch::{BatchEntry, Batched, Posted, Write};
 use crate::ledger::epochs::{lock_shared, EpochLock};
 use crate::ledger::journal::Leg;
 use crate::ledger::kind::EntryKind;
@@ -85,6 +87,8 @@ pub struct PurchaseContext {
     lock: EpochLock,
     params: Params,
     prices: Option<EpochPrices>,
+    /// One contract id for each request of the batch, taken ahead (refused ones leave gaps).
+    contract_ids: Vec<i64>,
 }
 
 /// A purchase's quote and what each covered slot receives.
@@ -98,14 +102,24 @@ impl Batched for PurchaseBatch {
     type Context = PurchaseContext;
     type Plan = PurchasePlan;
 
-    async fn begin(conn: &mut PgConnection) -> Result<PurchaseContext, Error> {
+    async fn begin(conn: &mut PgConnection, requests: usize) -> Result<PurchaseContext, Error> {
         let lock = lock_shared(conn).await?;
-        let params = crate::params::load(conn).await?;
+        // Read under the lock (a statement of its own: its snapshot follows the lock).
+        let (Json(rows), contract_ids): (Json<Vec<(String, String)>>, Vec<i64>) = sqlx::query_as(
+            "SELECT (SELECT coalesce(json_agg(json_build_array(name, value)), '[]') FROM params),
+                        ARRAY(SELECT nextval(pg_get_serial_sequence('contracts', 'id'))
+                              FROM generate_series(1, $1))",
+        )
+        .bind(i32::try_from(requests).map_err(Error::internal)?)
+        .fetch_one(&mut *conn)
+        .await?;
+        let params = Params::from_rows(&rows)?;
         let prices = prices(conn, lock.epoch()).await?;
         Ok(PurchaseContext {
             lock,
             params,
             prices,
+            contract_ids,
         })
     }
 
@@ -151,32 +165,40 @@ impl Batched for PurchaseBatch {
         Ok((entry, PurchasePlan { quote, slots }))
     }
 
-    async fn finish<'a>(
-        conn: &'a mut PgConnection,
-        context: &'a PurchaseContext,
-        posted: Vec<Posted<'a, PurchaseBatch>>,
+    fn render(
+        context: &PurchaseContext,
+        posted: &[Posted<'_, PurchaseBatch>],
     ) -> Result<Vec<Vec<u8>>, Error> {
-        if posted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let epoch = context.lock.epoch();
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT nextval(pg_get_serial_sequence('contracts', 'id')) FROM generate_series(1, $1)",
-        )
-        .bind(i32::try_from(posted.len()).map_err(Error::internal)?)
-        .fetch_all(&mut *conn)
-        .await?;
-        let contracts: Vec<Contract> = posted
-            .iter()
-            .zip(&ids)
-            .map(|(p, &id)| contract(p, id, epoch))
-            .collect();
-        insert_contracts(conn, &posted, &ids, &contracts).await?;
-        contracts
+        contracts(context, posted)?
             .iter()
             .map(|c| serde_json::to_vec(c).map_err(Error::internal))
             .collect()
     }
+
+    fn push_rows(
+        context: &PurchaseContext,
+        posted: &[Posted<'_, PurchaseBatch>],
+        write: &mut Write<'_>,
+    ) -> Result<(), Error> {
+        let contracts = contracts(context, posted)?;
+        push_contracts(write, posted, &context.contract_ids, &contracts)
+    }
+}
+
+/// The posted purchases' contracts, each with one of the ids the batch took.
+fn contracts(
+    context: &PurchaseContext,
+    posted: &[Posted<'_, PurchaseBatch>],
+) -> Result<Vec<Contract>, Error> {
+    if posted.len() > context.contract_ids.len() {
+        return Err(Error::internal("more purchases than contract ids"));
+    }
+    let epoch = context.lock.epoch();
+    Ok(posted
+        .iter()
+        .zip(&context.contract_ids)
+        .map(|(p, &id)| contract(p, id, epoch))
+        .collect())
 }
 
 /// The new contract as the API shows it (what reading it back would give).
@@ -206,9 +228,10 @@ fn contract(posted: &Posted<'_, PurchaseBatch>, id: i64, epoch: i64) -> Contract
     }
 }
 
-/// One statement: the contracts and each one's share of every slot it paid.
-async fn insert_contracts(
-    conn: &mut PgConnection,
+/// The contracts and each one's share of every slot it paid, as CTEs of the batch's
+/// write statement.
+fn push_contracts(
+    write: &mut Write<'_>,
     posted: &[Posted<'_, PurchaseBatch>],
     ids: &[i64],
     contracts: &[Contract],
@@ -222,60 +245,60 @@ async fn insert_contracts(
         }
     }
     let column = |f: fn(&Contract) -> i64| contracts.iter().map(f).collect::<Vec<i64>>();
-    sqlx::query(
-        "WITH c AS (
-             INSERT INTO contracts (id, owner, blob_id, metadata, size, encoded_size,
-                                    storage_units, start_epoch, end_epoch, deletable, paid,
-                                    attributes, payer) OVERRIDING SYSTEM VALUE
-             SELECT u.id, u.owner, u.blob_id, u.metadata::jsonb, u.size, u.encoded_size,
-                    u.storage_units, u.start_epoch, u.end_epoch, u.deletable, u.paid,
-                    u.attributes::jsonb, u.payer
-             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-                         $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bool[],
-                         $11::numeric[], $12::text[], $13::text[])
-                 AS u(id, owner, blob_id, metadata, size, encoded_size, storage_units,
-                      start_epoch, end_epoch, deletable, paid, attributes, payer))
-         INSERT INTO contract_slots (contract_id, epoch, amount)
-         SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::numeric[])",
-    )
-    .bind(ids)
-    .bind(
-        contracts
-            .iter()
-            .map(|c| c.owner.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        contracts
-            .iter()
-            .map(|c| c.blob_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(texts(contracts.iter().map(|c| &c.metadata))?)
-    .bind(column(|c| c.size))
-    .bind(column(|c| c.encoded_size))
-    .bind(column(|c| c.storage_units))
-    .bind(column(|c| c.start_epoch))
-    .bind(column(|c| c.end_epoch))
-    .bind(contracts.iter().map(|c| c.deletable).collect::<Vec<_>>())
-    .bind(
-        contracts
-            .iter()
-            .map(|c| c.paid.as_decimal())
-            .collect::<Vec<_>>(),
-    )
-    .bind(texts(contracts.iter().map(|c| &c.attributes))?)
-    .bind(
-        contracts
-            .iter()
-            .map(|c| c.payer.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(&slots.0)
-    .bind(&slots.1)
-    .bind(&slots.2)
-    .execute(&mut *conn)
-    .await?;
+    let texts_of = |f: fn(&Contract) -> String| contracts.iter().map(f).collect::<Vec<_>>();
+    write
+        .cte("contracts_new")
+        .push("INSERT INTO contracts (id, owner, blob_id, metadata, size, encoded_size,")
+        .push(" storage_units, start_epoch, end_epoch, deletable, paid, attributes, payer)")
+        .push(" OVERRIDING SYSTEM VALUE SELECT u.id, u.owner, u.blob_id, u.metadata::jsonb,")
+        .push(" u.size, u.encoded_size, u.storage_units, u.start_epoch, u.end_epoch,")
+        .push(" u.deletable, u.paid, u.attributes::jsonb, u.payer FROM unnest(")
+        .push_bind(ids[..contracts.len()].to_vec())
+        .push("::bigint[], ")
+        .push_bind(texts_of(|c| c.owner.clone()))
+        .push("::text[], ")
+        .push_bind(texts_of(|c| c.blob_id.clone()))
+        .push("::text[], ")
+        .push_bind(texts(contracts.iter().map(|c| &c.metadata))?)
+        .push("::text[], ")
+        .push_bind(column(|c| c.size))
+        .push("::bigint[], ")
+        .push_bind(column(|c| c.encoded_size))
+        .push("::bigint[], ")
+        .push_bind(column(|c| c.storage_units))
+        .push("::bigint[], ")
+        .push_bind(column(|c| c.start_epoch))
+        .push("::bigint[], ")
+        .push_bind(column(|c| c.end_epoch))
+        .push("::bigint[], ")
+        .push_bind(contracts.iter().map(|c| c.deletable).collect::<Vec<_>>())
+        .push("::bool[], ")
+        .push_bind(
+            contracts
+                .iter()
+                .map(|c| c.paid.as_decimal())
+                .collect::<Vec<_>>(),
+        )
+        .push("::numeric[], ")
+        .push_bind(texts(contracts.iter().map(|c| &c.attributes))?)
+        .push("::text[], ")
+        .push_bind(
+            contracts
+                .iter()
+                .map(|c| c.payer.clone())
+                .collect::<Vec<_>>(),
+        )
+        .push("::text[]) AS u(id, owner, blob_id, metadata, size, encoded_size,")
+        .push(" storage_units, start_epoch, end_epoch, deletable, paid, attributes, payer))");
+    write
+        .cte("slots_new")
+        .push("INSERT INTO contract_slots (contract_id, epoch, amount) SELECT * FROM unnest(")
+        .push_bind(slots.0)
+        .push("::bigint[], ")
+        .push_bind(slots.1)
+        .push("::bigint[], ")
+        .push_bind(slots.2)
+        .push("::numeric[]))");
     Ok(())
 }
 
