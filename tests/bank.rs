@@ -120,13 +120,7 @@ async fn bank(db: PgPool, clients_n: usize, transfers_per_client: usize) {
     );
 
     // The transfers were committed in batches: some transaction holds several.
-    let most_per_commit: i64 = sqlx::query_scalar(
-        "SELECT max(n) FROM (SELECT count(*) AS n FROM journal_entries
-                             WHERE kind = 'transfer' GROUP BY created_xid) AS per_commit",
-    )
-    .fetch_one(&ledger.db)
-    .await
-    .unwrap();
+    let most_per_commit = common::most_entries_per_commit(&ledger.db, "transfer").await;
     assert!(most_per_commit > 1, "one transfer per commit: not batched");
 
     // Final balances are exactly funding + received - sent.

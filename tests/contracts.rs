@@ -390,13 +390,7 @@ async fn concurrent_purchases_commit_in_batches_and_pay_each_slot_exactly(db: Pg
         let want = Wal::checked_sum((0..BUYERS).map(|_| wal(each))).unwrap();
         assert_eq!(slot, want, "slot {epoch}");
     }
-    let most_per_commit: i64 = sqlx::query_scalar(
-        "SELECT max(n) FROM (SELECT count(*) AS n FROM journal_entries
-                             WHERE kind = 'storage_purchase' GROUP BY created_xid) AS per_commit",
-    )
-    .fetch_one(&ledger.db)
-    .await
-    .unwrap();
+    let most_per_commit = common::most_entries_per_commit(&ledger.db, "storage_purchase").await;
     assert!(most_per_commit > 1, "one purchase per commit: not batched");
     ledger.assert_audit_ok().await;
 }

@@ -338,6 +338,19 @@ pub fn python() -> std::path::PathBuf {
     venv
 }
 
+/// The most journal entries of `kind` that one transaction committed (batched commits
+/// put several in one).
+pub async fn most_entries_per_commit(db: &PgPool, kind: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM journal_entries
+                                          WHERE kind = $1 GROUP BY created_xid) AS per_commit",
+    )
+    .bind(kind)
+    .fetch_one(db)
+    .await
+    .expect("the journal is readable")
+}
+
 /// Polls `probe` every 100 ms until it gives a value, up to `seconds`.
 pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     seconds: u64,
