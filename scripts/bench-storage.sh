@@ -15,7 +15,7 @@ nodes=10
 server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 export DATABASE_URL=$server/postgres
 scripts/ensure-postgres.sh
-cargo build --release --locked --workspace --bins
+[ -n "${WAL_SKIP_BUILD:-}" ] || cargo build --release --locked --workspace --bins
 
 psql -q "$server/postgres" -c 'DROP DATABASE IF EXISTS wal_bench_storage' -c 'CREATE DATABASE wal_bench_storage'
 work=$(mktemp -d)
