@@ -1,11 +1,6 @@
 //! `wal-ledger`: serve the ledger API, migrate, or run genesis.
 
 use clap::{Parser, Subcommand};
-
-// Under load the ledger allocates per request (headers, JSON, signatures); glibc's
-// malloc took about 15% of its CPU there (perf), mimalloc a fraction of that.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use wal::app;
 use wal::app::genesis;
 use wal::config::Config;

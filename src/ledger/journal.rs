@@ -12,7 +12,6 @@ use rand::Rng;
 use sqlx::PgConnection;
 
 use super::account::{Account, Address};
-use super::batch::apply::PlannedLeg;
 use super::kind::EntryKind;
 use crate::error::Error;
 use crate::money::Wal;
@@ -67,7 +66,7 @@ pub struct PostedEntry {
 
 /// Checks the legs balance, merges legs of the same account and orders them by
 /// account key: the global lock order.
-fn prepare_legs(legs: &[Leg]) -> Result<Vec<(String, Leg)>, Error> {
+pub(crate) fn prepare_legs(legs: &[Leg]) -> Result<Vec<(String, Leg)>, Error> {
     if legs.is_empty() {
         return Err(Error::internal("journal entry without legs"));
     }
@@ -105,34 +104,20 @@ fn prepare_legs(legs: &[Leg]) -> Result<Vec<(String, Leg)>, Error> {
     Ok(merged)
 }
 
-/// The legs of an entry as the database applies them: checked to balance, merged per
-/// account, in lock order, each with its stripe chosen (see `stripe_for`).
-pub(crate) fn plan(legs: &[Leg]) -> Result<Vec<PlannedLeg>, Error> {
-    Ok(prepare_legs(legs)?
-        .into_iter()
-        .map(|(account, leg)| PlannedLeg {
-            account,
-            stripe: stripe_for(&leg),
-            amount: leg.amount,
-            may_go_negative: leg.account.may_go_negative(),
-        })
-        .collect())
-}
-
 /// Posts a balanced entry inside the caller's transaction, in one round trip: the
 /// database function `journal_post` (see the migration) applies the legs in the
 /// order given here and appends the entry and its lines.
 pub async fn post(conn: &mut PgConnection, entry: &NewEntry<'_>) -> Result<PostedEntry, Error> {
-    let legs = plan(&entry.legs)?;
+    let legs = prepare_legs(&entry.legs)?;
     let mut accounts = Vec::with_capacity(legs.len());
     let mut stripes = Vec::with_capacity(legs.len());
     let mut amounts = Vec::with_capacity(legs.len());
     let mut may_go_negative = Vec::with_capacity(legs.len());
-    for leg in legs {
-        stripes.push(leg.stripe);
+    for (key, leg) in legs {
+        stripes.push(stripe_for(&leg));
         amounts.push(leg.amount.as_decimal());
-        may_go_negative.push(leg.may_go_negative);
-        accounts.push(leg.account);
+        may_go_negative.push(leg.account.may_go_negative());
+        accounts.push(key);
     }
     let actor = entry.actor.map(|a| a.to_string());
     let row = sqlx::query!(
@@ -167,7 +152,7 @@ const INSUFFICIENT_FUNDS_SQLSTATE: &str = "WL001";
 /// Which balance row a leg touches: credits land on a random stripe of a striped
 /// account, so concurrent credits to a hot system account never queue on one row;
 /// -1 asks `journal_post` to drain a striped account's stripes in order.
-fn stripe_for(leg: &Leg) -> i16 {
+pub(crate) fn stripe_for(leg: &Leg) -> i16 {
     match leg.account.stripes() {
         1 => 0,
         _ if leg.amount.is_negative() => -1,

@@ -220,7 +220,7 @@ async fn decide(
     entries: &[&BatchEntry],
 ) -> Result<(Vec<Result<PostedEntry, Error>>, Write<'static>), Error> {
     let mut plans: Vec<Result<Vec<PlannedLeg>, Error>> =
-        entries.iter().map(|e| journal::plan(&e.legs)).collect();
+        entries.iter().map(|e| plan(&e.legs)).collect();
     one_stripe_per_account(plans.iter_mut().flatten().flatten());
     let wanted = rows_to_lock(plans.iter().flatten().flatten());
     let planned = plans.iter().filter(|p| p.is_ok()).count();
@@ -270,6 +270,20 @@ impl Writes {
         self.memos.push(entry.memo.clone());
         self.lines.extend(lines.into_iter().map(|line| (id, line)));
     }
+}
+
+/// The legs of an entry as `journal_post` would apply them: checked to balance, merged
+/// per account, in lock order, each with its stripe chosen (`journal::stripe_for`).
+fn plan(legs: &[Leg]) -> Result<Vec<PlannedLeg>, Error> {
+    Ok(journal::prepare_legs(legs)?
+        .into_iter()
+        .map(|(account, leg)| PlannedLeg {
+            account,
+            stripe: journal::stripe_for(&leg),
+            amount: leg.amount,
+            may_go_negative: leg.account.may_go_negative(),
+        })
+        .collect())
 }
 
 /// Credits of a striped account land on one stripe per batch (the first one chosen for
