@@ -62,7 +62,7 @@ pub async fn tally_closing(
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let inputs = power::load(conn, &ids, closing).await?;
     let mut powers = Powers::default();
-    let mut own: HashMap<String, u128> = HashMap::new();
+    let mut own: HashMap<u32, u128> = HashMap::new();
     let thresholds = Thresholds {
         quorum: params.gov_quorum,
         threshold: params.gov_threshold,
@@ -71,7 +71,7 @@ pub async fn tally_closing(
     let mut tallied = Vec::with_capacity(rows.len());
     for row in rows {
         let counted = inputs.count(row.id);
-        powers.add(row.id, &counted.inherited)?;
+        powers.add(row.id, &counted.inherited, &inputs)?;
         own.extend(counted.own);
         tallied.push(Tallied {
             id: row.id,
@@ -83,7 +83,7 @@ pub async fn tally_closing(
         });
     }
     powers.record(conn).await?;
-    record_own(conn, closing, &own).await?;
+    record_own(conn, closing, &own, &inputs).await?;
     Ok(tallied)
 }
 
@@ -96,10 +96,15 @@ struct Powers {
 }
 
 impl Powers {
-    fn add(&mut self, proposal_id: i64, inherited: &HashMap<String, u128>) -> Result<(), Error> {
-        for (operator, frost) in inherited {
+    fn add(
+        &mut self,
+        proposal_id: i64,
+        inherited: &HashMap<u32, u128>,
+        inputs: &power::Inputs,
+    ) -> Result<(), Error> {
+        for (&operator, frost) in inherited {
             self.proposals.push(proposal_id);
-            self.operators.push(operator.clone());
+            self.operators.push(inputs.name(operator)?.to_owned());
             self.powers.push(wal_of(*frost)?.as_decimal());
         }
         Ok(())
@@ -123,12 +128,13 @@ impl Powers {
 async fn record_own(
     conn: &mut PgConnection,
     closing: i64,
-    own: &HashMap<String, u128>,
+    own: &HashMap<u32, u128>,
+    inputs: &power::Inputs,
 ) -> Result<(), Error> {
     let mut voters = Vec::with_capacity(own.len());
     let mut powers = Vec::with_capacity(own.len());
-    for (voter, frost) in own {
-        voters.push(voter.clone());
+    for (&voter, frost) in own {
+        voters.push(inputs.name(voter)?.to_owned());
         powers.push(wal_of(*frost)?.as_decimal());
     }
     sqlx::query!(

@@ -154,14 +154,19 @@ pub struct Counted<V> {
 /// Each owner's counting stakes as (node, FROST): what `count_grouped` reads.
 pub type StakesByOwner<V> = HashMap<V, Vec<(i64, u128)>>;
 
-/// Groups stake values by owner, once for any number of counts.
+/// Groups stake values by owner, once for any number of counts, an owner's stakes in
+/// one pool summed: each count then walks the voters' pools, not all their stakes.
 pub fn group_by_owner<V: Eq + Hash + Clone>(stakes: &[StakeValue<V>]) -> StakesByOwner<V> {
-    let mut grouped: StakesByOwner<V> = HashMap::new();
+    let mut per_pool: HashMap<(&V, i64), u128> = HashMap::new();
     for stake in stakes {
+        *per_pool.entry((&stake.owner, stake.node)).or_default() += stake.frost;
+    }
+    let mut grouped: StakesByOwner<V> = HashMap::new();
+    for ((owner, node), frost) in per_pool {
         grouped
-            .entry(stake.owner.clone())
+            .entry(owner.clone())
             .or_default()
-            .push((stake.node, stake.frost));
+            .push((node, frost));
     }
     grouped
 }
@@ -357,6 +362,21 @@ mod tests {
         assert_eq!(both.power["op"], 70);
         let alone = count(&[ballot("bob", Choice::Veto)], &stakes, &pools);
         assert_eq!(alone.tally, tally(0, 0, 0, 20, 100));
+    }
+
+    #[test]
+    fn an_owners_stakes_in_one_pool_are_grouped_as_one() {
+        let stake = |owner, node, frost| StakeValue { owner, node, frost };
+        let grouped = group_by_owner(&[
+            stake("alice", 1, 30),
+            stake("alice", 2, 5),
+            stake("alice", 1, 12),
+            stake("bob", 1, 7),
+        ]);
+        let mut alice = grouped["alice"].clone();
+        alice.sort_unstable();
+        assert_eq!(alice, [(1, 42), (2, 5)]);
+        assert_eq!(grouped["bob"], [(1, 7)]);
     }
 
     fn choice() -> impl Strategy<Value = Choice> {

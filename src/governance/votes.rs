@@ -63,12 +63,11 @@ pub async fn vote(
     )
     .execute(&mut *conn)
     .await?;
-    let counted = power::load(conn, &[proposal_id], lock.epoch())
-        .await?
-        .count(proposal_id);
+    let inputs = power::load(conn, &[proposal_id], lock.epoch()).await?;
+    let counted = inputs.count(proposal_id);
     Ok(Vote {
         proposal_id: id.to_string(),
-        power: wal_of(counted.power.get(&voter_text).copied().unwrap_or(0))?,
+        power: wal_of(inputs.power_of(&counted, &voter_text))?,
         voter: voter_text,
         choice: choice.as_str().to_owned(),
     })
@@ -109,17 +108,15 @@ pub async fn page(
     .fetch_all(&mut *conn)
     .await?;
     let live = if status == "voting" {
-        Some(
-            power::load(conn, &[proposal_id], epoch)
-                .await?
-                .count(proposal_id),
-        )
+        let inputs = power::load(conn, &[proposal_id], epoch).await?;
+        let counted = inputs.count(proposal_id);
+        Some((inputs, counted))
     } else {
         None
     };
     let power_of = |voter: &str, stored: Option<Decimal>| -> Result<Wal, Error> {
         match &live {
-            Some(counted) => wal_of(counted.power.get(voter).copied().unwrap_or(0)),
+            Some((inputs, counted)) => wal_of(inputs.power_of(counted, voter)),
             None => Ok(Wal::from_decimal_unchecked(stored.unwrap_or(Decimal::ZERO))),
         }
     };

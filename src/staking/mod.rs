@@ -2,6 +2,7 @@
 //! shards.
 
 pub mod committee;
+pub mod counting;
 pub mod nodes;
 pub mod pool;
 pub mod stakes;

@@ -120,16 +120,34 @@ fn shares_at(principal: Decimal, rate_wal: Decimal, rate_shares: Decimal) -> Res
     Ok(pool_of(rate_wal, rate_shares)?.shares_for(Wal::from_decimal_unchecked(principal)))
 }
 
+/// The shares a stake holds: written when it asks to withdraw, else bought at its pool's
+/// rate when it became active; none while pending or once paid out.
+pub(super) fn held_shares(
+    principal: Decimal,
+    shares: Option<Decimal>,
+    rate: (Option<Decimal>, Option<Decimal>),
+    paid_out: bool,
+) -> Result<Option<u128>, Error> {
+    match (shares, rate) {
+        (Some(shares), _) => Ok(Some(to_u128(shares)?)),
+        (None, (Some(wal), Some(shares))) if !paid_out => {
+            Ok(Some(shares_at(principal, wal, shares)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What an active or withdrawing stake is worth in its pool now.
+pub(super) fn value_held(pool: &Pool, shares: Option<u128>) -> Wal {
+    shares.map_or(Wal::ZERO, |shares| pool.value_of(shares.min(pool.shares)))
+}
+
 impl StakeRow {
     fn view(self, epoch: i64) -> Result<Stake, Error> {
         let principal = Wal::from_decimal_unchecked(self.principal);
-        let shares = match (self.shares, self.rate_wal, self.rate_shares) {
-            (Some(shares), _, _) => Some(to_u128(shares)?),
-            (None, Some(wal), Some(shares)) if self.withdrawn_amount.is_none() => {
-                Some(shares_at(self.principal, wal, shares)?)
-            }
-            _ => None,
-        };
+        let rate = (self.rate_wal, self.rate_shares);
+        let paid_out = self.withdrawn_amount.is_some();
+        let shares = held_shares(self.principal, self.shares, rate, paid_out)?;
         let status = match (self.withdraw_epoch, self.withdrawn_amount) {
             (_, Some(_)) => StakeStatus::Withdrawn,
             (Some(_), None) => StakeStatus::Withdrawing,
@@ -137,14 +155,13 @@ impl StakeRow {
             (None, None) => StakeStatus::Active,
         };
         let pool = pool_of(self.pool_wal, self.pool_shares)?;
-        let value = match (status, shares) {
-            (StakeStatus::Pending, _) => principal,
-            (StakeStatus::Withdrawn, _) => self
+        let value = match status {
+            StakeStatus::Pending => principal,
+            StakeStatus::Withdrawn => self
                 .withdrawn_amount
                 .map(Wal::from_decimal_unchecked)
                 .unwrap_or(Wal::ZERO),
-            (_, Some(shares)) => pool.value_of(shares.min(pool.shares)),
-            (_, None) => Wal::ZERO,
+            StakeStatus::Active | StakeStatus::Withdrawing => value_held(&pool, shares),
         };
         Ok(Stake {
             id: self.id.to_string(),
@@ -360,59 +377,6 @@ pub async fn page(
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter().map(|r| r.view(epoch)).collect()
-}
-
-/// A stake that counts for its owner's vote: active, or withdrawing and not yet paid,
-/// at its value as of `epoch` (the current one).
-pub struct CountingStake {
-    /// The stake's owner.
-    pub owner: String,
-    /// The node whose pool holds it.
-    pub node_id: i64,
-    /// Its value now.
-    pub value: Wal,
-}
-
-/// The stakes of `owners` that count in `epoch`: active (made before `epoch`) and not
-/// paid out, each valued by the same rule as `GET /v1/stakes/{id}` (pending stake
-/// counts nothing). O(the owners' stakes + nodes): each pool's WAL is summed once.
-pub async fn counting_stakes_of(
-    conn: &mut PgConnection,
-    owners: &[String],
-    epoch: i64,
-) -> Result<Vec<CountingStake>, Error> {
-    let rows = sqlx::query_as!(
-        StakeRow,
-        r#"WITH pools AS (
-               SELECT n.id, n.pool_shares,
-                      (SELECT coalesce(sum(balance), 0) FROM balances
-                       WHERE account = $3::text || n.id) AS wal
-               FROM nodes n)
-           SELECT s.id, s.owner, s.node_id, s.principal, s.staked_epoch, s.shares, s.withdraw_epoch,
-                  s.withdrawn_amount, s.withdrawn_epoch, s.created_at,
-                  r.wal AS "rate_wal?", r.shares AS "rate_shares?",
-                  p.wal AS "pool_wal!", p.pool_shares AS "pool_shares!"
-           FROM stakes s JOIN pools p ON p.id = s.node_id
-           LEFT JOIN pool_rates r ON r.node_id = s.node_id AND r.epoch = s.staked_epoch + 1
-           WHERE s.owner = ANY($1) AND s.withdrawn_amount IS NULL AND s.staked_epoch < $2"#,
-        owners,
-        epoch,
-        crate::ledger::account::POOL_PREFIX
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut counting = Vec::with_capacity(rows.len());
-    for row in rows {
-        let stake = row.view(epoch)?;
-        if matches!(stake.status, StakeStatus::Active | StakeStatus::Withdrawing) {
-            counting.push(CountingStake {
-                node_id: stake.node_id.parse().map_err(Error::internal)?,
-                owner: stake.owner,
-                value: stake.value,
-            });
-        }
-    }
-    Ok(counting)
 }
 
 /// `POST /v1/stakes`: checks the request, takes the epoch lock, stakes.
