@@ -117,7 +117,11 @@ impl Batched for TransferBatch {
         Ok((entry, ()))
     }
 
-    fn render(_context: &(), posted: &[Posted<'_, TransferBatch>]) -> Result<Vec<Vec<u8>>, Error> {
+    fn finish(
+        _context: &(),
+        posted: &[Posted<'_, TransferBatch>],
+        _write: &mut Write<'_>,
+    ) -> Result<Vec<Vec<u8>>, Error> {
         let body = |p: &Posted<'_, TransferBatch>| {
             let Payment {
                 from,
@@ -129,14 +133,6 @@ impl Batched for TransferBatch {
                 .map_err(Error::internal)
         };
         posted.iter().map(body).collect()
-    }
-
-    fn push_rows(
-        _context: &(),
-        _posted: &[Posted<'_, TransferBatch>],
-        _write: &mut Write<'_>,
-    ) -> Result<(), Error> {
-        Ok(())
     }
 }
 

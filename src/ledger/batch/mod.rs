@@ -61,16 +61,14 @@ pub trait Batched: Send + Sync + 'static {
         request: &Self::Request,
     ) -> Result<(BatchEntry, Self::Plan), Error>;
 
-    /// The response body of each posted request, in order.
-    fn render(context: &Self::Context, posted: &[Posted<'_, Self>]) -> Result<Vec<Vec<u8>>, Error>;
-
     /// Adds the posted requests' own rows to the batch's write statement, as
-    /// data-modifying CTEs after `, ` (`Write::cte`); nothing for a kind without rows.
-    fn push_rows(
+    /// data-modifying CTEs (`Write::cte`; none for a kind without rows), and returns each
+    /// one's response body, in order.
+    fn finish(
         context: &Self::Context,
         posted: &[Posted<'_, Self>],
         write: &mut Write<'_>,
-    ) -> Result<(), Error>;
+    ) -> Result<Vec<Vec<u8>>, Error>;
 }
 
 /// A request whose entry was posted, with its plan and what the journal assigned.
@@ -119,12 +117,11 @@ impl<'a> Write<'a> {
 }
 
 /// What a batch decided for its requests, before anything is written.
-pub struct Decided<'a, K: Batched> {
+pub struct Decided {
     /// Each request's body, or its refusal.
     pub outcomes: Vec<Result<Vec<u8>, Error>>,
     /// The write statement so far: the journal's and the kind's rows.
     pub write: Write<'static>,
-    _kind: std::marker::PhantomData<&'a K>,
 }
 
 /// Runs a batch of `K` requests in the caller's transaction up to its write statement:
@@ -134,7 +131,7 @@ pub struct Decided<'a, K: Batched> {
 pub async fn run<'a, K: Batched>(
     conn: &mut PgConnection,
     requests: &[&'a K::Request],
-) -> Result<Decided<'a, K>, Error> {
+) -> Result<Decided, Error> {
     let context = K::begin(conn, requests.len()).await?;
     let mut planned = Vec::with_capacity(requests.len());
     let mut outcomes: Vec<Option<Result<Vec<u8>, Error>>> = Vec::with_capacity(requests.len());
@@ -166,8 +163,7 @@ pub async fn run<'a, K: Batched>(
             Err(refused) => outcomes[i] = Some(Err(refused)),
         }
     }
-    let bodies = K::render(&context, &posted)?;
-    K::push_rows(&context, &posted, &mut write)?;
+    let bodies = K::finish(&context, &posted, &mut write)?;
     for (i, body) in posted_at.into_iter().zip(bodies) {
         outcomes[i] = Some(Ok(body));
     }
@@ -175,11 +171,7 @@ pub async fn run<'a, K: Batched>(
         .into_iter()
         .map(|o| o.ok_or_else(|| Error::internal("a batched request got no answer")))
         .collect::<Result<_, _>>()?;
-    Ok(Decided {
-        outcomes,
-        write,
-        _kind: std::marker::PhantomData,
-    })
+    Ok(Decided { outcomes, write })
 }
 
 /// What the lock pass returned: the rows as they stand, and what the entries will carry.

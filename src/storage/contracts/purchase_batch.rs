@@ -165,23 +165,17 @@ impl Batched for PurchaseBatch {
         Ok((entry, PurchasePlan { quote, slots }))
     }
 
-    fn render(
-        context: &PurchaseContext,
-        posted: &[Posted<'_, PurchaseBatch>],
-    ) -> Result<Vec<Vec<u8>>, Error> {
-        contracts(context, posted)?
-            .iter()
-            .map(|c| serde_json::to_vec(c).map_err(Error::internal))
-            .collect()
-    }
-
-    fn push_rows(
+    fn finish(
         context: &PurchaseContext,
         posted: &[Posted<'_, PurchaseBatch>],
         write: &mut Write<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<Vec<u8>>, Error> {
         let contracts = contracts(context, posted)?;
-        push_contracts(write, posted, &context.contract_ids, &contracts)
+        push_contracts(write, posted, &context.contract_ids, &contracts)?;
+        contracts
+            .iter()
+            .map(|c| serde_json::to_vec(c).map_err(Error::internal))
+            .collect()
     }
 }
 
