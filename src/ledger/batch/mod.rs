@@ -128,9 +128,9 @@ pub struct Decided {
 /// begin, plan each, lock and decide (one round trip), render the posted ones. The
 /// caller adds its CTEs and the `SELECT` to `write` and runs it: nothing is written
 /// before. The outer error fails the whole batch.
-pub async fn run<'a, K: Batched>(
+pub async fn run<K: Batched>(
     conn: &mut PgConnection,
-    requests: &[&'a K::Request],
+    requests: &[&K::Request],
 ) -> Result<Decided, Error> {
     let context = K::begin(conn, requests.len()).await?;
     let mut planned = Vec::with_capacity(requests.len());
