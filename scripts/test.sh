@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine with Rust: PostgreSQL (installed and
-# started if none answers), the Python venv of the independent RFC 9421 client, then
+# started if none answers), the Python venv of the independent RFC 9421 client,
+# Chromium and playwright-core for the explorer's browser test, then
 # every test of the workspace against real PostgreSQL, then every fuzz target for a
 # bounded time when cargo-fuzz is installed.
 set -euo pipefail
@@ -20,6 +21,23 @@ if ! .venv-test/bin/python -c 'import http_message_signatures, requests, openapi
         python3 -m venv .venv-test
     fi
     .venv-test/bin/pip install -q -r tests/py/requirements.txt
+fi
+
+# The explorer's browser test: Debian's Chromium and the script's one npm package
+# (playwright-core, which downloads no browser of its own).
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+    echo "installing chromium for the explorer's browser test..." >&2
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo=sudo; fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    echo "installing Node.js for the explorer's browser test..." >&2
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo=sudo; fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    npm ci --prefix tests/browser --no-audit --no-fund >/dev/null
 fi
 
 # The end-to-end tests start the storage node binary, which `cargo test` does not build

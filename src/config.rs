@@ -59,6 +59,38 @@ pub struct Config {
     pub batch_committers: usize,
     /// The HTTP server's timeouts and caps (`WAL_HTTP_*`, see `http_server::Limits`).
     pub http_limits: crate::http_server::Limits,
+    /// Where the explorer's blob pages link a blob's bytes (`WAL_EXPLORER_GATEWAY_URL`, a
+    /// Walrus-compatible aggregator's base URL); unset: the ledger's own aggregator read.
+    pub explorer_gateway_url: Option<BaseUrl>,
+}
+
+/// An http(s) base URL with no trailing slash, at most 256 bytes and nothing a link
+/// could be broken out of (no whitespace, quotes or angle brackets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    /// The URL, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for BaseUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<BaseUrl, String> {
+        let url = text.trim_end_matches('/');
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .ok_or("must start with http:// or https://")?;
+        let clean = |c: char| !c.is_whitespace() && !c.is_control() && !"\"'<>`".contains(c);
+        if rest.is_empty() || url.len() > 256 || !url.chars().all(clean) {
+            return Err("must be a URL of at most 256 characters without spaces or quotes".into());
+        }
+        Ok(BaseUrl(url.to_owned()))
+    }
 }
 
 /// A configuration variable whose value cannot be parsed or is out of bounds.
@@ -185,6 +217,7 @@ impl Config {
             request_timeout_secs: var(lookup, "WAL_REQUEST_TIMEOUT_SECS")?,
             batch_requests_max: var(lookup, "WAL_BATCH_REQUESTS_MAX")?,
             batch_committers: var(lookup, "WAL_BATCH_COMMITTERS")?,
+            explorer_gateway_url: optional(lookup, "WAL_EXPLORER_GATEWAY_URL")?,
             http_limits: crate::http_server::Limits::from_lookup(lookup).map_err(|e| match e {
                 crate::env::EnvError::Invalid {
                     name,

@@ -27,6 +27,7 @@
 //!   governance               proposals, votes by stake, the tally and its execution
 //!   epoch                    the epoch change (orchestrates every domain), clock
 //!   auth, http               signed requests and idempotency; the routers
+//!   explorer                 the HTML pages at `/`, drawn from the http handlers
 //!   app                      `Application::build`, genesis orchestration
 //!   bin/                     wal-ledger (server), walctl (pure + client)
 //! ```
@@ -73,6 +74,9 @@ pub mod epoch;
 /// The ledger's error type, rendered as RFC 9457 problem details.
 #[cfg(feature = "server")]
 pub mod error;
+/// The web explorer the ledger serves at `/`: HTML pages with SVG charts.
+#[cfg(feature = "server")]
+pub mod explorer;
 /// Governance by stake: proposals, votes, the tally and its execution.
 #[cfg(feature = "server")]
 pub mod governance;

@@ -29,6 +29,7 @@ const LAYERS: &[&[&str]] = &[
     &["epoch"],
     &["auth"],
     &["http"],
+    &["explorer"],
     &["app"],
 ];
 

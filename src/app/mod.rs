@@ -10,7 +10,7 @@ use sqlx::{PgPool, Postgres};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::http::{router, AppState};
+use crate::http::{router_with, AppState};
 use crate::ledger::genesis::{GenesisError, GenesisParams, NetworkInfo};
 
 pub use crate::logging::init as init_logging;
@@ -127,7 +127,7 @@ pub async fn serve(
     let limits = state.config.http_limits.clone();
     crate::http_server::serve(
         listener,
-        router(state),
+        router_with(state, crate::explorer::router()),
         limits,
         crate::http_server::problem_json,
         shutdown,

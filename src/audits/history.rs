@@ -185,3 +185,82 @@ async fn last_failures(
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// A node in one epoch: its pool at the epoch's start, its committee seat and its audits.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct NodeEpoch {
+    /// The epoch.
+    pub epoch: i64,
+    /// The pool's WAL at the epoch's start (after the change into it); null before the
+    /// node's pool had a rate.
+    pub pool_wal: Option<Wal>,
+    /// The pool's exchange rate at the epoch's start: WAL per 10^9 shares (1 when the
+    /// pool began; rewards raise it, slashes lower it), rounded down to 9 decimals.
+    #[schema(value_type = Option<String>)]
+    pub exchange_rate: Option<Decimal>,
+    /// The node's stake when it was chosen into the epoch's committee; null if not in it.
+    pub committee_stake: Option<Wal>,
+    /// The shards it held in the epoch (0 if not in the committee).
+    pub shards: i32,
+    /// Challenges recorded for it in the epoch.
+    pub challenges: i64,
+    /// Of those, passed.
+    pub passed: i64,
+    /// passed / challenges, rounded down to 9 decimals; null without challenges.
+    #[schema(value_type = Option<String>)]
+    pub pass_rate: Option<Decimal>,
+    /// The performance its reward used (null until the epoch ended, or not in the committee).
+    #[schema(value_type = Option<String>)]
+    pub performance: Option<Decimal>,
+    /// Its reward for the epoch, commission included (null until the epoch ended).
+    pub reward: Option<Wal>,
+}
+
+/// The node's epochs `from..from + limit` since its registration, oldest first.
+pub async fn node_epochs(
+    conn: &mut PgConnection,
+    node_id: i64,
+    from: i64,
+    limit: i64,
+) -> Result<Vec<NodeEpoch>, Error> {
+    let rows = sqlx::query!(
+        r#"SELECT e.epoch, r.wal AS "pool_wal?",
+                  trunc(r.wal * 1000000000 / NULLIF(r.shares, 0), 9) AS exchange_rate,
+                  c.stake AS "committee_stake?", coalesce(cardinality(c.shards), 0) AS "shards!",
+                  c.performance AS "performance?", c.reward AS "reward?",
+                  a.challenges AS "challenges!", a.passed AS "passed!"
+           FROM epochs e
+           JOIN nodes n ON n.id = $1 AND e.epoch >= n.registered_epoch
+           LEFT JOIN pool_rates r ON r.node_id = $1 AND r.epoch = e.epoch
+           LEFT JOIN committee_members c ON c.node_id = $1 AND c.epoch = e.epoch
+           CROSS JOIN LATERAL (
+               SELECT count(*) AS challenges, count(*) FILTER (WHERE outcome = 'pass') AS passed
+               FROM audit_results WHERE node_id = $1 AND epoch = e.epoch) a
+           WHERE e.epoch >= $2 ORDER BY e.epoch LIMIT $3"#,
+        node_id,
+        from,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let tally = Tally {
+                challenges: u32::try_from(r.challenges).map_err(Error::internal)?,
+                passed: u32::try_from(r.passed).map_err(Error::internal)?,
+            };
+            Ok(NodeEpoch {
+                epoch: r.epoch,
+                pool_wal: r.pool_wal.map(Wal::from_decimal_unchecked),
+                exchange_rate: r.exchange_rate.map(|d| d.normalize()),
+                committee_stake: r.committee_stake.map(Wal::from_decimal_unchecked),
+                shards: r.shards,
+                challenges: r.challenges,
+                passed: r.passed,
+                pass_rate: (tally.challenges > 0).then(|| tally.pass_rate().normalize()),
+                performance: r.performance.map(|d| d.normalize()),
+                reward: r.reward.map(Wal::from_decimal_unchecked),
+            })
+        })
+        .collect()
+}

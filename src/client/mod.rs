@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod download;
+pub mod health;
 pub mod keyfile;
 pub mod repair;
 pub mod store;

@@ -8,6 +8,7 @@ pub mod audits;
 pub mod contracts;
 pub mod doc;
 pub mod epochs;
+pub mod explore;
 pub mod extract;
 pub mod faucet;
 pub mod meta;
@@ -137,6 +138,12 @@ struct ApiDoc;
 
 /// The application's router, with `/openapi.json` generated from the handlers.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The API's router with `pages` beside it (the explorer, which the layer above adds:
+/// it reads through these handlers, so this module cannot name it).
+pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
     let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
@@ -176,9 +183,14 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(proposals::create, proposals::list))
         .routes(routes!(proposals::proposal))
         .routes(routes!(proposals::vote, proposals::votes))
+        .routes(routes!(explore::stats))
+        .routes(routes!(explore::prices))
+        .routes(routes!(explore::node_history))
+        .routes(routes!(explore::blob_health))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_router
+        .merge(pages)
         .route("/metrics", axum::routing::get(meta::metrics))
         .route(
             "/openapi.json",

@@ -48,13 +48,20 @@ pub fn median(observations: &[Decimal]) -> Option<Decimal> {
 /// within ±`max_change` of rate[e].
 pub fn next_rate(previous: Decimal, observations: &[Decimal], max_change: Decimal) -> Decimal {
     let proposed = median(observations).unwrap_or(previous);
+    let (low, high) = rate_band(previous, max_change);
+    proposed
+        .clamp(low, high)
+        .max(Decimal::new(1, RATE_DECIMALS))
+}
+
+/// The rates the next epoch's may take after `previous`: ±`max_change`, the bounds
+/// rounded inwards to the rate's decimals (the clamp never moves it further).
+pub fn rate_band(previous: Decimal, max_change: Decimal) -> (Decimal, Decimal) {
     let low = (previous * (Decimal::ONE - max_change))
         .round_dp_with_strategy(RATE_DECIMALS, RoundingStrategy::AwayFromZero);
     let high = (previous * (Decimal::ONE + max_change))
         .round_dp_with_strategy(RATE_DECIMALS, RoundingStrategy::ToZero);
-    proposed
-        .clamp(low, high)
-        .max(Decimal::new(1, RATE_DECIMALS))
+    (low, high)
 }
 
 fn to_frost(value: Decimal, rounding: RoundingStrategy) -> Wal {
@@ -70,6 +77,13 @@ pub fn wal_price(usd: Decimal, rate: Decimal, previous: Option<Wal>, max_change:
     let Some(previous) = previous else {
         return raw;
     };
+    let (low, high) = price_band(previous, max_change);
+    raw.clamp(low, high).max(Wal::frost())
+}
+
+/// The WAL prices the next epoch's may take after `previous`: ±`max_change`, the
+/// bounds rounded inwards to the FROST (`low <= high` always).
+pub fn price_band(previous: Wal, max_change: Decimal) -> (Wal, Wal) {
     let low = to_frost(
         previous.as_decimal() * (Decimal::ONE - max_change),
         RoundingStrategy::AwayFromZero,
@@ -78,7 +92,7 @@ pub fn wal_price(usd: Decimal, rate: Decimal, previous: Option<Wal>, max_change:
         previous.as_decimal() * (Decimal::ONE + max_change),
         RoundingStrategy::ToZero,
     );
-    raw.clamp(low.min(high), high).max(Wal::frost())
+    (low.min(high), high)
 }
 
 /// Storage units of an encoded size: whole MiB, rounded up.

@@ -44,3 +44,42 @@ pub struct BlobStatus {
     /// The blob's encoding metadata, from which its id is computed.
     pub metadata: BlobMetadata,
 }
+
+/// One sliver of a blob as its holder served it just now.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct SliverHealth {
+    /// The shard (sliver index).
+    pub shard: u32,
+    /// The node holding the shard this epoch; null if no committee member holds it.
+    pub node_id: Option<String>,
+    /// Where that node serves; null without a holder.
+    pub endpoint: Option<String>,
+    /// `verified` (length and Merkle root match the metadata), `missing` (404), `corrupt`
+    /// (wrong bytes, or the node's 500 for a sliver that rotted), `unreachable`,
+    /// `timed out`, `cut off` (the stream broke), `refused` (another status), or
+    /// `no holder`.
+    pub state: String,
+}
+
+/// `GET /v1/blobs/{blob_id}/health`: every sliver fetched from its holder and checked.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct BlobHealth {
+    /// The blob id: 64 lowercase hex digits.
+    pub blob_id: String,
+    /// The epoch whose committee was asked.
+    pub epoch: i64,
+    /// The blob's number of shards (slivers).
+    pub n_shards: u32,
+    /// How many slivers suffice to decode it.
+    pub k: u32,
+    /// Slivers served verified.
+    pub verified: u32,
+    /// At least `k` slivers verified: the blob can be read.
+    pub readable: bool,
+    /// Every sliver verified.
+    pub fully_redundant: bool,
+    /// Each sliver, in shard order.
+    pub slivers: Vec<SliverHealth>,
+}

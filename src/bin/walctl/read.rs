@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use wal::client::download::{read_blob, served_sliver, ReadError, ReadFrom, Served};
+use wal::client::download::{read_blob, ReadError, ReadFrom};
 use wal::encoding::{BlobMetadata, Consistency};
 
 use crate::cli::{Cli, Command, StorageCommand};
-use crate::holders::{byte_progress, holders, node_http, stall, Holder};
+use crate::holders::{byte_progress, holders, node_http, stall};
 use crate::output::{print, s};
 use crate::{client, CliError};
 
@@ -199,52 +199,8 @@ async fn health(cli: &Cli, blob_id: &str) -> Result<Value, CliError> {
     let blob_id = blob_id.to_ascii_lowercase();
     let metadata = metadata_of(cli, &blob_id).await?;
     let (epoch, holders) = holders(cli).await?;
-    let http = node_http(cli)?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for shard in 0..metadata.n_shards {
-        let holder = holders.get(&shard).cloned();
-        let (http, metadata, blob_id) = (http.clone(), metadata.clone(), blob_id.clone());
-        tasks.spawn(async move { probe(&http, &metadata, &blob_id, shard, holder).await });
-    }
-    let mut slivers = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        slivers.push(done.map_err(|e| CliError::Usage(e.to_string()))?);
-    }
-    slivers.sort_by_key(|s| s["shard"].as_u64());
-    let verified = slivers.iter().filter(|s| s["state"] == "verified").count();
-    Ok(json!({
-        "blob_id": blob_id, "epoch": epoch, "n_shards": metadata.n_shards, "k": metadata.k,
-        "verified": verified, "readable": verified >= metadata.k as usize,
-        "fully_redundant": verified == metadata.n_shards as usize, "slivers": slivers,
-    }))
-}
-
-/// Fetches one sliver from its holder and says what came back.
-async fn probe(
-    http: &reqwest::Client,
-    metadata: &BlobMetadata,
-    blob_id: &str,
-    shard: u32,
-    holder: Option<Arc<Holder>>,
-) -> Value {
-    let Some(holder) = holder else {
-        return json!({"shard": shard, "node_id": null, "state": "no holder"});
-    };
-    let url = format!("{}/v1/blobs/{blob_id}/slivers/{shard}", holder.endpoint);
-    let state = match http.get(url).send().await {
-        Err(e) if e.is_timeout() => "timed out",
-        Err(_) => "unreachable",
-        Ok(r) if r.status().as_u16() == 404 => "missing",
-        Ok(r) if r.status().as_u16() == 500 => "corrupt",
-        Ok(r) if !r.status().is_success() => "refused",
-        Ok(r) => match served_sliver(r, metadata, shard).await {
-            Served::Verified => "verified",
-            Served::Corrupt => "corrupt",
-            Served::TimedOut => "timed out",
-            Served::CutOff => "cut off",
-        },
-    };
-    json!({"shard": shard, "node_id": holder.node_id, "endpoint": holder.endpoint, "state": state})
+    let report = wal::client::health::check(&node_http(cli)?, &metadata, &blob_id, epoch, &holders).await;
+    serde_json::to_value(report).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 fn read_text(o: &Value) -> String {

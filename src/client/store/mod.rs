@@ -65,8 +65,15 @@ pub async fn holders(
     ledger: &LedgerClient,
 ) -> Result<(i64, HashMap<u32, Arc<Holder>>), StoreError> {
     let committee = ledger.committee().await?;
+    Ok((committee.epoch, holders_of(committee.members)?))
+}
+
+/// Shard -> holder, from a committee's members.
+pub fn holders_of(
+    members: Vec<crate::wire::epochs::CommitteeMember>,
+) -> Result<HashMap<u32, Arc<Holder>>, StoreError> {
     let mut out = HashMap::new();
-    for member in committee.members {
+    for member in members {
         let holder = Arc::new(Holder {
             node_id: member.node_id,
             endpoint: member.endpoint,
@@ -80,7 +87,7 @@ pub async fn holders(
             out.insert(shard, holder.clone());
         }
     }
-    Ok((committee.epoch, out))
+    Ok(out)
 }
 
 /// How a completion ended.

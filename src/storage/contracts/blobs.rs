@@ -109,3 +109,19 @@ pub async fn stored_blobs(
         })
         .collect()
 }
+
+/// The blobs `stored_blobs` lists for `epoch`, counted, and their bytes (each blob once,
+/// whatever its number of contracts): (blobs, unencoded bytes, encoded bytes).
+pub async fn stored_totals(conn: &mut PgConnection, epoch: i64) -> Result<(i64, i64, i64), Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "blobs!", coalesce(sum(size), 0)::bigint AS "bytes!",
+                  coalesce(sum(encoded_size), 0)::bigint AS "encoded!"
+           FROM (SELECT DISTINCT ON (blob_id) blob_id, size, encoded_size FROM contracts
+                 WHERE certified_epoch IS NOT NULL AND deleted_epoch IS NULL
+                   AND end_epoch > $1) stored"#,
+        epoch
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.blobs, row.bytes, row.encoded))
+}
