@@ -191,8 +191,8 @@ async fn last_failures(
 pub struct NodeEpoch {
     /// The epoch.
     pub epoch: i64,
-    /// The pool's WAL at the epoch's start (after the change into it); null before the
-    /// node's pool had a rate.
+    /// The pool's WAL at the epoch's start (after the change into it); null for epochs
+    /// that began before the ledger kept this history.
     pub pool_wal: Option<Wal>,
     /// The pool's exchange rate at the epoch's start: WAL per 10^9 shares (1 when the
     /// pool began; rewards raise it, slashes lower it), rounded down to 9 decimals.
@@ -231,7 +231,7 @@ pub async fn node_epochs(
                   a.challenges AS "challenges!", a.passed AS "passed!"
            FROM epochs e
            JOIN nodes n ON n.id = $1 AND e.epoch >= n.registered_epoch
-           LEFT JOIN pool_rates r ON r.node_id = $1 AND r.epoch = e.epoch
+           LEFT JOIN pool_history r ON r.node_id = $1 AND r.epoch = e.epoch
            LEFT JOIN committee_members c ON c.node_id = $1 AND c.epoch = e.epoch
            CROSS JOIN LATERAL (
                SELECT count(*) AS challenges, count(*) FILTER (WHERE outcome = 'pass') AS passed

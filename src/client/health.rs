@@ -33,8 +33,8 @@ pub async fn check(
         }
     }
     slivers.sort_by_key(|s| s.shard);
-    let verified = u32::try_from(slivers.iter().filter(|s| s.state == "verified").count())
-        .unwrap_or(u32::MAX);
+    let verified =
+        u32::try_from(slivers.iter().filter(|s| s.state == "verified").count()).unwrap_or(u32::MAX);
     BlobHealth {
         blob_id: blob_id.to_owned(),
         epoch,

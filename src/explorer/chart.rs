@@ -88,7 +88,10 @@ fn y_domain(series: &[Series], band: Option<&Band>) -> (f64, f64) {
         return (0.0, 1.0);
     }
     let pad = ((high - low) * 0.08).max(high.abs() * 0.02).max(1e-9);
-    ((low - pad).max(if low >= 0.0 { 0.0 } else { f64::MIN }), high + pad)
+    (
+        (low - pad).max(if low >= 0.0 { 0.0 } else { f64::MIN }),
+        high + pad,
+    )
 }
 
 fn x_domain(series: &[Series], band: Option<&Band>) -> (f64, f64) {

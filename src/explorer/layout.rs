@@ -33,6 +33,7 @@ pub fn page(title: &str, section: Section, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · WAL explorer" }
                 link rel="stylesheet" href="/explorer/explorer.css";
+                link rel="icon" href="/explorer/favicon.svg" type="image/svg+xml";
                 script src="/explorer/explorer.js" defer {}
             }
             body {

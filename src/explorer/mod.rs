@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/search", get(pages::search::page))
         .route("/explorer/explorer.css", get(stylesheet))
         .route("/explorer/explorer.js", get(script))
+        .route("/favicon.ico", get(icon))
+        .route("/explorer/favicon.svg", get(icon))
 }
 
 /// The pages' policy: nothing but the ledger's own stylesheet, script and inline SVG.
@@ -50,7 +52,10 @@ fn html(status: StatusCode, markup: Markup) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -78,7 +83,10 @@ impl IntoResponse for Page {
 }
 
 async fn stylesheet() -> Response {
-    asset("text/css; charset=utf-8", include_str!("assets/explorer.css"))
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("assets/explorer.css"),
+    )
 }
 
 async fn script() -> Response {
@@ -86,6 +94,10 @@ async fn script() -> Response {
         "text/javascript; charset=utf-8",
         include_str!("assets/explorer.js"),
     )
+}
+
+async fn icon() -> Response {
+    asset("image/svg+xml", include_str!("assets/favicon.svg"))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

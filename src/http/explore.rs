@@ -49,8 +49,11 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<NetworkStats>, 
     let mut conn = state.pool.acquire().await?;
     let epoch = current_epoch(&mut conn).await?.epoch;
     let burned = balance_of_key(&mut conn, &Account::System(SystemAccount::Burn).key()).await?;
-    let subsidy_pool =
-        balance_of_key(&mut conn, &Account::System(SystemAccount::SubsidyPool).key()).await?;
+    let subsidy_pool = balance_of_key(
+        &mut conn,
+        &Account::System(SystemAccount::SubsidyPool).key(),
+    )
+    .await?;
     let (nodes, total_stake, pending_stake) =
         crate::staking::nodes::stake_totals(&mut conn).await?;
     let (stored_blobs, stored_bytes, stored_encoded_bytes) =

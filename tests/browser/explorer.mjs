@@ -71,6 +71,7 @@ for (const { name, path, phone } of pages) {
   const errors = [];
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("response", (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`); });
   page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
   const response = await page.goto(base + path, { waitUntil: "load" });
   // The countdown's first tick has run once the script loaded (it is deferred).

@@ -199,7 +199,8 @@ async fn health(cli: &Cli, blob_id: &str) -> Result<Value, CliError> {
     let blob_id = blob_id.to_ascii_lowercase();
     let metadata = metadata_of(cli, &blob_id).await?;
     let (epoch, holders) = holders(cli).await?;
-    let report = wal::client::health::check(&node_http(cli)?, &metadata, &blob_id, epoch, &holders).await;
+    let report =
+        wal::client::health::check(&node_http(cli)?, &metadata, &blob_id, epoch, &holders).await;
     serde_json::to_value(report).map_err(|e| CliError::Usage(e.to_string()))
 }
 

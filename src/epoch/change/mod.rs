@@ -40,7 +40,7 @@ use committee::choose_committee;
 use record::{record, Done};
 use rewards::pay_rewards;
 use slashing::slash;
-use stake::{activate_pending, load_pools, pay_withdrawals, save_pool_shares};
+use stake::{activate_pending, load_pools, pay_withdrawals, save_pool_history, save_pool_shares};
 
 /// What a change needs besides the database: fixed at genesis and in the config.
 #[derive(Clone, Copy, Debug)]
@@ -125,7 +125,8 @@ pub async fn advance_in(
         slashed,
     };
     record(conn, from, &done, settings, advanced_by).await?;
-    // After `record`, which starts epoch e+1 (the prices row refers to it).
+    // After `record`, which starts epoch e+1 (the history and prices rows refer to it).
+    save_pool_history(conn, next, &pools).await?;
     crate::pricing::store::set_next(conn, next, settings.n_shards, &params).await?;
     Ok(Outcome::Advanced { ended: from })
 }

@@ -241,3 +241,32 @@ pub(super) async fn save_pool_shares(
     .await?;
     Ok(())
 }
+
+/// Every node's pool as epoch `next` starts (`pool_history`, the nodes' stake and
+/// exchange-rate history): one statement for all nodes.
+pub(super) async fn save_pool_history(
+    conn: &mut PgConnection,
+    next: i64,
+    pools: &HashMap<i64, NodePool>,
+) -> Result<(), Error> {
+    let mut ids = Vec::with_capacity(pools.len());
+    let mut wal = Vec::with_capacity(pools.len());
+    let mut shares = Vec::with_capacity(pools.len());
+    for (&id, node) in pools {
+        ids.push(id);
+        wal.push(crate::staking::pool::wal_of_frost(node.pool.wal_frost).as_decimal());
+        shares.push(crate::staking::pool::shares_to_db(node.pool.shares)?);
+    }
+    sqlx::query(
+        r#"INSERT INTO pool_history (node_id, epoch, wal, shares)
+           SELECT u.node_id, $1, u.wal, u.shares
+           FROM unnest($2::bigint[], $3::numeric[], $4::numeric[]) AS u(node_id, wal, shares)"#,
+    )
+    .bind(next)
+    .bind(&ids)
+    .bind(&wal)
+    .bind(&shares)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

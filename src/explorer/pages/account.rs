@@ -26,11 +26,20 @@ pub async fn page(
 
 async fn render(state: AppState, text: &str, query: EntriesQuery) -> Result<Markup, Error> {
     let cursor = query.cursor.as_ref().map(ToString::to_string);
-    let query = EntriesQuery { limit: Some(query.limit.unwrap_or(ENTRIES_PER_PAGE)), ..query };
+    let query = EntriesQuery {
+        limit: Some(query.limit.unwrap_or(ENTRIES_PER_PAGE)),
+        ..query
+    };
     let limit = query.limit.unwrap_or(ENTRIES_PER_PAGE);
-    let Json(account) = http::accounts::account(State(state.clone()), ApiPath(AccountKey::from_path(text)?)).await?;
-    let Json(entries) =
-        http::accounts::entries(State(state), ApiPath(AccountKey::from_path(text)?), ApiQuery(query)).await?;
+    let Json(account) =
+        http::accounts::account(State(state.clone()), ApiPath(AccountKey::from_path(text)?))
+            .await?;
+    let Json(entries) = http::accounts::entries(
+        State(state),
+        ApiPath(AccountKey::from_path(text)?),
+        ApiQuery(query),
+    )
+    .await?;
     let url = format!("/v1/accounts/{}", account.address);
     let mut entries_url = format!("/v1/accounts/{}/entries?limit={limit}", account.address);
     if let Some(cursor) = &cursor {

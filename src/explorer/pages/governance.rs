@@ -34,7 +34,11 @@ async fn params_now(state: &AppState) -> Result<Params, Error> {
 
 async fn list(state: AppState) -> Result<Markup, Error> {
     let params = params_now(&state).await?;
-    let query = ProposalsQuery { status: None, limit: Some(50), cursor: None };
+    let query = ProposalsQuery {
+        status: None,
+        limit: Some(50),
+        cursor: None,
+    };
     let Json(page) = http::proposals::list(State(state), ApiQuery(query)).await?;
     let url = "/v1/proposals?limit=50";
     let body = html! {
@@ -55,7 +59,10 @@ async fn one(state: AppState, text: &str) -> Result<Markup, Error> {
     let id = ProposalId::from_path(text)?;
     let params = params_now(&state).await?;
     let Json(proposal) = http::proposals::proposal(State(state.clone()), ApiPath(id)).await?;
-    let query = VotesQuery { limit: Some(500), cursor: None };
+    let query = VotesQuery {
+        limit: Some(500),
+        cursor: None,
+    };
     let Json(votes) = http::proposals::votes(State(state), ApiPath(id), ApiQuery(query)).await?;
     let url = format!("/v1/proposals/{id}");
     let body = html! {
@@ -72,13 +79,22 @@ fn pct(fraction: Decimal) -> String {
 
 /// `part / whole`, 0 when the whole is 0 (nothing voted yet).
 fn share(part: Decimal, whole: Decimal) -> Decimal {
-    if whole.is_zero() { Decimal::ZERO } else { part / whole }
+    if whole.is_zero() {
+        Decimal::ZERO
+    } else {
+        part / whole
+    }
 }
 
 fn card(p: &Proposal, params: &Params, url: &str, prefix: &str, link: bool) -> Markup {
     let k = |f: &str| format!("{prefix}{f}");
     let t = &p.tally;
-    let (yes, no, abstain, veto) = (t.yes.as_decimal(), t.no.as_decimal(), t.abstain.as_decimal(), t.veto.as_decimal());
+    let (yes, no, abstain, veto) = (
+        t.yes.as_decimal(),
+        t.no.as_decimal(),
+        t.abstain.as_decimal(),
+        t.veto.as_decimal(),
+    );
     let voted = yes + no + abstain + veto;
     html! {
         article.proposal {

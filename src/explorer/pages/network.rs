@@ -9,7 +9,7 @@ use maud::{html, Markup};
 
 use crate::error::Error;
 use crate::explorer::chart::{bar_chart, Bar, Source};
-use crate::explorer::layout::{iso, bytes, or_dash, page as frame, value, Section};
+use crate::explorer::layout::{bytes, iso, or_dash, page as frame, value, Section};
 use crate::explorer::Page;
 use crate::http::extract::ApiQuery;
 use crate::http::nodes::NodesQuery;
@@ -44,7 +44,7 @@ async fn render(state: AppState) -> Result<Markup, Error> {
     };
     let body = html! {
         section.cards {
-            div.card { h2 { "Epoch" } p.big { (value("/v1/network", "epoch", network.epoch)) } 
+            div.card { h2 { "Epoch" } p.big { (value("/v1/network", "epoch", network.epoch)) }
                 p { "started " (value("/v1/network", "epoch_started_at", iso(&network.epoch_started_at))) }
                 p { "ends " (value("/v1/network", "epoch_ends_at", iso(&network.epoch_ends_at))) }
                 p.countdown { "ends in " time data-countdown datetime=(iso(&network.epoch_ends_at)) { "…" } } }
@@ -64,9 +64,13 @@ async fn render(state: AppState) -> Result<Markup, Error> {
             (value("/v1/network", "genesis_at", iso(&network.genesis_at))) }
         h2 { "Committee of epoch " (committee.epoch) }
         (committee_table(&committee, &nodes.nodes, last.as_ref().map(|l| (l.epoch, &l.committee[..]))))
-        (shard_chart(&committee))
+        div.charts { (shard_chart(&committee)) }
     };
-    Ok(frame(&format!("Network {}", network.network_id), Section::Network, body))
+    Ok(frame(
+        &format!("Network {}", network.network_id),
+        Section::Network,
+        body,
+    ))
 }
 
 fn committee_table(
@@ -75,16 +79,27 @@ fn committee_table(
     last: Option<(i64, &[CommitteeMember])>,
 ) -> Markup {
     if committee.members.is_empty() {
-        return crate::explorer::layout::none_yet("no committee yet: stake with a node and wait for the next epoch");
+        return crate::explorer::layout::none_yet(
+            "no committee yet: stake with a node and wait for the next epoch",
+        );
     }
-    let node_index: HashMap<&str, usize> =
-        nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let node_index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
     let last_index: HashMap<&str, usize> = last
         .map(|(_, members)| {
-            members.iter().enumerate().map(|(i, m)| (m.node_id.as_str(), i)).collect()
+            members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.node_id.as_str(), i))
+                .collect()
         })
         .unwrap_or_default();
-    let last_url = last.map(|(epoch, _)| format!("/v1/epochs/{epoch}")).unwrap_or_default();
+    let last_url = last
+        .map(|(epoch, _)| format!("/v1/epochs/{epoch}"))
+        .unwrap_or_default();
     html! {
         div.scroll { table {
             thead { tr { th { "Node" } th.num { "Stake (WAL)" } th.num { "Shards" } th.num { "Commission" }
@@ -126,5 +141,11 @@ fn shard_chart(committee: &Committee) -> Markup {
         x: "node_id".into(),
         y: "shards.length".into(),
     };
-    bar_chart("Shards per node", "shards, by node id", &source, &bars, None)
+    bar_chart(
+        "Shards per node",
+        "shards, by node id",
+        &source,
+        &bars,
+        None,
+    )
 }

@@ -7,7 +7,9 @@ use maud::{html, Markup};
 
 use crate::error::Error;
 use crate::explorer::chart::{bar_chart, line_chart, Bar, Series, Source};
-use crate::explorer::layout::{account_link, none_yet, or_dash, page as frame, pretty_json, short_id, value, Section};
+use crate::explorer::layout::{
+    account_link, none_yet, or_dash, page as frame, pretty_json, short_id, value, Section,
+};
 use crate::explorer::Page;
 use crate::http::explore::{HistoryQuery, NodeHistory};
 use crate::http::extract::{ApiPath, ApiQuery, PathParam};
@@ -26,8 +28,12 @@ pub async fn page(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -
 async fn render(state: AppState, id: &str) -> Result<Markup, Error> {
     let id = NodeId::from_path(id)?;
     let Json(detail) = http::nodes::node(State(state.clone()), ApiPath(id)).await?;
-    let query = HistoryQuery { from: None, limit: Some(EPOCHS_SHOWN) };
-    let Json(history) = http::explore::node_history(State(state), ApiPath(id), ApiQuery(query)).await?;
+    let query = HistoryQuery {
+        from: None,
+        limit: Some(EPOCHS_SHOWN),
+    };
+    let Json(history) =
+        http::explore::node_history(State(state), ApiPath(id), ApiQuery(query)).await?;
     let url = format!("/v1/nodes/{id}");
     let history_url = format!("/v1/nodes/{id}/history?limit={EPOCHS_SHOWN}");
     let body = html! {
@@ -35,7 +41,11 @@ async fn render(state: AppState, id: &str) -> Result<Markup, Error> {
         div.charts { (charts(&history, &history_url)) }
         (audits(&detail, &url))
     };
-    Ok(frame(&format!("Node #{id} {}", detail.node.name), Section::Network, body))
+    Ok(frame(
+        &format!("Node #{id} {}", detail.node.name),
+        Section::Network,
+        body,
+    ))
 }
 
 fn summary(detail: &NodeDetail, url: &str) -> Markup {
@@ -61,23 +71,41 @@ fn summary(detail: &NodeDetail, url: &str) -> Markup {
 }
 
 fn charts(history: &NodeHistory, url: &str) -> Markup {
-    let source = |y: &str| Source { url: url.into(), path: "epochs".into(), x: "epoch".into(), y: y.into() };
+    let source = |y: &str| Source {
+        url: url.into(),
+        path: "epochs".into(),
+        x: "epoch".into(),
+        y: y.into(),
+    };
     let stake = Series {
         label: "pool WAL".into(),
         class: "s1",
         source: source("pool_wal"),
-        points: history.epochs.iter().filter_map(|e| Some((e.epoch, e.pool_wal?.as_decimal()))).collect(),
+        points: history
+            .epochs
+            .iter()
+            .filter_map(|e| Some((e.epoch, e.pool_wal?.as_decimal())))
+            .collect(),
     };
     let rate = Series {
         label: "WAL per 10⁹ shares".into(),
         class: "s2",
         source: source("exchange_rate"),
-        points: history.epochs.iter().filter_map(|e| Some((e.epoch, e.exchange_rate?))).collect(),
+        points: history
+            .epochs
+            .iter()
+            .filter_map(|e| Some((e.epoch, e.exchange_rate?)))
+            .collect(),
     };
     let passes: Vec<Bar> = history
         .epochs
         .iter()
-        .filter_map(|e| Some(Bar { label: e.epoch.to_string(), value: e.pass_rate? }))
+        .filter_map(|e| {
+            Some(Bar {
+                label: e.epoch.to_string(),
+                value: e.pass_rate?,
+            })
+        })
         .collect();
     html! {
         (line_chart("Stake", "WAL in the pool at each epoch's start", &[stake], None))

@@ -60,18 +60,33 @@ fn source(url: &str, y: &str) -> Source {
     }
 }
 
-fn series(history: &PriceHistory, url: &str, y: &str, label: &str, class: &'static str,
-          pick: impl Fn(&PricePoint) -> Option<Decimal>) -> Series {
+fn series(
+    history: &PriceHistory,
+    url: &str,
+    y: &str,
+    label: &str,
+    class: &'static str,
+    pick: impl Fn(&PricePoint) -> Option<Decimal>,
+) -> Series {
     Series {
         label: label.into(),
         class,
         source: source(url, y),
-        points: history.epochs.iter().filter_map(|p| Some((p.epoch, pick(p)?))).collect(),
+        points: history
+            .epochs
+            .iter()
+            .filter_map(|p| Some((p.epoch, pick(p)?)))
+            .collect(),
     }
 }
 
-fn band(history: &PriceHistory, url: &str, field: &str, label: String,
-        pick: impl Fn(&PricePoint) -> Option<(Decimal, Decimal)>) -> Band {
+fn band(
+    history: &PriceHistory,
+    url: &str,
+    field: &str,
+    label: String,
+    pick: impl Fn(&PricePoint) -> Option<(Decimal, Decimal)>,
+) -> Band {
     Band {
         label,
         source: source(url, &format!("{field}.low")),
@@ -84,31 +99,76 @@ fn band(history: &PriceHistory, url: &str, field: &str, label: String,
     }
 }
 
-fn wal_chart(history: &PriceHistory, url: &str, title: &str, field: &'static str,
-             band_field: &str, clamp: &str) -> Markup {
+fn wal_chart(
+    history: &PriceHistory,
+    url: &str,
+    title: &str,
+    field: &'static str,
+    band_field: &str,
+    clamp: &str,
+) -> Markup {
     let storage = field == "storage_price";
     let line = series(history, url, field, title, "s1", |p| {
-        if storage { p.storage_price } else { p.write_price }.map(|w| w.as_decimal())
+        if storage {
+            p.storage_price
+        } else {
+            p.write_price
+        }
+        .map(|w| w.as_decimal())
     });
-    let allowed = band(history, url, band_field, format!("allowed (±{clamp})"), |p| {
-        if storage { p.storage_price_band } else { p.write_price_band }
+    let allowed = band(
+        history,
+        url,
+        band_field,
+        format!("allowed (±{clamp})"),
+        |p| {
+            if storage {
+                p.storage_price_band
+            } else {
+                p.write_price_band
+            }
             .map(|b| (b.low.as_decimal(), b.high.as_decimal()))
-    });
-    let unit = if storage { "WAL per MiB encoded per epoch" } else { "WAL per MiB encoded, once" };
+        },
+    );
+    let unit = if storage {
+        "WAL per MiB encoded per epoch"
+    } else {
+        "WAL per MiB encoded, once"
+    };
     line_chart(title, unit, &[line], Some(&allowed))
 }
 
 fn usd_chart(history: &PriceHistory, url: &str) -> Markup {
-    let storage = series(history, url, "storage_usd", "storage (per epoch)", "s1", |p| p.storage_usd);
-    let write = series(history, url, "write_usd", "write (once)", "s2", |p| p.write_usd);
-    line_chart("Committee's USD quantile", "USD per MiB encoded", &[storage, write], None)
+    let storage = series(
+        history,
+        url,
+        "storage_usd",
+        "storage (per epoch)",
+        "s1",
+        |p| p.storage_usd,
+    );
+    let write = series(history, url, "write_usd", "write (once)", "s2", |p| {
+        p.write_usd
+    });
+    line_chart(
+        "Committee's USD quantile",
+        "USD per MiB encoded",
+        &[storage, write],
+        None,
+    )
 }
 
 fn rate_chart(history: &PriceHistory, url: &str, clamp: &str) -> Markup {
-    let rate = series(history, url, "wal_usd", "WAL/USD", "s1", |p| Some(p.wal_usd));
-    let allowed = band(history, url, "wal_usd_band", format!("allowed (±{clamp})"), |p| {
-        p.wal_usd_band.map(|b| (b.low, b.high))
+    let rate = series(history, url, "wal_usd", "WAL/USD", "s1", |p| {
+        Some(p.wal_usd)
     });
+    let allowed = band(
+        history,
+        url,
+        "wal_usd_band",
+        format!("allowed (±{clamp})"),
+        |p| p.wal_usd_band.map(|b| (b.low, b.high)),
+    );
     line_chart("Oracle rate", "USD per WAL", &[rate], Some(&allowed))
 }
 

@@ -78,7 +78,9 @@ async fn number(state: AppState, n: &str) -> Response {
         };
         let epoch = crate::ledger::epochs::current_epoch(&mut conn).await?.epoch;
         let proposal = match ProposalId::from_path(n) {
-            Ok(id) => crate::governance::proposals::find(&mut conn, id, epoch).await?.is_some(),
+            Ok(id) => crate::governance::proposals::find(&mut conn, id, epoch)
+                .await?
+                .is_some(),
             Err(_) => false,
         };
         Ok::<_, Error>((node, proposal))
@@ -107,10 +109,16 @@ mod tests {
     #[test]
     fn queries_are_read_by_their_form() {
         let hex = "ab".repeat(32);
-        assert_eq!(classify(&format!(" 0x{} ", hex.to_uppercase())), Some(Target::Account(format!("0x{hex}"))));
+        assert_eq!(
+            classify(&format!(" 0x{} ", hex.to_uppercase())),
+            Some(Target::Account(format!("0x{hex}")))
+        );
         assert_eq!(classify(&hex), Some(Target::Blob(hex.clone())));
         assert_eq!(classify("#12"), Some(Target::Number("12".into())));
-        assert_eq!(classify("sys:burn"), Some(Target::Account("sys:burn".into())));
+        assert_eq!(
+            classify("sys:burn"),
+            Some(Target::Account("sys:burn".into()))
+        );
         assert_eq!(classify("012"), None);
         assert_eq!(classify("0x12"), None);
         assert_eq!(classify("hello"), None);
