@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine with Rust: PostgreSQL (installed and
-# started if none answers), the Python venv of the independent RFC 9421 client, then
-# every test of the workspace against real PostgreSQL, then every fuzz target for a
-# bounded time when cargo-fuzz is installed.
+# started if none answers), the Python venv of the independent RFC 9421 client, a
+# `docker compose config` check of docker-compose.yml where the compose plugin is
+# installed, then every test of the workspace against real PostgreSQL, then every fuzz
+# target for a bounded time when cargo-fuzz is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,16 @@ if ! .venv-test/bin/python -c 'import http_message_signatures, requests, openapi
         python3 -m venv .venv-test
     fi
     .venv-test/bin/pip install -q -r tests/py/requirements.txt
+fi
+
+# docker-compose.yml must be a file that `docker compose` accepts. `config` needs only
+# the docker client with its compose plugin, no engine; without them (as on a machine
+# with no docker at all) the check is skipped and says so.
+if docker compose version >/dev/null 2>&1; then
+    docker compose -f docker-compose.yml config -q
+    echo "docker compose config: docker-compose.yml accepted"
+else
+    echo "skipped: docker compose config (no docker client with the compose plugin)"
 fi
 
 # The end-to-end tests start the storage node binary, which `cargo test` does not build
