@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/bench-storage.sh, bench-gateway.sh, bench-blobs.sh and
 # scripts/devnet.sh: a network of real processes on this machine (release build): a
 # ledger, storage nodes registered and staked by the treasury key (which is also the
@@ -35,7 +36,7 @@ start_ledger() {
         WAL_N_SHARDS=${WAL_N_SHARDS:-$nodes} WAL_DATABASE_CONNECTIONS_MAX=32 \
         $release/wal-ledger serve >"$work/ledger.out" 2>>"$work/ledger.err" &
     pid=$!
-    pids+=($pid)
+    pids+=("$pid")
     echo $pid >"$work/ledger.pid"
     ledger_url=$(url_of "$work/ledger.out" $pid)
     [ -n "$ledger_url" ] || { cat "$work/ledger.err" >&2; return 1; }
@@ -81,7 +82,7 @@ start_network() {
     for i in $(seq 1 "$nodes"); do
         $release/walctl --key "$work/node$i.key" keygen >/dev/null
         start_node "$i" 127.0.0.1:0 || return 1
-        pids+=($(cat "$work/node$i.pid"))
+        pids+=("$(cat "$work/node$i.pid")")
         node_url=http://$(cat "$work/node$i.addr")
         id=$(walctl --json node register --name "n$i" --endpoint "$node_url" \
             --protocol-key "$work/node$i.key" --commission-rate 0.1 \
@@ -101,6 +102,6 @@ resume_network() {
     start_ledger "$database_url" || return 1
     for i in $(seq 1 "$nodes"); do
         restart_node "$i" || return 1
-        pids+=($(cat "$work/node$i.pid"))
+        pids+=("$(cat "$work/node$i.pid")")
     done
 }
