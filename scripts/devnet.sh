@@ -119,7 +119,9 @@ else
         echo "devnet: WAL_N_SHARDS=$WAL_N_SHARDS is fewer than the $nodes nodes; give each node a shard" >&2
         exit 1
     fi
-    psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database"
+    # (no NOTICE when there was no database to drop)
+    PGOPTIONS="-c client_min_messages=warning" psql -q "$server/postgres" \
+        -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database"
     rm -rf "$work"
     mkdir -p "$work"
 fi
