@@ -1,7 +1,9 @@
 //! `scripts/devnet.sh` as a user runs it, on the debug binaries and a database and
 //! directory of its own: a storage node that exits is reported and the devnet goes on,
 //! a blob stays readable without the node, and `stop-node` / `start-node` stop and
-//! start one node of the running devnet.
+//! start one node of the running devnet. Stopped as Ctrl-C stops it and started again,
+//! it resumes the same network (epoch, genesis, nodes, the blob); `--fresh` starts a
+//! new one.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -61,7 +63,21 @@ impl Devnet {
             ("PG_SERVER_URL", server_url()),
             ("RUST_LOG", "warn".to_owned()),
         ];
-        let mut child = Self::script(&env)
+        let (child, lines) = Self::spawn(&env, &[]);
+        Devnet {
+            child,
+            lines,
+            dir,
+            database,
+            env,
+        }
+    }
+
+    /// `scripts/devnet.sh ARGS` in a process group of its own, its stdout's lines sent
+    /// to the receiver (and echoed).
+    fn spawn(env: &[(&'static str, String)], args: &[&str]) -> (Child, Receiver<String>) {
+        let mut child = Self::script(env)
+            .args(args)
             .stdout(Stdio::piped())
             .process_group(0)
             .spawn()
@@ -74,13 +90,66 @@ impl Devnet {
                 let _ = tx.send(line);
             }
         });
-        Devnet {
-            child,
-            lines,
-            dir,
-            database,
-            env,
+        (child, lines)
+    }
+
+    /// Waits for the devnet to announce its ledger and then to be ready; returns the
+    /// ledger's URL.
+    fn ready(&self) -> String {
+        let announced = self.line_with("devnet: ledger at ", Duration::from_secs(180));
+        let ledger_url = announced
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .trim_end_matches(',')
+            .to_owned();
+        self.line_with("devnet: ready", Duration::from_secs(60));
+        ledger_url
+    }
+
+    /// Stops the devnet as Ctrl-C does (SIGINT to its process group) and waits until
+    /// the script and every process it recorded have exited.
+    fn interrupt(&mut self) {
+        let group = Pid::from_raw(self.child.id() as i32);
+        killpg(group, Signal::SIGINT).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the devnet did not stop on SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
+        let recorded = self.recorded_pids();
+        assert!(!recorded.is_empty(), "the devnet recorded its processes");
+        while recorded.iter().any(|&pid| process_runs(pid)) {
+            assert!(
+                Instant::now() < deadline,
+                "processes of the stopped devnet still run"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Starts `scripts/devnet.sh ARGS` again on the same directory and database (after
+    /// `interrupt`).
+    fn start_again(&mut self, args: &[&str]) {
+        let (child, lines) = Self::spawn(&self.env, args);
+        self.child = child;
+        self.lines = lines;
+    }
+
+    /// The pids of the devnet's `*.pid` files.
+    fn recorded_pids(&self) -> Vec<i32> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|e| e == "pid"))
+            .filter_map(|path| std::fs::read_to_string(path).ok()?.trim().parse().ok())
+            .collect()
     }
 
     fn script(env: &[(&'static str, String)]) -> Command {
@@ -115,6 +184,37 @@ impl Devnet {
     }
 }
 
+/// Whether the process runs (a zombie has exited).
+fn process_runs(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name, which is in parentheses.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+    })
+}
+
+/// `GET {ledger_url}{path}` as JSON.
+async fn get_json(ledger_url: &str, path: &str) -> serde_json::Value {
+    let response = reqwest::get(format!("{ledger_url}{path}")).await.unwrap();
+    assert!(response.status().is_success(), "GET {path}: {response:?}");
+    response.json().await.unwrap()
+}
+
+/// The committee's node ids and endpoints, in node id order.
+async fn committee(ledger_url: &str) -> Vec<(String, String)> {
+    get_json(ledger_url, "/v1/committee").await["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["node_id"].as_str().unwrap().to_owned(),
+                m["endpoint"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 impl Drop for Devnet {
     fn drop(&mut self) {
         let group = Pid::from_raw(self.child.id() as i32);
@@ -126,18 +226,8 @@ impl Drop for Devnet {
         let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
         // Nodes run in sessions of their own: kill what the pid files name.
-        if let Ok(entries) = std::fs::read_dir(&self.dir) {
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.extension().is_some_and(|e| e == "pid") {
-                    if let Some(pid) = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|p| p.trim().parse().ok())
-                    {
-                        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    }
-                }
-            }
+        for pid in self.recorded_pids() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = Command::new("psql")
@@ -151,23 +241,17 @@ impl Drop for Devnet {
 }
 
 #[tokio::test]
-async fn the_devnet_goes_on_without_a_node_and_starts_it_again() {
+async fn the_devnet_goes_on_without_a_node_resumes_after_a_stop_and_starts_fresh() {
     let mut devnet = Devnet::start();
-    let announced = devnet.line_with("devnet: ledger at ", Duration::from_secs(180));
-    let ledger_url = announced
-        .split_whitespace()
-        .nth(3)
-        .unwrap()
-        .trim_end_matches(',')
-        .to_owned();
-    devnet.line_with("devnet: ready", Duration::from_secs(60));
+    devnet.line_with("devnet: a new network", Duration::from_secs(180));
+    let ledger_url = devnet.ready();
     let key = devnet.dir.join("treasury.key");
     let file = devnet.dir.join("blob.bin");
     let hash = random_file(&file, 300_000, 7);
     let stored = walctl(
         &ledger_url,
         &key,
-        &["store", file.to_str().unwrap(), "--epochs", "2", "--json"],
+        &["store", file.to_str().unwrap(), "--epochs", "5", "--json"],
     )
     .await;
     assert!(
@@ -211,6 +295,89 @@ async fn the_devnet_goes_on_without_a_node_and_starts_it_again() {
     assert!(
         health.status().is_success(),
         "node1 answers at its registered address"
+    );
+    assert!(devnet.still_runs());
+
+    // An epoch later, stopped as Ctrl-C stops it and started again: the same network.
+    let advanced = walctl(&ledger_url, &key, &["epoch", "--advance"]).await;
+    assert!(
+        advanced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&advanced.stderr)
+    );
+    let before = get_json(&ledger_url, "/v1/network").await;
+    let epoch = before["epoch"].as_i64().unwrap();
+    assert!(epoch >= 2, "{before}");
+    let members = committee(&ledger_url).await;
+    assert_eq!(members.len(), 4, "{members:?}");
+    devnet.interrupt();
+    devnet.start_again(&[]);
+    devnet.line_with("devnet: resuming the network", Duration::from_secs(180));
+    let ledger_url = devnet.ready();
+    let after = get_json(&ledger_url, "/v1/network").await;
+    assert!(
+        after["epoch"].as_i64().unwrap() >= epoch,
+        "{before} / {after}"
+    );
+    assert_eq!(
+        after["genesis_at"], before["genesis_at"],
+        "no second genesis"
+    );
+    assert_eq!(after["treasury_address"], before["treasury_address"]);
+    let resumed = committee(&ledger_url).await;
+    let ids = |m: &[(String, String)]| m.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&resumed),
+        ids(&members),
+        "the same nodes, none registered again"
+    );
+    for (id, endpoint) in &resumed {
+        let health = reqwest::get(format!("{endpoint}/health")).await.unwrap();
+        assert!(
+            health.status().is_success(),
+            "node {id} answers at its registered endpoint {endpoint}"
+        );
+    }
+    let nodes = get_json(&ledger_url, "/v1/nodes").await;
+    assert_eq!(
+        nodes["nodes"].as_array().map(Vec::len),
+        Some(4),
+        "no node registered again: {nodes}"
+    );
+    let again = devnet.dir.join("again.bin");
+    let read = walctl(
+        &ledger_url,
+        &key,
+        &["read", &blob_id, "-o", again.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert_eq!(file_hash(&again), hash, "the blob survives the restart");
+
+    // --fresh: a new network, where the blob is unknown.
+    devnet.interrupt();
+    devnet.start_again(&["--fresh"]);
+    devnet.line_with("devnet: a new network", Duration::from_secs(180));
+    let ledger_url = devnet.ready();
+    let fresh = get_json(&ledger_url, "/v1/network").await;
+    assert_eq!(fresh["epoch"], 1, "{fresh}");
+    assert_ne!(
+        fresh["treasury_address"], before["treasury_address"],
+        "new keys"
+    );
+    let unknown = walctl(
+        &ledger_url,
+        &key,
+        &["read", &blob_id, "-o", again.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        !unknown.status.success(),
+        "the old blob is unknown to the new network"
     );
     assert!(devnet.still_runs());
 }
