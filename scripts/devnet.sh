@@ -82,6 +82,12 @@ server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 export DATABASE_URL=$server/postgres
 export WAL_LISTEN_ADDR=${WAL_LISTEN_ADDR:-127.0.0.1:8080}
 export WAL_EPOCH_DURATION_SECS=${WAL_EPOCH_DURATION_SECS:-600}
+# The explorer's blob pages link to the gateway when its address is known before it
+# starts (not port 0).
+gateway_addr=${WAL_GATEWAY_LISTEN_ADDR:-127.0.0.1:31415}
+if [[ $gateway_addr != *:0 ]]; then
+    export WAL_EXPLORER_GATEWAY_URL=${WAL_EXPLORER_GATEWAY_URL:-http://$gateway_addr}
+fi
 scripts/ensure-postgres.sh
 [ -n "${WAL_DEVNET_BIN:-}" ] || cargo build --release --locked --workspace --bins
 

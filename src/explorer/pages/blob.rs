@@ -22,16 +22,16 @@ pub async fn page(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -
 async fn render(state: AppState, text: &str) -> Result<Markup, Error> {
     let blob_id = BlobId::from_path(text)?;
     let Json(status) =
-        http::contracts::blob_status(State(state.clone()), ApiPath(blob_id.clone())).await?;
+        http::contracts::blob_status(State(state.clone()), ApiPath(blob_id)).await?;
     let query = ContractsQuery {
         owner: None,
-        blob_id: Some(blob_id.clone()),
+        blob_id: Some(blob_id),
         limit: Some(100),
         cursor: None,
     };
     let Json(contracts) = http::contracts::list(State(state.clone()), ApiQuery(query)).await?;
     // The health check reaches every holder; a refusal (too big, busy) is shown, not fatal.
-    let health = http::explore::blob_health(State(state.clone()), ApiPath(blob_id.clone())).await;
+    let health = http::explore::blob_health(State(state.clone()), ApiPath(blob_id)).await;
     let read_url = match &state.config.explorer_gateway_url {
         Some(gateway) => format!("{}/v1/blobs/{blob_id}", gateway.as_str()),
         None => format!("/v1/blobs/{blob_id}"),
