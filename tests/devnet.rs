@@ -245,6 +245,11 @@ async fn the_devnet_goes_on_without_a_node_resumes_after_a_stop_and_starts_fresh
     let mut devnet = Devnet::start();
     devnet.line_with("devnet: a new network", Duration::from_secs(180));
     let ledger_url = devnet.ready();
+    // The explorer the banner points at answers at the ledger's root with its committee.
+    let explorer = reqwest::get(format!("{ledger_url}/")).await.unwrap();
+    assert_eq!(explorer.status(), 200);
+    let page = explorer.text().await.unwrap();
+    assert!(page.contains("Committee of epoch 1"), "{page}");
     let key = devnet.dir.join("treasury.key");
     let file = devnet.dir.join("blob.bin");
     let hash = random_file(&file, 300_000, 7);
