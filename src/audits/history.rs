@@ -134,12 +134,9 @@ async fn audited_epochs(conn: &mut PgConnection, node_id: i64) -> Result<Vec<Epo
             missing: r.missing,
             timeout: r.timeout,
             unreachable: r.unreachable,
-            pass_rate: Tally {
-                challenges: u32::try_from(r.challenges).map_err(Error::internal)?,
-                passed: u32::try_from(r.passed).map_err(Error::internal)?,
-            }
-            .pass_rate()
-            .normalize(),
+            pass_rate: Tally::from_counts(r.challenges, r.passed)?
+                .pass_rate()
+                .normalize(),
         })
     })
     .collect()
@@ -245,10 +242,7 @@ pub async fn node_epochs(
     .await?;
     rows.into_iter()
         .map(|r| {
-            let tally = Tally {
-                challenges: u32::try_from(r.challenges).map_err(Error::internal)?,
-                passed: u32::try_from(r.passed).map_err(Error::internal)?,
-            };
+            let tally = Tally::from_counts(r.challenges, r.passed)?;
             Ok(NodeEpoch {
                 epoch: r.epoch,
                 pool_wal: r.pool_wal.map(Wal::from_decimal_unchecked),

@@ -311,10 +311,7 @@ pub async fn tallies(conn: &mut PgConnection, epoch: i64) -> Result<HashMap<i64,
     .await?;
     rows.into_iter()
         .map(|r| {
-            let tally = Tally {
-                challenges: u32::try_from(r.challenges).map_err(Error::internal)?,
-                passed: u32::try_from(r.passed).map_err(Error::internal)?,
-            };
+            let tally = Tally::from_counts(r.challenges, r.passed)?;
             Ok((r.node_id, tally))
         })
         .collect()

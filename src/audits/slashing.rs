@@ -19,6 +19,15 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// A tally from the database's counts (`count(*)` is a bigint); a count beyond `u32`
+    /// is an internal error, never a wrap.
+    pub fn from_counts(challenges: i64, passed: i64) -> Result<Tally, crate::error::Error> {
+        Ok(Tally {
+            challenges: u32::try_from(challenges).map_err(crate::error::Error::internal)?,
+            passed: u32::try_from(passed).map_err(crate::error::Error::internal)?,
+        })
+    }
+
     /// passed / challenges rounded down to 9 decimals (the column's scale), so a
     /// rounded rate never reaches a threshold the exact rate is below; 1 if the node
     /// was not challenged.

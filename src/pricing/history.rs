@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::rules::{price_band, rate_band};
+use super::store::EpochPrices;
 use crate::error::Error;
 use crate::money::Wal;
 
@@ -26,25 +27,13 @@ pub struct Band<T> {
 pub struct PricePoint {
     /// The epoch the prices are in force in.
     pub epoch: i64,
-    /// The WAL/USD reference rate of the epoch (the oracle's median, clamped).
-    #[schema(value_type = String)]
-    pub wal_usd: Decimal,
-    /// The oracle observations the rate was taken from.
-    pub observations: i32,
+    /// The rate and prices, as `GET /v1/epochs/{epoch}` shows them (flattened here).
+    #[serde(flatten)]
+    pub prices: EpochPrices,
     /// The rates the clamp allowed (±`rate_change_max` of the previous epoch's); null for
     /// epoch 0.
     #[schema(value_type = Option<Object>)]
     pub wal_usd_band: Option<Band<Decimal>>,
-    /// The committee's shard-weighted 2/3 quantile storage vote, USD per unit per epoch.
-    #[schema(value_type = Option<String>)]
-    pub storage_usd: Option<Decimal>,
-    /// The quantile write vote, USD per unit once.
-    #[schema(value_type = Option<String>)]
-    pub write_usd: Option<Decimal>,
-    /// WAL per storage unit (1 MiB encoded) per epoch; null without a committee.
-    pub storage_price: Option<Wal>,
-    /// WAL per storage unit, once; null without a committee.
-    pub write_price: Option<Wal>,
     /// The storage prices the clamp allowed (±`price_change_max` of the last price before
     /// this epoch); null when there was none.
     #[schema(value_type = Option<Object>)]
@@ -96,10 +85,17 @@ pub async fn history(pool: &PgPool, from: i64, limit: i64) -> Result<Vec<PricePo
                     price_limit?,
                 )))
             };
-            PricePoint {
-                epoch: r.epoch,
+            let prices = EpochPrices {
                 wal_usd: r.wal_usd.normalize(),
                 observations: r.observations,
+                storage_usd: r.storage_usd.map(|d| d.normalize()),
+                write_usd: r.write_usd.map(|d| d.normalize()),
+                storage_price: r.storage_price.map(Wal::from_decimal_unchecked),
+                write_price: r.write_price.map(Wal::from_decimal_unchecked),
+            };
+            PricePoint {
+                epoch: r.epoch,
+                prices,
                 wal_usd_band: r.previous_rate.zip(rate_limit).map(|(previous, max)| {
                     let (low, high) = rate_band(previous, max);
                     Band {
@@ -107,10 +103,6 @@ pub async fn history(pool: &PgPool, from: i64, limit: i64) -> Result<Vec<PricePo
                         high: high.normalize(),
                     }
                 }),
-                storage_usd: r.storage_usd.map(|d| d.normalize()),
-                write_usd: r.write_usd.map(|d| d.normalize()),
-                storage_price: r.storage_price.map(Wal::from_decimal_unchecked),
-                write_price: r.write_price.map(Wal::from_decimal_unchecked),
                 storage_price_band: wal_band(r.last_storage),
                 write_price_band: wal_band(r.last_write),
             }

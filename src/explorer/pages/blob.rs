@@ -21,8 +21,7 @@ pub async fn page(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -
 
 async fn render(state: AppState, text: &str) -> Result<Markup, Error> {
     let blob_id = BlobId::from_path(text)?;
-    let Json(status) =
-        http::contracts::blob_status(State(state.clone()), ApiPath(blob_id)).await?;
+    let Json(status) = http::contracts::blob_status(State(state.clone()), ApiPath(blob_id)).await?;
     let query = ContractsQuery {
         owner: None,
         blob_id: Some(blob_id),

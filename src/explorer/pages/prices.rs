@@ -110,9 +110,9 @@ fn wal_chart(
     let storage = field == "storage_price";
     let line = series(history, url, field, title, "s1", |p| {
         if storage {
-            p.storage_price
+            p.prices.storage_price
         } else {
-            p.write_price
+            p.prices.write_price
         }
         .map(|w| w.as_decimal())
     });
@@ -145,10 +145,10 @@ fn usd_chart(history: &PriceHistory, url: &str) -> Markup {
         "storage_usd",
         "storage (per epoch)",
         "s1",
-        |p| p.storage_usd,
+        |p| p.prices.storage_usd,
     );
     let write = series(history, url, "write_usd", "write (once)", "s2", |p| {
-        p.write_usd
+        p.prices.write_usd
     });
     line_chart(
         "Committee's USD quantile",
@@ -160,7 +160,7 @@ fn usd_chart(history: &PriceHistory, url: &str) -> Markup {
 
 fn rate_chart(history: &PriceHistory, url: &str, clamp: &str) -> Markup {
     let rate = series(history, url, "wal_usd", "WAL/USD", "s1", |p| {
-        Some(p.wal_usd)
+        Some(p.prices.wal_usd)
     });
     let allowed = band(
         history,
@@ -183,12 +183,12 @@ fn table(history: &PriceHistory, url: &str) -> Markup {
                     @let key = |field: &str| format!("epochs.{i}.{field}");
                     tr {
                         td { (value(url, &key("epoch"), p.epoch)) }
-                        td.num { (value(url, &key("storage_price"), or_dash(p.storage_price))) }
-                        td.num { (value(url, &key("write_price"), or_dash(p.write_price))) }
-                        td.num { (value(url, &key("storage_usd"), or_dash(p.storage_usd))) }
-                        td.num { (value(url, &key("write_usd"), or_dash(p.write_usd))) }
-                        td.num { (value(url, &key("wal_usd"), p.wal_usd)) }
-                        td.num { (value(url, &key("observations"), p.observations)) }
+                        td.num { (value(url, &key("storage_price"), or_dash(p.prices.storage_price))) }
+                        td.num { (value(url, &key("write_price"), or_dash(p.prices.write_price))) }
+                        td.num { (value(url, &key("storage_usd"), or_dash(p.prices.storage_usd))) }
+                        td.num { (value(url, &key("write_usd"), or_dash(p.prices.write_usd))) }
+                        td.num { (value(url, &key("wal_usd"), p.prices.wal_usd)) }
+                        td.num { (value(url, &key("observations"), p.prices.observations)) }
                     }
                 }
             }
