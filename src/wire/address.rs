@@ -39,7 +39,7 @@ impl Address {
 
     /// The public key this address names, if its bytes are a valid curve point.
     pub fn verifying_key(&self) -> Result<VerifyingKey, AddressError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|_| AddressError::NotAKey(self.to_string()))
+        decompressed(&self.0).ok_or_else(|| AddressError::NotAKey(self.to_string()))
     }
 
     /// Parses and also requires a valid public key: used where WAL is sent to an
@@ -49,6 +49,31 @@ impl Address {
         address.verifying_key()?;
         Ok(address)
     }
+}
+
+/// Keys decompressed at most once per process while they stay cached: decompressing a
+/// point (a square root in the field) costs about a fifth of a signature check, and a
+/// signed transfer needs two (its signer's and its recipient's). Bytes that are no point
+/// are not cached; at `KEYS_CACHED_MAX` entries (a few MiB) the cache starts over, so
+/// many distinct keys cost memory only up to that bound.
+fn decompressed(bytes: &[u8; 32]) -> Option<VerifyingKey> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    const KEYS_CACHED_MAX: usize = 16_384;
+    static KEYS: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(Mutex::default);
+    // A panic elsewhere while holding the lock leaves a map that is still valid.
+    let cached = keys.lock().unwrap_or_else(|e| e.into_inner()).get(bytes).copied();
+    if cached.is_some() {
+        return cached;
+    }
+    let key = VerifyingKey::from_bytes(bytes).ok()?;
+    let mut keys = keys.lock().unwrap_or_else(|e| e.into_inner());
+    if keys.len() >= KEYS_CACHED_MAX {
+        keys.clear();
+    }
+    keys.insert(*bytes, key);
+    Some(key)
 }
 
 impl FromStr for Address {
@@ -106,3 +131,24 @@ impl utoipa::PartialSchema for Address {
 
 #[cfg(feature = "server")]
 impl utoipa::ToSchema for Address {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The cached decompression answers as ed25519-dalek does, the first time and the
+        /// next, for points and for bytes that are none.
+        #[test]
+        fn cached_keys_are_the_keys(bytes in any::<[u8; 32]>(), seed in any::<[u8; 32]>()) {
+            let real = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+            for candidate in [bytes, real] {
+                let address = Address::from_bytes(candidate);
+                let expected = VerifyingKey::from_bytes(&candidate).ok();
+                prop_assert_eq!(address.verifying_key().ok(), expected);
+                prop_assert_eq!(address.verifying_key().ok(), expected);
+            }
+        }
+    }
+}
