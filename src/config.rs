@@ -55,7 +55,7 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Most signed transfers committed in one transaction (`WAL_BATCH_REQUESTS_MAX`, 256, >= 1).
     pub batch_requests_max: usize,
-    /// Batch transactions in flight at once (`WAL_BATCH_COMMITTERS`, default 2, 1..=64).
+    /// Batch transactions in flight at once (`WAL_BATCH_COMMITTERS`, default 1, 1..=64).
     pub batch_committers: usize,
     /// The HTTP server's timeouts and caps (`WAL_HTTP_*`, see `http_server::Limits`).
     pub http_limits: crate::http_server::Limits,
@@ -127,7 +127,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("WAL_IDEMPOTENCY_RETENTION_SECS", "86400"),
     ("WAL_REQUEST_TIMEOUT_SECS", "30"),
     ("WAL_BATCH_REQUESTS_MAX", "256"),
-    ("WAL_BATCH_COMMITTERS", "2"),
+    ("WAL_BATCH_COMMITTERS", "1"),
 ];
 
 /// Where the variables come from: the environment, or only the defaults.
