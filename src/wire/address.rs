@@ -63,7 +63,11 @@ fn decompressed(bytes: &[u8; 32]) -> Option<VerifyingKey> {
     static KEYS: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
     let keys = KEYS.get_or_init(Mutex::default);
     // A panic elsewhere while holding the lock leaves a map that is still valid.
-    let cached = keys.lock().unwrap_or_else(|e| e.into_inner()).get(bytes).copied();
+    let cached = keys
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(bytes)
+        .copied();
     if cached.is_some() {
         return cached;
     }
