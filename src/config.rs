@@ -287,6 +287,16 @@ impl Config {
                 "idempotency keys are kept at least 24 h (86400 s)",
             ));
         }
+        self.validate_capacity()
+    }
+
+    /// The batching and connection bounds (`validate`'s second half).
+    fn validate_capacity(&self) -> Result<(), ConfigError> {
+        let fail = |var: &'static str, value: String, reason: &str| ConfigError {
+            var,
+            value,
+            reason: reason.to_owned(),
+        };
         if self.batch_requests_max == 0 {
             return Err(fail(
                 "WAL_BATCH_REQUESTS_MAX",

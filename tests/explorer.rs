@@ -331,7 +331,7 @@ async fn every_page_shows_the_apis_numbers_in_a_real_browser(db: PgPool) {
         page("network-phone")["overflow"].as_i64().unwrap() <= 0,
         "the network page fits a phone's width"
     );
-    assert_charts(&report, &blob_id, &nodes);
+    assert_charts(&report);
     assert_page_texts(&report, &ledger, &blob_id, &file).await;
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -348,7 +348,7 @@ fn points(report: &[Value], page: &str, y: &str) -> u64 {
         .sum()
 }
 
-fn assert_charts(report: &[Value], _blob_id: &str, _nodes: &[Node]) {
+fn assert_charts(report: &[Value]) {
     assert_eq!(
         points(report, "network", "shards.length"),
         NODES as u64,

@@ -55,7 +55,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<NetworkStats>, 
     )
     .await?;
     let (nodes, total_stake, pending_stake) =
-        crate::staking::nodes::stake_totals(&mut conn).await?;
+        crate::staking::totals::stake_totals(&mut conn).await?;
     let (stored_blobs, stored_bytes, stored_encoded_bytes) =
         crate::storage::contracts::stored_totals(&mut conn, epoch).await?;
     Ok(Json(NetworkStats {

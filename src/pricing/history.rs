@@ -85,14 +85,12 @@ pub async fn history(pool: &PgPool, from: i64, limit: i64) -> Result<Vec<PricePo
                     price_limit?,
                 )))
             };
-            let prices = EpochPrices {
-                wal_usd: r.wal_usd.normalize(),
-                observations: r.observations,
-                storage_usd: r.storage_usd.map(|d| d.normalize()),
-                write_usd: r.write_usd.map(|d| d.normalize()),
-                storage_price: r.storage_price.map(Wal::from_decimal_unchecked),
-                write_price: r.write_price.map(Wal::from_decimal_unchecked),
-            };
+            let prices = EpochPrices::from_columns(
+                r.wal_usd,
+                r.observations,
+                [r.storage_usd, r.write_usd],
+                [r.storage_price, r.write_price],
+            );
             PricePoint {
                 epoch: r.epoch,
                 prices,

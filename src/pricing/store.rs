@@ -41,14 +41,35 @@ pub async fn prices(conn: &mut PgConnection, epoch: i64) -> Result<Option<EpochP
     )
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| EpochPrices {
-        wal_usd: r.wal_usd.normalize(),
-        observations: r.observations,
-        storage_usd: r.storage_usd.map(|d| d.normalize()),
-        write_usd: r.write_usd.map(|d| d.normalize()),
-        storage_price: r.storage_price.map(Wal::from_decimal_unchecked),
-        write_price: r.write_price.map(Wal::from_decimal_unchecked),
+    Ok(row.map(|r| {
+        EpochPrices::from_columns(
+            r.wal_usd,
+            r.observations,
+            [r.storage_usd, r.write_usd],
+            [r.storage_price, r.write_price],
+        )
     }))
+}
+
+impl EpochPrices {
+    /// The prices from `epoch_prices`' columns: the rate, the observations, the USD
+    /// votes `[storage, write]` and the WAL prices `[storage, write]`, in their
+    /// shortest form (as the API writes them).
+    pub fn from_columns(
+        wal_usd: Decimal,
+        observations: i32,
+        [storage_usd, write_usd]: [Option<Decimal>; 2],
+        [storage_price, write_price]: [Option<Decimal>; 2],
+    ) -> EpochPrices {
+        EpochPrices {
+            wal_usd: wal_usd.normalize(),
+            observations,
+            storage_usd: storage_usd.map(|d| d.normalize()),
+            write_usd: write_usd.map(|d| d.normalize()),
+            storage_price: storage_price.map(Wal::from_decimal_unchecked),
+            write_price: write_price.map(Wal::from_decimal_unchecked),
+        }
+    }
 }
 
 /// Genesis: epoch 0's rate from the genesis config, no prices (no committee yet).

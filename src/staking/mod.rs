@@ -6,3 +6,4 @@ pub mod counting;
 pub mod nodes;
 pub mod pool;
 pub mod stakes;
+pub mod totals;

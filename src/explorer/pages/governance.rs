@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use rust_decimal::Decimal;
 
 use crate::error::Error;
-use crate::explorer::chart::gauge;
+use crate::explorer::chart::{gauge, percent};
 use crate::explorer::layout::{account_link, none_yet, or_dash, page as frame, value, Section};
 use crate::explorer::Page;
 use crate::http::extract::{ApiPath, ApiQuery, PathParam};
@@ -44,9 +44,9 @@ async fn list(state: AppState) -> Result<Markup, Error> {
     let body = html! {
         p { "Anyone may propose changes of the governable parameters for a deposit of "
             (params.proposal_deposit) " WAL; stakers vote with their stake, operators also with their pools' stake \
-            whose owners did not vote. A proposal passes with participation of at least " (pct(params.gov_quorum))
-            " of the power, more than " (pct(params.gov_threshold)) " yes among yes, no and veto, and veto under "
-            (pct(params.gov_veto)) "." }
+            whose owners did not vote. A proposal passes with participation of at least " (percent(params.gov_quorum))
+            " of the power, more than " (percent(params.gov_threshold)) " yes among yes, no and veto, and veto under "
+            (percent(params.gov_veto)) "." }
         @if page.proposals.is_empty() { (none_yet("no proposal yet")) }
         @for (i, p) in page.proposals.iter().enumerate() {
             (card(p, &params, url, &format!("proposals.{i}."), true))
@@ -71,10 +71,6 @@ async fn one(state: AppState, text: &str) -> Result<Markup, Error> {
         (vote_table(&votes, &format!("/v1/proposals/{id}/votes?limit=500")))
     };
     Ok(frame(&format!("Proposal #{id}"), Section::Governance, body))
-}
-
-fn pct(fraction: Decimal) -> String {
-    crate::explorer::chart::percent(fraction)
 }
 
 /// `part / whole`, 0 when the whole is 0 (nothing voted yet).
