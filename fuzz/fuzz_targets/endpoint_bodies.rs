@@ -191,7 +191,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        assert_eq!(json_has_nul(body), has_nul(&value), "the NUL scan is wrong");
+        // The scan reads the text, the parse keeps the last of duplicate keys: a NUL in
+        // an overwritten value is seen by the scan only, and refusing it is safe. A NUL
+        // the parse keeps must never be missed.
+        if has_nul(&value) {
+            assert!(json_has_nul(body), "the NUL scan missed a NUL");
+        }
     }
     match which.wrapping_sub(b'a') % 18 {
         0 => check::<RegisterNode>(body, |b| {
