@@ -150,9 +150,34 @@ async fn bank(db: PgPool, clients_n: usize, transfers_per_client: usize) {
         sum
     );
     assert_eq!(audit["total_supply"], audit["sum_of_balances"]);
+    no_transaction_left_open(&ledger.db).await;
 
     Arc::into_inner(ledger)
         .expect("clients are done")
         .stop()
         .await;
+}
+
+/// Once the queue is empty, the committers' connections hold no transaction (they keep
+/// one open between batches only while the next batch waits).
+async fn no_transaction_left_open(db: &PgPool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap();
+        if open == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} connections stay idle in a transaction after the load"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

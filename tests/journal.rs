@@ -132,6 +132,7 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
         "UPDATE journal_entries SET memo = 'rewritten'",
         "DELETE FROM journal_entries",
         "TRUNCATE journal_lines CASCADE",
+        "TRUNCATE journal_entries CASCADE",
     ] {
         let result = sqlx::query(statement).execute(&ledger.db).await;
         let message = result.expect_err(statement).to_string();
@@ -175,6 +176,26 @@ async fn the_database_keeps_the_journal_append_only_and_balanced(db: PgPool) {
     .await;
     assert!(split.is_ok(), "{split:?}");
     drop(tx);
+    // Balanced lines that name no entry are refused too (an entry in the same
+    // statement counts).
+    let orphans = sqlx::query(
+        "INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount) VALUES (987654321, 0, $1, 0, 5), (987654321, 1, $1, 0, -5)",
+    )
+    .bind(&someone)
+    .execute(&ledger.db)
+    .await;
+    let message = orphans.expect_err("lines without an entry").to_string();
+    assert!(message.contains("which does not exist"), "{message}");
+    let together = sqlx::query(
+        "WITH e AS (INSERT INTO journal_entries (id, kind, epoch) OVERRIDING SYSTEM VALUE
+                    VALUES (987654321, 'transfer', 0) RETURNING id)
+         INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount)
+         VALUES (987654321, 0, $1, 0, 5), (987654321, 1, $1, 0, -5)",
+    )
+    .bind(&someone)
+    .execute(&mut *ledger.db.begin().await.unwrap())
+    .await;
+    assert!(together.is_ok(), "{together:?}");
     ledger.assert_audit_ok().await;
     let audit = ledger.audit().await;
     assert_eq!(audit["journal_entries"], 1);

@@ -3,29 +3,36 @@
 //! parallel by their own tasks, then queued; committer tasks take whatever has queued
 //! (up to `requests_max`) and run it in one database transaction: the rows locked and
 //! each request decided (`ledger::batch::run`), then one statement that writes the
-//! journal, the requests' own rows and every nonce and idempotency key, and one COMMIT. Each request stays all or nothing, and each
-//! is answered only after the commit that holds it.
+//! journal, the requests' own rows and every nonce and idempotency key (`claims`), and
+//! one COMMIT, which opens the next batch's transaction when that one already waits
+//! (`session`). Each request stays all or nothing, and each is answered only after the
+//! commit that holds it.
 //!
 //! Exactly once, as in `signed_tx`: two requests of a batch with the same nonce or key
 //! never share a transaction (the later one waits for the next round, where it meets
 //! the first's committed claim); a claim that meets another transaction's claim waits
 //! for it, and when it was committed the whole batch is rolled back and run again
-//! without that request, which is answered as a replay. Locks are taken in the global
-//! order: balance rows (in one pass), then nonces, then keys, each sorted.
+//! (claiming carefully) without that request, which is answered as a replay. Locks are
+//! taken in the global order: balance rows (in one pass), then nonces, then keys, each
+//! sorted.
+
+mod claims;
+mod session;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use sqlx::types::Json;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use self::claims::{Claim, Mode, Taken};
+use self::session::{End, Session};
 use super::extract::Signed;
 use super::signed_tx::{json_response, replayed_nonce};
 use crate::error::Error;
-use crate::ledger::batch::{run, Batched, Decided, Write};
+use crate::ledger::batch::{run, Batched, Decided};
 
 /// How requests are grouped (`WAL_BATCH_REQUESTS_MAX`, `WAL_BATCH_COMMITTERS`).
 #[derive(Clone, Copy, Debug)]
@@ -123,11 +130,24 @@ async fn commit_loop<K: Batched>(
     queue: Arc<Mutex<mpsc::Receiver<Job<K>>>>,
     requests_max: usize,
 ) {
+    let mut held: Option<Session> = None;
     loop {
         let mut jobs = {
             let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
+            let first = match queue.try_recv() {
+                Ok(job) => job,
+                Err(_) => {
+                    // The queue ran dry: the connection goes back to the pool.
+                    // (A chained transaction left open is ended first; if that fails,
+                    // the session closes the connection instead.)
+                    if let Some(mut session) = held.take() {
+                        let _ = session.idle().await;
+                    }
+                    let Some(job) = queue.recv().await else {
+                        return;
+                    };
+                    job
+                }
             };
             let mut jobs = vec![first];
             while jobs.len() < requests_max {
@@ -141,7 +161,9 @@ async fn commit_loop<K: Batched>(
         metrics::histogram!("wal_batch_requests").record(jobs.len() as f64);
         while !jobs.is_empty() {
             let (now, later) = apart_from_duplicates(jobs);
-            commit(&pool, now).await;
+            let more = !later.is_empty();
+            let next_waits = || more || queue.try_lock().is_ok_and(|q| !q.is_empty());
+            held = commit(&pool, held, now, &next_waits).await;
             jobs = later;
         }
     }
@@ -167,16 +189,35 @@ fn apart_from_duplicates<K: Batched>(jobs: Vec<Job<K>>) -> (Vec<Job<K>>, Vec<Job
     })
 }
 
-/// Commits `jobs` in one transaction and answers each; a request whose claim meets a
-/// committed one is answered as a replay and the rest run again without it.
-async fn commit<K: Batched>(pool: &PgPool, mut jobs: Vec<Job<K>>) {
+/// Commits `jobs` in one transaction on `held` (or a connection from the pool) and
+/// answers each; a request whose claim meets a committed one is answered as a replay
+/// and the rest run again without it. `next_waits` says, at the commit, whether another
+/// batch is queued (the commit then chains its transaction). Returns the connection
+/// unless it failed.
+async fn commit<K: Batched>(
+    pool: &PgPool,
+    held: Option<Session>,
+    mut jobs: Vec<Job<K>>,
+    next_waits: &(dyn Fn() -> bool + Sync),
+) -> Option<Session> {
+    let mut session = match held {
+        Some(session) => session,
+        None => match Session::acquire(pool).await {
+            Ok(session) => session,
+            Err(error) => {
+                fail_all(jobs, &error);
+                return None;
+            }
+        },
+    };
+    let mut mode = Mode::Optimistic;
     while !jobs.is_empty() {
-        match attempt(pool, &jobs).await {
+        match attempt(&mut session, &jobs, mode, next_waits).await {
             Ok(Attempt::Committed(verdicts)) => {
                 for (job, verdict) in jobs.into_iter().zip(verdicts) {
                     let _ = job.answer.send(verdict);
                 }
-                return;
+                return Some(session);
             }
             Ok(Attempt::Clashed(mut clashes)) => {
                 clashes.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
@@ -184,13 +225,19 @@ async fn commit<K: Batched>(pool: &PgPool, mut jobs: Vec<Job<K>>) {
                     let _ = jobs.swap_remove(i).answer.send(verdict);
                 }
             }
+            Ok(Attempt::Contended) => mode = Mode::Careful,
             Err(error) => {
-                for job in jobs {
-                    let _ = job.answer.send(Verdict::Failed(same_error(&error)));
-                }
-                return;
+                fail_all(jobs, &error);
+                return None;
             }
         }
+    }
+    Some(session)
+}
+
+fn fail_all<K: Batched>(jobs: Vec<Job<K>>, error: &Error) {
+    for job in jobs {
+        let _ = job.answer.send(Verdict::Failed(same_error(error)));
     }
 }
 
@@ -207,120 +254,62 @@ enum Attempt {
     Committed(Vec<Verdict>),
     /// Rolled back: these jobs (by index) clashed with committed claims.
     Clashed(Vec<(usize, Verdict)>),
+    /// Rolled back: an optimistic claim met a taken nonce or key; run again carefully.
+    Contended,
 }
 
-async fn attempt<K: Batched>(pool: &PgPool, jobs: &[Job<K>]) -> Result<Attempt, Error> {
-    let mut tx = pool.begin().await?;
+/// One try at a batch: run, claim (as `mode` says), and commit, chaining the next
+/// transaction if `next_waits`; or, when a claim clashed, roll back and chain the retry.
+async fn attempt<K: Batched>(
+    session: &mut Session,
+    jobs: &[Job<K>],
+    mode: Mode,
+    next_waits: &(dyn Fn() -> bool + Sync),
+) -> Result<Attempt, Error> {
+    let tx = session.begin().await?;
     let requests: Vec<&K::Request> = jobs.iter().map(|job| &job.request).collect();
     let Decided {
-        outcomes,
-        mut write,
-        ..
-    } = run::<K>(&mut tx, &requests).await?;
+        outcomes, write, ..
+    } = run::<K>(tx, &requests).await?;
     let mut verdicts = Vec::with_capacity(jobs.len());
-    let mut claims = Vec::new();
+    let mut posted = Vec::new();
     for (i, outcome) in outcomes.into_iter().enumerate() {
         verdicts.push(match outcome {
             Ok(body) => {
-                claims.push((i, body.clone()));
+                posted.push((i, body.clone()));
                 Verdict::Posted(body)
             }
             Err(refused) => Verdict::Refused(refused),
         });
     }
-    push_claims(&mut write, jobs, &claims);
-    let (Json(fresh_nonces), Json(claimed_keys)): Claimed = write
-        .select(
-            "SELECT (SELECT coalesce(json_agg(json_build_array(address, nonce)), '[]') FROM nonce),
-                    (SELECT coalesce(json_agg(json_build_array(address, key)), '[]') FROM claim)",
-        )
-        .build_query_as()
-        .fetch_one(&mut *tx)
-        .await?;
-    let clashes = clashes(jobs, &claims, fresh_nonces, claimed_keys);
+    let claims: Vec<Claim<'_>> = posted
+        .iter()
+        .map(|(i, body)| Claim::of(&jobs[*i].signed, jobs[*i].status, body))
+        .collect();
+    let clashes = match claims::write(write, &claims, mode, tx).await {
+        Ok(taken) => taken
+            .into_iter()
+            .map(|(at, taken)| (posted[at].0, verdict_of(taken)))
+            .collect::<Vec<_>>(),
+        Err(error) if mode == Mode::Optimistic && claims::is_taken(&error) => {
+            session.rollback(End::Chain).await?;
+            return Ok(Attempt::Contended);
+        }
+        Err(error) => return Err(error.into()),
+    };
     if clashes.is_empty() {
-        tx.commit().await?;
+        let end = if next_waits() { End::Chain } else { End::Close };
+        session.commit(end).await?;
         Ok(Attempt::Committed(verdicts))
     } else {
-        tx.rollback().await?;
+        session.rollback(End::Chain).await?;
         Ok(Attempt::Clashed(clashes))
     }
 }
 
-type Claimed = (Json<Vec<(String, String)>>, Json<Vec<(String, String)>>);
-
-/// The nonces and keys of the posted jobs (`claims`: index and body) as CTEs `nonce` and
-/// `claim` of the batch's write statement, as `signed_tx::claim` does for one: sorted,
-/// so that batches claim in one order.
-fn push_claims<K: Batched>(write: &mut Write<'_>, jobs: &[Job<K>], claims: &[(usize, Vec<u8>)]) {
-    let mut nonces = (Vec::new(), Vec::new(), Vec::new());
-    let mut keys = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (i, body) in claims {
-        let job = &jobs[*i];
-        let signer = job.signed.signer().to_string();
-        nonces.0.push(signer.clone());
-        nonces.1.push(job.signed.verified.nonce.clone());
-        nonces.2.push(job.signed.nonce_expires_unix_secs as f64);
-        if let Some(key) = &job.signed.idempotency_key {
-            keys.0.push(signer);
-            keys.1.push(key.clone());
-            keys.2.push(job.signed.fingerprint.to_vec());
-            keys.3.push(job.status.as_u16() as i16);
-            keys.4.push(body.clone());
-        }
+fn verdict_of(taken: Taken) -> Verdict {
+    match taken {
+        Taken::Nonce => Verdict::ReplayedNonce,
+        Taken::Key => Verdict::KeyTaken,
     }
-    write
-        .cte("nonce")
-        .push("INSERT INTO signature_nonces (address, nonce, expires_at)")
-        .push(" SELECT n.address, n.nonce, to_timestamp(n.expires) FROM unnest(")
-        .push_bind(nonces.0)
-        .push("::text[], ")
-        .push_bind(nonces.1)
-        .push("::text[], ")
-        .push_bind(nonces.2)
-        .push("::float8[]) AS n(address, nonce, expires)")
-        .push(r#" ORDER BY n.address COLLATE "C", n.nonce COLLATE "C""#)
-        .push(" ON CONFLICT (address, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at")
-        .push(" WHERE signature_nonces.expires_at < now() RETURNING address, nonce)");
-    write
-        .cte("claim")
-        .push("INSERT INTO idempotency_keys")
-        .push(" (address, key, fingerprint, response_status, response_body)")
-        .push(" SELECT * FROM unnest(")
-        .push_bind(keys.0)
-        .push("::text[], ")
-        .push_bind(keys.1)
-        .push("::text[], ")
-        .push_bind(keys.2)
-        .push("::bytea[], ")
-        .push_bind(keys.3)
-        .push("::smallint[], ")
-        .push_bind(keys.4)
-        .push("::bytea[]) AS k(address, key, fingerprint, status, body)")
-        .push(r#" ORDER BY k.address COLLATE "C", k.key COLLATE "C""#)
-        .push(" ON CONFLICT (address, key) DO NOTHING RETURNING address, key)");
-}
-
-/// The posted jobs whose nonce or key the claim found taken.
-fn clashes<K: Batched>(
-    jobs: &[Job<K>],
-    claims: &[(usize, Vec<u8>)],
-    fresh_nonces: Vec<(String, String)>,
-    claimed_keys: Vec<(String, String)>,
-) -> Vec<(usize, Verdict)> {
-    let fresh_nonces: HashSet<(String, String)> = fresh_nonces.into_iter().collect();
-    let claimed_keys: HashSet<(String, String)> = claimed_keys.into_iter().collect();
-    let mut clashes = Vec::new();
-    for (i, _) in claims {
-        let signed = &jobs[*i].signed;
-        let signer = signed.signer().to_string();
-        if !fresh_nonces.contains(&(signer.clone(), signed.verified.nonce.clone())) {
-            clashes.push((*i, Verdict::ReplayedNonce));
-        } else if let Some(key) = &signed.idempotency_key {
-            if !claimed_keys.contains(&(signer, key.clone())) {
-                clashes.push((*i, Verdict::KeyTaken));
-            }
-        }
-    }
-    clashes
 }
