@@ -32,7 +32,7 @@ use self::session::{End, Session};
 use super::extract::Signed;
 use super::signed_tx::{json_response, replayed_nonce};
 use crate::error::Error;
-use crate::ledger::batch::{run, Batched, Decided};
+use crate::ledger::batch::{run, Batched, Decided, Locking};
 
 /// How requests are grouped (`WAL_BATCH_REQUESTS_MAX`, `WAL_BATCH_COMMITTERS`).
 #[derive(Clone, Copy, Debug)]
@@ -210,9 +210,12 @@ async fn commit<K: Batched>(
             }
         },
     };
-    let mut mode = Mode::Optimistic;
+    let mut tried = Tried {
+        locking: Locking::Existing,
+        claims: Mode::Optimistic,
+    };
     while !jobs.is_empty() {
-        match attempt(&mut session, &jobs, mode, next_waits).await {
+        match attempt(&mut session, &jobs, tried, next_waits).await {
             Ok(Attempt::Committed(verdicts)) => {
                 for (job, verdict) in jobs.into_iter().zip(verdicts) {
                     let _ = job.answer.send(verdict);
@@ -225,7 +228,7 @@ async fn commit<K: Batched>(
                     let _ = jobs.swap_remove(i).answer.send(verdict);
                 }
             }
-            Ok(Attempt::Contended) => mode = Mode::Careful,
+            Ok(Attempt::Again(next)) => tried = next,
             Err(error) => {
                 fail_all(jobs, &error);
                 return None;
@@ -254,23 +257,35 @@ enum Attempt {
     Committed(Vec<Verdict>),
     /// Rolled back: these jobs (by index) clashed with committed claims.
     Clashed(Vec<(usize, Verdict)>),
-    /// Rolled back: an optimistic claim met a taken nonce or key; run again carefully.
-    Contended,
+    /// Rolled back before anything was decided: run again as this says (a row to
+    /// make was missing, or an optimistic claim met a taken nonce or key).
+    Again(Tried),
 }
 
-/// One try at a batch: run, claim (as `mode` says), and commit, chaining the next
-/// transaction if `next_waits`; or, when a claim clashed, roll back and chain the retry.
+/// How a batch locks and claims: cheaply first, the general way after a miss.
+#[derive(Clone, Copy, Debug)]
+struct Tried {
+    locking: Locking,
+    claims: Mode,
+}
+
+/// One try at a batch: run, claim (as `tried` says), and commit, chaining the next
+/// transaction if `next_waits`; or roll back and chain the retry.
 async fn attempt<K: Batched>(
     session: &mut Session,
     jobs: &[Job<K>],
-    mode: Mode,
+    tried: Tried,
     next_waits: &(dyn Fn() -> bool + Sync),
 ) -> Result<Attempt, Error> {
     let tx = session.begin().await?;
     let requests: Vec<&K::Request> = jobs.iter().map(|job| &job.request).collect();
-    let Decided {
-        outcomes, write, ..
-    } = run::<K>(tx, &requests).await?;
+    let Some(Decided { outcomes, write }) = run::<K>(tx, &requests, tried.locking).await? else {
+        session.rollback(End::Chain).await?;
+        return Ok(Attempt::Again(Tried {
+            locking: Locking::Upsert,
+            ..tried
+        }));
+    };
     let mut verdicts = Vec::with_capacity(jobs.len());
     let mut posted = Vec::new();
     for (i, outcome) in outcomes.into_iter().enumerate() {
@@ -286,14 +301,17 @@ async fn attempt<K: Batched>(
         .iter()
         .map(|(i, body)| Claim::of(&jobs[*i].signed, jobs[*i].status, body))
         .collect();
-    let clashes = match claims::write(write, &claims, mode, tx).await {
+    let clashes = match claims::write(write, &claims, tried.claims, tx).await {
         Ok(taken) => taken
             .into_iter()
             .map(|(at, taken)| (posted[at].0, verdict_of(taken)))
             .collect::<Vec<_>>(),
-        Err(error) if mode == Mode::Optimistic && claims::is_taken(&error) => {
+        Err(error) if tried.claims == Mode::Optimistic && claims::is_taken(&error) => {
             session.rollback(End::Chain).await?;
-            return Ok(Attempt::Contended);
+            return Ok(Attempt::Again(Tried {
+                claims: Mode::Careful,
+                ..tried
+            }));
         }
         Err(error) => return Err(error.into()),
     };

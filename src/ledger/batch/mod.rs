@@ -124,14 +124,29 @@ pub struct Decided {
     pub write: Write<'static>,
 }
 
+/// How the lock pass takes the balance rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locking {
+    /// `SELECT ... FOR UPDATE` in lock order: no new row versions, but it makes no row.
+    /// When a row that a credit needs is missing, nothing is decided (`None`), and the
+    /// caller runs the batch again in a fresh transaction with `Upsert` (taking the
+    /// missing row now would break the lock order).
+    Existing,
+    /// One upsert in lock order that makes the missing rows too (and writes a new
+    /// version of every row it locks).
+    Upsert,
+}
+
 /// Runs a batch of `K` requests in the caller's transaction up to its write statement:
-/// begin, plan each, lock and decide (one round trip), render the posted ones. The
-/// caller adds its CTEs and the `SELECT` to `write` and runs it: nothing is written
-/// before. The outer error fails the whole batch.
+/// begin, plan each, lock (as `locking` says) and decide (one round trip), render the
+/// posted ones. The caller adds its CTEs and the `SELECT` to `write` and runs it:
+/// nothing is written before. The outer error fails the whole batch; `None`: see
+/// `Locking::Existing`.
 pub async fn run<K: Batched>(
     conn: &mut PgConnection,
     requests: &[&K::Request],
-) -> Result<Decided, Error> {
+    locking: Locking,
+) -> Result<Option<Decided>, Error> {
     let context = K::begin(conn, requests.len()).await?;
     let mut planned = Vec::with_capacity(requests.len());
     let mut outcomes: Vec<Option<Result<Vec<u8>, Error>>> = Vec::with_capacity(requests.len());
@@ -147,7 +162,9 @@ pub async fn run<K: Batched>(
         }
     }
     let entry_refs: Vec<&BatchEntry> = entries.iter().collect();
-    let (results, mut write) = decide(conn, &entry_refs).await?;
+    let Some((results, mut write)) = decide(conn, &entry_refs, locking).await? else {
+        return Ok(None);
+    };
     let mut posted = Vec::new();
     let mut posted_at = Vec::new();
     for ((i, plan), result) in planned.into_iter().zip(results) {
@@ -171,7 +188,7 @@ pub async fn run<K: Batched>(
         .into_iter()
         .map(|o| o.ok_or_else(|| Error::internal("a batched request got no answer")))
         .collect::<Result<_, _>>()?;
-    Ok(Decided { outcomes, write })
+    Ok(Some(Decided { outcomes, write }))
 }
 
 /// What the lock pass returned: the rows as they stand, and what the entries will carry.
@@ -200,7 +217,9 @@ pub async fn post_all(
     conn: &mut PgConnection,
     entries: &[&BatchEntry],
 ) -> Result<Vec<Result<PostedEntry, Error>>, Error> {
-    let (outcomes, mut write) = decide(conn, entries).await?;
+    let (outcomes, mut write) = decide(conn, entries, Locking::Upsert)
+        .await?
+        .ok_or_else(|| Error::internal("the upsert lock pass made no row"))?;
     write.select("SELECT 1").build().execute(&mut *conn).await?;
     Ok(outcomes)
 }
@@ -210,7 +229,8 @@ pub async fn post_all(
 async fn decide(
     conn: &mut PgConnection,
     entries: &[&BatchEntry],
-) -> Result<(Vec<Result<PostedEntry, Error>>, Write<'static>), Error> {
+    locking: Locking,
+) -> Result<Option<(Vec<Result<PostedEntry, Error>>, Write<'static>)>, Error> {
     let mut plans: Vec<Result<Vec<PlannedLeg>, Error>> =
         entries.iter().map(|e| plan(&e.legs)).collect();
     one_stripe_per_account(plans.iter_mut().flatten().flatten());
@@ -222,7 +242,10 @@ async fn decide(
         epoch,
         now,
         ids,
-    } = lock(conn, &wanted, planned).await?;
+    } = match lock(conn, &wanted, planned, locking).await? {
+        Some(locked) => locked,
+        None => return Ok(None),
+    };
     let before = rows.clone();
     let mut ids = ids.into_iter();
     let mut writes = Writes::default();
@@ -244,7 +267,7 @@ async fn decide(
     }
     let mut write = Write::new();
     push_journal(&mut write, &before, &rows, &created, epoch, writes);
-    Ok((outcomes, write))
+    Ok(Some((outcomes, write)))
 }
 
 fn refused(refusal: Refusal) -> Error {
@@ -317,42 +340,55 @@ type LockRow = (
     Option<Vec<bool>>,
 );
 
-/// One round trip: locks the rows (`balances_lock`), reads the epoch the entries are
-/// posted in and takes `ids` entry ids.
+/// Without drains, one upsert in lock order locks the rows that exist and makes the
+/// missing ones (a no-op update locks an existing row; `xmax = 0` marks a new one),
+/// several times cheaper than `balances_lock`'s statement per row. A made row that no
+/// line touches is removed again by `write`.
+const LOCK_UPSERT: &str = "WITH l AS (
+     INSERT INTO balances AS b (account, stripe, balance)
+     SELECT w.account, w.stripe, 0 FROM unnest($1::text[], $2::smallint[], $3::bool[])
+         AS w(account, stripe, made)
+     ORDER BY w.account COLLATE \"C\", w.stripe
+     ON CONFLICT (account, stripe) DO UPDATE SET balance = b.balance
+     RETURNING b.account AS locked_account, b.stripe AS locked_stripe,
+               b.balance AS locked_balance, (b.xmax = 0) AS created)";
+
+/// The rows that exist, locked in lock order without writing them (the batch's write
+/// statement then writes each changed row once, not twice).
+const LOCK_EXISTING: &str = "WITH l AS MATERIALIZED (
+     SELECT b.account AS locked_account, b.stripe AS locked_stripe,
+            b.balance AS locked_balance, false AS created
+     FROM balances b
+     JOIN unnest($1::text[], $2::smallint[], $3::bool[]) AS w(account, stripe, made)
+         ON b.account = w.account AND b.stripe = w.stripe
+     ORDER BY b.account COLLATE \"C\", b.stripe
+     FOR UPDATE OF b)";
+
+/// One round trip: locks the rows (as `locking` says; with drains, `balances_lock`),
+/// reads the epoch the entries are posted in and takes `ids` entry ids. `None` when
+/// `Existing` found a row to make missing.
 async fn lock(
     conn: &mut PgConnection,
     wanted: &BTreeMap<RowKey, bool>,
     ids: usize,
-) -> Result<Locked, Error> {
+    locking: Locking,
+) -> Result<Option<Locked>, Error> {
     let accounts: Vec<&str> = wanted.keys().map(|(a, _)| a.as_str()).collect();
     let stripes: Vec<i16> = wanted.keys().map(|&(_, s)| s).collect();
     let create: Vec<bool> = wanted.values().copied().collect();
-    // Without drains, one upsert in lock order locks the rows that exist and makes the
-    // missing ones (a no-op update locks an existing row; `xmax = 0` marks a new one),
-    // several times cheaper than `balances_lock`'s statement per row. A made row that
-    // no line touches is removed again by `write`.
-    let upsert = "WITH l AS (
-             INSERT INTO balances AS b (account, stripe, balance)
-             SELECT w.account, w.stripe, 0 FROM unnest($1::text[], $2::smallint[], $3::bool[])
-                 AS w(account, stripe, made)
-             ORDER BY w.account COLLATE \"C\", w.stripe
-             ON CONFLICT (account, stripe) DO UPDATE SET balance = b.balance
-             RETURNING b.account AS locked_account, b.stripe AS locked_stripe,
-                       b.balance AS locked_balance, (b.xmax = 0) AS created)";
     let drains = stripes.iter().any(|&s| s < 0);
-    let source = if drains {
-        "balances_lock($1, $2, $3) AS l"
-    } else {
-        "l"
+    let (with, source) = match (drains, locking) {
+        (true, _) => ("", "balances_lock($1, $2, $3) AS l"),
+        (false, Locking::Upsert) => (LOCK_UPSERT, "l"),
+        (false, Locking::Existing) => (LOCK_EXISTING, "l"),
     };
     let sql = format!(
-        "{} SELECT (SELECT coalesce(max(e.epoch), 0) FROM epochs e), now(),
+        "{with} SELECT (SELECT coalesce(max(e.epoch), 0) FROM epochs e), now(),
                 ARRAY(SELECT nextval(pg_get_serial_sequence('journal_entries', 'id'))
                       FROM generate_series(1, $4)),
                 array_agg(l.locked_account), array_agg(l.locked_stripe),
                 array_agg(l.locked_balance), array_agg(l.created)
-         FROM {source}",
-        if drains { "" } else { upsert }
+         FROM {source}"
     );
     let (epoch, now, ids, accounts, stripes, balances, made): LockRow = sqlx::query_as(&sql)
         .bind(&accounts)
@@ -377,13 +413,19 @@ async fn lock(
         }
         rows.insert((account, stripe), Wal::from_decimal_unchecked(balance));
     }
-    Ok(Locked {
+    let missing = wanted
+        .iter()
+        .any(|(row, &made)| made && !rows.contains_key(row));
+    if missing && !drains && locking == Locking::Existing {
+        return Ok(None);
+    }
+    Ok(Some(Locked {
         rows,
         created,
         epoch,
         now,
         ids,
-    })
+    }))
 }
 
 /// Each row's net change over the batch (rows that did not change are left out).
