@@ -33,17 +33,24 @@ struct Accepted {
 
 #[sqlx::test]
 async fn concurrent_random_transfers_conserve_supply(db: PgPool) {
-    bank(db, 32, 100).await;
+    bank(db, 32, 100, 1).await;
 }
 
 /// More clients than the pool has connections: batches of many transfers each.
 #[sqlx::test]
 async fn a_hundred_and_twenty_eight_clients_conserve_supply(db: PgPool) {
-    bank(db, 128, 40).await;
+    bank(db, 128, 40, 1).await;
 }
 
-async fn bank(db: PgPool, clients_n: usize, transfers_per_client: usize) {
-    let ledger = Arc::new(TestLedger::start(db).await);
+/// Committers that share the queue: each may chain a transaction for jobs another takes.
+#[sqlx::test]
+async fn three_committers_conserve_supply(db: PgPool) {
+    bank(db, 64, 30, 3).await;
+}
+
+async fn bank(db: PgPool, clients_n: usize, transfers_per_client: usize, committers: usize) {
+    let ledger = TestLedger::start_with(db, |config| config.batch_committers = committers).await;
+    let ledger = Arc::new(ledger);
     let keys: Vec<_> = (0..ACCOUNTS).map(|_| new_key()).collect();
     for key in &keys {
         ledger.fund(key, &FUNDING_WAL.to_string()).await;

@@ -133,16 +133,19 @@ async fn commit_loop<K: Batched>(
     let mut held: Option<Session> = None;
     loop {
         let mut jobs = {
-            let mut queue = queue.lock().await;
+            let mut queue = match queue.try_lock() {
+                Ok(queue) => queue,
+                Err(_) => {
+                    // Another committer is gathering or waiting: the next jobs are
+                    // not sure to be ours, so nothing stays open while this one waits.
+                    release(&mut held).await;
+                    queue.lock().await
+                }
+            };
             let first = match queue.try_recv() {
                 Ok(job) => job,
                 Err(_) => {
-                    // The queue ran dry: the connection goes back to the pool.
-                    // (A chained transaction left open is ended first; if that fails,
-                    // the session closes the connection instead.)
-                    if let Some(mut session) = held.take() {
-                        let _ = session.idle().await;
-                    }
+                    release(&mut held).await;
                     let Some(job) = queue.recv().await else {
                         return;
                     };
@@ -166,6 +169,14 @@ async fn commit_loop<K: Batched>(
             held = commit(&pool, held, now, &next_waits).await;
             jobs = later;
         }
+    }
+}
+
+/// Ends a chained transaction no batch used and gives the connection back to the pool
+/// (a session that cannot end it closes its connection instead).
+async fn release(held: &mut Option<Session>) {
+    if let Some(mut session) = held.take() {
+        let _ = session.end_unused_chain().await;
     }
 }
 
@@ -316,7 +327,7 @@ async fn attempt<K: Batched>(
         Err(error) => return Err(error.into()),
     };
     if clashes.is_empty() {
-        let end = if next_waits() { End::Chain } else { End::Close };
+        let end = if next_waits() { End::Chain } else { End::Plain };
         session.commit(end).await?;
         Ok(Attempt::Committed(verdicts))
     } else {

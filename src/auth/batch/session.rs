@@ -23,8 +23,8 @@ pub(super) struct Session {
 /// How a transaction ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum End {
-    /// Nothing waits: the connection is left idle.
-    Close,
+    /// Nothing waits: a plain COMMIT or ROLLBACK, no transaction left open.
+    Plain,
     /// The next batch waits: a new transaction opens in the same round trip.
     Chain,
 }
@@ -59,16 +59,16 @@ impl Session {
     }
 
     /// Ends a chained transaction that no batch used (the queue ran dry after all).
-    pub(super) async fn idle(&mut self) -> Result<(), Error> {
+    pub(super) async fn end_unused_chain(&mut self) -> Result<(), Error> {
         if self.open {
-            self.rollback(End::Close).await?;
+            self.rollback(End::Plain).await?;
         }
         Ok(())
     }
 
     async fn finish(&mut self, verb: &str, end: End) -> Result<(), Error> {
         let statement = match end {
-            End::Close => verb.to_owned(),
+            End::Plain => verb.to_owned(),
             End::Chain => format!("{verb} AND CHAIN"),
         };
         self.conn.execute(statement.as_str()).await?;
