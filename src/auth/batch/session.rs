@@ -50,12 +50,12 @@ impl Session {
 
     /// Commits the open transaction.
     pub(super) async fn commit(&mut self, end: End) -> Result<(), Error> {
-        self.finish("COMMIT", end).await
+        self.finish(end, "COMMIT", "COMMIT AND CHAIN").await
     }
 
     /// Rolls back the open transaction.
     pub(super) async fn rollback(&mut self, end: End) -> Result<(), Error> {
-        self.finish("ROLLBACK", end).await
+        self.finish(end, "ROLLBACK", "ROLLBACK AND CHAIN").await
     }
 
     /// Ends a chained transaction that no batch used (the queue ran dry after all).
@@ -66,12 +66,12 @@ impl Session {
         Ok(())
     }
 
-    async fn finish(&mut self, verb: &str, end: End) -> Result<(), Error> {
+    async fn finish(&mut self, end: End, plain: &str, chained: &str) -> Result<(), Error> {
         let statement = match end {
-            End::Plain => verb.to_owned(),
-            End::Chain => format!("{verb} AND CHAIN"),
+            End::Plain => plain,
+            End::Chain => chained,
         };
-        self.conn.execute(statement.as_str()).await?;
+        self.conn.execute(statement).await?;
         self.open = end == End::Chain;
         Ok(())
     }

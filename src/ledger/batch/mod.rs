@@ -9,20 +9,22 @@
 //! `journal::post`.
 
 pub mod apply;
+mod journal_rows;
+mod lock;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use self::apply::{Line, PlannedLeg, Refusal, RowKey, Rows};
+use self::apply::{Line, PlannedLeg, Refusal, RowKey};
+use self::journal_rows::push_journal;
+pub use self::lock::Locking;
+use self::lock::{lock, Locked};
 use super::account::Address;
 use super::journal::{self, Leg, PostedEntry};
 use super::kind::EntryKind;
 use crate::error::Error;
-use crate::money::Wal;
 
 /// An entry of a batch: what `journal::NewEntry` holds, owned (it waits in a queue).
 #[derive(Clone, Debug)]
@@ -124,19 +126,6 @@ pub struct Decided {
     pub write: Write<'static>,
 }
 
-/// How the lock pass takes the balance rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Locking {
-    /// `SELECT ... FOR UPDATE` in lock order: no new row versions, but it makes no row.
-    /// When a row that a credit needs is missing, nothing is decided (`None`), and the
-    /// caller runs the batch again in a fresh transaction with `Upsert` (taking the
-    /// missing row now would break the lock order).
-    Existing,
-    /// One upsert in lock order that makes the missing rows too (and writes a new
-    /// version of every row it locks).
-    Upsert,
-}
-
 /// Runs a batch of `K` requests in the caller's transaction up to its write statement:
 /// begin, plan each, lock (as `locking` says) and decide (one round trip), render the
 /// posted ones. The caller adds its CTEs and the `SELECT` to `write` and runs it:
@@ -189,15 +178,6 @@ pub async fn run<K: Batched>(
         .map(|o| o.ok_or_else(|| Error::internal("a batched request got no answer")))
         .collect::<Result<_, _>>()?;
     Ok(Some(Decided { outcomes, write }))
-}
-
-/// What the lock pass returned: the rows as they stand, and what the entries will carry.
-struct Locked {
-    rows: Rows,
-    created: BTreeSet<RowKey>,
-    epoch: i64,
-    now: DateTime<Utc>,
-    ids: Vec<i64>,
 }
 
 /// The accepted entries and their lines, ready to write.
@@ -328,209 +308,4 @@ fn rows_to_lock<'a>(legs: impl Iterator<Item = &'a PlannedLeg>) -> BTreeMap<RowK
         *made |= create;
     }
     wanted
-}
-
-type LockRow = (
-    i64,
-    DateTime<Utc>,
-    Vec<i64>,
-    Option<Vec<String>>,
-    Option<Vec<i16>>,
-    Option<Vec<Decimal>>,
-    Option<Vec<bool>>,
-);
-
-/// Without drains, one upsert in lock order locks the rows that exist and makes the
-/// missing ones (a no-op update locks an existing row; `xmax = 0` marks a new one),
-/// several times cheaper than `balances_lock`'s statement per row. A made row that no
-/// line touches is removed again by `write`.
-const LOCK_UPSERT: &str = "WITH l AS (
-     INSERT INTO balances AS b (account, stripe, balance)
-     SELECT w.account, w.stripe, 0 FROM unnest($1::text[], $2::smallint[], $3::bool[])
-         AS w(account, stripe, made)
-     ORDER BY w.account COLLATE \"C\", w.stripe
-     ON CONFLICT (account, stripe) DO UPDATE SET balance = b.balance
-     RETURNING b.account AS locked_account, b.stripe AS locked_stripe,
-               b.balance AS locked_balance, (b.xmax = 0) AS created)";
-
-/// The rows that exist, locked in lock order without writing them (the batch's write
-/// statement then writes each changed row once, not twice).
-const LOCK_EXISTING: &str = "WITH l AS MATERIALIZED (
-     SELECT b.account AS locked_account, b.stripe AS locked_stripe,
-            b.balance AS locked_balance, false AS created
-     FROM balances b
-     JOIN unnest($1::text[], $2::smallint[], $3::bool[]) AS w(account, stripe, made)
-         ON b.account = w.account AND b.stripe = w.stripe
-     ORDER BY b.account COLLATE \"C\", b.stripe
-     FOR UPDATE OF b)";
-
-/// One round trip: locks the rows (as `locking` says; with drains, `balances_lock`),
-/// reads the epoch the entries are posted in and takes `ids` entry ids. `None` when
-/// `Existing` found a row to make missing.
-async fn lock(
-    conn: &mut PgConnection,
-    wanted: &BTreeMap<RowKey, bool>,
-    ids: usize,
-    locking: Locking,
-) -> Result<Option<Locked>, Error> {
-    let accounts: Vec<&str> = wanted.keys().map(|(a, _)| a.as_str()).collect();
-    let stripes: Vec<i16> = wanted.keys().map(|&(_, s)| s).collect();
-    let create: Vec<bool> = wanted.values().copied().collect();
-    let drains = stripes.iter().any(|&s| s < 0);
-    let (with, source) = match (drains, locking) {
-        (true, _) => ("", "balances_lock($1, $2, $3) AS l"),
-        (false, Locking::Upsert) => (LOCK_UPSERT, "l"),
-        (false, Locking::Existing) => (LOCK_EXISTING, "l"),
-    };
-    let sql = format!(
-        "{with} SELECT (SELECT coalesce(max(e.epoch), 0) FROM epochs e), now(),
-                ARRAY(SELECT nextval(pg_get_serial_sequence('journal_entries', 'id'))
-                      FROM generate_series(1, $4)),
-                array_agg(l.locked_account), array_agg(l.locked_stripe),
-                array_agg(l.locked_balance), array_agg(l.created)
-         FROM {source}"
-    );
-    let (epoch, now, ids, accounts, stripes, balances, made): LockRow = sqlx::query_as(&sql)
-        .bind(&accounts)
-        .bind(&stripes)
-        .bind(&create)
-        .bind(i32::try_from(ids).map_err(Error::internal)?)
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut rows = Rows::new();
-    let mut created = BTreeSet::new();
-    let locked = accounts.unwrap_or_default().into_iter();
-    let locked = locked.zip(stripes.unwrap_or_default());
-    let locked = locked.zip(
-        balances
-            .unwrap_or_default()
-            .into_iter()
-            .zip(made.unwrap_or_default()),
-    );
-    for ((account, stripe), (balance, made)) in locked {
-        if made {
-            created.insert((account.clone(), stripe));
-        }
-        rows.insert((account, stripe), Wal::from_decimal_unchecked(balance));
-    }
-    let missing = wanted
-        .iter()
-        .any(|(row, &made)| made && !rows.contains_key(row));
-    if missing && !drains && locking == Locking::Existing {
-        return Ok(None);
-    }
-    Ok(Some(Locked {
-        rows,
-        created,
-        epoch,
-        now,
-        ids,
-    }))
-}
-
-/// Each row's net change over the batch (rows that did not change are left out).
-fn row_changes(before: &Rows, after: &Rows) -> (Vec<String>, Vec<i16>, Vec<Decimal>) {
-    let mut changes = (Vec::new(), Vec::new(), Vec::new());
-    for ((account, stripe), balance) in after {
-        let was = before.get(&(account.clone(), *stripe)).copied();
-        let delta = balance.as_decimal() - was.unwrap_or(Wal::ZERO).as_decimal();
-        if !delta.is_zero() {
-            changes.0.push(account.clone());
-            changes.1.push(*stripe);
-            changes.2.push(delta);
-        }
-    }
-    changes
-}
-
-/// Rows the lock pass made that no line of the batch touches: removed before COMMIT.
-fn unused_rows<'a>(created: &'a BTreeSet<RowKey>, lines: &[(i64, Line)]) -> Vec<&'a RowKey> {
-    let touched: BTreeSet<(&str, i16)> = lines
-        .iter()
-        .map(|(_, l)| (l.account.as_str(), l.stripe))
-        .collect();
-    created
-        .iter()
-        .filter(|(a, s)| !touched.contains(&(a.as_str(), *s)))
-        .collect()
-}
-
-type LineColumns = (Vec<i64>, Vec<i16>, Vec<String>, Vec<i16>, Vec<Decimal>);
-
-/// The lines as columns, numbered from 1 within each entry (as `journal_post` does).
-fn line_columns(lines: &[(i64, Line)]) -> LineColumns {
-    let mut columns: LineColumns = Default::default();
-    let mut line_no = 0i16;
-    for (i, (id, line)) in lines.iter().enumerate() {
-        let same_entry = i > 0 && lines[i - 1].0 == *id;
-        line_no = if same_entry { line_no + 1 } else { 1 };
-        columns.0.push(*id);
-        columns.1.push(line_no);
-        columns.2.push(line.account.clone());
-        columns.3.push(line.stripe);
-        columns.4.push(line.amount.as_decimal());
-    }
-    columns
-}
-
-/// The journal's part of the write statement: each changed row moves by its net change,
-/// rows made by the lock pass that no entry credited are removed again, and the entries
-/// and lines are appended.
-fn push_journal(
-    write: &mut Write<'static>,
-    before: &Rows,
-    after: &Rows,
-    created: &BTreeSet<RowKey>,
-    epoch: i64,
-    writes: Writes,
-) {
-    let unused = unused_rows(created, &writes.lines);
-    let moved = row_changes(before, after);
-    let lines = line_columns(&writes.lines);
-    write
-        .cte("moved")
-        .push("UPDATE balances b SET balance = b.balance + d.delta FROM unnest(")
-        .push_bind(moved.0)
-        .push("::text[], ")
-        .push_bind(moved.1)
-        .push("::smallint[], ")
-        .push_bind(moved.2)
-        .push("::numeric[]) AS d(account, stripe, delta)")
-        .push(" WHERE b.account = d.account AND b.stripe = d.stripe)");
-    write
-        .cte("unused")
-        .push("DELETE FROM balances b USING unnest(")
-        .push_bind(unused.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>())
-        .push("::text[], ")
-        .push_bind(unused.iter().map(|(_, s)| *s).collect::<Vec<_>>())
-        .push("::smallint[]) AS u(account, stripe)")
-        .push(" WHERE b.account = u.account AND b.stripe = u.stripe)");
-    write
-        .cte("entries")
-        .push("INSERT INTO journal_entries (id, kind, epoch, actor, memo) OVERRIDING SYSTEM VALUE")
-        .push(" SELECT u.id, u.kind, ")
-        .push_bind(epoch)
-        .push(", u.actor, u.memo FROM unnest(")
-        .push_bind(writes.ids)
-        .push("::bigint[], ")
-        .push_bind(writes.kinds)
-        .push("::text[], ")
-        .push_bind(writes.actors)
-        .push("::text[], ")
-        .push_bind(writes.memos)
-        .push("::text[]) AS u(id, kind, actor, memo))");
-    write
-        .cte("lines")
-        .push("INSERT INTO journal_lines (entry_id, line_no, account, stripe, amount)")
-        .push(" SELECT * FROM unnest(")
-        .push_bind(lines.0)
-        .push("::bigint[], ")
-        .push_bind(lines.1)
-        .push("::smallint[], ")
-        .push_bind(lines.2)
-        .push("::text[], ")
-        .push_bind(lines.3)
-        .push("::smallint[], ")
-        .push_bind(lines.4)
-        .push("::numeric[]))");
 }

@@ -230,14 +230,7 @@ fn push_contracts(
     ids: &[i64],
     contracts: &[Contract],
 ) -> Result<(), Error> {
-    let mut slots = (Vec::new(), Vec::new(), Vec::new());
-    for ((p, c), &id) in posted.iter().zip(contracts).zip(ids) {
-        for (i, amount) in p.plan.slots.iter().enumerate() {
-            slots.0.push(id);
-            slots.1.push(c.start_epoch + i as i64);
-            slots.2.push(amount.as_decimal());
-        }
-    }
+    let slots = slot_columns(posted, ids, contracts);
     let column = |f: fn(&Contract) -> i64| contracts.iter().map(f).collect::<Vec<i64>>();
     let texts_of = |f: fn(&Contract) -> String| contracts.iter().map(f).collect::<Vec<_>>();
     write
@@ -294,6 +287,25 @@ fn push_contracts(
         .push_bind(slots.2)
         .push("::numeric[]))");
     Ok(())
+}
+
+type SlotColumns = (Vec<i64>, Vec<i64>, Vec<rust_decimal::Decimal>);
+
+/// Each posted contract's slot shares as columns: contract id, epoch, amount.
+fn slot_columns(
+    posted: &[Posted<'_, PurchaseBatch>],
+    ids: &[i64],
+    contracts: &[Contract],
+) -> SlotColumns {
+    let mut slots: SlotColumns = Default::default();
+    for ((p, c), &id) in posted.iter().zip(contracts).zip(ids) {
+        for (i, amount) in p.plan.slots.iter().enumerate() {
+            slots.0.push(id);
+            slots.1.push(c.start_epoch + i as i64);
+            slots.2.push(amount.as_decimal());
+        }
+    }
+    slots
 }
 
 /// Each value as JSON text.
