@@ -101,6 +101,16 @@ async fn contracts_pay_the_nodes_and_refund_to_the_frost(db: PgPool) {
         .unwrap();
     assert_eq!(status["certified"], true);
     assert_eq!(status["end_epoch"], 4);
+    // The network's totals count the certified blob (1 MiB, 2.5 MiB of slivers) and not
+    // the uncertified one.
+    let encoded: i64 =
+        sqlx::query_scalar("SELECT encoded_size FROM contracts WHERE id = $1::bigint")
+            .bind(id)
+            .fetch_one(&ledger.db)
+            .await
+            .unwrap();
+    let encoded = u64::try_from(encoded).unwrap();
+    assert_stored(&ledger, (1, 1_048_576, encoded)).await;
 
     // 1 -> 2: the slot holds 0.024; 3% burned (0.00072); 0.02328 split 6:3:1 =
     // 0.013968, 0.006984, 0.002328 into the pools (no commission).
@@ -150,6 +160,7 @@ async fn contracts_pay_the_nodes_and_refund_to_the_frost(db: PgPool) {
     )
     .await;
     assert_eq!(extended["end_epoch"], 6);
+    assert_stored(&ledger, (1, 1_048_576, encoded)).await;
     assert_eq!(amount(&extended["paid"]), wal("0.036"));
     assert_eq!(ledger.balance(&address(&buyer)).await, wal("99.946"));
     let slots: Vec<(i64, String)> = sqlx::query_as(
@@ -180,6 +191,7 @@ async fn contracts_pay_the_nodes_and_refund_to_the_frost(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(expired["status"], "expired");
+    assert_stored(&ledger, (0, 0, 0)).await;
     let before = common::snapshot(&ledger.db).await;
     let late = send(
         &ledger,
@@ -193,6 +205,17 @@ async fn contracts_pay_the_nodes_and_refund_to_the_frost(db: PgPool) {
     assert_eq!(common::snapshot(&ledger.db).await, before);
     ledger.assert_audit_ok().await;
     ledger.stop().await;
+}
+
+/// `/v1/stats`' stored blobs, bytes and encoded bytes.
+async fn assert_stored(ledger: &common::TestLedger, expected: (u64, u64, u64)) {
+    let stats: Value = ledger.public().get("/v1/stats").await.unwrap();
+    let got = (
+        stats["stored_blobs"].as_u64().unwrap(),
+        stats["stored_bytes"].as_u64().unwrap(),
+        stats["stored_encoded_bytes"].as_u64().unwrap(),
+    );
+    assert_eq!(got, expected, "stats: {stats}");
 }
 
 #[sqlx::test]

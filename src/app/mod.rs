@@ -104,7 +104,8 @@ pub async fn prepare(pool: &PgPool, config: &Config) -> anyhow::Result<NetworkIn
 /// verifies what came after it, so this bounds the work of one audit.
 const AUDIT_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
-/// Periodic clean-up of expired nonces and idempotency keys.
+/// Periodic clean-up of expired nonces and idempotency keys, and the stored totals' changes
+/// folded.
 pub fn spawn_maintenance(pool: PgPool, idempotency_retention_secs: u64) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -112,6 +113,9 @@ pub fn spawn_maintenance(pool: PgPool, idempotency_retention_secs: u64) {
             tick.tick().await;
             if let Err(e) = crate::auth::purge_expired(&pool, idempotency_retention_secs).await {
                 tracing::warn!(error = %e, "purging expired nonces failed");
+            }
+            if let Err(e) = crate::storage::contracts::fold_stored_changes(&pool).await {
+                tracing::warn!(error = %e, "folding the stored totals' changes failed");
             }
         }
     });

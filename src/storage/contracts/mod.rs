@@ -16,7 +16,9 @@ mod purchase;
 mod purchase_batch;
 mod row;
 
-pub use blobs::{blob_summary, shard_endpoints, stored_blobs, stored_totals, BlobSummary};
+pub use blobs::{
+    blob_summary, fold_stored_changes, shard_endpoints, stored_blobs, stored_totals, BlobSummary,
+};
 pub use certify::certify;
 pub use purchase::{delete, extend, patch_attributes};
 pub use purchase_batch::{Purchase, PurchaseBatch};
