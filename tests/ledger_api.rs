@@ -503,6 +503,112 @@ async fn a_replayed_signature_is_refused_even_when_its_work_would_now_fail(db: P
     assert_eq!(ledger.balance(&address(&sender)).await, Wal::from_wal(0));
 }
 
+/// A batched transfer claims its nonce before its key, as every signed write does: a
+/// transaction that holds the same nonce and then takes the same key (another endpoint's
+/// request signed with both) never deadlocks with the batch.
+#[sqlx::test]
+async fn a_batch_claims_its_nonce_before_its_key(db: PgPool) {
+    let ledger = TestLedger::start(db).await;
+    let sender = new_key();
+    let signer = address(&sender).to_string();
+    ledger.fund(&sender, "5").await;
+    let mut other = ledger.db.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO signature_nonces (address, nonce, expires_at) VALUES ($1, 'n-7', now() + interval '1 hour')",
+    )
+    .bind(&signer)
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let body = json!({"to": address(&new_key()), "amount": "1"});
+    let transfer = PresignedTransfer::new(&ledger, &sender, &body, "n-7");
+    let sent = tokio::spawn(async move { transfer.send(Some("k-7")).await });
+    // The batch waits for the other transaction's nonce...
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&ledger.db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never waited for the nonce"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // ...without holding the key: taking it does not wait (a deadlock would abort one).
+    sqlx::query(
+        "INSERT INTO idempotency_keys (address, key, fingerprint, response_status, response_body)
+         VALUES ($1, 'k-7', '\\x00', 201, '\\x7b7d')",
+    )
+    .bind(&signer)
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    other.commit().await.unwrap();
+    let response = sent.await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "REPLAYED_NONCE"
+    );
+    assert_eq!(ledger.balance(&address(&sender)).await, Wal::from_wal(5));
+}
+
+/// A transfer of 1 WAL to a fresh account, sent once (no retry) with Idempotency-Key `key`.
+async fn transfer_once(
+    client: &wal::client::LedgerClient,
+    key: &str,
+) -> Result<Value, wal::client::ClientError> {
+    let body = serde_json::to_vec(&json!({"to": address(&new_key()), "amount": "1"})).unwrap();
+    client
+        .send_signed(Method::POST, "/v1/transfers", &body, Some(key))
+        .await
+}
+
+/// The connection to the database is lost as a batch commits: the request is answered
+/// as the transaction ended (asked of the database on another connection), never as
+/// failed when it was applied.
+#[sqlx::test]
+async fn a_commit_whose_answer_is_lost_is_answered_as_it_ended(db: PgPool) {
+    use common::commit_cut::{CommitCut, Cut};
+    let upstream = db.connect_options();
+    let upstream = format!("{}:{}", upstream.get_host(), upstream.get_port());
+    let proxy = CommitCut::start(upstream.parse().unwrap()).await;
+    let options = (*db.connect_options())
+        .clone()
+        .port(proxy.port())
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    let ledger = TestLedger::start_connecting(db, options, |_| {}).await;
+    let sender = new_key();
+    ledger.fund(&sender, "10").await;
+    let client = ledger.client(&sender);
+    let send = |key: &'static str| transfer_once(&client, key);
+
+    // Committed, the answer lost: answered as committed.
+    proxy.arm(Cut::AfterCommit);
+    let posted = send("lost-answer").await.expect("answered as committed");
+    assert_eq!(posted["amount"], "1");
+    assert_eq!(proxy.cuts(), 1);
+    assert_eq!(ledger.balance(&address(&sender)).await, Wal::from_wal(9));
+
+    // Cut before the COMMIT reached the server: answered as not applied, and nothing was.
+    proxy.arm(Cut::BeforeCommit);
+    let failed = send("lost-commit").await;
+    assert!(failed.is_err(), "answered {failed:?}");
+    assert_eq!(proxy.cuts(), 2);
+    assert_eq!(ledger.balance(&address(&sender)).await, Wal::from_wal(9));
+    // The retry with the same key is applied, once.
+    send("lost-commit").await.expect("the retry is applied");
+    assert_eq!(ledger.balance(&address(&sender)).await, Wal::from_wal(8));
+    ledger.assert_audit_ok().await;
+}
+
 #[sqlx::test]
 async fn entries_come_in_stable_newest_first_pages(db: PgPool) {
     let ledger = TestLedger::start(db).await;

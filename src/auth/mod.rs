@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod extract;
+pub mod outcome;
 pub mod roles;
 pub mod signed_tx;
 

@@ -112,7 +112,9 @@ impl<'r> SignedTx<'r> {
             tx.rollback().await?;
             return signed.answer_key_taken(pool).await;
         }
-        tx.commit().await?;
+        if let Err(error) = tx.commit().await {
+            crate::auth::outcome::after_failed_commit(pool, &claim.xid, error).await?;
+        }
         Ok(json_response(status, body, false))
     }
 }
@@ -178,6 +180,8 @@ struct Claim {
     nonce_fresh: bool,
     /// True when the request has no key, or its key was free and now holds the response.
     key_claimed: bool,
+    /// The transaction's id, to ask whether it committed when COMMIT fails.
+    xid: String,
 }
 
 /// One round trip: inserts the nonce (one whose signature window is over may be
@@ -202,7 +206,8 @@ async fn claim(
                ON CONFLICT (address, key) DO NOTHING
                RETURNING 1)
            SELECT EXISTS (SELECT 1 FROM nonce) AS "nonce_fresh!",
-                  ($4::text IS NULL OR EXISTS (SELECT 1 FROM claim)) AS "key_claimed!""#,
+                  ($4::text IS NULL OR EXISTS (SELECT 1 FROM claim)) AS "key_claimed!",
+                  pg_current_xact_id()::text AS "xid!""#,
         signer,
         signed.verified.nonce,
         signed.nonce_expires_unix_secs as f64,
@@ -216,6 +221,7 @@ async fn claim(
     Ok(Claim {
         nonce_fresh: row.nonce_fresh,
         key_claimed: row.key_claimed,
+        xid: row.xid,
     })
 }
 

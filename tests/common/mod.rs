@@ -3,6 +3,7 @@
 //! that `#[sqlx::test]` made for the test.
 #![allow(dead_code)]
 
+pub mod commit_cut;
 pub mod faultproxy;
 pub mod network;
 pub mod process;
@@ -75,13 +76,23 @@ impl TestLedger {
 
     /// Starts a ledger whose config `tweak` may change (faucet, limits, ...).
     pub async fn start_with(db: PgPool, tweak: impl FnOnce(&mut Config)) -> TestLedger {
+        let options = (*db.connect_options()).clone();
+        TestLedger::start_connecting(db, options, tweak).await
+    }
+
+    /// Starts a ledger whose pool connects with `options` (through a proxy, say) to the
+    /// database behind `db`.
+    pub async fn start_connecting(
+        db: PgPool,
+        options: sqlx::postgres::PgConnectOptions,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestLedger {
         let treasury = new_key();
         let mut config = Config::for_database(&database_url_of(&db));
         config.treasury_address = Some(address(&treasury));
         // Tests run in parallel against one PostgreSQL: keep each ledger's pool small.
         config.database_connections_max = 8;
         tweak(&mut config);
-        let options = (*db.connect_options()).clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         // The server gets its own runtime so that it runs on every core, as in

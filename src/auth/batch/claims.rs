@@ -56,28 +56,53 @@ impl<'a> Claim<'a> {
     }
 }
 
-/// Adds the claims to the batch's write statement and runs it: the claims (by index)
-/// that were taken, always none when `Optimistic` succeeds.
+/// What the write statement returned.
+pub(super) struct Written {
+    /// The claims (by index) that were taken, always none when `Optimistic` succeeds.
+    pub(super) taken: Vec<(usize, Taken)>,
+    /// The transaction's id, to ask whether it committed when COMMIT went unanswered.
+    pub(super) xid: String,
+}
+
+/// Adds the claims to the batch's write statement and runs it.
 pub(super) async fn write(
     mut write: Write<'_>,
     claims: &[Claim<'_>],
     mode: Mode,
     conn: &mut PgConnection,
-) -> Result<Vec<(usize, Taken)>, sqlx::Error> {
+) -> Result<Written, sqlx::Error> {
     push_claims(&mut write, claims, mode);
     if mode == Mode::Optimistic {
-        write.select("SELECT 1").build().execute(conn).await?;
-        return Ok(Vec::new());
+        // Referenced in this order, the nonces are inserted before the keys, as every
+        // signed write claims them (left unreferenced, PostgreSQL runs data-modifying
+        // CTEs last first: keys before nonces, and a request holding the same nonce and
+        // key in another transaction could deadlock the batch).
+        let (_, _, xid): (i64, i64, String) = write
+            .select(
+                "SELECT (SELECT count(*) FROM nonce), (SELECT count(*) FROM claim),
+                        pg_current_xact_id()::text",
+            )
+            .build_query_as()
+            .fetch_one(conn)
+            .await?;
+        return Ok(Written {
+            taken: Vec::new(),
+            xid,
+        });
     }
-    let (Json(fresh_nonces), Json(claimed_keys)): Claimed = write
+    let (Json(fresh_nonces), Json(claimed_keys), xid): Claimed = write
         .select(
             "SELECT (SELECT coalesce(json_agg(json_build_array(address, nonce)), '[]') FROM nonce),
-                    (SELECT coalesce(json_agg(json_build_array(address, key)), '[]') FROM claim)",
+                    (SELECT coalesce(json_agg(json_build_array(address, key)), '[]') FROM claim),
+                    pg_current_xact_id()::text",
         )
         .build_query_as()
         .fetch_one(conn)
         .await?;
-    Ok(taken(claims, fresh_nonces, claimed_keys))
+    Ok(Written {
+        taken: taken(claims, fresh_nonces, claimed_keys),
+        xid,
+    })
 }
 
 /// Whether `error` is an optimistic claim meeting a taken nonce or key.
@@ -92,7 +117,11 @@ pub(super) fn is_taken(error: &sqlx::Error) -> bool {
         )
 }
 
-type Claimed = (Json<Vec<(String, String)>>, Json<Vec<(String, String)>>);
+type Claimed = (
+    Json<Vec<(String, String)>>,
+    Json<Vec<(String, String)>>,
+    String,
+);
 
 fn push_claims(write: &mut Write<'_>, claims: &[Claim<'_>], mode: Mode) {
     let mut nonces = (Vec::new(), Vec::new(), Vec::new());
@@ -111,7 +140,7 @@ fn push_claims(write: &mut Write<'_>, claims: &[Claim<'_>], mode: Mode) {
         }
     }
     let (nonce_conflict, key_conflict) = match mode {
-        Mode::Optimistic => ("", ""),
+        Mode::Optimistic => (" RETURNING 1", " RETURNING 1"),
         Mode::Careful => (
             " ON CONFLICT (address, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
              WHERE signature_nonces.expires_at < now() RETURNING address, nonce",

@@ -27,7 +27,7 @@ use axum::response::Response;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use self::claims::{Claim, Mode, Taken};
+use self::claims::{Claim, Mode, Taken, Written};
 use self::session::{End, Session};
 use super::extract::Signed;
 use super::signed_tx::{json_response, replayed_nonce};
@@ -234,12 +234,22 @@ async fn commit<K: Batched>(
                 return Some(session);
             }
             Ok(Attempt::Clashed(mut clashes)) => {
+                // Last first, each removed in place: the rest keep their order.
                 clashes.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
                 for (i, verdict) in clashes {
-                    let _ = jobs.swap_remove(i).answer.send(verdict);
+                    let _ = jobs.remove(i).answer.send(verdict);
                 }
             }
             Ok(Attempt::Again(next)) => tried = next,
+            Ok(Attempt::Unanswered {
+                verdicts,
+                xid,
+                error,
+            }) => {
+                drop(session);
+                answer_unanswered(pool, jobs, verdicts, &xid, error).await;
+                return None;
+            }
             Err(error) => {
                 fail_all(jobs, &error);
                 return None;
@@ -247,6 +257,24 @@ async fn commit<K: Batched>(
         }
     }
     Some(session)
+}
+
+/// Answers a batch whose COMMIT failed as the database says the transaction ended.
+async fn answer_unanswered<K: Batched>(
+    pool: &PgPool,
+    jobs: Vec<Job<K>>,
+    verdicts: Vec<Verdict>,
+    xid: &str,
+    error: sqlx::Error,
+) {
+    match crate::auth::outcome::after_failed_commit(pool, xid, error).await {
+        Ok(()) => {
+            for (job, verdict) in jobs.into_iter().zip(verdicts) {
+                let _ = job.answer.send(verdict);
+            }
+        }
+        Err(error) => fail_all(jobs, &error),
+    }
 }
 
 fn fail_all<K: Batched>(jobs: Vec<Job<K>>, error: &Error) {
@@ -268,8 +296,16 @@ enum Attempt {
     Committed(Vec<Verdict>),
     /// Rolled back: these jobs (by index) clashed with committed claims.
     Clashed(Vec<(usize, Verdict)>),
-    /// Rolled back before anything was decided: run again as this says (a row to
-    /// make was missing, or an optimistic claim met a taken nonce or key).
+    /// COMMIT failed: whether transaction `xid` committed must be asked (the
+    /// connection may have been lost after the server committed); the verdicts hold if
+    /// it did.
+    Unanswered {
+        verdicts: Vec<Verdict>,
+        xid: String,
+        error: sqlx::Error,
+    },
+    /// Rolled back, nothing answered: run again as this says (a row to make was
+    /// missing, or an optimistic claim met a taken nonce or key).
     Again(Tried),
 }
 
@@ -312,11 +348,14 @@ async fn attempt<K: Batched>(
         .iter()
         .map(|(i, body)| Claim::of(&jobs[*i].signed, jobs[*i].status, body))
         .collect();
-    let clashes = match claims::write(write, &claims, tried.claims, tx).await {
-        Ok(taken) => taken
-            .into_iter()
-            .map(|(at, taken)| (posted[at].0, verdict_of(taken)))
-            .collect::<Vec<_>>(),
+    let (clashes, xid) = match claims::write(write, &claims, tried.claims, tx).await {
+        Ok(Written { taken, xid }) => (
+            taken
+                .into_iter()
+                .map(|(at, taken)| (posted[at].0, verdict_of(taken)))
+                .collect::<Vec<_>>(),
+            xid,
+        ),
         Err(error) if tried.claims == Mode::Optimistic && claims::is_taken(&error) => {
             session.rollback(End::Chain).await?;
             return Ok(Attempt::Again(Tried {
@@ -328,8 +367,14 @@ async fn attempt<K: Batched>(
     };
     if clashes.is_empty() {
         let end = if next_waits() { End::Chain } else { End::Plain };
-        session.commit(end).await?;
-        Ok(Attempt::Committed(verdicts))
+        match session.commit(end).await {
+            Ok(()) => Ok(Attempt::Committed(verdicts)),
+            Err(error) => Ok(Attempt::Unanswered {
+                verdicts,
+                xid,
+                error,
+            }),
+        }
     } else {
         session.rollback(End::Chain).await?;
         Ok(Attempt::Clashed(clashes))

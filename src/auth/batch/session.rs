@@ -48,14 +48,16 @@ impl Session {
         Ok(&mut self.conn)
     }
 
-    /// Commits the open transaction.
-    pub(super) async fn commit(&mut self, end: End) -> Result<(), Error> {
+    /// Commits the open transaction. The error is sqlx's: a database error means the
+    /// server refused the commit; any other (the connection lost) leaves it unknown
+    /// whether it committed (`auth::outcome`).
+    pub(super) async fn commit(&mut self, end: End) -> Result<(), sqlx::Error> {
         self.finish(end, "COMMIT", "COMMIT AND CHAIN").await
     }
 
     /// Rolls back the open transaction.
     pub(super) async fn rollback(&mut self, end: End) -> Result<(), Error> {
-        self.finish(end, "ROLLBACK", "ROLLBACK AND CHAIN").await
+        Ok(self.finish(end, "ROLLBACK", "ROLLBACK AND CHAIN").await?)
     }
 
     /// Ends a chained transaction that no batch used (the queue ran dry after all).
@@ -66,7 +68,7 @@ impl Session {
         Ok(())
     }
 
-    async fn finish(&mut self, end: End, plain: &str, chained: &str) -> Result<(), Error> {
+    async fn finish(&mut self, end: End, plain: &str, chained: &str) -> Result<(), sqlx::Error> {
         let statement = match end {
             End::Plain => plain,
             End::Chain => chained,
