@@ -524,23 +524,7 @@ async fn a_batch_claims_its_nonce_before_its_key(db: PgPool) {
     let transfer = PresignedTransfer::new(&ledger, &sender, &body, "n-7");
     let sent = tokio::spawn(async move { transfer.send(Some("k-7")).await });
     // The batch waits for the other transaction's nonce...
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&ledger.db)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the batch never waited for the nonce"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    common::wait_for_a_lock_wait(&ledger.db, "the batch (for the nonce)").await;
     // ...without holding the key: taking it does not wait (a deadlock would abort one).
     sqlx::query(
         "INSERT INTO idempotency_keys (address, key, fingerprint, response_status, response_body)

@@ -1,7 +1,13 @@
 //! The network's stored totals (`/v1/stats`: blobs stored, their bytes and encoded
 //! bytes) are kept by triggers on `contracts` as contracts are bought, certified,
 //! extended and deleted; they must always equal what counting the contracts gives.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -131,54 +137,38 @@ async fn totals_follow_every_change_of_the_contracts(db: PgPool) {
     }
 }
 
-/// Two transactions change contracts of the same blob at once: the second waits for the
-/// first, then counts with what it committed.
+/// Two transactions change contracts of the same blob at once: `b`'s change waits for
+/// `a`'s blob row, then counts with what `a` committed.
+async fn race(db: &PgPool, a: (&'static str, i64, i64), b: (&'static str, i64, i64)) {
+    let mut first = db.begin().await.unwrap();
+    run(&mut first, a.0, a.1, a.2).await;
+    let mut second = db.begin().await.unwrap();
+    let waiting = tokio::spawn(async move {
+        run(&mut second, b.0, b.1, b.2).await;
+        second.commit().await.unwrap();
+    });
+    common::wait_for_a_lock_wait(db, "the second change (for the blob's row)").await;
+    first.commit().await.unwrap();
+    waiting.await.unwrap();
+}
+
+/// Racing changes of one blob's contracts are counted once each.
 #[sqlx::test]
 async fn racing_changes_of_one_blob_are_counted_once(db: PgPool) {
     let mut setup = db.acquire().await.unwrap();
     let first = buy(&mut setup, 1, 5, false).await;
     let second = buy(&mut setup, 1, 8, false).await;
-    let mut a = db.begin().await.unwrap();
-    let mut b = db.begin().await.unwrap();
     let certify = "UPDATE contracts SET certified_epoch = $2 WHERE id = $1";
-    run(&mut a, certify, first, 0).await;
-    // b blocks on the blob's row until a commits.
-    let waiting = tokio::spawn(async move {
-        run(&mut b, certify, second, 0).await;
-        b.commit().await.unwrap();
-    });
-    a.commit().await.unwrap();
-    waiting.await.unwrap();
+    race(&db, (certify, first, 0), (certify, second, 0)).await;
     assert_totals_match(&mut setup, "two certifications at once").await;
-    assert_eq!(
-        wal::storage::contracts::stored_totals(&mut setup, 6)
-            .await
-            .unwrap(),
-        (1, 2000, 10_000)
-    );
+    let kept = wal::storage::contracts::stored_totals(&mut setup, 6).await;
+    assert_eq!(kept.unwrap(), (1, 2000, 10_000));
 
     // One deletes the later contract while another extends the earlier one past it.
-    let mut a = db.begin().await.unwrap();
-    let mut b = db.begin().await.unwrap();
-    run(
-        &mut a,
-        "UPDATE contracts SET deleted_epoch = $2 WHERE id = $1",
-        second,
-        1,
-    )
-    .await;
-    let waiting = tokio::spawn(async move {
-        let extend = "UPDATE contracts SET end_epoch = $2 WHERE id = $1";
-        run(&mut b, extend, first, 10).await;
-        b.commit().await.unwrap();
-    });
-    a.commit().await.unwrap();
-    waiting.await.unwrap();
+    let delete = "UPDATE contracts SET deleted_epoch = $2 WHERE id = $1";
+    let extend = "UPDATE contracts SET end_epoch = $2 WHERE id = $1";
+    race(&db, (delete, second, 1), (extend, first, 10)).await;
     assert_totals_match(&mut setup, "a deletion and an extension at once").await;
-    assert_eq!(
-        wal::storage::contracts::stored_totals(&mut setup, 9)
-            .await
-            .unwrap(),
-        (1, 2000, 10_000)
-    );
+    let kept = wal::storage::contracts::stored_totals(&mut setup, 9).await;
+    assert_eq!(kept.unwrap(), (1, 2000, 10_000));
 }

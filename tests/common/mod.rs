@@ -260,6 +260,27 @@ impl PresignedTransfer {
     }
 }
 
+/// Waits (polling, 20 s at most) until a session on `db`'s database waits for a lock:
+/// a test's concurrent transaction has reached the row another one holds. `what` names
+/// the wait in the failure.
+pub async fn wait_for_a_lock_wait(db: &PgPool, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A node registration body with a fresh protocol key and the given commission rate.
 pub fn node_registration(name: &str, commission: &str) -> Value {
     json!({

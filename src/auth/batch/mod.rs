@@ -241,13 +241,13 @@ async fn commit<K: Batched>(
                 }
             }
             Ok(Attempt::Again(next)) => tried = next,
-            Ok(Attempt::Unanswered {
+            Ok(Attempt::CommitFailed {
                 verdicts,
                 xid,
                 error,
             }) => {
                 drop(session);
-                answer_unanswered(pool, jobs, verdicts, &xid, error).await;
+                answer_after_failed_commit(pool, jobs, verdicts, &xid, error).await;
                 return None;
             }
             Err(error) => {
@@ -260,7 +260,7 @@ async fn commit<K: Batched>(
 }
 
 /// Answers a batch whose COMMIT failed as the database says the transaction ended.
-async fn answer_unanswered<K: Batched>(
+async fn answer_after_failed_commit<K: Batched>(
     pool: &PgPool,
     jobs: Vec<Job<K>>,
     verdicts: Vec<Verdict>,
@@ -299,7 +299,7 @@ enum Attempt {
     /// COMMIT failed: whether transaction `xid` committed must be asked (the
     /// connection may have been lost after the server committed); the verdicts hold if
     /// it did.
-    Unanswered {
+    CommitFailed {
         verdicts: Vec<Verdict>,
         xid: String,
         error: sqlx::Error,
@@ -369,7 +369,7 @@ async fn attempt<K: Batched>(
         let end = if next_waits() { End::Chain } else { End::Plain };
         match session.commit(end).await {
             Ok(()) => Ok(Attempt::Committed(verdicts)),
-            Err(error) => Ok(Attempt::Unanswered {
+            Err(error) => Ok(Attempt::CommitFailed {
                 verdicts,
                 xid,
                 error,
